@@ -1,0 +1,1 @@
+"""helploop command-line composition root."""

@@ -1,0 +1,40 @@
+"""`helploop <command>`: the composition root wiring services together (they never import each other)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from helploop.cli import client, ops, run, training
+from shared.logging_setup import configure_logging
+
+log = logging.getLogger(__name__)
+Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helploop", description="Self-hosted AI triage for support teams.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    registrars: list[Registrar] = [ops.register, training.register, run.register, client.register]
+    for register in registrars:
+        register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line message, the traceback only at DEBUG
+        log.debug("command failed", exc_info=True)
+        print(f"helploop {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Set-up and operations: `init`, `db upgrade`, `worker`, `gateway`, `models list|show|activate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from shared.settings import get_settings
+
+ENV_FILE = Path(".env")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write `.env` with fresh random secrets, unless it exists."""
+    path = Path(args.env_file)
+    if path.exists() and not args.force:
+        print(f"{path} exists; keeping it (use --force to regenerate)")
+        return 0
+    lines = [
+        f"HELPLOOP_ENV={args.env}",
+        f"HELPLOOP_WEBHOOK_SECRETS={secrets.token_urlsafe(32)}",
+        f"HELPLOOP_API_KEYS={secrets.token_urlsafe(32)}",
+    ]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print(f"wrote {path} with new webhook secret and API key")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from shared.db import upgrade_database
+
+    upgrade_database(get_settings().database_url, args.revision)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from services.inference.worker import run_worker
+
+    run_worker(args.celery_args)
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    argv = [
+        gunicorn,
+        "--workers",
+        str(args.workers),
+        "--bind",
+        args.bind,
+        "--access-logfile",
+        "-",
+        "services.gateway.app:create_app()",
+    ]
+    os.execv(gunicorn, argv)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from shared.registry import Registry
+
+    registry = Registry(get_settings().model_registry_dir)
+    if args.action == "list":
+        active = registry.active_version()
+        for version in registry.versions():
+            metrics = registry.manifest(version)
+            marker = "*" if version == active else " "
+            print(f"{marker} {version}  {metrics.get('task', '')}  {metrics.get('created_at', '')}")
+    elif args.action == "show":
+        version = args.version or registry.active_version()
+        print(json.dumps(registry.manifest(version or ""), indent=2))
+    elif args.action == "activate":
+        registry.activate(args.version)
+        print(f"activated {args.version}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("init", help="write .env with fresh secrets")
+    p.add_argument("--env-file", default=str(ENV_FILE))
+    p.add_argument("--env", default="dev", choices=["dev", "test", "prod"])
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(handler=cmd_init)
+    p = commands.add_parser("db", help="database migrations")
+    p.add_argument("action", choices=["upgrade"])
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(handler=cmd_db_upgrade)
+    p = commands.add_parser("worker", help="run an inference worker (Celery, queue 'triage')")
+    p.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra Celery worker options")
+    p.set_defaults(handler=cmd_worker)
+    p = commands.add_parser("gateway", help="run the gateway under gunicorn")
+    p.add_argument("--bind", default="127.0.0.1:8000")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(handler=cmd_gateway)
+    p = commands.add_parser("models", help="list, show or activate model versions")
+    p.add_argument("action", choices=["list", "show", "activate"])
+    p.add_argument("version", nargs="?")
+    p.set_defaults(handler=cmd_models)

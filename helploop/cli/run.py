@@ -1,0 +1,117 @@
+"""`helploop run` (what `make run` calls): Redis, database, a model, gateway and worker, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from shared.redis_server import EmbeddedRedis, redis_reachable, start_embedded_redis
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+DEMO_DATA = Path("var/demo/tickets.csv")
+
+
+def ensure_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    if redis_reachable(settings.redis_url):
+        log.info("using Redis at %s", settings.redis_url)
+        return settings.redis_url, None
+    log.warning("no Redis answers at %s; starting the bundled redis-server", settings.redis_url)
+    embedded = start_embedded_redis(Path("var/redis"), persist=True)
+    return embedded.url, embedded
+
+
+def ensure_model(settings: Settings, *, epochs: int) -> None:
+    from shared.registry import Registry
+
+    registry = Registry(settings.model_registry_dir)
+    if registry.active_version():
+        log.info("active model: %s", registry.active_version())
+        return
+    helploop = str(Path(sys.executable).with_name("helploop"))
+    log.info("no active model: training the demo model (a few minutes on 2 cores)")
+    subprocess.run([helploop, "demo-data", "--out", str(DEMO_DATA)], check=True)
+    subprocess.run(
+        [helploop, "train", "--train", str(DEMO_DATA), "--epochs", str(epochs), "--activate"], check=True
+    )
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, start_new_session=True)
+
+
+def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a service exited during start-up; see its log above")
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"gateway not ready at {url}/readyz after {timeout:.0f}s")
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    settings = get_settings()
+    redis_url, embedded = ensure_redis(settings)
+    env = {**os.environ, "HELPLOOP_REDIS_URL": redis_url}
+    bin_dir = Path(sys.executable).parent
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        subprocess.run([str(bin_dir / "helploop"), "db", "upgrade"], env=env, check=True)
+        ensure_model(settings, epochs=args.epochs)
+        procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
+        procs.append(_spawn([str(bin_dir / "helploop"), "worker"], env))
+        url = f"http://{args.bind}"
+        _wait_ready(url, procs)
+        print(
+            f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
+            f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        log.error("a service exited; stopping the others")
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        _stop(procs)
+        if embedded is not None:
+            embedded.stop()
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("run", help="start Redis (if needed), a model, the gateway and a worker")
+    p.add_argument("--bind", default="127.0.0.1:8000")
+    p.add_argument("--epochs", type=int, default=4, help="epochs for the demo model when none is active")
+    p.set_defaults(handler=cmd_run)

@@ -1,0 +1,1 @@
+"""helploop services: gateway, inference, trainer."""

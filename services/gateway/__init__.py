@@ -1,0 +1,1 @@
+"""Gateway: the Flask app that takes tickets in from helpdesks and serves results."""

@@ -1,0 +1,79 @@
+"""The gateway's app factory: `create_app(overrides)`; gunicorn runs `services.gateway.app:create_app()`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify
+from sqlalchemy import text
+
+from services.gateway.errors import register_error_handlers
+from services.gateway.resources import init_resources, resources
+from services.gateway.tickets.views import bp as tickets_bp
+from shared.logging_setup import configure_logging
+from shared.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+def _check(name: str, probe: Any) -> tuple[str, bool, str]:
+    try:
+        detail = probe()
+        return name, True, detail or "ok"
+    except Exception as exc:
+        return name, False, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _active_model() -> str:
+    registry = resources().registry
+    version = registry.active_version()
+    if version is None:
+        raise LookupError(f"no active model in {registry.root}")
+    registry.manifest(version)
+    return version
+
+
+@health_bp.get("/readyz")
+def readyz() -> Response:
+    res = resources()
+
+    def database() -> str:
+        with res.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "ok"
+
+    checks = [
+        _check("database", database),
+        _check("redis", lambda: "ok" if res.redis.ping() else "no PONG"),
+        _check("model", _active_model),
+    ]
+    ready = all(ok for _, ok, _ in checks)
+    response = jsonify(
+        {
+            "status": "ready" if ready else "not_ready",
+            "checks": {name: {"ok": ok, "detail": detail} for name, ok, detail in checks},
+        }
+    )
+    response.status_code = 200 if ready else 503
+    return response
+
+
+def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
+    """Build the gateway. `overrides` are settings fields (e.g. `{"database_url": ...}`)."""
+    configure_logging()
+    settings = settings or load_settings(**(overrides or {}))
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    init_resources(app, settings)
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(tickets_bp)
+    log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
+    return app

@@ -1,0 +1,104 @@
+"""What the gateway holds per process, built in `init_app` from settings (never at import time)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+from celery import Celery
+from flask import Flask, current_app, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.gateway.errors import ApiError, validation_fields
+from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY, create_celery
+from shared.db import build_engine, build_session_factory
+from shared.registry import Registry
+from shared.settings import Settings
+
+EXTENSION_KEY = "helploop"
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    celery: Celery
+    redis: redis.Redis
+    registry: Registry
+
+    def enqueue_classification(self, ticket_id: str) -> None:
+        """Publish by task name; only the id travels. Fails fast when Redis is away."""
+        self.celery.send_task(
+            TASK_CLASSIFY,
+            args=[ticket_id],
+            queue=QUEUE_TRIAGE,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        )
+
+
+def init_resources(app: Flask, settings: Settings) -> Resources:
+    engine = build_engine(settings.database_url)
+    resources = Resources(
+        settings=settings,
+        engine=engine,
+        session_factory=build_session_factory(engine),
+        celery=create_celery(settings, name="helploop-gateway"),
+        redis=redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=settings.broker_connect_timeout_s,
+            socket_timeout=settings.broker_connect_timeout_s,
+        ),
+        registry=Registry(settings.model_registry_dir),
+    )
+    app.extensions[EXTENSION_KEY] = resources
+    return resources
+
+
+def resources() -> Resources:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def require_api_key() -> None:
+    """Bearer authentication against the configured API keys, compared in constant time."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing bearer API key",
+            headers={"WWW-Authenticate": 'Bearer realm="helploop"'},
+        )
+    given = token.strip().encode("utf-8", "replace")
+    matched = False
+    for key in resources().settings.api_keys:
+        matched |= hmac.compare_digest(key.encode("utf-8"), given)
+    if not matched:
+        raise ApiError(
+            401, "unauthorized", "invalid API key", headers={"WWW-Authenticate": 'Bearer realm="helploop"'}
+        )
+
+
+def parse_json_body(model: type[M]) -> M:
+    """Parse the raw body as JSON and validate it; any failure is a 422 naming the offending fields."""
+    raw = request.get_data(cache=True)
+    try:
+        document: Any = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        message = "JSON nested too deeply" if isinstance(exc, RecursionError) else "body is not valid JSON"
+        detail = [{"field": "body", "message": str(exc)[:200]}]
+        raise ApiError(422, "invalid_json", message, fields=detail) from None
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise ApiError(
+            422, "validation_error", "request body failed validation", fields=validation_fields(exc)
+        ) from None

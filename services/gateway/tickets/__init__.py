@@ -1,0 +1,1 @@
+"""Tickets domain: intake (webhooks, API), idempotency, status views."""

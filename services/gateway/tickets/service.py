@@ -1,0 +1,154 @@
+"""Ticket intake and lookup: keyword-only functions that know nothing of HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import Ticket, TicketStatus, TriageResult, session_scope
+from shared.db.models import utcnow
+from shared.schemas import Classification, LabelProbability, TicketIn, TicketView, Timings
+
+log = logging.getLogger(__name__)
+Enqueue = Callable[[str], None]
+
+
+class QueueUnavailable(Exception):
+    """The ticket is stored but could not be put on the queue; the sender should retry."""
+
+    def __init__(self, ticket_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.ticket_id = ticket_id
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    ticket_id: str
+    status: str
+    created: bool
+
+
+def _ticket_row(*, source: str, event_id: str, ticket: TicketIn) -> Ticket:
+    return Ticket(
+        source=source,
+        event_id=event_id,
+        external_id=ticket.external_id,
+        subject=ticket.subject,
+        body=ticket.body,
+        customer_id=ticket.customer.id,
+        customer_email=ticket.customer.email,
+        customer_name=ticket.customer.name,
+        channel=ticket.channel,
+        language=ticket.language,
+        created_at=ticket.created_at,
+        status=TicketStatus.RECEIVED,
+        received_at=utcnow(),
+    )
+
+
+def _find(session: Session, source: str, event_id: str) -> Ticket | None:
+    return session.scalars(select(Ticket).where(Ticket.source == source, Ticket.event_id == event_id)).first()
+
+
+def _insert(factory: sessionmaker[Session], row: Ticket) -> Ticket | None:
+    """Commit the new ticket; None when a concurrent request stored the same event first."""
+    try:
+        with session_scope(factory) as session:
+            session.add(row)
+        return row
+    except IntegrityError:
+        return None
+
+
+def _needs_requeue(ticket: Ticket, grace_s: float) -> bool:
+    """A replay re-enqueues a ticket whose first enqueue failed or never finished."""
+    if ticket.status != TicketStatus.RECEIVED:
+        return False
+    return ticket.failure_reason is not None or utcnow() - ticket.received_at > timedelta(seconds=grace_s)
+
+
+def _enqueue(factory: sessionmaker[Session], enqueue: Enqueue, ticket_id: str) -> str:
+    try:
+        enqueue(ticket_id)
+    except Exception as exc:
+        log.warning("enqueue of ticket %s failed: %s", ticket_id, exc)
+        with session_scope(factory) as session:
+            session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id)
+                .values(failure_reason=f"queue unavailable: {exc}")
+            )
+        raise QueueUnavailable(ticket_id, str(exc)) from exc
+    with session_scope(factory) as session:
+        # conditional: a fast worker may already have triaged it
+        session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.RECEIVED)
+            .values(status=TicketStatus.QUEUED, queued_at=utcnow(), failure_reason=None)
+        )
+        return session.get(Ticket, ticket_id).status  # type: ignore[union-attr]
+
+
+def ingest_ticket(
+    *,
+    session_factory: sessionmaker[Session],
+    enqueue: Enqueue,
+    source: str,
+    event_id: str,
+    ticket: TicketIn,
+    requeue_grace_s: float = 30.0,
+) -> IngestResult:
+    """Store the ticket once per (source, event_id), then enqueue its id. Commit happens before enqueue."""
+    with session_scope(session_factory) as session:
+        existing = _find(session, source, event_id)
+    if existing is None:
+        stored = _insert(session_factory, _ticket_row(source=source, event_id=event_id, ticket=ticket))
+        if stored is not None:
+            status = _enqueue(session_factory, enqueue, stored.id)
+            log.info("ticket %s accepted from %s (event %s)", stored.id, source, event_id)
+            return IngestResult(stored.id, status, created=True)
+        with session_scope(session_factory) as session:
+            existing = _find(session, source, event_id)
+        if existing is None:
+            raise RuntimeError(f"unique violation for {source}/{event_id} without a stored row")
+    status = existing.status
+    if _needs_requeue(existing, requeue_grace_s):
+        status = _enqueue(session_factory, enqueue, existing.id)
+    return IngestResult(existing.id, status, created=False)
+
+
+def _classification(result: TriageResult) -> Classification:
+    return Classification(
+        label=result.label,
+        confidence=result.confidence,
+        top_k=[LabelProbability(label=label, p=p) for label, p in result.top_k],
+        model_version=result.model_version,
+        inference_ms=result.inference_ms,
+    )
+
+
+def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -> TicketView | None:
+    with session_scope(session_factory) as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return None
+        latest = ticket.results[-1] if ticket.results else None
+        return TicketView(
+            id=ticket.id,
+            source=ticket.source,
+            event_id=ticket.event_id,
+            external_id=ticket.external_id,
+            status=ticket.status,
+            subject=ticket.subject,
+            channel=ticket.channel,
+            language=ticket.language,
+            classification=_classification(latest) if latest else None,
+            failure_reason=ticket.failure_reason,
+            timings=Timings(received=ticket.received_at, queued=ticket.queued_at, triaged=ticket.triaged_at),
+        )

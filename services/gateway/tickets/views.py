@@ -1,0 +1,77 @@
+"""HTTP endpoints of the tickets domain: generic webhook, API intake, status."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from services.gateway.errors import ApiError
+from services.gateway.resources import parse_json_body, require_api_key, resources
+from services.gateway.tickets.service import QueueUnavailable, get_ticket_view, ingest_ticket
+from shared.schemas import ApiTicketEnvelope, TicketAccepted, TicketIn, WebhookEnvelope
+from shared.signing import SIGNATURE_HEADER, SignatureError, verify
+
+bp = Blueprint("tickets", __name__)
+
+
+def _accept(*, source: str, event_id: str, ticket: TicketIn) -> Response:
+    res = resources()
+    try:
+        result = ingest_ticket(
+            session_factory=res.session_factory,
+            enqueue=res.enqueue_classification,
+            source=source,
+            event_id=event_id,
+            ticket=ticket,
+            requeue_grace_s=res.settings.requeue_grace_s,
+        )
+    except QueueUnavailable as exc:
+        raise ApiError(
+            503,
+            "queue_unavailable",
+            f"ticket {exc.ticket_id} is stored but not yet queued; retry the same request",
+            headers={"Retry-After": "5"},
+        ) from None
+    body = TicketAccepted(
+        id=result.ticket_id,
+        status=result.status,
+        status_url=url_for("tickets.get_ticket", ticket_id=result.ticket_id, _external=True),
+        duplicate=not result.created,
+    )
+    response = jsonify(body.model_dump())
+    response.status_code = 202 if result.created else 200
+    return response
+
+
+@bp.post("/v1/webhooks/generic")
+def generic_webhook() -> Response:
+    settings = resources().settings
+    try:
+        verify(
+            request.headers.get(SIGNATURE_HEADER),
+            request.get_data(cache=True),
+            settings.webhook_secrets,
+            tolerance_s=settings.signature_tolerance_s,
+        )
+    except SignatureError as exc:
+        raise ApiError(401, "invalid_signature", str(exc)) from None
+    envelope = parse_json_body(WebhookEnvelope)
+    return _accept(source="generic", event_id=envelope.event_id, ticket=envelope.ticket)
+
+
+@bp.post("/v1/tickets")
+def create_ticket() -> Response:
+    require_api_key()
+    envelope = parse_json_body(ApiTicketEnvelope)
+    event_id = envelope.event_id or request.headers.get("Idempotency-Key", "").strip()[:200]
+    return _accept(source="api", event_id=event_id or uuid.uuid4().hex, ticket=envelope.ticket)
+
+
+@bp.get("/v1/tickets/<ticket_id>")
+def get_ticket(ticket_id: str) -> Response:
+    require_api_key()
+    view = get_ticket_view(session_factory=resources().session_factory, ticket_id=ticket_id[:64])
+    if view is None:
+        raise ApiError(404, "not_found", f"no ticket with id {ticket_id[:64]!r}")
+    return jsonify(view.model_dump(mode="json"))

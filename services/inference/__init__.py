@@ -1,0 +1,1 @@
+"""Inference worker: Celery tasks that classify tickets with the active ONNX model."""

@@ -1,0 +1,63 @@
+"""Celery tasks: thin wrappers over plain functions; ids in, never objects."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from services.inference.context import worker_context
+from services.inference.triage import classify_ticket, mark_failed
+from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Every failure is retried with backoff; after the last retry the ticket is marked failed with the reason.
+RETRY_BACKOFF_MAX_S = 60
+
+
+def timed(func: F) -> F:
+    """Timing of every task in one place (metrics hook in here)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            log.debug("task %s took %.1f ms", func.__name__, (time.perf_counter() - started) * 1000)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@shared_task(
+    name=TASK_CLASSIFY,
+    queue=QUEUE_TRIAGE,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # bounded below by settings.triage_max_retries
+    ignore_result=True,
+)
+@timed
+def classify(self: Task, ticket_id: str) -> str:
+    context = worker_context()
+    try:
+        return classify_ticket(ticket_id=ticket_id, context=context.triage)
+    except Exception as exc:
+        retries = self.request.retries
+        if retries >= context.settings.triage_max_retries:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("ticket %s failed after %d retries: %s", ticket_id, retries, reason)
+            mark_failed(ticket_id=ticket_id, session_factory=context.triage.session_factory, reason=reason)
+            return "failed"
+        countdown = min(RETRY_BACKOFF_MAX_S, 2**retries)
+        level = logging.WARNING if not isinstance(exc, SoftTimeLimitExceeded) else logging.ERROR
+        log.log(level, "ticket %s: %s; retry %d in %ss", ticket_id, exc, retries + 1, countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc

@@ -1,0 +1,50 @@
+"""Build the inference worker's Celery app and run it (`helploop worker`)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from services.inference.context import warm_up
+from shared.celery_app import QUEUE_TRIAGE, create_celery
+from shared.logging_setup import configure_logging
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+TASK_MODULES = ("services.inference.tasks",)
+
+
+@worker_process_init.connect
+def _load_model_after_fork(**_: object) -> None:
+    warm_up()
+
+
+def create_worker_app(settings: Settings) -> Celery:
+    app = create_celery(settings, include=TASK_MODULES, name="helploop-inference")
+    app.set_default()
+    return app
+
+
+def run_worker(argv: list[str] | None = None, *, settings: Settings | None = None) -> None:
+    """Start a prefork worker on the triage queue; extra Celery CLI args may follow."""
+    configure_logging()
+    settings = settings or get_settings()
+    app = create_worker_app(settings)
+    args = [
+        "worker",
+        "-Q",
+        QUEUE_TRIAGE,
+        "-c",
+        str(settings.worker_concurrency),
+        "-O",
+        "fair",
+        "--without-gossip",
+        "--without-mingle",
+        "-n",
+        "inference@%h",
+        "--loglevel",
+        "INFO",
+    ]
+    app.worker_main([*args, *(argv or [])])

@@ -1,0 +1,1 @@
+"""Trainer: fine-tuning, evaluation, ONNX export and registry publication."""

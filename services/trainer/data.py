@@ -1,0 +1,72 @@
+"""Load labelled text from CSV or JSONL, and split it stratified by label."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DataError(Exception):
+    """The training file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+def _rows(path: Path) -> list[dict[str, object]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    if suffix in (".jsonl", ".ndjson"):
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        return rows
+    raise DataError(f"{path}: unsupported format {suffix!r} (use .csv or .jsonl)")
+
+
+def load_examples(path: Path, *, text_column: str = "text", label_column: str = "label") -> list[Example]:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    examples = []
+    for index, row in enumerate(_rows(path)):
+        if text_column not in row or label_column not in row:
+            raise DataError(f"{path}: row {index} lacks column {text_column!r} or {label_column!r}")
+        text, label = str(row[text_column] or "").strip(), str(row[label_column] or "").strip()
+        if text and label:
+            examples.append(Example(text, label))
+    if not examples:
+        raise DataError(f"{path}: no labelled rows")
+    return examples
+
+
+def stratified_split(
+    examples: list[Example], *, valid_fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Hold out `valid_fraction` of each label (at least one where a label has two or more rows)."""
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for example in examples:
+        by_label[example.label].append(example)
+    rng = random.Random(seed)
+    train, valid = [], []
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        n_valid = round(len(group) * valid_fraction) if len(group) > 1 else 0
+        n_valid = max(n_valid, 1) if len(group) > 1 else 0
+        valid.extend(group[:n_valid])
+        train.extend(group[n_valid:])
+    rng.shuffle(train)
+    return train, valid

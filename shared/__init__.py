@@ -1,0 +1,1 @@
+"""helploop shared package: settings, storage, schemas, Celery factory, model runtime."""

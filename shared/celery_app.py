@@ -1,0 +1,51 @@
+"""The one function that builds a Celery app from settings, and the task/queue names services share.
+
+The gateway publishes by task name only (it never imports worker code); workers register the tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from celery import Celery
+from kombu import Queue
+
+from shared.settings import Settings
+
+TASK_CLASSIFY = "helploop.triage.classify"
+QUEUE_TRIAGE = "triage"
+KNOWN_QUEUES = (QUEUE_TRIAGE,)
+
+
+def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str = "helploop") -> Celery:
+    """Celery on Redis, configured for at-least-once delivery of model tasks."""
+    app = Celery(name, broker=settings.redis_url, include=list(include))
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=QUEUE_TRIAGE,
+        task_queues=[Queue(q, routing_key=q) for q in KNOWN_QUEUES],
+        task_routes={TASK_CLASSIFY: {"queue": QUEUE_TRIAGE}},
+        task_time_limit=settings.triage_time_limit_s + 15,
+        task_soft_time_limit=settings.triage_time_limit_s,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.broker_connect_timeout_s,
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout_s,
+            "unacked_restore_interval": settings.broker_restore_interval_s,
+            "unacked_restore_throttle": 1,
+            "socket_timeout": 10,
+            "socket_connect_timeout": settings.broker_connect_timeout_s,
+        },
+        worker_proc_alive_timeout=30,
+        worker_concurrency=settings.worker_concurrency,
+    )
+    return app

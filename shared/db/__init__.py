@@ -1,0 +1,15 @@
+"""Storage: SQLAlchemy models, engine/session helpers and Alembic migrations."""
+
+from shared.db.engine import build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db.models import Base, Ticket, TicketStatus, TriageResult
+
+__all__ = [
+    "Base",
+    "Ticket",
+    "TicketStatus",
+    "TriageResult",
+    "build_engine",
+    "build_session_factory",
+    "session_scope",
+    "upgrade_database",
+]

@@ -1,0 +1,1 @@
+"""Model runtime shared by workers: onnxruntime sessions and tokenizers, no torch."""

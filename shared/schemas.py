@@ -1,0 +1,112 @@
+"""Request and response schemas of the HTTP API (separate from the storage models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+
+def _storable_text(value: str) -> str:
+    """Reject what a database cannot store: NUL bytes and lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable_text)]
+Identifier = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+LanguageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")]
+Email = Annotated[Text, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Identifier
+    email: Email | None = None
+    name: Annotated[Text, StringConstraints(max_length=200)] | None = None
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    external_id: Identifier
+    subject: Annotated[Text, StringConstraints(max_length=1000)] = ""
+    body: Annotated[Text, StringConstraints(min_length=1, max_length=200_000)]
+    customer: CustomerIn
+    channel: Channel = "email"
+    language: LanguageTag | None = None
+    created_at: AwareDatetime
+
+
+class WebhookEnvelope(BaseModel):
+    """Body of `POST /v1/webhooks/generic` and `POST /v1/tickets`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: Identifier
+    ticket: TicketIn
+
+
+class ApiTicketEnvelope(WebhookEnvelope):
+    """`POST /v1/tickets`: `event_id` is optional there (an `Idempotency-Key` header may carry it)."""
+
+    event_id: Identifier | None = None  # type: ignore[assignment]
+
+
+class TicketAccepted(BaseModel):
+    id: str
+    status: str
+    status_url: str
+    duplicate: bool = False
+
+
+class LabelProbability(BaseModel):
+    label: str
+    p: float
+
+
+class Classification(BaseModel):
+    label: str
+    confidence: float
+    top_k: list[LabelProbability]
+    model_version: str
+    inference_ms: float
+
+
+class Timings(BaseModel):
+    received: datetime
+    queued: datetime | None = None
+    triaged: datetime | None = None
+
+
+class TicketView(BaseModel):
+    id: str
+    source: str
+    event_id: str
+    external_id: str
+    status: str
+    subject: str
+    channel: str
+    language: str | None
+    classification: Classification | None = None
+    failure_reason: str | None = None
+    timings: Timings
+
+
+class ErrorField(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    fields: list[ErrorField] = Field(default_factory=list)

@@ -1,0 +1,94 @@
+"""One typed settings object for every helploop process, read from `HELPLOOP_*` variables and `.env`."""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "dev-secret", "dev-api-key", ""})
+MIN_SECRET_LENGTH = 16
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Validated at start: a process that cannot run correctly refuses to start."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPLOOP_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.PROD
+    database_url: str = "sqlite:///./var/helploop.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    model_registry_dir: Path = Path("./var/models")
+    datasets_dir: Path = Path("../shared/datasets")
+    base_encoder_dir: Path | None = None
+
+    webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
+    signature_tolerance_s: int = Field(default=300, ge=1)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    requeue_grace_s: float = Field(default=30.0, ge=0)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    broker_visibility_timeout_s: int = Field(default=600, ge=5)
+    broker_connect_timeout_s: float = Field(default=2.0, gt=0)
+    broker_restore_interval_s: int = Field(default=10, ge=1)
+    triage_time_limit_s: int = Field(default=60, ge=1)
+    triage_max_retries: int = Field(default=5, ge=0)
+    worker_concurrency: int = Field(default=1, ge=1)
+    onnx_intra_op_threads: int = Field(default=0, ge=0)
+    top_k: int = Field(default=3, ge=1, le=20)
+
+    @field_validator("webhook_secrets", "api_keys", mode="before")
+    @classmethod
+    def _parse_csv_list(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("webhook_secrets", "api_keys")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one secret is required")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env is Environment.PROD:
+            for field in ("webhook_secrets", "api_keys"):
+                for secret in getattr(self, field):
+                    if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+                        raise ValueError(
+                            f"HELPLOOP_{field.upper()} holds a placeholder or short secret "
+                            f"(min {MIN_SECRET_LENGTH} chars); set real secrets or HELPLOOP_ENV=dev"
+                        )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, built once on first use (never at import time)."""
+    return Settings()
