@@ -109,8 +109,9 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory, demo_csv: Path) -
     from services.trainer.pipeline import run_training
 
     registry = Registry(tmp_path_factory.mktemp("models"))
-    config = TrainConfig(train_file=demo_csv, epochs=1, max_steps=30, batch_size=16, max_length=96,
-                         learning_rate=2e-4)
+    config = TrainConfig(
+        train_file=demo_csv, epochs=1, max_steps=30, batch_size=16, max_length=96, learning_rate=2e-4
+    )
     run_training(config, registry=registry, activate=True)
     return registry
 

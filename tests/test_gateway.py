@@ -26,8 +26,11 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 @pytest.fixture
 def app_and_queue(sqlite_url: str, redis_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     upgrade_database(sqlite_url)
-    app = create_app(settings_overrides(database_url=sqlite_url, redis_url=redis_url,
-                                        model_registry_dir=tmp_path / "models"))
+    app = create_app(
+        settings_overrides(
+            database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path / "models"
+        )
+    )
     yield app, redis.Redis.from_url(redis_url)
 
 
@@ -41,12 +44,23 @@ def queue(app_and_queue) -> redis.Redis:  # type: ignore[no-untyped-def]
     return app_and_queue[1]
 
 
-def post_webhook(client: FlaskClient, payload: Any, *, secret: str = WEBHOOK_SECRET,
-                 timestamp: int | None = None, raw: bytes | None = None, header: str | None = None):  # type: ignore[no-untyped-def]
+def post_webhook(
+    client: FlaskClient,
+    payload: Any,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    raw: bytes | None = None,
+    header: str | None = None,
+):  # type: ignore[no-untyped-def]
     body = raw if raw is not None else json.dumps(payload).encode()
     signature = header if header is not None else sign(secret, body, timestamp=timestamp)
-    return client.post("/v1/webhooks/generic", data=body, content_type="application/json",
-                       headers={SIGNATURE_HEADER: signature})
+    return client.post(
+        "/v1/webhooks/generic",
+        data=body,
+        content_type="application/json",
+        headers={SIGNATURE_HEADER: signature},
+    )
 
 
 def queued_ids(queue: redis.Redis) -> list[str]:
@@ -55,7 +69,9 @@ def queued_ids(queue: redis.Redis) -> list[str]:
     return [m["headers"]["argsrepr"].strip("[]()',") for m in messages]
 
 
-def test_signed_webhook_is_accepted_stored_and_enqueued_by_id(client: FlaskClient, queue: redis.Redis) -> None:
+def test_signed_webhook_is_accepted_stored_and_enqueued_by_id(
+    client: FlaskClient, queue: redis.Redis
+) -> None:
     response = post_webhook(client, ticket_payload("my parcel never arrived"))
     assert response.status_code == 202
     body = response.get_json()
@@ -71,8 +87,9 @@ def test_previous_secret_is_accepted_during_rotation(client: FlaskClient) -> Non
 
 
 @pytest.mark.parametrize("case", ["missing", "forged", "stale", "future", "garbage"])
-def test_bad_signatures_are_refused_and_nothing_is_stored(client: FlaskClient, queue: redis.Redis,
-                                                          case: str) -> None:
+def test_bad_signatures_are_refused_and_nothing_is_stored(
+    client: FlaskClient, queue: redis.Redis, case: str
+) -> None:
     payload = ticket_payload("refund please", event_id=f"evt-{case}")
     kwargs: dict[str, Any] = {
         "missing": {"header": ""},
@@ -89,8 +106,9 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(client: FlaskClient, q
     assert signed.status_code == 202, "a refused attempt must not block the genuine delivery"
 
 
-def test_replayed_event_returns_the_same_ticket_and_no_second_task(client: FlaskClient,
-                                                                    queue: redis.Redis) -> None:
+def test_replayed_event_returns_the_same_ticket_and_no_second_task(
+    client: FlaskClient, queue: redis.Redis
+) -> None:
     payload = ticket_payload("cancel my order", event_id="evt-replay")
     first = post_webhook(client, payload)
     second = post_webhook(client, payload)
@@ -109,8 +127,10 @@ def test_body_over_256_kib_is_refused_with_413(client: FlaskClient, queue: redis
     assert queue.llen(QUEUE_TRIAGE) == 0
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe\x00", b"[" * 100_000 + b"]" * 100_000,
-                                 b'{"event_id": "e", "ticket": '])
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"", b"\xff\xfe\x00", b"[" * 100_000 + b"]" * 100_000, b'{"event_id": "e", "ticket": '],
+)
 def test_malformed_json_is_422(client: FlaskClient, raw: bytes) -> None:
     response = post_webhook(client, None, raw=raw)
     assert response.status_code == 422
@@ -154,7 +174,9 @@ def test_naive_created_at_is_refused(client: FlaskClient) -> None:
 def test_api_intake_needs_a_key_and_honours_idempotency_key(client: FlaskClient, queue: redis.Redis) -> None:
     payload = {"ticket": ticket_payload("invoice please")["ticket"]}
     assert client.post("/v1/tickets", json=payload).status_code == 401
-    assert client.post("/v1/tickets", json=payload, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        client.post("/v1/tickets", json=payload, headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
     headers = {**AUTH, "Idempotency-Key": "idem-1"}
     first = client.post("/v1/tickets", json=payload, headers=headers)
     second = client.post("/v1/tickets", json=payload, headers=headers)
@@ -175,15 +197,21 @@ def test_every_error_is_json(client: FlaskClient) -> None:
         assert 400 <= response.status_code < 500
 
 
-def test_redis_down_gives_503_and_a_replay_later_enqueues(sqlite_url: str, redis_url: str,
-                                                          tmp_path: Path) -> None:
+def test_redis_down_gives_503_and_a_replay_later_enqueues(
+    sqlite_url: str, redis_url: str, tmp_path: Path
+) -> None:
     upgrade_database(sqlite_url)
-    down = create_app(settings_overrides(database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0",
-                                         model_registry_dir=tmp_path))
+    down = create_app(
+        settings_overrides(
+            database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0", model_registry_dir=tmp_path
+        )
+    )
     payload = ticket_payload("help", event_id="evt-outage")
     response = post_webhook(down.test_client(), payload)
     assert response.status_code == 503 and response.headers["Retry-After"]
-    up = create_app(settings_overrides(database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path))
+    up = create_app(
+        settings_overrides(database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path)
+    )
     replay = post_webhook(up.test_client(), payload)
     assert replay.status_code == 200 and replay.get_json()["status"] == "queued"
     assert queued_ids(redis.Redis.from_url(redis_url)) == [replay.get_json()["id"]]
@@ -199,11 +227,13 @@ def test_health_and_readiness(client: FlaskClient) -> None:
 
 def test_gateway_imports_neither_torch_nor_onnxruntime(sqlite_url: str) -> None:
     code = (
-        "import sys, resource; from services.gateway.app import create_app; "
+        "import sys, psutil; from services.gateway.app import create_app; "
         f"create_app({{'env': 'dev', 'database_url': {sqlite_url!r}}}); "
         "heavy = [m for m in ('torch', 'onnxruntime', 'transformers') if m in sys.modules]; "
-        "print(heavy, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(heavy, psutil.Process().memory_info().rss // 1024)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0] == "[]", out
     assert int(out[1]) / 1024 < 150, f"gateway RSS {int(out[1]) / 1024:.0f} MB"

@@ -103,7 +103,7 @@ def _train_epoch(
         state["scheduler"].step()
         state["optimizer"].zero_grad()
         state["steps"] += 1
-        losses.append(float(loss))
+        losses.append(loss.item())
     return float(np.mean(losses)) if losses else float("nan")
 
 

@@ -1,0 +1,110 @@
+"""Real processes: gunicorn running the gateway, a Celery inference worker, Redis, SQLite on disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from shared.db import upgrade_database
+from shared.redis_server import free_port
+from shared.registry import Registry
+from tests.conftest import API_KEY, REPO_ROOT, WEBHOOK_SECRET
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Stack:
+    base_url: str
+    env: dict[str, str]
+    log_dir: Path
+    database_url: str
+    redis_url: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            argv, env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes[name] = proc
+        return proc
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        return self.start("worker", [str(BIN / "helploop"), "worker"])
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            proc = self.processes[name]
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            self.processes.pop(name)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url}/readyz not ready after {timeout}s")
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str, trained_registry: Registry) -> Iterator[Stack]:
+    database_url = f"sqlite:///{tmp_path / 'helploop.db'}"
+    upgrade_database(database_url)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HELPLOOP_")},
+        "HELPLOOP_ENV": "test",
+        "HELPLOOP_DATABASE_URL": database_url,
+        "HELPLOOP_REDIS_URL": redis_url,
+        "HELPLOOP_MODEL_REGISTRY_DIR": str(trained_registry.root),
+        "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+        "HELPLOOP_API_KEYS": API_KEY,
+        "HELPLOOP_BROKER_VISIBILITY_TIMEOUT_S": "8",
+        "HELPLOOP_BROKER_RESTORE_INTERVAL_S": "1",
+        "HELPLOOP_TRIAGE_TIME_LIMIT_S": "5",
+        "HELPLOOP_ONNX_INTRA_OP_THREADS": "1",
+    }
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    stack = Stack(f"http://127.0.0.1:{port}", env, log_dir, database_url, redis_url)
+    stack.start(
+        "gateway", [str(BIN / "helploop"), "gateway", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    )
+    stack.start_worker()
+    try:
+        wait_ready(stack.base_url)
+        yield stack
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop_all()

@@ -1,0 +1,113 @@
+"""End to end over real HTTP, Redis and a Celery worker process, including SIGKILL of a busy worker."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import psutil
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from helploop.cli.client import post_signed, ticket_payload, wait_for_triage
+from shared.db import Ticket, TriageResult, build_engine, build_session_factory, session_scope
+from tests.conftest import API_KEY, WEBHOOK_SECRET
+from tests.integration.conftest import Stack
+
+pytestmark = pytest.mark.integration
+UNACKED = "unacked"  # kombu's Redis hash of delivered-but-unacknowledged messages
+
+
+def test_signed_ticket_is_classified_within_ten_seconds(stack: Stack) -> None:
+    started = time.monotonic()
+    response = post_signed(
+        stack.base_url, ticket_payload("My parcel never arrived, where is it?"), WEBHOOK_SECRET
+    )
+    assert response.status_code == 202, response.text
+    view = wait_for_triage(response.json()["status_url"], API_KEY, timeout=10)
+    elapsed = time.monotonic() - started
+    assert view["status"] == "triaged", (view, stack.logs())
+    assert elapsed < 10
+    classification = view["classification"]
+    assert classification["label"] == classification["top_k"][0]["label"]
+    assert 0 < classification["confidence"] <= 1 and len(classification["top_k"]) == 3
+    assert classification["model_version"]
+    timings = view["timings"]
+    assert timings["received"] <= timings["triaged"]
+
+
+def _counts(stack: Stack, ids: list[str]) -> tuple[int, int]:
+    factory = build_session_factory(build_engine(stack.database_url))
+    with session_scope(factory) as session:
+        triaged = session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.id.in_(ids), Ticket.status == "triaged")
+        )
+        results = session.scalar(
+            select(func.count()).select_from(TriageResult).where(TriageResult.ticket_id.in_(ids))
+        )
+    return triaged, results
+
+
+def _post_many(stack: Stack, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        body = f"Ticket {i}: my order NW-{10000 + i} has not arrived and I need it for a birthday. " * 6
+        response = post_signed(stack.base_url, ticket_payload(body), WEBHOOK_SECRET)
+        assert response.status_code == 202
+        ids.append(response.json()["id"])
+    return ids
+
+
+def _wait_all_triaged(stack: Stack, ids: list[str], timeout: float) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    counts = _counts(stack, ids)
+    while counts[0] < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        counts = _counts(stack, ids)
+    return counts
+
+
+def _wait_busy(stack: Stack, broker: redis.Redis, ids: list[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if broker.hlen(UNACKED) > 0 and _counts(stack, ids)[0] >= 1:
+            return
+        time.sleep(0.005)
+    pytest.fail("worker never picked up a task\n" + stack.logs())
+
+
+def _kill_while_holding(stack: Stack, ids: list[str], target: str) -> int:
+    """Start the worker, wait until it is busy and holds an unacked message, then SIGKILL.
+
+    Between two tasks the worker briefly holds nothing; a kill that lands there is retried.
+    """
+    broker = redis.Redis.from_url(stack.redis_url)
+    for _attempt in range(5):
+        worker = stack.start_worker()
+        _wait_busy(stack, broker, ids)
+        if target == "pool_child":
+            children = psutil.Process(worker.pid).children()
+            assert children, "prefork worker has no pool child"
+            children[0].send_signal(signal.SIGKILL)
+            return broker.hlen(UNACKED)
+        stack.kill("worker", signal.SIGKILL)
+        held = broker.hlen(UNACKED)
+        if held:
+            return held
+    pytest.fail("could not kill the worker while it held a message")
+
+
+@pytest.mark.parametrize("target", ["whole_worker", "pool_child"])
+def test_sigkilled_worker_loses_no_ticket(stack: Stack, target: str) -> None:
+    stack.kill("worker", signal.SIGTERM)
+    ids = _post_many(stack, 60)
+    held = _kill_while_holding(stack, ids, target)
+    triaged_at_kill, _ = _counts(stack, ids)
+    assert triaged_at_kill < len(ids), "worker finished everything before the kill; test proves nothing"
+    if target == "whole_worker":
+        assert held >= 1, "the killed worker held no unacknowledged message"
+        stack.start_worker()
+    triaged, results = _wait_all_triaged(stack, ids, timeout=60)
+    assert triaged == len(ids), f"{len(ids) - triaged} tickets lost after SIGKILL\n{stack.logs()}"
+    assert results == len(ids), "a redelivered ticket got a second result"
