@@ -79,6 +79,7 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (background jobs)
     settings = get_settings()
     redis_url, embedded = ensure_redis(settings)
     env = {**os.environ, "HELPLOOP_REDIS_URL": redis_url}
