@@ -13,7 +13,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from services.inference.context import worker_context
 from services.inference.triage import classify_ticket, mark_failed
-from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+from shared.celery_app import TASK_CLASSIFY
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,8 +37,7 @@ def timed(func: F) -> F:
 
 
 @shared_task(
-    name=TASK_CLASSIFY,
-    queue=QUEUE_TRIAGE,
+    name=TASK_CLASSIFY,  # routed to QUEUE_TRIAGE by task_routes in shared.celery_app (queue= is deprecated)
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,

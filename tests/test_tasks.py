@@ -1,0 +1,53 @@
+"""The Celery task wrapper: retries on failure, then marks the ticket failed with the reason."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from services.gateway.tickets.service import get_ticket_view, ingest_ticket
+from services.inference import context as worker_context_module
+from services.inference.context import WorkerContext
+from services.inference.tasks import classify
+from services.inference.triage import TriageContext
+from services.inference.worker import create_worker_app
+from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+from shared.db import build_engine, build_session_factory, upgrade_database
+from shared.settings import load_settings
+from tests.conftest import settings_overrides
+from tests.test_storage import ticket_in
+
+
+class ExplodingModel:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get(self):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        raise RuntimeError("model crashed on this input")
+
+
+def test_task_routes_to_the_triage_queue() -> None:
+    app = create_worker_app(load_settings(**settings_overrides()))
+    assert app.amqp.router.route({}, TASK_CLASSIFY)["queue"].name == QUEUE_TRIAGE
+    assert classify.acks_late and classify.reject_on_worker_lost
+
+
+def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    upgrade_database(sqlite_url)
+    settings = load_settings(**settings_overrides(database_url=sqlite_url, triage_max_retries=2))
+    app = create_worker_app(settings)
+    app.conf.task_always_eager = True
+    factory = build_session_factory(build_engine(sqlite_url))
+    model = ExplodingModel()
+    triage = TriageContext(session_factory=factory, model=model)  # type: ignore[arg-type]
+    monkeypatch.setattr(worker_context_module, "_context", WorkerContext(settings, triage, os.getpid()))
+    accepted = ingest_ticket(
+        session_factory=factory, enqueue=lambda _: None, source="generic", event_id="t1", ticket=ticket_in()
+    )
+    classify.apply(args=[accepted.ticket_id])
+    assert model.calls == 3  # the first try and two retries
+    view = get_ticket_view(session_factory=factory, ticket_id=accepted.ticket_id)
+    assert view.status == "failed"
+    assert view.failure_reason == "RuntimeError: model crashed on this input"
