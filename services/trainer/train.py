@@ -62,22 +62,51 @@ def _encode(tokenizer: Any, batch: list[Example], max_length: int) -> dict[str, 
 
 
 @torch.no_grad()
-def predict_ids(model: Any, tokenizer: Any, examples: list[Example], config: TrainConfig) -> np.ndarray:
+def predict_logits(model: Any, tokenizer: Any, examples: list[Example], config: TrainConfig) -> np.ndarray:
     model.eval()
-    predictions = []
-    for batch in _batches(examples, 64, None):
-        logits = model(**_encode(tokenizer, batch, config.max_length)).logits
-        predictions.append(logits.argmax(-1).numpy())
-    return np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
+    chunks = [
+        model(**_encode(tokenizer, batch, config.max_length)).logits.numpy()
+        for batch in _batches(examples, 64, None)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
 
 def evaluate(
     model: Any, tokenizer: Any, examples: list[Example], labels: list[str], config: TrainConfig
 ) -> dict[str, float]:
+    """Validation loss (mean cross-entropy), accuracy and macro-F1."""
     index = {label: i for i, label in enumerate(labels)}
-    gold = np.array([index.get(e.label, -1) for e in examples])
-    pred = predict_ids(model, tokenizer, examples, config)
-    return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, len(labels))}
+    gold = np.array([index[e.label] for e in examples])
+    logits = predict_logits(model, tokenizer, examples, config)
+    loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(gold)))
+    pred = logits.argmax(-1)
+    return {"loss": loss, "accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, len(labels))}
+
+
+class EarlyStopping:
+    """Tracks the best epoch by `metric` (lower is better for loss, higher otherwise) and its weights."""
+
+    def __init__(self, metric: str, patience: int) -> None:
+        self.metric, self.patience = metric, patience
+        self.best_score: float | None = None
+        self.best_state: dict[str, Any] | None = None
+        self.best_scores: dict[str, float] = {}
+        self.stale = 0
+
+    def _improved(self, score: float) -> bool:
+        if self.best_score is None:
+            return True
+        return score < self.best_score if self.metric == "loss" else score > self.best_score
+
+    def update(self, model: Any, scores: dict[str, float]) -> bool:
+        """Record an epoch; True when training should stop."""
+        score = scores[self.metric]
+        if self._improved(score):
+            self.best_score, self.best_scores, self.stale = score, dict(scores), 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.stale += 1
+        return self.stale >= self.patience
 
 
 def _train_epoch(
@@ -113,48 +142,46 @@ def _total_steps(config: TrainConfig, n_train: int) -> int:
     return min(total, config.max_steps) if config.max_steps is not None else total
 
 
-def fine_tune(
-    config: TrainConfig, model_dir: str, train: list[Example], valid: list[Example]
-) -> TrainOutcome:
-    """AdamW with linear warm-up/decay; keeps the weights of the best validation macro-F1 epoch."""
-    seed_everything(config.seed)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    labels = sorted({e.label for e in train} | {e.label for e in valid})
+def _setup(config: TrainConfig, model_dir: str, labels: list[str], n_train: int) -> tuple[Any, Any, dict]:
     model, tokenizer = build_model(config, model_dir, labels)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    total = max(1, _total_steps(config, len(train)))
+    total = max(1, _total_steps(config, n_train))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
     state = {"rng": random.Random(config.seed), "optimizer": optimizer, "scheduler": scheduler, "steps": 0}
-    outcome = TrainOutcome(model, tokenizer, labels)
-    best_state, best_f1, stale = None, -1.0, 0
+    return model, tokenizer, state
+
+
+def fine_tune(
+    config: TrainConfig, model_dir: str, train: list[Example], valid: list[Example]
+) -> TrainOutcome:
+    """AdamW with linear warm-up/decay; early stopping keeps the weights of the best validation epoch."""
+    seed_everything(config.seed)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    labels = sorted({e.label for e in train} | {e.label for e in valid})
     label_ids = {label: i for i, label in enumerate(labels)}
+    model, tokenizer, state = _setup(config, model_dir, labels, len(train))
+    outcome = TrainOutcome(model, tokenizer, labels)
+    stopper = EarlyStopping(config.early_stopping_metric, config.patience)
     for epoch in range(1, config.epochs + 1):
         state["epoch"] = epoch
-        loss = _train_epoch(model, tokenizer, train, label_ids, config, state)
-        scores = (
-            evaluate(model, tokenizer, valid, labels, config) if valid else {"accuracy": 0.0, "macro_f1": 0.0}
-        )
-        outcome.history.append({"epoch": epoch, "train_loss": loss, **scores})
+        train_loss = _train_epoch(model, tokenizer, train, label_ids, config, state)
+        scores = evaluate(model, tokenizer, valid, labels, config) if valid else {}
+        outcome.history.append({"epoch": epoch, "train_loss": train_loss, **scores})
         log.info(
-            "epoch %d: loss %.4f, valid accuracy %.4f, macro-F1 %.4f",
+            "epoch %d: train loss %.4f, validation %s",
             epoch,
-            loss,
-            scores["accuracy"],
-            scores["macro_f1"],
+            train_loss,
+            {k: round(v, 4) for k, v in scores.items()},
         )
-        if scores["macro_f1"] > best_f1:
-            best_f1, stale = scores["macro_f1"], 0
-            best_state = copy.deepcopy(model.state_dict())
-            outcome.best = {"epoch": epoch, **scores}
-        else:
-            stale += 1
-        if stale >= config.patience or (config.max_steps is not None and state["steps"] >= config.max_steps):
+        out_of_steps = config.max_steps is not None and state["steps"] >= config.max_steps
+        if (scores and stopper.update(model, {"epoch": epoch, **scores})) or out_of_steps:
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if stopper.best_state is not None:
+        model.load_state_dict(stopper.best_state)
+        outcome.best = stopper.best_scores
     model.eval()
     outcome.steps = state["steps"]
     return outcome
