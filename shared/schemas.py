@@ -73,10 +73,19 @@ class LabelProbability(BaseModel):
     p: float
 
 
-class Classification(BaseModel):
+class HeadClassification(BaseModel):
     label: str
     confidence: float
     top_k: list[LabelProbability]
+    out_of_scope: bool = False
+
+
+class Classification(HeadClassification):
+    """The primary head (intent) at the top level, every head under `heads`."""
+
+    heads: dict[str, HeadClassification] = Field(default_factory=dict)
+    language: str | None = None
+    language_supported: bool | None = None
     model_version: str
     inference_ms: float
 

@@ -93,26 +93,51 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(name)
 
 
+HEADS = {"intent": "label", "sentiment": "sentiment", "priority": "priority"}
+
+
 @pytest.fixture(scope="session")
 def demo_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Demo tickets with three label columns; every fifth row lacks its priority (masked in the loss)."""
+    import csv
+
     from services.trainer.demo_data import write_dataset
 
     path = tmp_path_factory.mktemp("data") / "demo.csv"
     write_dataset(path, per_intent=60, seed=7)
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows[::5]:
+        row["priority"] = ""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     return path
 
 
 @pytest.fixture(scope="session")
-def trained_registry(tmp_path_factory: pytest.TempPathFactory, demo_csv: Path) -> Registry:
-    """The real MiniLM encoder fine-tuned for a few steps on demo data, exported, published, active."""
+def train_config(demo_csv: Path) -> Any:
     from services.trainer.config import TrainConfig
+
+    return TrainConfig(
+        train_file=demo_csv,
+        head_columns=dict(HEADS),
+        epochs=1,
+        max_steps=30,
+        batch_size=16,
+        max_length=96,
+        learning_rate=3e-4,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory, train_config: Any) -> Registry:
+    """The real MiniLM encoder fine-tuned (three heads) for a few steps on demo data, exported, active."""
     from services.trainer.pipeline import run_training
 
     registry = Registry(tmp_path_factory.mktemp("models"))
-    config = TrainConfig(
-        train_file=demo_csv, epochs=1, max_steps=30, batch_size=16, max_length=96, learning_rate=2e-4
-    )
-    run_training(config, registry=registry, activate=True)
+    run_training(train_config, registry=registry, activate=True)
     return registry
 
 

@@ -1,10 +1,11 @@
-"""The trainer's bundle and the serving runtime: real MiniLM weights, ONNX parity, integrity, triage."""
+"""Trainer bundle and serving runtime: real MiniLM weights, three heads, ONNX parity, calibration."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from services.inference.model_holder import ActiveModel, ModelUnavailable
 from services.inference.triage import Outcome, TriageContext, classify_ticket, mark_failed
 from services.trainer.base_model import MINILM_ENCODER, BaseModelError, PinnedWeights, locate
 from services.trainer.export import ExportParityError, check_parity
+from services.trainer.pipeline import load_splits
 from shared.db import (
     Ticket,
     TriageResult,
@@ -23,8 +25,17 @@ from shared.db import (
     upgrade_database,
 )
 from shared.registry import Registry, RegistryError
-from shared.runtime.classifier import OnnxClassifier
+from shared.runtime.classifier import OUT_OF_SCOPE, OnnxClassifier
+from shared.runtime.scoring import expected_calibration_error, softmax
+from tests.conftest import HEADS
 from tests.test_storage import ticket_in
+
+PRAISE = "Great service!\n\nThe kettle arrived early and works perfectly. Thank you, keep it up!"
+
+
+def active_classifier(registry: Registry) -> OnnxClassifier:
+    version = registry.active_version()
+    return OnnxClassifier(registry.bundle_dir(version), version=version)
 
 
 def test_pinned_encoder_is_found_and_checked() -> None:
@@ -35,33 +46,75 @@ def test_pinned_encoder_is_found_and_checked() -> None:
         locate(wrong)
 
 
-def test_bundle_has_manifest_labels_and_metrics(trained_registry: Registry) -> None:
+def test_bundle_has_manifest_heads_metrics_and_training_curves(trained_registry: Registry) -> None:
     version = trained_registry.active_version()
     manifest = trained_registry.verify(version)
-    bundle = trained_registry.bundle_dir(version)
-    assert {"model.onnx", "tokenizer.json", "labels.json", "config.json", "metrics.json"} <= set(
-        manifest["files"]
-    )
+    files = set(manifest["files"])
+    assert {"model.onnx", "tokenizer.json", "labels.json", "config.json", "metrics.json"} <= files
+    assert any(name.startswith("tensorboard/events.out.tfevents") for name in files)
     assert manifest["onnx_parity_max_abs_diff"] <= 1e-4
-    labels = json.loads((bundle / "labels.json").read_text())["labels"]
-    assert labels == sorted(labels) and len(labels) >= 12
-    metrics = json.loads((bundle / "metrics.json").read_text())
+    labels = json.loads((trained_registry.bundle_dir(version) / "labels.json").read_text())["heads"]
+    assert list(labels) == list(HEADS)
+    assert labels["sentiment"] == ["negative", "neutral", "positive"]
+    assert labels["priority"] == ["high", "low", "normal"]
+    assert len(labels["intent"]) >= 12 and labels["intent"] == sorted(labels["intent"])
+    metrics = json.loads((trained_registry.bundle_dir(version) / "metrics.json").read_text())
     # a few steps of fine-tuning already beat chance (1/14) by far on held-out demo tickets
-    assert metrics["validation"]["accuracy"] > 0.5, metrics
+    assert metrics["validation"]["heads"]["intent"]["accuracy"] > 0.5, metrics["validation"]
 
 
-def test_runtime_predictions_are_probabilities_over_the_labels(trained_registry: Registry) -> None:
-    version = trained_registry.active_version()
-    classifier = OnnxClassifier(trained_registry.bundle_dir(version), version=version)
+def test_every_head_keeps_its_own_labels_after_export(trained_registry: Registry) -> None:
+    classifier = active_classifier(trained_registry)
+    assert [h.name for h in classifier.heads] == list(HEADS)
+    logits = classifier.head_logits([PRAISE])
+    for head in classifier.heads:
+        assert logits[head.name].shape == (1, len(head.labels))
+    prediction = classifier.predict([PRAISE], top_k=3)[0]
+    assert prediction.heads["sentiment"].label == "positive"
+    assert prediction.heads["intent"].label == "praise"
+    assert prediction.heads["priority"].label in {"low", "normal", "high"}
+
+
+def test_runtime_predictions_are_probabilities(trained_registry: Registry) -> None:
+    classifier = active_classifier(trained_registry)
     texts = ["Where is my parcel? It was due last week.", "I was charged twice for order NW-12345", "x"]
-    predictions = classifier.predict(texts, top_k=3)
-    for prediction in predictions:
-        assert prediction.label in classifier.labels and len(prediction.top_k) == 3
-        assert prediction.top_k[0] == (prediction.label, prediction.confidence)
-        assert [p for _, p in prediction.top_k] == sorted((p for _, p in prediction.top_k), reverse=True)
-    logits = classifier.logits(texts)
+    for prediction in classifier.predict(texts, top_k=3):
+        for name, head in prediction.heads.items():
+            probabilities = [p for _, p in head.top_k]
+            assert probabilities == sorted(probabilities, reverse=True) and 0 < probabilities[0] <= 1
+            assert head.confidence == probabilities[0]
+            assert head.label == head.top_k[0][0] or head.out_of_scope, name
+    batch = classifier.logits(texts)
     singles = np.concatenate([classifier.logits([t]) for t in texts])
-    np.testing.assert_allclose(logits, singles, atol=1e-4)  # padding does not change results
+    np.testing.assert_allclose(batch, singles, atol=1e-4)  # padding does not change results
+
+
+def test_calibration_does_not_worsen_validation_ece(trained_registry: Registry, train_config: Any) -> None:
+    classifier = active_classifier(trained_registry)
+    _, valid = load_splits(train_config)
+    logits = classifier.head_logits([e.text for e in valid])
+    for head in classifier.heads:
+        rows = [i for i, e in enumerate(valid) if head.name in e.labels]
+        gold = np.array([head.labels.index(valid[i].labels[head.name]) for i in rows])
+        before = expected_calibration_error(softmax(logits[head.name][rows]), gold)
+        after = expected_calibration_error(softmax(logits[head.name][rows], head.temperature), gold)
+        assert after <= before + 1e-9, (head.name, head.temperature, before, after)
+    metrics = json.loads((classifier.bundle_dir / "metrics.json").read_text())
+    assert metrics["calibration"]["intent"]["calibration"]["temperature"] == classifier.heads[0].temperature
+
+
+def test_rejection_threshold_is_applied_at_inference(trained_registry: Registry, tmp_path: Path) -> None:
+    version = trained_registry.active_version()
+    bundle = tmp_path / version
+    shutil.copytree(trained_registry.bundle_dir(version), bundle)
+    config = json.loads((bundle / "config.json").read_text())
+    assert config["heads"][0]["reject_method"] in ("max_prob", "energy")
+    config["heads"][0].update(reject_method="max_prob", reject_threshold=1.01)  # rejects everything
+    (bundle / "config.json").write_text(json.dumps(config))
+    strict = OnnxClassifier(bundle, version=version).predict([PRAISE])[0]
+    assert strict.primary.label == OUT_OF_SCOPE and strict.primary.out_of_scope
+    assert strict.primary.top_k[0][0] == "praise"  # the candidates stay visible to agents
+    assert not strict.heads["sentiment"].out_of_scope  # the rule belongs to the intent head
 
 
 def test_tampered_bundle_is_refused(trained_registry: Registry, tmp_path: Path) -> None:
@@ -76,16 +129,18 @@ def test_tampered_bundle_is_refused(trained_registry: Registry, tmp_path: Path) 
 
 
 def test_parity_check_fails_loudly_on_a_different_model(trained_registry: Registry) -> None:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    bundle = trained_registry.bundle_dir(trained_registry.active_version())
-    labels = json.loads((bundle / "labels.json").read_text())["labels"]
-    untrained = AutoModelForSequenceClassification.from_pretrained(
-        str(locate(MINILM_ENCODER)), num_labels=len(labels)
-    ).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(bundle))
+    from services.trainer.model import build_classifier
+
+    classifier = active_classifier(trained_registry)
+    sizes = {head.name: len(head.labels) for head in classifier.heads}
+    untrained = build_classifier(str(locate(MINILM_ENCODER)), sizes, dropout=0.1).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(classifier.bundle_dir))
     with pytest.raises(ExportParityError):
-        check_parity(untrained, tokenizer, bundle, ["my order is late"], max_length=96, tolerance=1e-4)
+        check_parity(
+            untrained, tokenizer, classifier.bundle_dir, ["my order is late"], max_length=96, tolerance=1e-4
+        )
 
 
 @pytest.fixture
@@ -98,14 +153,14 @@ def triage_context(sqlite_url: str, trained_registry: Registry) -> TriageContext
     )
 
 
-def test_classify_stores_result_once_per_model_version(triage_context: TriageContext) -> None:
+def test_classify_stores_every_head_once_per_model_version(triage_context: TriageContext) -> None:
     factory = triage_context.session_factory
     accepted = ingest_ticket(
         session_factory=factory,
         enqueue=lambda _: None,
         source="generic",
         event_id="m1",
-        ticket=ticket_in("My parcel NW-11111 never arrived, where is it?"),
+        ticket=ticket_in("My parcel NW-11111 never arrived, where is it? It was due Monday."),
     )
     assert classify_ticket(ticket_id=accepted.ticket_id, context=triage_context) == Outcome.CLASSIFIED
     assert classify_ticket(ticket_id=accepted.ticket_id, context=triage_context) == Outcome.ALREADY_DONE
@@ -114,8 +169,11 @@ def test_classify_stores_result_once_per_model_version(triage_context: TriageCon
         assert ticket.status == "triaged" and ticket.triaged_at >= ticket.received_at
         results = session.query(TriageResult).filter_by(ticket_id=accepted.ticket_id).all()
         assert len(results) == 1
-        assert results[0].model_version == triage_context.model.get().version
-        assert 0 < results[0].confidence <= 1 and len(results[0].top_k) == 3
+        result = results[0]
+        assert result.model_version == triage_context.model.get().version
+        assert 0 < result.confidence <= 1 and len(result.top_k) == 3
+        assert set(result.heads) == set(HEADS) and result.heads["intent"]["label"] == result.label
+        assert (result.language, result.language_supported) == ("en", True)
 
 
 def test_missing_ticket_and_failure_marking(triage_context: TriageContext) -> None:

@@ -5,28 +5,67 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from shared.settings import get_settings
 
+# CLI flag → TrainConfig field; a flag left unset keeps the config file's value (or the default).
+OVERRIDABLE = (
+    "valid",
+    "text_column",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "warmup_ratio",
+    "dropout",
+    "max_length",
+    "seed",
+    "patience",
+    "early_stopping_metric",
+    "class_weighting",
+    "freeze",
+    "oos_label",
+    "base_model",
+)
+RENAMED = {"valid": "valid_file", "base_model": "base_model_dir"}
+
+
+def _head_columns(args: argparse.Namespace) -> dict[str, str] | None:
+    if args.head:
+        pairs = [item.split("=", 1) for item in args.head]
+        if any(len(pair) != 2 or not all(pair) for pair in pairs):
+            raise ValueError("--head takes NAME=COLUMN, e.g. --head intent=label --head sentiment=sentiment")
+        return dict(pairs)  # type: ignore[arg-type]
+    if args.label_column:
+        return {"intent": args.label_column}
+    return None
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from services.trainer.config import TrainConfig
+
+    overrides: dict[str, Any] = {
+        RENAMED.get(k, k): getattr(args, k) for k in OVERRIDABLE if getattr(args, k) is not None
+    }
+    overrides["train_file"] = Path(args.train)
+    if (heads := _head_columns(args)) is not None:
+        overrides["head_columns"] = heads
+    if args.no_calibrate:
+        overrides["calibrate"] = False
+    if "base_model_dir" not in overrides and get_settings().base_encoder_dir is not None:
+        overrides["base_model_dir"] = get_settings().base_encoder_dir
+    if args.config:
+        return TrainConfig.from_file(Path(args.config), **overrides)
+    return TrainConfig(**overrides)
+
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from services.trainer.config import TrainConfig
     from services.trainer.pipeline import run_training
     from shared.registry import Registry
 
-    config = TrainConfig(
-        train_file=Path(args.train),
-        valid_file=Path(args.valid) if args.valid else None,
-        text_column=args.text_column,
-        label_column=args.label_column,
-        base_model_dir=Path(args.base_model) if args.base_model else get_settings().base_encoder_dir,
-        epochs=args.epochs,
-        max_steps=args.max_steps,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        max_length=args.max_length,
-        seed=args.seed,
-    )
+    config = build_config(args)
     registry = Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
     result = run_training(config, registry=registry, activate=args.activate)
     summary = {
@@ -50,17 +89,38 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("train", help="fine-tune the encoder on labelled tickets and export to ONNX")
-    p.add_argument("--train", required=True, help="CSV or JSONL with text and label columns")
+    p.add_argument("--train", required=True, help="CSV or JSONL with a text column and label column(s)")
     p.add_argument("--valid", help="validation file (default: stratified split of --train)")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--label-column", default="label")
+    p.add_argument("--config", help="training options as YAML or JSON; flags given here win")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column", help="the intent label column (default: label)")
+    p.add_argument(
+        "--head",
+        action="append",
+        metavar="NAME=COLUMN",
+        help="one classification head per label column, e.g. --head intent=label --head sentiment=mood",
+    )
     p.add_argument("--activate", action="store_true", help="make the new version the active model")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=1e-4)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--seed", type=int, default=13)
+    for flag, kind in (
+        ("--epochs", int),
+        ("--max-steps", int),
+        ("--batch-size", int),
+        ("--learning-rate", float),
+        ("--weight-decay", float),
+        ("--warmup-ratio", float),
+        ("--dropout", float),
+        ("--max-length", int),
+        ("--seed", int),
+        ("--patience", int),
+    ):
+        p.add_argument(flag, type=kind)
+    p.add_argument("--early-stopping-metric", choices=["loss", "macro_f1", "accuracy"])
+    p.add_argument("--class-weighting", choices=["none", "balanced"])
+    p.add_argument("--freeze", help="none | embeddings | bottom_n:<k> | head_only")
+    p.add_argument("--oos-label", help="the out-of-scope label name (default: oos)")
+    p.add_argument(
+        "--no-calibrate", action="store_true", help="skip temperature scaling and the OOS threshold"
+    )
     p.add_argument("--base-model", help="a local Hugging Face model dir (default: the pinned MiniLM package)")
     p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
     p.set_defaults(handler=cmd_train)

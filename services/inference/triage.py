@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.inference.model_holder import ActiveModel
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import utcnow
+from shared.runtime.classifier import Prediction
+from shared.runtime.language import LanguageGuess, detect_language, is_supported
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,33 @@ def _mark_triaged(session: Session, ticket_id: str) -> None:
     )
 
 
+def _result_row(
+    ticket_id: str, version: str, prediction: Prediction, language: LanguageGuess, supported: list[str]
+) -> TriageResult:
+    primary = prediction.primary
+    heads = {
+        name: {
+            "label": head.label,
+            "confidence": head.confidence,
+            "out_of_scope": head.out_of_scope,
+            "top_k": [[label, p] for label, p in head.top_k],
+        }
+        for name, head in prediction.heads.items()
+    }
+    return TriageResult(
+        ticket_id=ticket_id,
+        model_version=version,
+        label=primary.label,
+        confidence=primary.confidence,
+        top_k=heads[prediction.primary_head]["top_k"],
+        out_of_scope=primary.out_of_scope,
+        heads=heads,
+        language=language.language,
+        language_supported=is_supported(language.language, supported),
+        inference_ms=prediction.inference_ms,
+    )
+
+
 def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     """Idempotent: a ticket already classified by the active model version is left as it is."""
     classifier = context.model.get()
@@ -59,29 +88,15 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
             return Outcome.ALREADY_DONE
         text = ticket.text
     prediction = classifier.predict([text], top_k=context.top_k)[0]
+    row = _result_row(ticket_id, classifier.version, prediction, detect_language(text), classifier.languages)
     try:
         with session_scope(context.session_factory) as session:
-            session.add(
-                TriageResult(
-                    ticket_id=ticket_id,
-                    model_version=classifier.version,
-                    label=prediction.label,
-                    confidence=prediction.confidence,
-                    top_k=[[label, p] for label, p in prediction.top_k],
-                    inference_ms=prediction.inference_ms,
-                )
-            )
+            session.add(row)
             _mark_triaged(session, ticket_id)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Outcome.ALREADY_DONE
-    log.info(
-        "ticket %s -> %s (%.3f, model %s)",
-        ticket_id,
-        prediction.label,
-        prediction.confidence,
-        classifier.version,
-    )
+    log.info("ticket %s -> %s (%.3f, model %s)", ticket_id, row.label, row.confidence, classifier.version)
     return Outcome.CLASSIFIED
 
 

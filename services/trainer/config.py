@@ -1,10 +1,15 @@
-"""Training configuration: one dataclass, saved with the model."""
+"""Training configuration: a dataclass loaded from YAML or JSON, overridable from the CLI."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+PATH_FIELDS = ("train_file", "valid_file", "base_model_dir")
+STOPPING_METRICS = ("loss", "macro_f1", "accuracy")
+CLASS_WEIGHTING = ("none", "balanced")
 
 
 @dataclass
@@ -12,12 +17,13 @@ class TrainConfig:
     train_file: Path
     valid_file: Path | None = None
     text_column: str = "text"
-    label_column: str = "label"
+    head_columns: dict[str, str] = field(default_factory=lambda: {"intent": "label"})  # head → column
     base_model_dir: Path | None = None  # default: the pinned MiniLM encoder package
     seed: int = 13
     learning_rate: float = 1e-4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
+    dropout: float = 0.1  # on the pooled embedding, before the heads
     batch_size: int = 32
     epochs: int = 4
     max_steps: int | None = None  # stop after this many optimizer steps (quick runs, tests)
@@ -25,16 +31,47 @@ class TrainConfig:
     valid_fraction: float = 0.15
     early_stopping_metric: str = "loss"  # validation loss (lower is better), "macro_f1" or "accuracy"
     patience: int = 2  # epochs without improvement of that metric before stopping
+    class_weighting: str = "none"  # "balanced": inverse class frequency in the loss
+    freeze: str = "none"  # none | embeddings | bottom_n:<k> | head_only
+    oos_label: str = "oos"  # a label with this name is trained as the out-of-scope class
+    calibrate: bool = True  # temperature scaling + rejection threshold on validation
     parity_tolerance: float = 1e-4
     torch_threads: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.early_stopping_metric not in ("loss", "macro_f1", "accuracy"):
+        for name in PATH_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                setattr(self, name, Path(value))
+        if self.early_stopping_metric not in STOPPING_METRICS:
             raise ValueError(
-                f"early_stopping_metric must be loss, macro_f1 or accuracy, not "
-                f"{self.early_stopping_metric!r}"
+                f"early_stopping_metric must be one of {STOPPING_METRICS}, not {self.early_stopping_metric!r}"
             )
+        if self.class_weighting not in CLASS_WEIGHTING:
+            raise ValueError(
+                f"class_weighting must be one of {CLASS_WEIGHTING}, not {self.class_weighting!r}"
+            )
+        if not self.head_columns:
+            raise ValueError("head_columns needs at least one head")
+
+    @property
+    def primary_head(self) -> str:
+        return next(iter(self.head_columns))
 
     def to_json(self) -> dict[str, Any]:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_file(cls, path: Path, **overrides: Any) -> TrainConfig:
+        """Read YAML or JSON; `overrides` (e.g. from CLI flags) win over the file."""
+        text = Path(path).read_text()
+        if Path(path).suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(data) - known):
+            raise ValueError(f"{path}: unknown training option(s) {unknown}")
+        return cls(**{**data, **overrides})

@@ -16,8 +16,15 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class Example:
+    """One text with a label per head; a head without a label for this text is simply absent."""
+
     text: str
-    label: str
+    labels: dict[str, str]
+
+    @property
+    def label(self) -> str | None:
+        """The first head's label (stratification key)."""
+        return next(iter(self.labels.values()), None)
 
 
 def _rows(path: Path) -> list[dict[str, object]]:
@@ -37,16 +44,26 @@ def _rows(path: Path) -> list[dict[str, object]]:
     raise DataError(f"{path}: unsupported format {suffix!r} (use .csv or .jsonl)")
 
 
-def load_examples(path: Path, *, text_column: str = "text", label_column: str = "label") -> list[Example]:
+def load_examples(
+    path: Path, *, text_column: str = "text", head_columns: dict[str, str] | None = None
+) -> list[Example]:
+    """Rows with text and at least one label; `head_columns` maps head name → column ({"intent": "label"})."""
+    head_columns = head_columns or {"intent": "label"}
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    rows = _rows(path)
+    if missing := [c for c in (text_column, *head_columns.values()) if not any(c in row for row in rows)]:
+        raise DataError(f"{path}: no row has column(s) {missing}")
     examples = []
-    for index, row in enumerate(_rows(path)):
-        if text_column not in row or label_column not in row:
-            raise DataError(f"{path}: row {index} lacks column {text_column!r} or {label_column!r}")
-        text, label = str(row[text_column] or "").strip(), str(row[label_column] or "").strip()
-        if text and label:
-            examples.append(Example(text, label))
+    for row in rows:
+        text = str(row.get(text_column) or "").strip()
+        labels = {
+            head: str(row[column]).strip()
+            for head, column in head_columns.items()
+            if row.get(column) not in (None, "") and str(row[column]).strip()
+        }
+        if text and labels:
+            examples.append(Example(text, labels))
     if not examples:
         raise DataError(f"{path}: no labelled rows")
     return examples
@@ -58,7 +75,7 @@ def stratified_split(
     """Hold out `valid_fraction` of each label (at least one where a label has two or more rows)."""
     by_label: dict[str, list[Example]] = defaultdict(list)
     for example in examples:
-        by_label[example.label].append(example)
+        by_label[example.label or ""].append(example)
     rng = random.Random(seed)
     train, valid = [], []
     for label in sorted(by_label):

@@ -536,6 +536,9 @@ _FRUSTRATED_INTENTS = frozenset(
         "warranty_claim | where_is_my_order"
     )
 )
+_NEGATIVE_INTENTS = frozenset(_items("complaint | damaged_item"))
+_URGENT_INTENTS = frozenset(_items("account_locked | payment_failed"))
+_LOW_PRIORITY_INTENTS = frozenset(_items("praise | product_question | discount_code | invoice_request"))
 _FRUSTRATIONS = _items(
     "This is really frustrating. | I'm losing my patience here. | Please sort this out ASAP! | "
     "Not impressed at all. | Seriously?! | I need an answer today. | "
@@ -609,9 +612,14 @@ class DemoTicket:
     text: str
     subject: str
     body: str
-    label: str
+    label: str  # the primary intent
     customer_name: str
     customer_email: str
+    sentiment: str = "neutral"  # positive | neutral | negative
+    priority: str = "normal"  # low | normal | high
+
+
+COLUMNS = ("text", "label", "sentiment", "priority")
 
 
 def _make_email(rng: random.Random, first: str, last: str) -> str:
@@ -706,10 +714,11 @@ def _add_frustration(body: str, rng: random.Random) -> str:
     return body.rstrip(".!") + rng.choice(("!!", "!!!", "!"))
 
 
-def _core_body(intent: str, template: str, slots: dict[str, str], rng: random.Random) -> str:
+def _core_body(intent: str, template: str, slots: dict[str, str], rng: random.Random) -> tuple[str, bool]:
     """Fill the template and apply the intent-level variation layers (aside, frustration, typos)."""
     body = template.format_map(slots)
-    if intent in _FRUSTRATED_INTENTS and rng.random() < 0.18:
+    frustrated = intent in _FRUSTRATED_INTENTS and rng.random() < 0.18
+    if frustrated:
         body = _add_frustration(body, rng)
     if rng.random() < _ASIDE_RATE:
         other = rng.choice([i for i in INTENTS if i != intent])
@@ -719,7 +728,7 @@ def _core_body(intent: str, template: str, slots: dict[str, str], rng: random.Ra
             body = _end_sentence(body) + sep + aside
     if rng.random() < 0.15:
         body = _apply_typos(body, rng)
-    return body
+    return body, frustrated
 
 
 def _wrap(core: str, slots: dict[str, str], rng: random.Random, casual: bool) -> str:
@@ -754,12 +763,13 @@ def _make_ticket(intent: str, rng: random.Random) -> DemoTicket:
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
     email = _make_email(rng, first, last)
     slots = _make_slots(rng, first, last, email)
-    core = _core_body(intent, rng.choice(_SPECS[intent].bodies), slots, rng)
+    core, frustrated = _core_body(intent, rng.choice(_SPECS[intent].bodies), slots, rng)
     casual = rng.random() < 0.12
     if casual:
         core = _casual(core)
     body = _wrap(core, slots, rng, casual)
     subject = _make_subject(intent, slots, rng, casual)
+    frustrated = frustrated or subject.startswith("URGENT")
     return DemoTicket(
         text=f"{subject}\n\n{body}",
         subject=subject,
@@ -767,7 +777,21 @@ def _make_ticket(intent: str, rng: random.Random) -> DemoTicket:
         label=intent,
         customer_name=f"{first} {last}",
         customer_email=email,
+        sentiment=_sentiment(intent, frustrated),
+        priority=_priority(intent, frustrated),
     )
+
+
+def _sentiment(intent: str, frustrated: bool) -> str:
+    if intent == "praise":
+        return "positive"
+    return "negative" if frustrated or intent in _NEGATIVE_INTENTS else "neutral"
+
+
+def _priority(intent: str, frustrated: bool) -> str:
+    if frustrated or intent in _URGENT_INTENTS:
+        return "high"
+    return "low" if intent in _LOW_PRIORITY_INTENTS else "normal"
 
 
 def generate_tickets(*, per_intent: int = 80, seed: int = 13) -> list[DemoTicket]:
@@ -795,7 +819,7 @@ def generate_tickets(*, per_intent: int = 80, seed: int = 13) -> list[DemoTicket
 
 
 def write_dataset(path: pathlib.Path, *, per_intent: int = 80, seed: int = 13) -> int:
-    """Write tickets as CSV (``text,label``) or JSONL (``{"text", "label"}``); return the row count."""
+    """Write tickets as CSV or JSONL (columns text, label, sentiment, priority); return the row count."""
     path = pathlib.Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
@@ -805,11 +829,11 @@ def write_dataset(path: pathlib.Path, *, per_intent: int = 80, seed: int = 13) -
     with path.open("w", encoding="utf-8", newline="") as fh:
         if suffix == ".csv":
             writer = csv.writer(fh)
-            writer.writerow(["text", "label"])
-            writer.writerows([t.text, t.label] for t in tickets)
+            writer.writerow(COLUMNS)
+            writer.writerows([getattr(t, c) for c in COLUMNS] for t in tickets)
         else:
             for t in tickets:
-                fh.write(json.dumps({"text": t.text, "label": t.label}, ensure_ascii=False) + "\n")
+                fh.write(json.dumps({c: getattr(t, c) for c in COLUMNS}, ensure_ascii=False) + "\n")
     return len(tickets)
 
 

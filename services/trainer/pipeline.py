@@ -1,4 +1,4 @@
-"""`helploop train`: load data → fine-tune → export → parity check → publish (→ activate)."""
+"""`helploop train`: load data → fine-tune → calibrate → export → parity check → publish (→ activate)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import logging
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,11 @@ from services.trainer.base_model import MINILM_ENCODER, locate
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example, load_examples, stratified_split
 from shared.registry import Registry, new_version_id, sha256_file
+from shared.runtime.classifier import HeadSpec
+from shared.runtime.language import detect_language
 
 log = logging.getLogger(__name__)
+MIN_LANGUAGE_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,19 @@ class TrainingResult:
 
 
 def load_splits(config: TrainConfig) -> tuple[list[Example], list[Example]]:
-    columns = {"text_column": config.text_column, "label_column": config.label_column}
+    columns = {"text_column": config.text_column, "head_columns": config.head_columns}
     examples = load_examples(config.train_file, **columns)
     if config.valid_file is not None:
         return examples, load_examples(config.valid_file, **columns)
     return stratified_split(examples, valid_fraction=config.valid_fraction, seed=config.seed)
+
+
+def training_languages(examples: list[Example], sample: int = 500) -> list[str]:
+    """Languages making up at least 2 % of (a sample of) the training texts."""
+    counts = Counter(detect_language(e.text).language for e in examples[:sample])
+    counts.pop(None, None)
+    total = sum(counts.values())
+    return sorted(lang for lang, n in counts.items() if total and n / total >= MIN_LANGUAGE_SHARE)
 
 
 def _code_version() -> str:
@@ -53,7 +65,7 @@ def _code_version() -> str:
 def _manifest(config: TrainConfig, base_dir: Path, parity: float) -> dict[str, Any]:
     data_files = [p for p in (config.train_file, config.valid_file) if p is not None]
     return {
-        "task": "sequence-classification",
+        "task": "multi-head-classification",
         "created_at": datetime.now(UTC).isoformat(),
         "base_model": {
             "dir": str(base_dir),
@@ -67,36 +79,82 @@ def _manifest(config: TrainConfig, base_dir: Path, parity: float) -> dict[str, A
     }
 
 
-def run_training(config: TrainConfig, *, registry: Registry, activate: bool = False) -> TrainingResult:
+def calibrate_heads(outcome: Any, valid: list[Example], config: TrainConfig) -> tuple[list[HeadSpec], dict]:
+    """Temperature per head and, for the primary head, the out-of-scope rule, all fitted on validation."""
+    from services.trainer.calibration import calibrate_head, choose_rejection
+    from services.trainer.train import IGNORE, gold_ids, predict_logits
+
+    logits = predict_logits(outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length)
+    specs, report = [], {}
+    for head, labels in outcome.head_labels.items():
+        spec = {"name": head, "output": f"logits_{head}", "labels": labels}
+        oos = config.oos_label if config.oos_label in labels else None
+        spec["oos_label"] = oos
+        gold = gold_ids(valid, head, labels)
+        known = gold != IGNORE
+        if config.calibrate and known.sum() >= 2:
+            calibration = calibrate_head(logits[head][known], gold[known])
+            spec["temperature"] = calibration.temperature
+            report[head] = {"calibration": asdict(calibration)}
+            if head == config.primary_head:
+                rule = choose_rejection(
+                    logits[head][known],
+                    gold[known],
+                    temperature=calibration.temperature,
+                    oos_index=labels.index(oos) if oos else None,
+                )
+                spec.update(reject_method=rule.method, reject_threshold=rule.threshold)
+                report[head]["rejection"] = rule.to_json()
+        specs.append(HeadSpec(**spec))
+    return specs, report
+
+
+def _build_bundle(
+    config: TrainConfig, outcome: Any, train: list[Example], valid: list[Example], staging: Path
+) -> tuple[float, dict[str, Any]]:
     from services.trainer.export import check_parity, export_onnx, write_bundle_files
+
+    heads, calibration = calibrate_heads(outcome, valid, config)
+    write_bundle_files(
+        outcome.tokenizer,
+        staging,
+        heads=heads,
+        max_length=config.max_length,
+        languages=training_languages(train),
+    )
+    log.info("exporting ONNX (dynamo)...")
+    export_onnx(outcome.model, outcome.tokenizer, staging, max_length=config.max_length)
+    held_out = [e.text for e in (valid or train)[:64]]
+    parity = check_parity(
+        outcome.model,
+        outcome.tokenizer,
+        staging,
+        held_out,
+        max_length=config.max_length,
+        tolerance=config.parity_tolerance,
+    )
+    return parity, calibration
+
+
+def run_training(config: TrainConfig, *, registry: Registry, activate: bool = False) -> TrainingResult:
     from services.trainer.train import fine_tune
 
     started = time.perf_counter()
     base_dir = locate(MINILM_ENCODER, config.base_model_dir)
     train, valid = load_splits(config)
     log.info("training on %d examples, validating on %d", len(train), len(valid))
-    outcome = fine_tune(config, str(base_dir), train, valid)
     staging = registry.staging_dir()
     try:
-        write_bundle_files(outcome.tokenizer, staging, labels=outcome.labels, max_length=config.max_length)
-        log.info("exporting ONNX (dynamo)...")
-        export_onnx(outcome.model, outcome.tokenizer, staging, max_length=config.max_length)
-        held_out = [e.text for e in (valid or train)[:64]]
-        parity = check_parity(
-            outcome.model,
-            outcome.tokenizer,
-            staging,
-            held_out,
-            max_length=config.max_length,
-            tolerance=config.parity_tolerance,
-        )
+        outcome = fine_tune(config, str(base_dir), train, valid, log_dir=staging / "tensorboard")
+        parity, calibration = _build_bundle(config, outcome, train, valid, staging)
         metrics = {
             "validation": outcome.best,
             "history": outcome.history,
             "steps": outcome.steps,
+            "calibration": calibration,
             "train_examples": len(train),
             "valid_examples": len(valid),
-            "labels": outcome.labels,
+            "heads": outcome.head_labels,
             "train_seconds": round(time.perf_counter() - started, 1),
         }
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))

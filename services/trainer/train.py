@@ -1,4 +1,4 @@
-"""Fine-tune the encoder for sequence classification: build, train with early stopping, evaluate."""
+"""Fine-tune the multi-head classifier: build, train with masked per-head losses, early stopping, evaluate."""
 
 from __future__ import annotations
 
@@ -7,27 +7,30 @@ import logging
 import random
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example
 from services.trainer.metrics import accuracy, macro_f1
+from services.trainer.model import MultiHeadClassifier, apply_freeze, build_classifier
 
 log = logging.getLogger(__name__)
+IGNORE = -100  # a head without a label for this example: masked out of that head's loss
 
 
 @dataclass
 class TrainOutcome:
-    model: Any
+    model: MultiHeadClassifier
     tokenizer: Any
-    labels: list[str]
-    history: list[dict[str, float]] = field(default_factory=list)
-    best: dict[str, float] = field(default_factory=dict)
+    head_labels: dict[str, list[str]]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
 
 
@@ -37,15 +40,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_model(config: TrainConfig, model_dir: str, labels: list[str]) -> tuple[Any, Any]:
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_dir,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
-    return model, tokenizer
+def head_label_sets(examples: list[Example], head_names: list[str]) -> dict[str, list[str]]:
+    """Sorted labels per head, as seen in the data; heads with no labels at all are dropped."""
+    sets = {name: sorted({e.labels[name] for e in examples if name in e.labels}) for name in head_names}
+    return {name: labels for name, labels in sets.items() if labels}
 
 
 def _batches(examples: list[Example], batch_size: int, rng: random.Random | None) -> list[list[Example]]:
@@ -55,32 +53,65 @@ def _batches(examples: list[Example], batch_size: int, rng: random.Random | None
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _encode(tokenizer: Any, batch: list[Example], max_length: int) -> dict[str, torch.Tensor]:
-    return tokenizer(
-        [e.text for e in batch], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-    )
+def encode(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
+    return tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+
+
+def _targets(batch: list[Example], head_labels: dict[str, list[str]]) -> dict[str, torch.Tensor]:
+    index = {head: {label: i for i, label in enumerate(labels)} for head, labels in head_labels.items()}
+    return {
+        head: torch.tensor([index[head].get(e.labels.get(head, ""), IGNORE) for e in batch])
+        for head in head_labels
+    }
 
 
 @torch.no_grad()
-def predict_logits(model: Any, tokenizer: Any, examples: list[Example], config: TrainConfig) -> np.ndarray:
+def predict_logits(
+    model: MultiHeadClassifier, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
+) -> dict[str, np.ndarray]:
     model.eval()
-    chunks = [
-        model(**_encode(tokenizer, batch, config.max_length)).logits.numpy()
-        for batch in _batches(examples, 64, None)
-    ]
-    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in model.head_names}
+    for start in range(0, len(texts), batch_size):
+        outputs = model(**encode(tokenizer, texts[start : start + batch_size], max_length))
+        for name, logits in zip(model.head_names, outputs, strict=True):
+            chunks[name].append(logits.numpy())
+    return {name: np.concatenate(parts) for name, parts in chunks.items() if parts}
+
+
+def gold_ids(examples: list[Example], head: str, labels: list[str]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([index.get(e.labels.get(head, ""), IGNORE) for e in examples])
+
+
+def head_scores(logits: np.ndarray, gold: np.ndarray) -> dict[str, float]:
+    """Loss, accuracy and macro-F1 over the examples that have a label for this head."""
+    known = gold != IGNORE
+    logits, gold = logits[known], gold[known]
+    if not len(gold):
+        return {}
+    loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(gold)))
+    pred = logits.argmax(-1)
+    return {"loss": loss, "accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, logits.shape[1])}
 
 
 def evaluate(
-    model: Any, tokenizer: Any, examples: list[Example], labels: list[str], config: TrainConfig
-) -> dict[str, float]:
-    """Validation loss (mean cross-entropy), accuracy and macro-F1."""
-    index = {label: i for i, label in enumerate(labels)}
-    gold = np.array([index[e.label] for e in examples])
-    logits = predict_logits(model, tokenizer, examples, config)
-    loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(gold)))
-    pred = logits.argmax(-1)
-    return {"loss": loss, "accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred, len(labels))}
+    model: MultiHeadClassifier,
+    tokenizer: Any,
+    examples: list[Example],
+    head_labels: dict[str, list[str]],
+    config: TrainConfig,
+) -> dict[str, Any]:
+    """Per-head scores, plus the mean over heads at the top level (what early stopping watches)."""
+    logits = predict_logits(model, tokenizer, [e.text for e in examples], config.max_length)
+    per_head = {
+        head: head_scores(logits[head], gold_ids(examples, head, labels))
+        for head, labels in head_labels.items()
+    }
+    per_head = {head: scores for head, scores in per_head.items() if scores}
+    summary = {
+        key: float(np.mean([s[key] for s in per_head.values()])) for key in ("loss", "accuracy", "macro_f1")
+    }
+    return {**summary, "heads": per_head}
 
 
 class EarlyStopping:
@@ -90,7 +121,7 @@ class EarlyStopping:
         self.metric, self.patience = metric, patience
         self.best_score: float | None = None
         self.best_state: dict[str, Any] | None = None
-        self.best_scores: dict[str, float] = {}
+        self.best_scores: dict[str, Any] = {}
         self.stale = 0
 
     def _improved(self, score: float) -> bool:
@@ -98,7 +129,7 @@ class EarlyStopping:
             return True
         return score < self.best_score if self.metric == "loss" else score > self.best_score
 
-    def update(self, model: Any, scores: dict[str, float]) -> bool:
+    def update(self, model: Any, scores: dict[str, Any]) -> bool:
         """Record an epoch; True when training should stop."""
         score = scores[self.metric]
         if self._improved(score):
@@ -109,23 +140,60 @@ class EarlyStopping:
         return self.stale >= self.patience
 
 
+def class_weights(
+    train: list[Example], head_labels: dict[str, list[str]], mode: str
+) -> dict[str, torch.Tensor]:
+    """'balanced': n / (k · count) per class, as in scikit-learn; 'none': no weights."""
+    if mode == "none":
+        return {}
+    weights = {}
+    for head, labels in head_labels.items():
+        counts = np.array(
+            [sum(e.labels.get(head) == label for e in train) for label in labels], dtype=np.float64
+        )
+        weights[head] = torch.tensor(
+            counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32
+        )
+    return weights
+
+
+def _step_loss(
+    model: MultiHeadClassifier,
+    outputs: tuple[torch.Tensor, ...],
+    targets: dict[str, torch.Tensor],
+    weights: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    losses = []
+    for name, logits in zip(model.head_names, outputs, strict=True):
+        target = targets[name]
+        if (target != IGNORE).any():
+            losses.append(
+                torch.nn.functional.cross_entropy(
+                    logits, target, weight=weights.get(name), ignore_index=IGNORE
+                )
+            )
+    return torch.stack(losses).sum()
+
+
 def _train_epoch(
-    model: Any,
+    model: MultiHeadClassifier,
     tokenizer: Any,
     train: list[Example],
-    label_ids: dict[str, int],
     config: TrainConfig,
     state: dict[str, Any],
 ) -> float:
     model.train()
     losses = []
-    batches = _batches(train, config.batch_size, state["rng"])
-    for batch in tqdm(batches, desc=f"epoch {state['epoch']}", file=sys.stderr, leave=False):
+    for batch in tqdm(
+        _batches(train, config.batch_size, state["rng"]),
+        desc=f"epoch {state['epoch']}",
+        file=sys.stderr,
+        leave=False,
+    ):
         if config.max_steps is not None and state["steps"] >= config.max_steps:
             break
-        inputs = _encode(tokenizer, batch, config.max_length)
-        labels = torch.tensor([label_ids[e.label] for e in batch])
-        loss = model(**inputs, labels=labels).loss
+        outputs = model(**encode(tokenizer, [e.text for e in batch], config.max_length))
+        loss = _step_loss(model, outputs, _targets(batch, state["head_labels"]), state["weights"])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         state["optimizer"].step()
@@ -133,6 +201,8 @@ def _train_epoch(
         state["optimizer"].zero_grad()
         state["steps"] += 1
         losses.append(loss.item())
+        if state["writer"] is not None:
+            state["writer"].add_scalar("train/loss", losses[-1], state["steps"])
     return float(np.mean(losses)) if losses else float("nan")
 
 
@@ -142,46 +212,88 @@ def _total_steps(config: TrainConfig, n_train: int) -> int:
     return min(total, config.max_steps) if config.max_steps is not None else total
 
 
-def _setup(config: TrainConfig, model_dir: str, labels: list[str], n_train: int) -> tuple[Any, Any, dict]:
-    model, tokenizer = build_model(config, model_dir, labels)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+def _setup(
+    config: TrainConfig,
+    model_dir: str,
+    head_labels: dict[str, list[str]],
+    train: list[Example],
+    log_dir: Path | None,
+) -> tuple[MultiHeadClassifier, Any, dict[str, Any]]:
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = build_classifier(
+        model_dir, {h: len(labels) for h, labels in head_labels.items()}, dropout=config.dropout
     )
-    total = max(1, _total_steps(config, n_train))
+    apply_freeze(model, config.freeze)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    total = max(1, _total_steps(config, len(train)))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
-    state = {"rng": random.Random(config.seed), "optimizer": optimizer, "scheduler": scheduler, "steps": 0}
+    writer = None
+    if log_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(log_dir))
+    state = {
+        "rng": random.Random(config.seed),
+        "optimizer": optimizer,
+        "scheduler": scheduler,
+        "steps": 0,
+        "head_labels": head_labels,
+        "weights": class_weights(train, head_labels, config.class_weighting),
+        "writer": writer,
+    }
     return model, tokenizer, state
 
 
+def _log_epoch(state: dict[str, Any], epoch: int, train_loss: float, scores: dict[str, Any]) -> None:
+    log.info(
+        "epoch %d: train loss %.4f, validation loss %.4f, accuracy %.4f, macro-F1 %.4f",
+        epoch,
+        train_loss,
+        scores.get("loss", float("nan")),
+        scores.get("accuracy", 0.0),
+        scores.get("macro_f1", 0.0),
+    )
+    writer = state["writer"]
+    if writer is None:
+        return
+    writer.add_scalar("train/epoch_loss", train_loss, epoch)
+    for head, values in scores.get("heads", {}).items():
+        for key, value in values.items():
+            writer.add_scalar(f"validation/{head}/{key}", value, epoch)
+    writer.flush()
+
+
 def fine_tune(
-    config: TrainConfig, model_dir: str, train: list[Example], valid: list[Example]
+    config: TrainConfig,
+    model_dir: str,
+    train: list[Example],
+    valid: list[Example],
+    *,
+    log_dir: Path | None = None,
 ) -> TrainOutcome:
     """AdamW with linear warm-up/decay; early stopping keeps the weights of the best validation epoch."""
     seed_everything(config.seed)
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    labels = sorted({e.label for e in train} | {e.label for e in valid})
-    label_ids = {label: i for i, label in enumerate(labels)}
-    model, tokenizer, state = _setup(config, model_dir, labels, len(train))
-    outcome = TrainOutcome(model, tokenizer, labels)
+    head_labels = head_label_sets(train + valid, list(config.head_columns))
+    model, tokenizer, state = _setup(config, model_dir, head_labels, train, log_dir)
+    outcome = TrainOutcome(model, tokenizer, head_labels)
     stopper = EarlyStopping(config.early_stopping_metric, config.patience)
     for epoch in range(1, config.epochs + 1):
         state["epoch"] = epoch
-        train_loss = _train_epoch(model, tokenizer, train, label_ids, config, state)
-        scores = evaluate(model, tokenizer, valid, labels, config) if valid else {}
+        train_loss = _train_epoch(model, tokenizer, train, config, state)
+        scores = evaluate(model, tokenizer, valid, head_labels, config) if valid else {}
         outcome.history.append({"epoch": epoch, "train_loss": train_loss, **scores})
-        log.info(
-            "epoch %d: train loss %.4f, validation %s",
-            epoch,
-            train_loss,
-            {k: round(v, 4) for k, v in scores.items()},
-        )
+        _log_epoch(state, epoch, train_loss, scores)
         out_of_steps = config.max_steps is not None and state["steps"] >= config.max_steps
         if (scores and stopper.update(model, {"epoch": epoch, **scores})) or out_of_steps:
             break
     if stopper.best_state is not None:
         model.load_state_dict(stopper.best_state)
         outcome.best = stopper.best_scores
+    if state["writer"] is not None:
+        state["writer"].close()
     model.eval()
     outcome.steps = state["steps"]
     return outcome

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -96,6 +96,10 @@ class TriageResult(Base):
     label: Mapped[str] = mapped_column(String(100))
     confidence: Mapped[float] = mapped_column(Float)
     top_k: Mapped[list[Any]]
+    out_of_scope: Mapped[bool] = mapped_column(Boolean, default=False)
+    heads: Mapped[dict[str, Any] | None]  # every head: {name: {label, confidence, top_k, out_of_scope}}
+    language: Mapped[str | None] = mapped_column(String(16))  # detected from the text
+    language_supported: Mapped[bool | None] = mapped_column(Boolean)
     inference_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

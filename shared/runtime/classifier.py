@@ -1,6 +1,7 @@
-"""Serving-side text classifier: an onnxruntime session plus a `tokenizers` tokenizer (no torch).
+"""Serving-side multi-head text classifier: an onnxruntime session plus a `tokenizers` tokenizer (no torch).
 
-The bundle format is written by the trainer: model.onnx, tokenizer.json, labels.json, config.json.
+A bundle (written by the trainer) holds model.onnx with one logits output per head, tokenizer.json,
+labels.json and config.json; config.json describes each head: labels, temperature, out-of-scope rule.
 """
 
 from __future__ import annotations
@@ -8,21 +9,52 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from shared.runtime.scoring import in_scope_score, softmax
+
 log = logging.getLogger(__name__)
+OUT_OF_SCOPE = "out_of_scope"
+PRIMARY_HEAD = "intent"
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    name: str
+    output: str
+    labels: list[str]
+    temperature: float = 1.0
+    oos_label: str | None = None  # a trained out-of-scope class (e.g. CLINC150's "oos")
+    reject_method: str | None = None  # "max_prob" or "energy"
+    reject_threshold: float | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeadSpec:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class HeadPrediction:
+    label: str
+    confidence: float
+    top_k: list[tuple[str, float]]
+    out_of_scope: bool = False
 
 
 @dataclass(frozen=True)
 class Prediction:
-    label: str
-    confidence: float
-    top_k: list[tuple[str, float]]
+    heads: dict[str, HeadPrediction]
     inference_ms: float
+    primary_head: str = PRIMARY_HEAD
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> HeadPrediction:
+        return self.heads[self.primary_head]
 
 
 def choose_providers(available: list[str]) -> list[str]:
@@ -31,10 +63,32 @@ def choose_providers(available: list[str]) -> list[str]:
     return [*preferred, "CPUExecutionProvider"]
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+def read_heads(bundle_dir: Path, config: dict[str, Any]) -> list[HeadSpec]:
+    if "heads" in config:
+        return [HeadSpec.from_json(head) for head in config["heads"]]
+    # format 1: a single head with output "logits" and labels.json {"labels": [...]}
+    labels = json.loads((bundle_dir / "labels.json").read_text())["labels"]
+    return [HeadSpec(name=PRIMARY_HEAD, output="logits", labels=labels)]
+
+
+def predict_head(spec: HeadSpec, logits: np.ndarray, top_k: int) -> list[HeadPrediction]:
+    """Calibrated probabilities, top-k, and the out-of-scope decision for one head over a batch."""
+    probabilities = softmax(logits, spec.temperature)
+    rejected = np.zeros(len(logits), dtype=bool)
+    if spec.reject_method and spec.reject_threshold is not None:
+        scores = in_scope_score(logits, method=spec.reject_method, temperature=spec.temperature)
+        rejected = scores < spec.reject_threshold
+    k = min(top_k, len(spec.labels))
+    results = []
+    for row, reject in zip(probabilities, rejected, strict=True):
+        order = np.argsort(-row)[:k]
+        ranked = [(spec.labels[i], float(row[i])) for i in order]
+        label, confidence = ranked[0]
+        out_of_scope = bool(reject) or (spec.oos_label is not None and label == spec.oos_label)
+        results.append(
+            HeadPrediction(OUT_OF_SCOPE if out_of_scope else label, confidence, ranked, out_of_scope)
+        )
+    return results
 
 
 class OnnxClassifier:
@@ -47,13 +101,14 @@ class OnnxClassifier:
         started = time.perf_counter()
         self.version = version
         self.bundle_dir = Path(bundle_dir)
-        config = json.loads((self.bundle_dir / "config.json").read_text())
-        self.labels: list[str] = json.loads((self.bundle_dir / "labels.json").read_text())["labels"]
-        self.max_length: int = int(config["max_length"])
-        self.input_names: list[str] = list(config["input_names"])
+        self.config: dict[str, Any] = json.loads((self.bundle_dir / "config.json").read_text())
+        self.heads = read_heads(self.bundle_dir, self.config)
+        self.languages: list[str] = list(self.config.get("languages", []))
+        self.max_length = int(self.config["max_length"])
+        self.input_names: list[str] = list(self.config["input_names"])
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_length)
-        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
+        self.tokenizer.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)))
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -67,6 +122,11 @@ class OnnxClassifier:
             "loaded classifier %s in %.2fs (%s)", version, self.load_seconds, self.session.get_providers()
         )
 
+    @property
+    def labels(self) -> list[str]:
+        """Labels of the primary (first) head."""
+        return self.heads[0].labels
+
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         encodings = self.tokenizer.encode_batch(texts)
         features: dict[str, Any] = {
@@ -76,17 +136,23 @@ class OnnxClassifier:
         }
         return {name: np.asarray(features[name], dtype=np.int64) for name in self.input_names}
 
+    def head_logits(self, texts: list[str]) -> dict[str, np.ndarray]:
+        outputs = self.session.run([h.output for h in self.heads], self.encode(texts))
+        return {head.name: logits for head, logits in zip(self.heads, outputs, strict=True)}
+
     def logits(self, texts: list[str]) -> np.ndarray:
-        return self.session.run(["logits"], self.encode(texts))[0]
+        """Raw logits of the primary head."""
+        return self.head_logits(texts)[self.heads[0].name]
 
     def predict(self, texts: list[str], *, top_k: int = 3) -> list[Prediction]:
         started = time.perf_counter()
-        probabilities = softmax(self.logits(texts).astype(np.float64))
+        per_head = {
+            head.name: predict_head(head, logits, top_k)
+            for head, logits in zip(self.heads, self.head_logits(texts).values(), strict=True)
+        }
         elapsed_ms = (time.perf_counter() - started) * 1000.0 / max(len(texts), 1)
-        k = min(top_k, len(self.labels))
-        predictions = []
-        for row in probabilities:
-            order = np.argsort(-row)[:k]
-            ranked = [(self.labels[i], float(row[i])) for i in order]
-            predictions.append(Prediction(ranked[0][0], ranked[0][1], ranked, elapsed_ms))
-        return predictions
+        primary = self.heads[0].name
+        return [
+            Prediction({name: rows[i] for name, rows in per_head.items()}, elapsed_ms, primary)
+            for i in range(len(texts))
+        ]

@@ -33,6 +33,9 @@ def test_signed_ticket_is_classified_within_ten_seconds(stack: Stack) -> None:
     assert classification["label"] == classification["top_k"][0]["label"]
     assert 0 < classification["confidence"] <= 1 and len(classification["top_k"]) == 3
     assert classification["model_version"]
+    assert set(classification["heads"]) == {"intent", "sentiment", "priority"}
+    assert classification["heads"]["intent"]["label"] == classification["label"]
+    assert classification["language"] == "en" and classification["language_supported"] is True
     timings = view["timings"]
     assert timings["received"] <= timings["triaged"]
 

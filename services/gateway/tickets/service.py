@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import utcnow
-from shared.schemas import Classification, LabelProbability, TicketIn, TicketView, Timings
+from shared.schemas import (
+    Classification,
+    HeadClassification,
+    LabelProbability,
+    TicketIn,
+    TicketView,
+    Timings,
+)
 
 log = logging.getLogger(__name__)
 Enqueue = Callable[[str], None]
@@ -123,11 +131,28 @@ def ingest_ticket(
     return IngestResult(existing.id, status, created=False)
 
 
+def _ranked(pairs: list[list[Any]]) -> list[LabelProbability]:
+    return [LabelProbability(label=label, p=p) for label, p in pairs]
+
+
 def _classification(result: TriageResult) -> Classification:
+    heads = {
+        name: HeadClassification(
+            label=head["label"],
+            confidence=head["confidence"],
+            top_k=_ranked(head["top_k"]),
+            out_of_scope=head["out_of_scope"],
+        )
+        for name, head in (result.heads or {}).items()
+    }
     return Classification(
         label=result.label,
         confidence=result.confidence,
-        top_k=[LabelProbability(label=label, p=p) for label, p in result.top_k],
+        top_k=_ranked(result.top_k),
+        out_of_scope=result.out_of_scope,
+        heads=heads,
+        language=result.language,
+        language_supported=result.language_supported,
         model_version=result.model_version,
         inference_ms=result.inference_ms,
     )
