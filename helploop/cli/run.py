@@ -41,7 +41,8 @@ def ensure_model(settings: Settings, *, epochs: int) -> None:
     subprocess.run([helploop, "demo-data", "--out", str(DEMO_DATA)], check=True)
     # the templated demo set saturates accuracy early; a higher rate makes the model confident in 4 epochs
     train = [helploop, "train", "--train", str(DEMO_DATA), "--epochs", str(epochs), "--learning-rate", "3e-4"]
-    subprocess.run([*train, "--activate"], check=True)
+    heads = ["--head", "intent=label", "--head", "sentiment=sentiment", "--head", "priority=priority"]
+    subprocess.run([*train, *heads, "--activate"], check=True)
 
 
 def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
