@@ -63,11 +63,9 @@ def build_config(args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from services.trainer.pipeline import run_training
-    from shared.registry import Registry
 
     config = build_config(args)
-    registry = Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
-    result = run_training(config, registry=registry, activate=args.activate)
+    result = run_training(config, registry=_registry(args), activate=args.activate)
     summary = {
         "version": result.version,
         "bundle": str(result.bundle_dir),
@@ -76,6 +74,47 @@ def cmd_train(args: argparse.Namespace) -> int:
         "train_seconds": result.metrics["train_seconds"],
     }
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from shared.registry import Registry
+
+    return Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from services.trainer.assessment import run_evaluation
+
+    out = Path(args.out)
+    report = run_evaluation(
+        registry=_registry(args),
+        model=args.model,
+        test_file=Path(args.test),
+        out_dir=out,
+        head_columns=_head_columns(args),
+        baseline=not args.no_baseline,
+        compare=args.compare,
+    )
+    print((out / "report.md").read_text())
+    print(f"report written to {out}/ (report.json, report.md, {len(report['plots'])} plots)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from services.trainer.quantize import quantize_bundle
+
+    registry = _registry(args)
+    version = quantize_bundle(registry, args.model, mode=args.quantize, activate=args.activate)
+    print(f"published {version} ({args.quantize} of {args.model})")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from services.trainer.datasets import prepare
+
+    splits = prepare(args.name, datasets_dir=get_settings().datasets_dir, out_dir=Path(args.out))
+    print(json.dumps({k: str(v) for k, v in splits.items()}, indent=2))
     return 0
 
 
@@ -124,6 +163,27 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--base-model", help="a local Hugging Face model dir (default: the pinned MiniLM package)")
     p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
     p.set_defaults(handler=cmd_train)
+    p = commands.add_parser("evaluate", help="evaluate a model on a labelled test file; write a report dir")
+    p.add_argument("--model", default="active", help="a version, or 'active'")
+    p.add_argument("--test", required=True, help="CSV or JSONL with the training file's columns")
+    p.add_argument("--out", required=True, help="report directory")
+    p.add_argument("--label-column", help="the intent label column (default: as in training)")
+    p.add_argument("--head", action="append", metavar="NAME=COLUMN")
+    p.add_argument("--compare", help="another version to evaluate on the same data (default: the parent)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the zero-shot centroid baseline")
+    p.add_argument("--registry")
+    p.set_defaults(handler=cmd_evaluate)
+    p = commands.add_parser("export", help="derive a quantized bundle from a registered model")
+    p.add_argument("--model", default="active", help="a version, or 'active'")
+    p.add_argument("--quantize", choices=["int8"], required=True)
+    p.add_argument("--activate", action="store_true")
+    p.add_argument("--registry")
+    p.set_defaults(handler=cmd_export)
+    p = commands.add_parser("datasets", help="convert a public dataset from HELPLOOP_DATASETS_DIR to JSONL")
+    p.add_argument("action", choices=["prepare"])
+    p.add_argument("name", choices=["banking77", "clinc150"])
+    p.add_argument("--out", default="var/data")
+    p.set_defaults(handler=cmd_datasets)
     p = commands.add_parser("demo-data", help="write the seeded demo-shop ticket dataset")
     p.add_argument("--out", required=True, help="output .csv or .jsonl")
     p.add_argument("--per-intent", type=int, default=80)

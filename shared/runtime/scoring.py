@@ -32,14 +32,32 @@ def in_scope_score(logits: np.ndarray, *, method: str, temperature: float = 1.0)
     raise ValueError(f"unknown rejection method {method!r}; use one of {REJECT_METHODS}")
 
 
-def expected_calibration_error(probabilities: np.ndarray, gold: np.ndarray, bins: int = 15) -> float:
-    """ECE with equal-width confidence bins: Σ_b (n_b/N)·|accuracy_b − confidence_b|."""
+def reliability_bins(probabilities: np.ndarray, gold: np.ndarray, bins: int = 15) -> list[dict[str, float]]:
+    """Equal-width confidence bins with their mean confidence and accuracy (empty bins left out)."""
     confidence = probabilities.max(axis=-1)
     correct = probabilities.argmax(axis=-1) == gold
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total = 0.0
-    for low, high in itertools.pairwise(edges):
+    out = []
+    for low, high in itertools.pairwise(np.linspace(0.0, 1.0, bins + 1)):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
-            total += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(total)
+            out.append(
+                {
+                    "low": float(low),
+                    "high": float(high),
+                    "count": int(in_bin.sum()),
+                    "confidence": float(confidence[in_bin].mean()),
+                    "accuracy": float(correct[in_bin].mean()),
+                }
+            )
+    return out
+
+
+def expected_calibration_error(probabilities: np.ndarray, gold: np.ndarray, bins: int = 15) -> float:
+    """ECE: Σ_b (n_b/N)·|accuracy_b − confidence_b| over equal-width confidence bins."""
+    total = max(len(gold), 1)
+    return float(
+        sum(
+            b["count"] / total * abs(b["accuracy"] - b["confidence"])
+            for b in reliability_bins(probabilities, gold, bins)
+        )
+    )

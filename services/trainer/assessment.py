@@ -1,0 +1,83 @@
+"""`helploop evaluate`: a registered model on a test file, beside the zero-shot baseline, as a report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from services.trainer.data import load_examples
+from services.trainer.evaluate import evaluate_bundle
+from services.trainer.report import write_report
+from shared.registry import Registry
+from shared.runtime.classifier import OnnxClassifier
+
+log = logging.getLogger(__name__)
+
+
+def resolve_version(registry: Registry, model: str) -> str:
+    version = registry.active_version() if model == "active" else model
+    if not version:
+        raise LookupError(f"no active model in {registry.root}")
+    return version
+
+
+def _head_columns(manifest: dict[str, Any]) -> dict[str, str]:
+    config = manifest.get("training_config", {})
+    return config.get("head_columns") or {"intent": config.get("label_column", "label")}
+
+
+def _comparison(
+    registry: Registry, other: str, examples: list[Any], primary: str, model_eval: dict[str, Any]
+) -> dict[str, Any]:
+    registry.verify(other)
+    result = evaluate_bundle(OnnxClassifier(registry.bundle_dir(other), version=other), examples)
+    delta = model_eval["heads"][primary]["accuracy"] - result["heads"][primary]["accuracy"]
+    return {"version": other, "heads": result["heads"], "accuracy_delta": delta, "latency": result["latency"]}
+
+
+def run_evaluation(
+    *,
+    registry: Registry,
+    model: str,
+    test_file: Path,
+    out_dir: Path,
+    head_columns: dict[str, str] | None = None,
+    baseline: bool = True,
+    compare: str | None = None,
+) -> dict[str, Any]:
+    version = resolve_version(registry, model)
+    manifest = registry.verify(version)
+    bundle = registry.bundle_dir(version)
+    config = manifest.get("training_config", {})
+    columns = head_columns or _head_columns(manifest)
+    examples = load_examples(test_file, text_column=config.get("text_column", "text"), head_columns=columns)
+    classifier = OnnxClassifier(bundle, version=version)
+    log.info("evaluating %s on %d examples from %s", version, len(examples), test_file)
+    model_eval = evaluate_bundle(classifier, examples)
+    report: dict[str, Any] = {
+        "model": {
+            "version": version,
+            "created_at": manifest.get("created_at"),
+            "quantization": manifest.get("quantization"),
+            "training_config": config,
+        },
+        "test_file": str(test_file),
+        "model_eval": model_eval,
+    }
+    compare = compare or manifest.get("parent_version")
+    if compare:
+        report["comparison"] = _comparison(registry, compare, examples, classifier.heads[0].name, model_eval)
+    train_file = Path(config.get("train_file", ""))
+    if baseline and train_file.is_file():
+        from services.trainer.baseline import centroid_baseline
+
+        train = load_examples(train_file, text_column=config.get("text_column", "text"), head_columns=columns)
+        report["baseline"] = centroid_baseline(
+            manifest["base_model"]["dir"], train, examples, max_length=classifier.max_length
+        )
+    metrics_path = bundle / "metrics.json"
+    history = json.loads(metrics_path.read_text()).get("history", []) if metrics_path.is_file() else []
+    write_report(report, history, out_dir)
+    return report

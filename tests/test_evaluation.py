@@ -1,0 +1,72 @@
+"""`helploop evaluate` reports and the int8 export, on the session's fine-tuned demo model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.trainer.assessment import run_evaluation
+from services.trainer.demo_data import write_dataset
+from services.trainer.quantize import quantize_bundle
+from shared.registry import Registry
+from shared.runtime.classifier import OnnxClassifier
+
+
+@pytest.fixture(scope="module")
+def demo_test_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("test-data") / "test.jsonl"
+    write_dataset(path, per_intent=8, seed=99)  # another seed: unseen tickets
+    return path
+
+
+def test_report_has_metrics_baseline_and_plots(
+    trained_registry: Registry, demo_test_file: Path, tmp_path: Path
+) -> None:
+    report = run_evaluation(
+        registry=trained_registry, model="active", test_file=demo_test_file, out_dir=tmp_path / "report"
+    )
+    stored = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert stored["model"]["version"] == trained_registry.active_version()
+    intent = stored["model_eval"]["heads"]["intent"]
+    assert set(stored["model_eval"]["heads"]) == {"intent", "sentiment", "priority"}
+    assert intent["examples"] == 8 * 14 and 0 <= intent["accuracy"] <= 1
+    assert {"precision", "recall", "f1", "support"} <= set(intent["per_class"]["praise"])
+    assert "ece" in intent and "ece_uncalibrated" in intent and intent["reliability"]
+    assert "oos" in intent  # the intent head has a rejection rule, so OOS metrics are reported
+    assert stored["model_eval"]["latency"]["batch1_p50_ms"] > 0
+    assert set(stored["baseline"]["heads"]) == {"intent", "sentiment", "priority"}
+    for name in report["plots"]:
+        assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "Before fine-tuning" in markdown and "| intent |" in markdown
+
+
+def test_int8_bundle_keeps_predictions_and_reports_the_delta(
+    trained_registry: Registry, demo_test_file: Path, tmp_path: Path
+) -> None:
+    parent = trained_registry.active_version()
+    version = quantize_bundle(trained_registry, "active")
+    manifest = trained_registry.verify(version)
+    assert manifest["parent_version"] == parent and "int8" in manifest["quantization"]
+    assert trained_registry.active_version() == parent  # not activated unless asked
+    fp32 = (trained_registry.bundle_dir(parent) / "model.onnx").stat().st_size
+    int8 = (trained_registry.bundle_dir(version) / "model.onnx").stat().st_size
+    assert int8 < fp32 / 2.5
+    texts = [json.loads(line)["text"] for line in demo_test_file.read_text().splitlines()]
+    a = OnnxClassifier(trained_registry.bundle_dir(parent), version=parent).predict(texts)
+    b = OnnxClassifier(trained_registry.bundle_dir(version), version=version).predict(texts)
+    agreement = sum(x.primary.top_k[0][0] == y.primary.top_k[0][0] for x, y in zip(a, b, strict=True)) / len(
+        a
+    )
+    assert agreement >= 0.9
+    report = run_evaluation(
+        registry=trained_registry,
+        model=version,
+        test_file=demo_test_file,
+        out_dir=tmp_path / "int8",
+        baseline=False,
+    )
+    assert report["comparison"]["version"] == parent
+    assert abs(report["comparison"]["accuracy_delta"]) <= 0.1
