@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import client, ops, run, training
+from helploop.cli import benchmark, client, ops, run, training
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,13 @@ Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-ar
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helploop", description="Self-hosted AI triage for support teams.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    registrars: list[Registrar] = [ops.register, training.register, run.register, client.register]
+    registrars: list[Registrar] = [
+        ops.register,
+        training.register,
+        benchmark.register,
+        run.register,
+        client.register,
+    ]
     for register in registrars:
         register(commands)
     return parser

@@ -28,6 +28,7 @@ class TrainConfig:
     epochs: int = 4
     max_steps: int | None = None  # stop after this many optimizer steps (quick runs, tests)
     max_length: int = 128
+    group_by_length: bool = True  # batches of similar lengths: less padding, faster epochs
     valid_fraction: float = 0.15
     early_stopping_metric: str = "loss"  # validation loss (lower is better), "macro_f1" or "accuracy"
     patience: int = 2  # epochs without improvement of that metric before stopping

@@ -53,6 +53,22 @@ def _batches(examples: list[Example], batch_size: int, rng: random.Random | None
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def length_grouped_batches(
+    examples: list[Example], batch_size: int, rng: random.Random, group_factor: int = 50
+) -> list[list[Example]]:
+    """Shuffle, sort by length inside mega-batches of `group_factor` batches, shuffle the batch order:
+    batches of similar lengths need far less padding (transformers' group_by_length)."""
+    order = examples[:]
+    rng.shuffle(order)
+    mega = batch_size * group_factor
+    batches = []
+    for start in range(0, len(order), mega):
+        group = sorted(order[start : start + mega], key=lambda e: len(e.text), reverse=True)
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
     return tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
 
@@ -175,6 +191,12 @@ def _step_loss(
     return torch.stack(losses).sum()
 
 
+def batches_for(train: list[Example], config: TrainConfig, rng: random.Random) -> list[list[Example]]:
+    if config.group_by_length:
+        return length_grouped_batches(train, config.batch_size, rng)
+    return _batches(train, config.batch_size, rng)
+
+
 def _train_epoch(
     model: MultiHeadClassifier,
     tokenizer: Any,
@@ -185,7 +207,7 @@ def _train_epoch(
     model.train()
     losses = []
     for batch in tqdm(
-        _batches(train, config.batch_size, state["rng"]),
+        batches_for(train, config, state["rng"]),
         desc=f"epoch {state['epoch']}",
         file=sys.stderr,
         leave=False,
