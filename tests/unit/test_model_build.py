@@ -64,7 +64,7 @@ def test_missing_labels_are_masked_out_of_the_loss() -> None:
     heads = SimpleNamespace(head_names=["intent", "priority"])
     logits = (torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[5.0, -5.0], [9.0, -9.0]]))
     masked = _step_loss(
-        Heads(), logits, {"intent": torch.tensor([0, 1]), "priority": torch.tensor([IGNORE, 1])}, {}
+        heads, logits, {"intent": torch.tensor([0, 1]), "priority": torch.tensor([IGNORE, 1])}, {}
     )
     only_row_two = torch.nn.functional.cross_entropy(logits[1][1:], torch.tensor([1]))
     intent = torch.nn.functional.cross_entropy(logits[0], torch.tensor([0, 1]))
