@@ -34,7 +34,10 @@ def test_report_has_metrics_baseline_and_plots(
     assert intent["examples"] == 8 * 14 and 0 <= intent["accuracy"] <= 1
     assert {"precision", "recall", "f1", "support"} <= set(intent["per_class"]["praise"])
     assert "ece" in intent and "ece_uncalibrated" in intent and intent["reliability"]
-    assert "oos" in intent  # the intent head has a rejection rule, so OOS metrics are reported
+    rejected = intent["with_rejection"]
+    assert 0 < rejected["rejected_share"] < 0.2  # the intent head's rule rejects the least confident few
+    assert rejected["accuracy"] <= intent["accuracy"] + 1e-9
+    assert "oos" not in intent  # no out-of-scope queries in this test file
     assert stored["model_eval"]["latency"]["batch1_p50_ms"] > 0
     assert set(stored["baseline"]["heads"]) == {"intent", "sentiment", "priority"}
     for name in report["plots"]:

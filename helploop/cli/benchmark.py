@@ -40,11 +40,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         "int8_version": int8,
         "train_minutes_wall": round(train_minutes, 1),
         "heads": {
-            h: {k: v for k, v in r.items() if k in ("accuracy", "macro_f1", "ece", "oos")}
+            h: {k: v for k, v in r.items() if k in ("accuracy", "macro_f1", "with_rejection", "ece", "oos")}
             for h, r in report["model_eval"]["heads"].items()
         },
         "baseline": report.get("baseline", {}).get("heads"),
-        "int8_accuracy_delta": -int8_report["comparison"]["accuracy_delta"],
+        "int8_minus_fp32_accuracy": int8_report["comparison"]["accuracy_delta"],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

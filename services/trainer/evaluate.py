@@ -50,42 +50,61 @@ def _oos_metrics(gold: list[str], pred: list[str], oos_gold: set[str]) -> dict[s
     }
 
 
+def _accuracy_and_f1(gold: list[str], pred: list[str]) -> dict[str, float]:
+    table = per_class(gold, pred, sorted(set(gold) | set(pred)))
+    return {
+        "accuracy": float(np.mean([g == p for g, p in zip(gold, pred, strict=True)])),
+        "macro_f1": float(np.mean([row["f1"] for row in table.values() if row["support"]])),
+    }
+
+
+def _calibration(spec: HeadSpec, logits: np.ndarray, gold: list[str]) -> dict[str, Any]:
+    """ECE (15 bins) with and without the head's temperature, over examples whose label the head knows."""
+    index = {label: i for i, label in enumerate(spec.labels)}
+    if spec.oos_label:
+        index[OUT_OF_SCOPE] = index[spec.oos_label]
+    known = [i for i, label in enumerate(gold) if label in index]
+    if not known:
+        return {}
+    ids = np.array([index[gold[i]] for i in known])
+    calibrated, raw = softmax(logits[known], spec.temperature), softmax(logits[known])
+    return {
+        "ece": expected_calibration_error(calibrated, ids),
+        "ece_uncalibrated": expected_calibration_error(raw, ids),
+        "reliability": reliability_bins(calibrated, ids),
+        "reliability_uncalibrated": reliability_bins(raw, ids),
+    }
+
+
 def head_report(spec: HeadSpec, logits: np.ndarray, examples: list[Example]) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class P/R/F1, ECE before/after temperature, top confusions, OOS metrics."""
+    """Accuracy and macro-F1 of the classifier alone (argmax; a trained OOS class counts as out of scope)
+    and of what the product returns (with the rejection rule), per-class P/R/F1, ECE, confusions, OOS."""
     rows = [i for i, e in enumerate(examples) if spec.name in e.labels]
-    oos_gold = {spec.oos_label, OUT_OF_SCOPE} - {None}
+    oos_names = {spec.oos_label, OUT_OF_SCOPE} - {None}
     gold = [
-        OUT_OF_SCOPE if examples[i].labels[spec.name] in oos_gold else examples[i].labels[spec.name]
+        OUT_OF_SCOPE if examples[i].labels[spec.name] in oos_names else examples[i].labels[spec.name]
         for i in rows
     ]
     head_logits = logits[rows]
-    pred = [p.label for p in predict_head(spec, head_logits, top_k=1)]
-    raw_pred = [spec.labels[i] for i in head_logits.argmax(axis=1)]
-    classes = sorted(set(gold) | set(pred))
-    table = per_class(gold, pred, classes)
+    argmax = [spec.labels[i] for i in head_logits.argmax(axis=1)]
+    argmax = [OUT_OF_SCOPE if p in oos_names else p for p in argmax]
+    final = [p.label for p in predict_head(spec, head_logits, top_k=1)]
     report: dict[str, Any] = {
         "examples": len(rows),
-        "accuracy": float(np.mean([g == p for g, p in zip(gold, pred, strict=True)])),
-        "accuracy_without_rejection": float(
-            np.mean(
-                [g == (OUT_OF_SCOPE if p in oos_gold else p) for g, p in zip(gold, raw_pred, strict=True)]
-            )
-        ),
-        "macro_f1": float(np.mean([row["f1"] for label, row in table.items() if row["support"]])),
-        "per_class": table,
-        "top_confusions": top_confusions(gold, pred),
+        **_accuracy_and_f1(gold, argmax),
+        "with_rejection": {
+            **_accuracy_and_f1(gold, final),
+            "rejected_share": float(np.mean([p == OUT_OF_SCOPE for p in final])),
+        },
+        "per_class": per_class(gold, final, sorted(set(gold) | set(final))),
+        "top_confusions": top_confusions(gold, final),
         "temperature": spec.temperature,
         "rejection": {"method": spec.reject_method, "threshold": spec.reject_threshold},
+        **_calibration(spec, head_logits, gold),
     }
-    known = [i for i, label in enumerate(gold) if label in spec.labels]
-    if known:
-        ids = np.array([spec.labels.index(gold[i]) for i in known])
-        report["ece_uncalibrated"] = expected_calibration_error(softmax(head_logits[known]), ids)
-        report["ece"] = expected_calibration_error(softmax(head_logits[known], spec.temperature), ids)
-        report["reliability"] = reliability_bins(softmax(head_logits[known], spec.temperature), ids)
-        report["reliability_uncalibrated"] = reliability_bins(softmax(head_logits[known]), ids)
-    if any(g == OUT_OF_SCOPE for g in gold) or spec.oos_label or spec.reject_method:
-        report["oos"] = _oos_metrics(gold, pred, {OUT_OF_SCOPE})
+    if OUT_OF_SCOPE in gold:
+        report["oos"] = _oos_metrics(gold, final, {OUT_OF_SCOPE})
+        report["oos_without_threshold"] = _oos_metrics(gold, argmax, {OUT_OF_SCOPE})
     return report
 
 

@@ -84,3 +84,29 @@ def test_predict_head_applies_threshold_and_oos_class() -> None:
     assert rows[1].top_k[0][0] == "a"
     plain = HeadSpec(name="intent", output="o", labels=["a", "b", "oos"])
     assert predict_head(plain, np.array([[1.0, 0.9, 0.0]]), top_k=1)[0].label == "a"
+
+
+def test_head_report_counts_oos_queries_and_rejections() -> None:
+    from services.trainer.data import Example
+    from services.trainer.evaluate import head_report
+
+    spec = HeadSpec(
+        name="intent",
+        output="o",
+        labels=["a", "b", "oos"],
+        oos_label="oos",
+        reject_method="max_prob",
+        reject_threshold=0.6,
+    )
+    logits = np.array([[5.0, 0, 0], [0, 5.0, 0], [1.0, 0.9, 0], [0, 0, 5.0], [4.0, 0, 0]])
+    gold = ["a", "b", "a", "oos", "oos"]
+    report = head_report(spec, logits, [Example(f"t{i}", {"intent": g}) for i, g in enumerate(gold)])
+    assert report["accuracy"] == 4 / 5  # argmax: a, b, a, oos-class, a (wrong)
+    assert report["with_rejection"]["accuracy"] == 3 / 5  # the third is rejected
+    assert report["oos"] == {
+        "in_scope_accuracy": 2 / 3,
+        "oos_recall": 0.5,
+        "oos_precision": 0.5,
+        "oos_support": 2,
+    }
+    assert report["oos_without_threshold"]["oos_recall"] == 0.5
