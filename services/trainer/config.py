@@ -24,6 +24,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     dropout: float = 0.1  # on the pooled embedding, before the heads
+    label_smoothing: float = 0.0
     batch_size: int = 32
     epochs: int = 4
     max_steps: int | None = None  # stop after this many optimizer steps (quick runs, tests)

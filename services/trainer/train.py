@@ -178,14 +178,20 @@ def _step_loss(
     outputs: tuple[torch.Tensor, ...],
     targets: dict[str, torch.Tensor],
     weights: dict[str, torch.Tensor],
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
+    """Sum over heads of cross-entropy; examples without a label for a head are ignored by that head."""
     losses = []
     for name, logits in zip(model.head_names, outputs, strict=True):
         target = targets[name]
         if (target != IGNORE).any():
             losses.append(
                 torch.nn.functional.cross_entropy(
-                    logits, target, weight=weights.get(name), ignore_index=IGNORE
+                    logits,
+                    target,
+                    weight=weights.get(name),
+                    ignore_index=IGNORE,
+                    label_smoothing=label_smoothing,
                 )
             )
     return torch.stack(losses).sum()
@@ -215,7 +221,8 @@ def _train_epoch(
         if config.max_steps is not None and state["steps"] >= config.max_steps:
             break
         outputs = model(**encode(tokenizer, [e.text for e in batch], config.max_length))
-        loss = _step_loss(model, outputs, _targets(batch, state["head_labels"]), state["weights"])
+        targets = _targets(batch, state["head_labels"])
+        loss = _step_loss(model, outputs, targets, state["weights"], config.label_smoothing)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         state["optimizer"].step()

@@ -1,0 +1,51 @@
+"""Training options: YAML/JSON file, CLI flags winning over it, unknown options refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helploop.cli.main import build_parser
+from helploop.cli.training import build_config
+from services.trainer.config import TrainConfig
+
+
+def parse(*argv: str):  # type: ignore[no-untyped-def]
+    return build_parser().parse_args(["train", "--train", "data.csv", *argv])
+
+
+def test_yaml_file_with_cli_overrides(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "learning_rate: 3.0e-4\nepochs: 9\nfreeze: bottom_n:2\nhead_columns: {intent: category}\n"
+    )
+    config = build_config(parse("--config", str(recipe), "--epochs", "3", "--label-smoothing", "0.1"))
+    assert (config.learning_rate, config.epochs, config.freeze) == (3e-4, 3, "bottom_n:2")
+    assert config.head_columns == {"intent": "category"} and config.label_smoothing == 0.1
+    assert config.train_file == Path("data.csv")
+
+
+def test_heads_from_flags_and_json_file(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"batch_size": 8}))
+    config = build_config(
+        parse("--config", str(recipe), "--head", "intent=label", "--head", "mood=sentiment")
+    )
+    assert config.batch_size == 8 and config.head_columns == {"intent": "label", "mood": "sentiment"}
+    with pytest.raises(ValueError, match="NAME=COLUMN"):
+        build_config(parse("--head", "intent"))
+
+
+def test_unknown_option_in_file_is_refused(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("learning_rate: 1e-4\nlearnig_rate: 2e-4\n")
+    with pytest.raises(ValueError, match="learnig_rate"):
+        TrainConfig.from_file(recipe, train_file=Path("x.csv"))
+
+
+def test_shipped_recipes_load() -> None:
+    recipes = Path(__file__).resolve().parents[2] / "services" / "trainer" / "recipes"
+    for path in recipes.glob("*.yaml"):
+        assert TrainConfig.from_file(path, train_file=Path("x.jsonl")).epochs >= 1
