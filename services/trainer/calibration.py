@@ -63,7 +63,7 @@ def calibrate_head(logits: np.ndarray, gold: np.ndarray) -> Calibration:
 class RejectionRule:
     method: str
     threshold: float
-    objective: float
+    objective: float  # OOS recall with OOS examples; else the share of wrong predictions rejected
     in_scope_accuracy: float  # rejected in-scope tickets count as errors
     oos_recall: float | None  # None when validation has no out-of-scope examples
     false_rejection_rate: float
@@ -86,7 +86,7 @@ def _rule(
     false_rejection = float(rejected[in_scope].mean())
     if is_oos.any():
         recall = float(rejected[is_oos].mean())
-        return RejectionRule(method, threshold, (accuracy + recall) / 2, accuracy, recall, false_rejection)
+        return RejectionRule(method, threshold, recall, accuracy, recall, false_rejection)
     wrong = in_scope & ~correct
     errors_caught = float(rejected[wrong].mean()) if wrong.any() else 0.0
     return RejectionRule(method, threshold, errors_caught, accuracy, None, false_rejection)
@@ -99,12 +99,14 @@ def choose_rejection(
     temperature: float,
     oos_index: int | None,
     max_false_rejection: float = 0.02,
+    max_in_scope_drop: float = 0.01,
 ) -> RejectionRule:
     """Pick the method (max-prob or energy) and threshold on validation.
 
-    With out-of-scope examples in validation: the threshold maximising balanced accuracy (in-scope
-    accuracy with rejections as errors, and OOS recall). Without them: reject the lowest-scoring
-    `max_false_rejection` of tickets, by the method that catches the most wrong predictions there.
+    With out-of-scope examples in validation: the highest OOS recall whose in-scope accuracy (rejections
+    count as errors) stays within `max_in_scope_drop` of the accuracy without a threshold. Without them:
+    reject the lowest-scoring `max_false_rejection` of tickets, by the method that catches the most
+    wrong predictions there.
     """
     predicted = logits.argmax(axis=-1)
     no_oos = np.zeros(len(gold), dtype=bool)
@@ -119,4 +121,7 @@ def choose_rejection(
         else:
             candidates = np.array([np.quantile(scores, max_false_rejection)])
         rules.extend(_rule(method, float(t), scores, correct, is_oos, predicted_oos) for t in candidates)
-    return max(rules, key=lambda rule: rule.objective)
+    if is_oos.any():
+        floor = float((correct & ~predicted_oos)[~is_oos].mean()) - max_in_scope_drop
+        rules = [rule for rule in rules if rule.in_scope_accuracy >= floor - 1e-12] or rules
+    return max(rules, key=lambda rule: (rule.objective, rule.in_scope_accuracy))

@@ -36,6 +36,7 @@ class TrainConfig:
     class_weighting: str = "none"  # "balanced": inverse class frequency in the loss
     freeze: str = "none"  # none | embeddings | bottom_n:<k> | head_only
     oos_label: str = "oos"  # a label with this name is trained as the out-of-scope class
+    oos_max_in_scope_drop: float = 0.01  # the rejection threshold may cost at most this in-scope accuracy
     calibrate: bool = True  # temperature scaling + rejection threshold on validation
     parity_tolerance: float = 1e-4
     torch_threads: int | None = None

@@ -102,6 +102,7 @@ def calibrate_heads(outcome: Any, valid: list[Example], config: TrainConfig) -> 
                     gold[known],
                     temperature=calibration.temperature,
                     oos_index=labels.index(oos) if oos else None,
+                    max_in_scope_drop=config.oos_max_in_scope_drop,
                 )
                 spec.update(reject_method=rule.method, reject_threshold=rule.threshold)
                 report[head]["rejection"] = rule.to_json()

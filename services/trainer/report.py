@@ -93,9 +93,21 @@ def plot_training_curves(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def _head_row(name: str, head: dict[str, Any]) -> str:
+    rejected = head["with_rejection"]
     return (
         f"| {name} | {head['examples']} | {head['accuracy']:.4f} | {head['macro_f1']:.4f} | "
+        f"{rejected['accuracy']:.4f} ({rejected['rejected_share']:.1%} rejected) | "
         f"{head.get('ece_uncalibrated', float('nan')):.4f} → {head.get('ece', float('nan')):.4f} |"
+    )
+
+
+def _oos_line(name: str, head: dict[str, Any]) -> str:
+    oos, plain, rule = head["oos"], head["oos_without_threshold"], head["rejection"]
+    return (
+        f"Out-of-scope ({name}, {oos['oos_support']} OOS queries). With the rejection rule ({rule['method']} "
+        f"below {rule['threshold']:.4g}): in-scope accuracy {oos['in_scope_accuracy']:.4f}, OOS recall "
+        f"{oos['oos_recall']:.4f}, precision {oos['oos_precision']:.4f}. OOS class alone: in-scope accuracy "
+        f"{plain['in_scope_accuracy']:.4f}, OOS recall {plain['oos_recall']:.4f}."
     )
 
 
@@ -105,20 +117,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Test file: `{report['test_file']}` ({report['model_eval']['examples']} examples)",
         "",
-        "| head | examples | accuracy | macro-F1 | ECE before → after |",
-        "|---|---|---|---|---|",
+        "| head | examples | accuracy | macro-F1 | accuracy with the rejection rule | ECE before → after |",
+        "|---|---|---|---|---|---|",
     ]
     for name, head in report["model_eval"]["heads"].items():
         lines.append(_head_row(name, head))
+    lines += [
+        "",
+        "Accuracy and macro-F1 are the classifier's argmax; the rejection rule turns low-scoring "
+        "tickets into `out_of_scope` (counted as errors for in-scope tickets).",
+    ]
     for name, head in report["model_eval"]["heads"].items():
         if "oos" in head:
-            oos = head["oos"]
-            lines += [
-                "",
-                f"Out-of-scope ({name}): in-scope accuracy {oos['in_scope_accuracy']:.4f}, "
-                f"OOS recall {oos['oos_recall']:.4f}, precision {oos['oos_precision']:.4f} "
-                f"(rule: {head['rejection']['method']} ≥ {head['rejection']['threshold']})",
-            ]
+            lines += ["", _oos_line(name, head)]
     latency = report["model_eval"]["latency"]
     lines += [
         "",
@@ -135,7 +146,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 lines.append(f"| {name} | {head['accuracy']:.4f} | {head['macro_f1']:.4f} |")
             if "version" in report[key]:
                 lines.append(
-                    f"\n{report[key]['version']}: accuracy delta (this − compared) "
+                    f"\naccuracy of this model minus {report[key]['version']}: "
                     f"{report[key]['accuracy_delta']:+.4f}"
                 )
     lines += ["", "Plots: " + ", ".join(f"`{p}`" for p in report["plots"])]

@@ -110,3 +110,21 @@ def test_head_report_counts_oos_queries_and_rejections() -> None:
         "oos_support": 2,
     }
     assert report["oos_without_threshold"]["oos_recall"] == 0.5
+
+
+def test_oos_threshold_keeps_in_scope_accuracy_within_the_allowed_drop() -> None:
+    rng = np.random.default_rng(2)
+    margins = rng.uniform(0, 6, 600)  # in-scope confidence varies widely, overlapping OOS
+    in_scope = rng.normal(0, 1, size=(600, 4))
+    gold_in = rng.integers(0, 4, 600)
+    in_scope[np.arange(600), gold_in] += margins
+    oos = rng.normal(0, 1, size=(150, 4))
+    logits = np.vstack([np.c_[in_scope, np.full(600, -5.0)], np.c_[oos, np.full(150, -5.0)]])
+    gold = np.concatenate([gold_in, np.full(150, 4)])
+    base = float((logits[:600].argmax(1) == gold_in).mean())
+    for drop in (0.0, 0.01, 0.05):
+        rule = choose_rejection(logits, gold, temperature=1.0, oos_index=4, max_in_scope_drop=drop)
+        assert rule.in_scope_accuracy >= base - drop - 1e-9
+    loose = choose_rejection(logits, gold, temperature=1.0, oos_index=4, max_in_scope_drop=0.05)
+    strict = choose_rejection(logits, gold, temperature=1.0, oos_index=4, max_in_scope_drop=0.0)
+    assert loose.oos_recall >= strict.oos_recall
