@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "dev-secret", "dev-api-key", ""})
@@ -66,17 +66,18 @@ class Settings(BaseSettings):
             raise ValueError("at least one secret is required")
         return value
 
-    @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> Settings:
-        if self.env is Environment.PROD:
-            for field in ("webhook_secrets", "api_keys"):
-                for secret in getattr(self, field):
-                    if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-                        raise ValueError(
-                            f"HELPLOOP_{field.upper()} holds a placeholder or short secret "
-                            f"(min {MIN_SECRET_LENGTH} chars); set real secrets or HELPLOOP_ENV=dev"
-                        )
-        return self
+    def require_real_secrets(self) -> None:
+        """Called at start by every process that checks signatures or keys (the gateway): outside dev
+        and test mode, placeholder or short secrets are refused. Offline tools (train, evaluate) skip it."""
+        if self.env is not Environment.PROD:
+            return
+        for field in ("webhook_secrets", "api_keys"):
+            for secret in getattr(self, field):
+                if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"HELPLOOP_{field.upper()} holds a placeholder or short secret "
+                        f"(min {MIN_SECRET_LENGTH} chars); set real secrets or HELPLOOP_ENV=dev"
+                    )
 
     @property
     def is_sqlite(self) -> bool:

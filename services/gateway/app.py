@@ -69,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     """Build the gateway. `overrides` are settings fields (e.g. `{"database_url": ...}`)."""
     configure_logging()
     settings = settings or load_settings(**(overrides or {}))
+    settings.require_real_secrets()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     init_resources(app, settings)

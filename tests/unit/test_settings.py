@@ -12,18 +12,31 @@ STRONG = "a-real-secret-of-enough-length"
 
 def test_prod_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HELPLOOP_WEBHOOK_SECRETS", raising=False)
-    with pytest.raises(ValidationError, match="placeholder"):
-        Settings(_env_file=None, env="prod", api_keys=[STRONG])
+    with pytest.raises(ValueError, match="placeholder"):
+        Settings(_env_file=None, env="prod", api_keys=[STRONG]).require_real_secrets()
 
 
 def test_prod_refuses_short_secret() -> None:
-    with pytest.raises(ValidationError, match="placeholder or short"):
-        Settings(_env_file=None, env="prod", webhook_secrets=["short"], api_keys=[STRONG])
+    with pytest.raises(ValueError, match="placeholder or short"):
+        Settings(
+            _env_file=None, env="prod", webhook_secrets=["short"], api_keys=[STRONG]
+        ).require_real_secrets()
 
 
-def test_dev_accepts_placeholders() -> None:
+def test_gateway_refuses_to_start_with_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.gateway.app import create_app
+
+    for name in ("HELPLOOP_ENV", "HELPLOOP_WEBHOOK_SECRETS", "HELPLOOP_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="placeholder"):
+        create_app(settings=Settings(_env_file=None, database_url="sqlite://"))
+
+
+def test_dev_accepts_placeholders_and_offline_tools_need_no_secrets() -> None:
     settings = Settings(_env_file=None, env="dev")
     assert settings.webhook_secrets == ["change-me"]
+    settings.require_real_secrets()
+    Settings(_env_file=None, env="prod")  # train/evaluate may build settings without any secret
 
 
 def test_lists_come_from_comma_separated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
