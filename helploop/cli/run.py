@@ -49,7 +49,8 @@ def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, start_new_session=True)
 
 
-def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    """Poll `/readyz` until 200; fail early when one of `procs` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
@@ -63,7 +64,8 @@ def _wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float =
     raise RuntimeError(f"gateway not ready at {url}/readyz after {timeout:.0f}s")
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+def stop_process_groups(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process group, SIGKILL what is still there after 20 s."""
     for proc in procs:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -92,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
         procs.append(_spawn([str(bin_dir / "helploop"), "worker"], env))
         url = f"http://{args.bind}"
-        _wait_ready(url, procs)
+        wait_ready(url, procs)
         print(
             f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
             f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
@@ -107,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nstopping...", flush=True)
         return 0
     finally:
-        _stop(procs)
+        stop_process_groups(procs)
         if embedded is not None:
             embedded.stop()
 

@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import requests
 
+from helploop.cli.run import stop_process_groups, wait_ready
 from shared.db import upgrade_database
 from shared.redis_server import free_port
 from shared.registry import Registry
@@ -49,30 +48,11 @@ class Stack:
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
-        for name in list(self.processes):
-            proc = self.processes[name]
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-            self.processes.pop(name)
+        stop_process_groups(list(self.processes.values()))
+        self.processes.clear()
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url}/readyz not ready after {timeout}s")
 
 
 @pytest.fixture
@@ -101,7 +81,7 @@ def stack(tmp_path: Path, redis_url: str, trained_registry: Registry) -> Iterato
     )
     stack.start_worker()
     try:
-        wait_ready(stack.base_url)
+        wait_ready(stack.base_url, list(stack.processes.values()))
         yield stack
     except BaseException:
         print(stack.logs())

@@ -8,6 +8,15 @@ from services.trainer.calibration import calibrate_head, choose_rejection, fit_t
 from shared.runtime.classifier import OUT_OF_SCOPE, HeadSpec, predict_head
 from shared.runtime.scoring import energy_score, expected_calibration_error, in_scope_score, softmax
 
+OOS_SPEC = HeadSpec(
+    name="intent",
+    output="o",
+    labels=["a", "b", "oos"],
+    oos_label="oos",
+    reject_method="max_prob",
+    reject_threshold=0.6,
+)
+
 
 def overconfident(n: int = 4000, classes: int = 5, scale: float = 3.0, seed: int = 0):  # type: ignore[no-untyped-def]
     """Labels drawn from softmax(z); the 'model' reports scale·z, i.e. it is overconfident by `scale`."""
@@ -67,14 +76,7 @@ def test_rejection_without_oos_rejects_a_small_low_confidence_share() -> None:
 
 
 def test_predict_head_applies_threshold_and_oos_class() -> None:
-    spec = HeadSpec(
-        name="intent",
-        output="o",
-        labels=["a", "b", "oos"],
-        oos_label="oos",
-        reject_method="max_prob",
-        reject_threshold=0.6,
-    )
+    spec = OOS_SPEC
     rows = predict_head(spec, np.array([[5.0, 0.0, 0.0], [1.0, 0.9, 0.0], [0.0, 0.0, 5.0]]), top_k=2)
     assert [(r.label, r.out_of_scope) for r in rows] == [
         ("a", False),
@@ -90,14 +92,7 @@ def test_head_report_counts_oos_queries_and_rejections() -> None:
     from services.trainer.data import Example
     from services.trainer.evaluate import head_report
 
-    spec = HeadSpec(
-        name="intent",
-        output="o",
-        labels=["a", "b", "oos"],
-        oos_label="oos",
-        reject_method="max_prob",
-        reject_threshold=0.6,
-    )
+    spec = OOS_SPEC
     logits = np.array([[5.0, 0, 0], [0, 5.0, 0], [1.0, 0.9, 0], [0, 0, 5.0], [4.0, 0, 0]])
     gold = ["a", "b", "a", "oos", "oos"]
     report = head_report(spec, logits, [Example(f"t{i}", {"intent": g}) for i, g in enumerate(gold)])
