@@ -46,10 +46,9 @@ def head_label_sets(examples: list[Example], head_names: list[str]) -> dict[str,
     return {name: labels for name, labels in sets.items() if labels}
 
 
-def _batches(examples: list[Example], batch_size: int, rng: random.Random | None) -> list[list[Example]]:
+def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> list[list[Example]]:
     order = examples[:]
-    if rng is not None:
-        rng.shuffle(order)
+    rng.shuffle(order)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 

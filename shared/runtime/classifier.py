@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,6 @@ class Prediction:
     heads: dict[str, HeadPrediction]
     inference_ms: float
     primary_head: str = PRIMARY_HEAD
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def primary(self) -> HeadPrediction:
