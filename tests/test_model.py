@@ -26,6 +26,7 @@ from shared.db import (
 )
 from shared.registry import Registry, RegistryError
 from shared.runtime.classifier import OUT_OF_SCOPE, OnnxClassifier
+from shared.runtime.ood import MAHALANOBIS, fit_class_gaussians
 from shared.runtime.scoring import expected_calibration_error, softmax
 from tests.conftest import HEADS
 from tests.test_storage import ticket_in
@@ -108,13 +109,34 @@ def test_rejection_threshold_is_applied_at_inference(trained_registry: Registry,
     bundle = tmp_path / version
     shutil.copytree(trained_registry.bundle_dir(version), bundle)
     config = json.loads((bundle / "config.json").read_text())
-    assert config["heads"][0]["reject_method"] in ("max_prob", "energy")
+    assert config["heads"][0]["reject_method"] in ("max_prob", "energy", "mahalanobis")
     config["heads"][0].update(reject_method="max_prob", reject_threshold=1.01)  # rejects everything
     (bundle / "config.json").write_text(json.dumps(config))
     strict = OnnxClassifier(bundle, version=version).predict([PRAISE])[0]
     assert strict.primary.label == OUT_OF_SCOPE and strict.primary.out_of_scope
     assert strict.primary.top_k[0][0] == "praise"  # the candidates stay visible to agents
     assert not strict.heads["sentiment"].out_of_scope  # the rule belongs to the intent head
+
+
+def test_embedding_rule_is_applied_at_inference(trained_registry: Registry, tmp_path: Path) -> None:
+    version = trained_registry.active_version()
+    bundle = tmp_path / version
+    shutil.copytree(trained_registry.bundle_dir(version), bundle)
+    classifier = OnnxClassifier(bundle, version=version)
+    texts = [PRAISE, "Where is my parcel? It was due last week.", "I want my money back for the kettle"]
+    forward = classifier.forward(texts, with_embedding=True)
+    assert forward.embedding is not None and forward.embedding.shape == (3, 384)
+    fit_class_gaussians(forward.embedding, np.arange(3)).save(bundle / "ood_intent.npz")
+    config = json.loads((bundle / "config.json").read_text())
+    rule = {"reject_method": MAHALANOBIS, "ood_stats": "ood_intent.npz"}
+
+    def predict_with(threshold: float) -> str:
+        config["heads"][0].update(rule, reject_threshold=threshold)
+        (bundle / "config.json").write_text(json.dumps(config))
+        return OnnxClassifier(bundle, version=version).predict([PRAISE])[0].primary.label
+
+    assert predict_with(1.0) == OUT_OF_SCOPE  # scores are minus a squared distance: never above 0
+    assert predict_with(-1e9) == "praise"
 
 
 def test_tampered_bundle_is_refused(trained_registry: Registry, tmp_path: Path) -> None:

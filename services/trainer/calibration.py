@@ -100,8 +100,10 @@ def choose_rejection(
     oos_index: int | None,
     max_false_rejection: float = 0.02,
     max_in_scope_drop: float = 0.01,
+    extra_scores: dict[str, np.ndarray] | None = None,
 ) -> RejectionRule:
-    """Pick the method (max-prob or energy) and threshold on validation.
+    """Pick the method (max-prob, energy, or one of `extra_scores`, e.g. Mahalanobis distance in embedding
+    space, precomputed per validation example) and its threshold on validation.
 
     With out-of-scope examples in validation: the highest OOS recall whose in-scope accuracy (rejections
     count as errors) stays within `max_in_scope_drop` of the accuracy without a threshold. Without them:
@@ -114,8 +116,9 @@ def choose_rejection(
     predicted_oos = predicted == oos_index if oos_index is not None else no_oos
     correct = predicted == gold
     rules = []
-    for method in REJECT_METHODS:
-        scores = in_scope_score(logits, method=method, temperature=temperature)
+    by_method = {m: in_scope_score(logits, method=m, temperature=temperature) for m in REJECT_METHODS}
+    by_method.update(extra_scores or {})
+    for method, scores in by_method.items():
         if is_oos.any():
             candidates = np.unique(scores)
         else:

@@ -76,7 +76,9 @@ def _calibration(spec: HeadSpec, logits: np.ndarray, gold: list[str]) -> dict[st
     }
 
 
-def head_report(spec: HeadSpec, logits: np.ndarray, examples: list[Example]) -> dict[str, Any]:
+def head_report(
+    spec: HeadSpec, logits: np.ndarray, examples: list[Example], scores: np.ndarray | None = None
+) -> dict[str, Any]:
     """Accuracy and macro-F1 of the classifier alone (argmax; a trained OOS class counts as out of scope)
     and of what the product returns (with the rejection rule), per-class P/R/F1, ECE, confusions, OOS."""
     rows = [i for i, e in enumerate(examples) if spec.name in e.labels]
@@ -88,7 +90,8 @@ def head_report(spec: HeadSpec, logits: np.ndarray, examples: list[Example]) -> 
     head_logits = logits[rows]
     argmax = [spec.labels[i] for i in head_logits.argmax(axis=1)]
     argmax = [OUT_OF_SCOPE if p in oos_names else p for p in argmax]
-    final = [p.label for p in predict_head(spec, head_logits, top_k=1)]
+    head_scores = scores[rows] if scores is not None else None
+    final = [p.label for p in predict_head(spec, head_logits, top_k=1, scores=head_scores)]
     report: dict[str, Any] = {
         "examples": len(rows),
         **_accuracy_and_f1(gold, argmax),
@@ -127,11 +130,13 @@ def evaluate_bundle(
 ) -> dict[str, Any]:
     texts = [e.text for e in examples]
     started = time.perf_counter()
-    chunks = [classifier.head_logits(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    chunks = [classifier.forward(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
     seconds = time.perf_counter() - started
-    logits = {h.name: np.concatenate([c[h.name] for c in chunks]) for h in classifier.heads}
+    logits = {h.name: np.concatenate([c.logits[h.name] for c in chunks]) for h in classifier.heads}
+    per_chunk = [classifier.reject_scores(c) for c in chunks]
+    scores = {name: np.concatenate([c[name] for c in per_chunk]) for name in classifier.gaussians}
     heads = {
-        h.name: head_report(h, logits[h.name], examples)
+        h.name: head_report(h, logits[h.name], examples, scores.get(h.name))
         for h in classifier.heads
         if any(h.name in e.labels for e in examples)
     }

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from services.trainer.model import MultiHeadClassifier
-from services.trainer.train import encode
+from services.trainer.model import MultiHeadClassifier, WithEmbedding
+from services.trainer.train import EMBEDDING, encode
 from shared.runtime.classifier import HeadSpec, OnnxClassifier
 
 log = logging.getLogger(__name__)
@@ -42,12 +42,12 @@ def export_onnx(model: MultiHeadClassifier, tokenizer: Any, out_dir: Path, *, ma
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model,
+            WithEmbedding(model),
             args,
             dynamo=True,
             dynamic_shapes=shapes,
             input_names=INPUT_NAMES,
-            output_names=[output_name(h) for h in model.head_names],
+            output_names=[*(output_name(h) for h in model.head_names), EMBEDDING],
             verbose=False,
         )
     program.save(str(path))
@@ -68,6 +68,7 @@ def write_bundle_files(
                 "input_names": INPUT_NAMES,
                 "pad_token_id": int(tokenizer.pad_token_id or 0),
                 "heads": [asdict(h) for h in heads],
+                "embedding_output": EMBEDDING,
                 "languages": languages,
             },
             indent=2,
@@ -84,16 +85,18 @@ def check_parity(
     max_length: int,
     tolerance: float,
 ) -> float:
-    """Compare our serving path (tokenizers + onnxruntime) with transformers + PyTorch, every head."""
+    """Compare our serving path (tokenizers + onnxruntime) with transformers + PyTorch: every head's logits
+    and the pooled embedding."""
     runtime = OnnxClassifier(bundle_dir, version="parity-check")
     worst = 0.0
     with torch.no_grad():
         for start in range(0, len(texts), 16):
             chunk = texts[start : start + 16]
-            expected = model(**encode(tokenizer, chunk, max_length))
-            actual = runtime.head_logits(chunk)
-            for name, logits in zip(model.head_names, expected, strict=True):
-                worst = max(worst, float(np.abs(logits.numpy() - actual[name]).max()))
+            expected = WithEmbedding(model)(**encode(tokenizer, chunk, max_length))
+            forward = runtime.forward(chunk, with_embedding=True)
+            actual = [*(forward.logits[name] for name in model.head_names), forward.embedding]
+            for want, got in zip(expected, actual, strict=True):
+                worst = max(worst, float(np.abs(want.numpy() - got).max()))
     if worst > tolerance:
         raise ExportParityError(f"ONNX logits differ from PyTorch by {worst:.2e} > {tolerance:.0e}")
     log.info(

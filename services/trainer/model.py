@@ -24,16 +24,38 @@ class MultiHeadClassifier(nn.Module):
         hidden = int(encoder.config.hidden_size)
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, size) for name, size in head_sizes.items()})
 
-    def forward(
+    def pool(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
+    ) -> torch.Tensor:
+        """Mean of the last hidden states over real tokens: the sentence embedding every head reads."""
         hidden = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
         ).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+    def classify(self, pooled: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pooled = self.dropout(pooled)
         return tuple(self.heads[name](pooled) for name in self.head_names)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        return self.classify(self.pool(input_ids, attention_mask, token_type_ids))
+
+
+class WithEmbedding(nn.Module):
+    """The serving graph: every head's logits, then the pooled embedding (for embedding-space OOS rules)."""
+
+    def __init__(self, model: MultiHeadClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        pooled = self.model.pool(input_ids, attention_mask, token_type_ids)
+        return (*self.model.classify(pooled), pooled)
 
 
 def build_classifier(model_dir: str, head_sizes: dict[str, int], *, dropout: float) -> MultiHeadClassifier:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from services.trainer.base_model import MINILM_ENCODER, locate
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example, load_examples, stratified_split
@@ -79,32 +81,76 @@ def _manifest(config: TrainConfig, base_dir: Path, parity: float) -> dict[str, A
     }
 
 
-def calibrate_heads(outcome: Any, valid: list[Example], config: TrainConfig) -> tuple[list[HeadSpec], dict]:
-    """Temperature per head and, for the primary head, the out-of-scope rule, all fitted on validation."""
-    from services.trainer.calibration import calibrate_head, choose_rejection
-    from services.trainer.train import IGNORE, gold_ids, predict_logits
+def fit_embedding_rule(outcome: Any, train: list[Example], config: TrainConfig, labels: list[str]) -> Any:
+    """Class Gaussians on the fine-tuned embeddings of the in-scope training tickets of the primary head."""
+    from services.trainer.train import EMBEDDING, gold_ids, predict_outputs
+    from shared.runtime.ood import fit_class_gaussians
 
-    logits = predict_logits(outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length)
+    gold = gold_ids(train, config.primary_head, labels)
+    keep = (gold >= 0) & (gold != (labels.index(config.oos_label) if config.oos_label in labels else -1))
+    texts = [e.text for e, kept in zip(train, keep, strict=True) if kept]
+    embeddings = predict_outputs(outcome.model, outcome.tokenizer, texts, config.max_length)[EMBEDDING]
+    return fit_class_gaussians(embeddings, gold[keep])
+
+
+def _primary_rule(
+    outcome: Any,
+    train: list[Example],
+    config: TrainConfig,
+    valid_outputs: dict,
+    gold: np.ndarray,
+    **kwargs: Any,
+) -> tuple[dict[str, Any], Any, Any]:
+    """The primary head's out-of-scope rule: max-prob, energy or Mahalanobis, whichever validation prefers."""
+    from services.trainer.calibration import choose_rejection
+    from services.trainer.train import EMBEDDING, IGNORE
+    from shared.runtime.ood import MAHALANOBIS
+
+    head = config.primary_head
+    known = gold != IGNORE
+    gaussians = fit_embedding_rule(outcome, train, config, outcome.head_labels[head])
+    extra = {MAHALANOBIS: gaussians.score(valid_outputs[EMBEDDING][known])}
+    rule = choose_rejection(valid_outputs[head][known], gold[known], extra_scores=extra, **kwargs)
+    spec = {"reject_method": rule.method, "reject_threshold": rule.threshold}
+    if rule.method == MAHALANOBIS:
+        spec["ood_stats"] = f"ood_{head}.npz"
+    return spec, rule, gaussians
+
+
+def calibrate_heads(
+    outcome: Any, train: list[Example], valid: list[Example], config: TrainConfig, staging: Path
+) -> tuple[list[HeadSpec], dict]:
+    """Temperature per head and, for the primary head, the out-of-scope rule, all fitted on validation
+    (the Mahalanobis rule's class statistics on training embeddings, saved into the bundle)."""
+    from services.trainer.calibration import calibrate_head
+    from services.trainer.train import IGNORE, gold_ids, predict_outputs
+
+    outputs = predict_outputs(outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length)
     specs, report = [], {}
     for head, labels in outcome.head_labels.items():
-        spec = {"name": head, "output": f"logits_{head}", "labels": labels}
+        spec: dict[str, Any] = {"name": head, "output": f"logits_{head}", "labels": labels}
         oos = config.oos_label if config.oos_label in labels else None
         spec["oos_label"] = oos
         gold = gold_ids(valid, head, labels)
         known = gold != IGNORE
         if config.calibrate and known.sum() >= 2:
-            calibration = calibrate_head(logits[head][known], gold[known])
+            calibration = calibrate_head(outputs[head][known], gold[known])
             spec["temperature"] = calibration.temperature
             report[head] = {"calibration": asdict(calibration)}
             if head == config.primary_head:
-                rule = choose_rejection(
-                    logits[head][known],
-                    gold[known],
+                rule_spec, rule, gaussians = _primary_rule(
+                    outcome,
+                    train,
+                    config,
+                    outputs,
+                    gold,
                     temperature=calibration.temperature,
                     oos_index=labels.index(oos) if oos else None,
                     max_in_scope_drop=config.oos_max_in_scope_drop,
                 )
-                spec.update(reject_method=rule.method, reject_threshold=rule.threshold)
+                spec.update(rule_spec)
+                if "ood_stats" in rule_spec:
+                    gaussians.save(staging / rule_spec["ood_stats"])
                 report[head]["rejection"] = rule.to_json()
         specs.append(HeadSpec(**spec))
     return specs, report
@@ -115,7 +161,7 @@ def _build_bundle(
 ) -> tuple[float, dict[str, Any]]:
     from services.trainer.export import check_parity, export_onnx, write_bundle_files
 
-    heads, calibration = calibrate_heads(outcome, valid, config)
+    heads, calibration = calibrate_heads(outcome, train, valid, config, staging)
     write_bundle_files(
         outcome.tokenizer,
         staging,

@@ -18,10 +18,11 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example
 from services.trainer.metrics import accuracy, macro_f1
-from services.trainer.model import MultiHeadClassifier, apply_freeze, build_classifier
+from services.trainer.model import MultiHeadClassifier, WithEmbedding, apply_freeze, build_classifier
 
 log = logging.getLogger(__name__)
 IGNORE = -100  # a head without a label for this example: masked out of that head's loss
+EMBEDDING = "sentence_embedding"  # the pooled sentence embedding, beside the heads' logits
 
 
 @dataclass
@@ -81,16 +82,26 @@ def _targets(batch: list[Example], head_labels: dict[str, list[str]]) -> dict[st
 
 
 @torch.no_grad()
+def predict_outputs(
+    model: MultiHeadClassifier, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """Logits per head name plus the pooled embeddings under EMBEDDING, in eval mode."""
+    model.eval()
+    names = [*model.head_names, EMBEDDING]
+    chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for start in range(0, len(texts), batch_size):
+        outputs = WithEmbedding(model)(**encode(tokenizer, texts[start : start + batch_size], max_length))
+        for name, tensor in zip(names, outputs, strict=True):
+            chunks[name].append(tensor.numpy())
+    return {name: np.concatenate(parts) for name, parts in chunks.items() if parts}
+
+
 def predict_logits(
     model: MultiHeadClassifier, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
 ) -> dict[str, np.ndarray]:
-    model.eval()
-    chunks: dict[str, list[np.ndarray]] = {name: [] for name in model.head_names}
-    for start in range(0, len(texts), batch_size):
-        outputs = model(**encode(tokenizer, texts[start : start + batch_size], max_length))
-        for name, logits in zip(model.head_names, outputs, strict=True):
-            chunks[name].append(logits.numpy())
-    return {name: np.concatenate(parts) for name, parts in chunks.items() if parts}
+    outputs = predict_outputs(model, tokenizer, texts, max_length, batch_size)
+    outputs.pop(EMBEDDING, None)
+    return outputs
 
 
 def gold_ids(examples: list[Example], head: str, labels: list[str]) -> np.ndarray:

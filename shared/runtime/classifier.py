@@ -1,7 +1,8 @@
 """Serving-side multi-head text classifier: an onnxruntime session plus a `tokenizers` tokenizer (no torch).
 
-A bundle (written by the trainer) holds model.onnx with one logits output per head, tokenizer.json,
-labels.json and config.json; config.json describes each head: labels, temperature, out-of-scope rule.
+A bundle (written by the trainer) holds model.onnx with one logits output per head (and the pooled
+sentence embedding), tokenizer.json, labels.json and config.json; config.json describes each head: labels,
+temperature, out-of-scope rule (and, for the embedding-space rule, the class-statistics file it needs).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,9 @@ class HeadSpec:
     labels: list[str]
     temperature: float = 1.0
     oos_label: str | None = None  # a trained out-of-scope class (e.g. CLINC150's "oos")
-    reject_method: str | None = None  # "max_prob" or "energy"
+    reject_method: str | None = None  # "max_prob", "energy" or "mahalanobis"
     reject_threshold: float | None = None
+    ood_stats: str | None = None  # bundle file with class means/precision, for "mahalanobis"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadSpec:
@@ -70,12 +73,27 @@ def read_heads(bundle_dir: Path, config: dict[str, Any]) -> list[HeadSpec]:
     return [HeadSpec(name=PRIMARY_HEAD, output="logits", labels=labels)]
 
 
-def predict_head(spec: HeadSpec, logits: np.ndarray, top_k: int) -> list[HeadPrediction]:
-    """Calibrated probabilities, top-k, and the out-of-scope decision for one head over a batch."""
+@dataclass(frozen=True)
+class Forward:
+    """One graph run over a batch: logits per head and, when the graph has it, the pooled embedding."""
+
+    logits: dict[str, np.ndarray]
+    embedding: np.ndarray | None = None
+
+
+def predict_head(
+    spec: HeadSpec, logits: np.ndarray, top_k: int, *, scores: np.ndarray | None = None
+) -> list[HeadPrediction]:
+    """Calibrated probabilities, top-k, and the out-of-scope decision for one head over a batch.
+
+    `scores` are precomputed in-scope scores, required by rules that do not work on logits alone."""
     probabilities = softmax(logits, spec.temperature)
     rejected = np.zeros(len(logits), dtype=bool)
     if spec.reject_method and spec.reject_threshold is not None:
-        scores = in_scope_score(logits, method=spec.reject_method, temperature=spec.temperature)
+        if scores is None:
+            if spec.reject_method == MAHALANOBIS:
+                raise ValueError(f"head {spec.name!r}: the {MAHALANOBIS} rule needs embedding scores")
+            scores = in_scope_score(logits, method=spec.reject_method, temperature=spec.temperature)
         rejected = scores < spec.reject_threshold
     k = min(top_k, len(spec.labels))
     results = []
@@ -105,6 +123,12 @@ class OnnxClassifier:
         self.languages: list[str] = list(self.config.get("languages", []))
         self.max_length = int(self.config["max_length"])
         self.input_names: list[str] = list(self.config["input_names"])
+        self.embedding_output: str | None = self.config.get("embedding_output")
+        self.gaussians = {
+            h.name: ClassGaussians.load(self.bundle_dir / h.ood_stats)
+            for h in self.heads
+            if h.reject_method == MAHALANOBIS and h.ood_stats
+        }
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)))
@@ -135,9 +159,26 @@ class OnnxClassifier:
         }
         return {name: np.asarray(features[name], dtype=np.int64) for name in self.input_names}
 
+    def forward(self, texts: list[str], *, with_embedding: bool | None = None) -> Forward:
+        """Run the graph; the embedding is fetched when asked for, or by default when a rule needs it."""
+        if with_embedding is None:
+            with_embedding = bool(self.gaussians)
+        names = [h.output for h in self.heads]
+        if with_embedding and self.embedding_output:
+            names.append(self.embedding_output)
+        outputs = self.session.run(names, self.encode(texts))
+        logits = {head.name: out for head, out in zip(self.heads, outputs, strict=False)}
+        embedding = outputs[len(self.heads)] if len(outputs) > len(self.heads) else None
+        return Forward(logits, embedding)
+
+    def reject_scores(self, forward: Forward) -> dict[str, np.ndarray]:
+        """In-scope scores for heads whose rule works in embedding space."""
+        if forward.embedding is None:
+            return {}
+        return {name: gaussians.score(forward.embedding) for name, gaussians in self.gaussians.items()}
+
     def head_logits(self, texts: list[str]) -> dict[str, np.ndarray]:
-        outputs = self.session.run([h.output for h in self.heads], self.encode(texts))
-        return {head.name: logits for head, logits in zip(self.heads, outputs, strict=True)}
+        return self.forward(texts, with_embedding=False).logits
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """Raw logits of the primary head."""
@@ -145,9 +186,11 @@ class OnnxClassifier:
 
     def predict(self, texts: list[str], *, top_k: int = 3) -> list[Prediction]:
         started = time.perf_counter()
+        forward = self.forward(texts)
+        scores = self.reject_scores(forward)
         per_head = {
-            head.name: predict_head(head, logits, top_k)
-            for head, logits in zip(self.heads, self.head_logits(texts).values(), strict=True)
+            head.name: predict_head(head, forward.logits[head.name], top_k, scores=scores.get(head.name))
+            for head in self.heads
         }
         elapsed_ms = (time.perf_counter() - started) * 1000.0 / max(len(texts), 1)
         primary = self.heads[0].name
