@@ -18,7 +18,7 @@ def quantize_model(source: Path, target: Path) -> None:
 
     prepared = target.with_name("model.prep.onnx")
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8, per_channel=False)
+    quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8, per_channel=True)
     prepared.unlink()
 
 
@@ -38,7 +38,7 @@ def quantize_bundle(registry: Registry, model: str, *, mode: str = "int8", activ
         fp32.unlink()
         version = f"{new_version_id()}-int8"
         derived = {k: v for k, v in manifest.items() if k not in ("files", "version")}
-        derived.update(parent_version=parent, quantization="int8-dynamic (onnxruntime, QInt8 weights)")
+        derived.update(parent_version=parent, quantization="int8-dynamic (onnxruntime, QInt8 weights per channel)")
         registry.publish(staging, version=version, manifest=derived)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
