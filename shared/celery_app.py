@@ -13,8 +13,16 @@ from kombu import Queue
 from shared.settings import Settings
 
 TASK_CLASSIFY = "helploop.triage.classify"
+TASK_KB_INDEX = "helploop.kb.index"
+TASK_KB_SEARCH = "helploop.kb.search"
 QUEUE_TRIAGE = "triage"
-KNOWN_QUEUES = (QUEUE_TRIAGE,)
+QUEUE_KB = "kb"
+KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB)
+ROUTES = {
+    TASK_CLASSIFY: {"queue": QUEUE_TRIAGE},
+    TASK_KB_INDEX: {"queue": QUEUE_KB},
+    TASK_KB_SEARCH: {"queue": QUEUE_KB},
+}
 
 
 def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str = "helploop") -> Celery:
@@ -24,13 +32,14 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_ignore_result=True,
-        result_backend=None,
+        task_ignore_result=True,  # tasks that answer a caller (knowledge-base search) opt in
+        result_backend=settings.redis_url,
+        result_expires=300,
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=QUEUE_TRIAGE,
         task_queues=[Queue(q, routing_key=q) for q in KNOWN_QUEUES],
-        task_routes={TASK_CLASSIFY: {"queue": QUEUE_TRIAGE}},
+        task_routes=ROUTES,
         task_time_limit=settings.triage_time_limit_s + 15,
         task_soft_time_limit=settings.triage_time_limit_s,
         worker_send_task_events=True,

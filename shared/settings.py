@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     model_registry_dir: Path = Path("./var/models")
     datasets_dir: Path = Path("../shared/datasets")
     base_encoder_dir: Path | None = None
+    encoder_registry_dir: Path = Path("./var/encoders")  # the sentence encoder for knowledge-base search
 
     webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=1, ge=1)
     onnx_intra_op_threads: int = Field(default=0, ge=0)
     top_k: int = Field(default=3, ge=1, le=20)
+    kb_search_timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("webhook_secrets", "api_keys", mode="before")
     @classmethod

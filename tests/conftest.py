@@ -150,3 +150,13 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
         "broker_connect_timeout_s": 1.0,
     }
     return {**base, **extra}
+
+
+@pytest.fixture(scope="session")
+def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """The pretrained MiniLM exported as the knowledge base's sentence encoder, active."""
+    from services.trainer.encoder_export import build_sentence_encoder
+
+    registry = Registry(tmp_path_factory.mktemp("encoders"))
+    build_sentence_encoder(registry)
+    return registry

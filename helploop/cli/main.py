@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import benchmark, client, ops, run, training
+from helploop.cli import benchmark, client, kb, ops, run, training
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         benchmark.register,
         run.register,
         client.register,
+        kb.register,
     ]
     for register in registrars:
         register(commands)

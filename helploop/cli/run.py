@@ -45,6 +45,21 @@ def ensure_model(settings: Settings, *, epochs: int) -> None:
     subprocess.run([*train, *heads, "--activate"], check=True)
 
 
+def ensure_knowledge_base(settings: Settings) -> None:
+    """Export the sentence encoder once (cached by weights hash) and import the demo articles when the
+    knowledge base is empty."""
+    from shared.db import build_engine, build_session_factory, session_scope
+    from shared.kb.store import count_articles
+
+    helploop = str(Path(sys.executable).with_name("helploop"))
+    subprocess.run([helploop, "kb", "build-encoder"], check=True)
+    with session_scope(build_session_factory(build_engine(settings.database_url))) as session:
+        if count_articles(session=session):
+            return
+    log.info("empty knowledge base: importing the demo shop's articles")
+    subprocess.run([helploop, "kb", "import", "--demo"], check=True)
+
+
 def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, start_new_session=True)
 
@@ -91,6 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         subprocess.run([str(bin_dir / "helploop"), "db", "upgrade"], env=env, check=True)
         ensure_model(settings, epochs=args.epochs)
+        ensure_knowledge_base(settings)
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
         procs.append(_spawn([str(bin_dir / "helploop"), "worker"], env))
         url = f"http://{args.bind}"

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
 
 from services.gateway.errors import register_error_handlers
+from services.gateway.kb.views import bp as kb_bp
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
 from shared.logging_setup import configure_logging
@@ -76,5 +77,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(tickets_bp)
+    app.register_blueprint(kb_bp)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

@@ -1,4 +1,4 @@
-"""Per-process worker state: DB engine and model, built lazily in the child after fork."""
+"""Per-process worker state: DB engine, classifier and knowledge base, built lazily after fork."""
 
 from __future__ import annotations
 
@@ -6,19 +6,43 @@ import logging
 import os
 from dataclasses import dataclass
 
-from services.inference.model_holder import ActiveModel
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.inference.model_holder import ActiveArtifact, ActiveModel
 from services.inference.triage import TriageContext
 from shared.db import build_engine, build_session_factory
+from shared.kb.search import KnowledgeBase
 from shared.registry import Registry
+from shared.runtime.encoder import SentenceEncoder
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+
+class ActiveKnowledgeBase:
+    """The knowledge base over the active sentence encoder (re-made when the encoder version changes)."""
+
+    def __init__(self, session_factory: sessionmaker[Session], settings: Settings) -> None:
+        threads = settings.onnx_intra_op_threads
+        self.session_factory = session_factory
+        self.encoder = ActiveArtifact(
+            Registry(settings.encoder_registry_dir),
+            lambda path, version: SentenceEncoder(path, version=version, intra_op_threads=threads),
+        )
+        self._kb: KnowledgeBase | None = None
+
+    def get(self) -> KnowledgeBase:
+        encoder = self.encoder.get()
+        if self._kb is None or self._kb.encoder is not encoder:
+            self._kb = KnowledgeBase(self.session_factory, encoder)
+        return self._kb
 
 
 @dataclass
 class WorkerContext:
     settings: Settings
     triage: TriageContext
+    knowledge: ActiveKnowledgeBase
     pid: int
 
 
@@ -27,11 +51,14 @@ _context: WorkerContext | None = None
 
 def build_context(settings: Settings) -> WorkerContext:
     engine = build_engine(settings.database_url)
+    factory = build_session_factory(engine)
     model = ActiveModel(
         Registry(settings.model_registry_dir), intra_op_threads=settings.onnx_intra_op_threads
     )
-    triage = TriageContext(session_factory=build_session_factory(engine), model=model, top_k=settings.top_k)
-    return WorkerContext(settings=settings, triage=triage, pid=os.getpid())
+    triage = TriageContext(session_factory=factory, model=model, top_k=settings.top_k)
+    return WorkerContext(
+        settings=settings, triage=triage, knowledge=ActiveKnowledgeBase(factory, settings), pid=os.getpid()
+    )
 
 
 def worker_context() -> WorkerContext:
@@ -43,9 +70,13 @@ def worker_context() -> WorkerContext:
 
 
 def warm_up() -> None:
-    """Load the active model now (called in each child after fork); a missing model is not fatal."""
-    try:
-        classifier = worker_context().triage.model.get()
-        log.info("worker process %s serving model %s", os.getpid(), classifier.version)
-    except Exception as exc:
-        log.warning("model not loaded at start: %s", exc)
+    """Load the active models now (called in each child after fork); a missing one is not fatal."""
+    context = worker_context()
+    for name, holder in (
+        ("classifier", context.triage.model),
+        ("sentence encoder", context.knowledge.encoder),
+    ):
+        try:
+            log.info("worker process %s serving %s %s", os.getpid(), name, holder.get().version)
+        except Exception as exc:
+            log.warning("%s not loaded at start: %s", name, exc)

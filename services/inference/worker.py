@@ -8,12 +8,12 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from services.inference.context import warm_up
-from shared.celery_app import QUEUE_TRIAGE, create_celery
+from shared.celery_app import QUEUE_KB, QUEUE_TRIAGE, create_celery
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-TASK_MODULES = ("services.inference.tasks",)
+TASK_MODULES = ("services.inference.tasks", "services.inference.kb_tasks")
 
 
 @worker_process_init.connect
@@ -35,7 +35,7 @@ def run_worker(argv: list[str] | None = None, *, settings: Settings | None = Non
     args = [
         "worker",
         "-Q",
-        QUEUE_TRIAGE,
+        f"{QUEUE_TRIAGE},{QUEUE_KB}",
         "-c",
         str(settings.worker_concurrency),
         "-O",

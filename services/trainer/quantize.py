@@ -38,7 +38,9 @@ def quantize_bundle(registry: Registry, model: str, *, mode: str = "int8", activ
         fp32.unlink()
         version = f"{new_version_id()}-int8"
         derived = {k: v for k, v in manifest.items() if k not in ("files", "version")}
-        derived.update(parent_version=parent, quantization="int8-dynamic (onnxruntime, QInt8 weights per channel)")
+        derived.update(
+            parent_version=parent, quantization="int8-dynamic (onnxruntime, QInt8 weights per channel)"
+        )
         registry.publish(staging, version=version, manifest=derived)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from shared.db.engine import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.db.models import Base, Ticket, TicketStatus, TriageResult
+from shared.kb import models as _kb_models  # noqa: F401  (registers the knowledge-base tables on Base)
 
 __all__ = [
     "Base",

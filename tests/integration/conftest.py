@@ -56,7 +56,9 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, redis_url: str, trained_registry: Registry) -> Iterator[Stack]:
+def stack(
+    tmp_path: Path, redis_url: str, trained_registry: Registry, encoder_registry: Registry
+) -> Iterator[Stack]:
     database_url = f"sqlite:///{tmp_path / 'helploop.db'}"
     upgrade_database(database_url)
     port = free_port()
@@ -66,6 +68,7 @@ def stack(tmp_path: Path, redis_url: str, trained_registry: Registry) -> Iterato
         "HELPLOOP_DATABASE_URL": database_url,
         "HELPLOOP_REDIS_URL": redis_url,
         "HELPLOOP_MODEL_REGISTRY_DIR": str(trained_registry.root),
+        "HELPLOOP_ENCODER_REGISTRY_DIR": str(encoder_registry.root),
         "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
         "HELPLOOP_API_KEYS": API_KEY,
         "HELPLOOP_BROKER_VISIBILITY_TIMEOUT_S": "8",

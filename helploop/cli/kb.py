@@ -1,0 +1,94 @@
+"""`helploop kb build-encoder | import PATH | search QUERY`: the knowledge base from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from shared.settings import get_settings
+
+DEMO_KB_DIR = Path(__file__).resolve().parents[2] / "shared" / "kb" / "demo_articles"
+
+
+def ensure_encoder() -> str:
+    """The active sentence encoder's version, exporting it first when there is none (needs torch)."""
+    from shared.registry import Registry
+
+    settings = get_settings()
+    registry = Registry(settings.encoder_registry_dir)
+    version = registry.active_version()
+    if version is None:
+        from services.trainer.encoder_export import build_sentence_encoder
+
+        version = build_sentence_encoder(registry, base_dir=settings.base_encoder_dir)
+    return version
+
+
+def _knowledge_base():  # type: ignore[no-untyped-def]
+    from shared.db import build_engine, build_session_factory
+    from shared.kb.search import KnowledgeBase
+    from shared.registry import Registry
+    from shared.runtime.encoder import SentenceEncoder
+
+    settings = get_settings()
+    version = ensure_encoder()
+    encoder = SentenceEncoder(Registry(settings.encoder_registry_dir).bundle_dir(version), version=version)
+    return KnowledgeBase(build_session_factory(build_engine(settings.database_url)), encoder)
+
+
+def import_articles(path: Path, *, index: bool = True) -> dict[str, int]:
+    from shared.db import build_engine, build_session_factory, session_scope
+    from shared.kb.importers import read_articles
+    from shared.kb.store import upsert_article
+
+    articles = read_articles(path)
+    factory = build_session_factory(build_engine(get_settings().database_url))
+    counts = {"articles": len(articles), "created": 0, "changed": 0, "unchanged": 0, "indexed_chunks": 0}
+    with session_scope(factory) as session:
+        for article in articles:
+            result = upsert_article(session=session, article=article, source=path.name[:200])
+            counts["created"] += result.created
+            counts["changed"] += result.changed and not result.created
+            counts["unchanged"] += not result.changed
+    if index:
+        counts["indexed_chunks"] = _knowledge_base().index_pending()
+    return counts
+
+
+def cmd_kb_build_encoder(args: argparse.Namespace) -> int:
+    print(ensure_encoder())
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    path = DEMO_KB_DIR if args.demo else Path(args.path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    print(json.dumps(import_articles(path, index=not args.no_index)))
+    return 0
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    hits, revision = _knowledge_base().search(args.query, k=args.k)
+    for hit in hits:
+        print(f"{hit.score:.3f}  {hit.article_id:32}  {hit.title} — {hit.heading}".rstrip(" —"))
+    print(f"(revision {revision})")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("kb", help="knowledge base: build the encoder, import articles, search")
+    sub = p.add_subparsers(dest="kb_command", required=True)
+    q = sub.add_parser("build-encoder", help="export the sentence encoder to ONNX (cached by weights hash)")
+    q.set_defaults(handler=cmd_kb_build_encoder)
+    q = sub.add_parser("import", help="import Markdown/JSON/CSV articles (a file or a directory)")
+    source = q.add_mutually_exclusive_group(required=True)
+    source.add_argument("path", nargs="?")
+    source.add_argument("--demo", action="store_true", help="the demo shop's knowledge base")
+    q.add_argument("--no-index", action="store_true", help="store only; workers embed on their next search")
+    q.set_defaults(handler=cmd_kb_import)
+    q = sub.add_parser("search", help="search the knowledge base in this process")
+    q.add_argument("query")
+    q.add_argument("-k", type=int, default=5)
+    q.set_defaults(handler=cmd_kb_search)

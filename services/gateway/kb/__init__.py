@@ -1,0 +1,1 @@
+"""Knowledge-base endpoints of the gateway (storage only; search is answered by a worker)."""

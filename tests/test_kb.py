@@ -1,0 +1,128 @@
+"""Knowledge base over the real database and the real sentence encoder (ONNX): storage, search, API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from helploop.cli.kb import DEMO_KB_DIR
+from services.gateway.app import create_app
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
+from shared.kb.importers import read_articles
+from shared.kb.search import KnowledgeBase
+from shared.kb.store import current_revision, delete_article, pending_chunks, upsert_article
+from shared.registry import Registry
+from shared.runtime.encoder import SentenceEncoder
+from shared.schemas import KbArticleIn
+from tests.conftest import API_KEY, settings_overrides
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+SHIPPING = KbArticleIn(
+    id="shipping", title="Shipping", body="## Times\nThree to five days.\n\n## Costs\nFree."
+)
+
+
+def factory_for(url: str) -> sessionmaker[Session]:
+    upgrade_database(url)
+    return build_session_factory(build_engine(url))
+
+
+@pytest.fixture(scope="module")
+def encoder(encoder_registry: Registry) -> SentenceEncoder:
+    version = encoder_registry.active_version()
+    assert version is not None
+    return SentenceEncoder(encoder_registry.bundle_dir(version), version=version)
+
+
+@pytest.fixture
+def demo_kb(sqlite_url: str, encoder: SentenceEncoder) -> KnowledgeBase:
+    factory = factory_for(sqlite_url)
+    with session_scope(factory) as session:
+        for article in read_articles(DEMO_KB_DIR):
+            upsert_article(session=session, article=article, source="demo")
+    return KnowledgeBase(factory, encoder)
+
+
+def test_upserts_bump_the_revision_only_on_change(database_url: str) -> None:
+    factory = factory_for(database_url)
+    with session_scope(factory) as session:
+        first = upsert_article(session=session, article=SHIPPING, source="api")
+        again = upsert_article(session=session, article=SHIPPING, source="api")
+        assert (first.created, first.changed, first.chunks, again.changed) == (True, True, 2, False)
+        assert current_revision(session) == 1
+        edited = SHIPPING.model_copy(update={"body": "One paragraph only."})
+        assert upsert_article(session=session, article=edited, source="api").chunks == 1
+        assert current_revision(session) == 2
+        assert len(pending_chunks(session=session, encoder="e1")) == 1
+        assert delete_article(session=session, article_id="shipping")
+        assert not delete_article(session=session, article_id="shipping")
+        assert current_revision(session) == 3 and not pending_chunks(session=session, encoder="e1")
+
+
+def test_exact_title_queries_find_their_article(demo_kb: KnowledgeBase) -> None:
+    articles = read_articles(DEMO_KB_DIR)
+    assert demo_kb.index_pending() >= len(articles)
+    for article in articles:
+        hits, _ = demo_kb.search(article.title, k=3)
+        assert hits[0].article_id == article.id, (article.title, [h.article_id for h in hits])
+        assert hits[0].score > hits[1].score
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "I returned the kettle two weeks ago and still haven't seen the money on my card",
+            "refund-timelines",
+        ),
+        ("can't log in, it says my account is locked", "account-locked"),
+        ("the mug arrived smashed in the box", "damaged-items"),
+        ("my card keeps getting declined at checkout", "payment-declined"),
+    ],
+)
+def test_customer_wording_retrieves_the_right_article(
+    demo_kb: KnowledgeBase, query: str, expected: str
+) -> None:
+    hits, _ = demo_kb.search(query, k=3)
+    assert expected in [h.article_id for h in hits[:2]], [(h.article_id, round(h.score, 3)) for h in hits]
+
+
+def test_index_follows_database_changes_without_restart(demo_kb: KnowledgeBase) -> None:
+    query = "Can I bring my pet llama to the warehouse open day?"
+    hits, revision = demo_kb.search(query, k=1)
+    assert hits[0].article_id != "llama-open-day"
+    llama = KbArticleIn(
+        id="llama-open-day", title="Warehouse open day", body="Pet llamas are welcome at the open day."
+    )
+    with session_scope(demo_kb.session_factory) as session:  # as another process (API, import) would
+        upsert_article(session=session, article=llama, source="api")
+    hits, newer = demo_kb.search(query, k=1)
+    assert newer > revision and hits[0].article_id == "llama-open-day"
+    with session_scope(demo_kb.session_factory) as session:
+        delete_article(session=session, article_id="llama-open-day")
+    assert demo_kb.search(query, k=1)[0][0].article_id != "llama-open-day"
+
+
+def test_article_api_round_trip_and_errors(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:
+    upgrade_database(sqlite_url)
+    overrides = settings_overrides(
+        database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path, kb_search_timeout_s=0.5
+    )
+    client = create_app(overrides).test_client()
+    body = {"title": "Gift wrapping", "body": "## Options\nWe wrap any order for $3.", "tags": ["gifts"]}
+    created = client.post("/v1/kb/articles", json=body, headers=AUTH)
+    assert created.status_code == 201 and created.get_json()["id"] == "gift-wrapping"
+    assert client.post("/v1/kb/articles", json=body, headers=AUTH).get_json()["changed"] is False
+    view = client.get("/v1/kb/articles/gift-wrapping", headers=AUTH).get_json()
+    assert (view["chunks"], view["indexed_chunks"], view["tags"]) == (1, 0, ["gifts"])
+    bad = client.post("/v1/kb/articles", json={"title": "x"}, headers=AUTH)
+    assert bad.status_code == 422 and bad.get_json()["fields"][0]["field"] == "body"
+    assert client.post("/v1/kb/articles", json=body).status_code == 401
+    assert client.get("/v1/kb/search?q=", headers=AUTH).status_code == 422
+    assert client.get("/v1/kb/search?q=wrap&k=500", headers=AUTH).status_code == 422
+    no_worker = client.get("/v1/kb/search?q=wrapping", headers=AUTH)
+    assert no_worker.status_code == 503 and no_worker.get_json()["error"] == "search_unavailable"
+    assert client.delete("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 204
+    assert client.get("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 404
