@@ -1,0 +1,1 @@
+"""Reply drafting: prompts, grounding guardrails, fallback templates (no model code here)."""

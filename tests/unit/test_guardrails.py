@@ -1,0 +1,79 @@
+"""Draft guardrails and PII detection: a planted set of invented facts must all be flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.drafting.guardrails import Flag, check_draft, degenerate_reason, ungrounded_items
+from shared.pii import find_pii, iban_valid, luhn_valid, redact
+
+TICKET = (
+    "Hi, my order NW-48213 for $59.90 arrived with a cracked lid. I'm Dana Hill, phone 0161 496 0732, "
+    "email dana.hill@example.com. Card used: 4111 1111 1111 1111."
+)
+ARTICLE = (
+    "Damaged items: tell us within 14 days of delivery. We send a replacement by Express delivery "
+    "(1-2 working days) or refund in full. Details: https://help.northwind.example/damaged-items"
+)
+GROUNDED = (
+    "Hi Dana, I'm sorry your order NW-48213 arrived damaged. As it is within 14 days, we can send a "
+    "replacement by Express delivery (1-2 working days) or refund the $59.90 in full. More at "
+    "https://help.northwind.example/damaged-items."
+)
+
+
+def test_a_grounded_draft_passes() -> None:
+    report = check_draft(GROUNDED, ticket_text=TICKET, cited_articles=[ARTICLE])
+    assert report.ok, report.reasons
+
+
+PLANTED = [
+    ("order id", "Your replacement order is NW-99102 and ships today."),
+    ("amount", "We have refunded $64.90 to your card."),
+    ("euro amount", "A refund of 59,90 EUR is on its way."),
+    ("number", "It will arrive within 3 working days."),
+    ("url", "Track it at https://track.example.com/xyz123 for updates."),
+    ("bare url", "See www.northwind-returns.example for the label."),
+    ("email", "Write to returns@northwind.example with photos."),
+    ("phone", "Call us on +44 20 7946 0958 any time."),
+    ("hash reference", "Your case number is #88231."),
+    ("decimal", "We will add 12.5 loyalty points to the account."),
+]
+
+
+@pytest.mark.parametrize(("kind", "sentence"), PLANTED, ids=[k for k, _ in PLANTED])
+def test_every_planted_invention_is_flagged(kind: str, sentence: str) -> None:
+    draft = f"Hi Dana, thanks for letting us know. {sentence} Sorry again for the trouble."
+    report = check_draft(draft, ticket_text=TICKET, cited_articles=[ARTICLE])
+    assert Flag.UNGROUNDED in report.flags, kind
+    assert report.reasons and "not in the ticket" in report.reasons[-1]
+
+
+def test_numbers_in_the_ticket_ground_their_parts() -> None:
+    assert ungrounded_items("About order 48213 and $59.9.", sources=[TICKET]) == []
+
+
+@pytest.mark.parametrize(
+    "echo", ["dana.hill@example.com", "0161 496 0732", "4111-1111-1111-1111", "4111111111111111"]
+)
+def test_echoing_the_customers_data_is_flagged(echo: str) -> None:
+    draft = f"Hi Dana, we have noted {echo} on your order NW-48213 and will be in touch."
+    report = check_draft(draft, ticket_text=TICKET, cited_articles=[ARTICLE])
+    assert Flag.PII_ECHO in report.flags
+
+
+def test_empty_and_degenerate_drafts_are_flagged() -> None:
+    assert check_draft("  ok ", ticket_text=TICKET, cited_articles=[]).flags == [Flag.EMPTY]
+    loop = "We are sorry for the delay. " * 8
+    assert Flag.DEGENERATE in check_draft(loop, ticket_text=TICKET, cited_articles=[]).flags
+    assert degenerate_reason("thanks thanks thanks thanks thanks for waiting") is not None
+    assert degenerate_reason(GROUNDED) is None
+
+
+def test_pii_detection_checks_card_and_iban_checksums() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid("GB82 WEST 1234 5698 7654 33")
+    kinds = [m.kind for m in find_pii(TICKET + " IBAN GB82 WEST 1234 5698 7654 32.")]
+    assert kinds == ["phone", "email", "card", "iban"]
+    assert [m.kind for m in find_pii("order NW-48213 on 12/03/2026 for 4111 1111 1111 1112")] == []
+    assert redact("mail dana@example.com now") == "mail [email] now"
