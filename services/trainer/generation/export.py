@@ -1,0 +1,115 @@
+"""Export the generator to ONNX with a KV cache: one graph serves prefill and every decoding step.
+
+Inputs: input_ids (B, T), attention_mask (B, P+T), position_ids (B, T), past_key_values
+(2·layers, B, kv_heads, P, head_dim) with P = 0 on the first call. Outputs: logits (B, 1, vocab) for the last position and
+present_key_values (2·layers, B, kv_heads, P+T, head_dim). Stacking the cache into one tensor keeps the
+decoding loop simple; the graph is checked against PyTorch before it is published.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+INPUT_NAMES = ["input_ids", "attention_mask", "position_ids", "past_key_values"]
+OUTPUT_NAMES = ["logits", "present_key_values"]
+
+
+class DecoderWithCache(nn.Module):
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.layers = int(model.config.num_hidden_layers)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        past_key_values: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        from transformers import DynamicCache
+
+        cache = DynamicCache()
+        for layer in range(self.layers):
+            cache.update(past_key_values[2 * layer], past_key_values[2 * layer + 1], layer)
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,  # only the next token's distribution leaves the graph
+        )
+        present = [t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)]
+        return out.logits, torch.stack(present)
+
+
+def cache_shape(config: Any, batch: int, past: int) -> tuple[int, ...]:
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    return (2 * config.num_hidden_layers, batch, config.num_key_value_heads, past, head_dim)
+
+
+def example_inputs(config: Any, *, batch: int = 2, past: int = 3, new: int = 4) -> tuple[torch.Tensor, ...]:
+    input_ids = torch.randint(0, config.vocab_size, (batch, new))
+    attention_mask = torch.ones(batch, past + new, dtype=torch.long)
+    position_ids = torch.arange(past, past + new).unsqueeze(0).repeat(batch, 1)
+    return input_ids, attention_mask, position_ids, torch.zeros(cache_shape(config, batch, past))
+
+
+def export_decoder(model: Any, path: Path) -> None:
+    model.eval()
+    wrapper = DecoderWithCache(model)
+    batch = torch.export.Dim("batch", min=1, max=256)
+    new = torch.export.Dim("new_tokens", min=1, max=4096)
+    past = torch.export.Dim("past", min=0, max=4096)
+    total = torch.export.Dim("total", min=1, max=8192)
+    shapes = {
+        "input_ids": {0: batch, 1: new},
+        "attention_mask": {0: batch, 1: total},
+        "position_ids": {0: batch, 1: new},
+        "past_key_values": {1: batch, 3: past},
+    }
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            wrapper,
+            example_inputs(model.config),
+            dynamo=True,
+            dynamic_shapes=shapes,
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
+            verbose=False,
+        )
+    program.save(str(path), external_data=False)
+
+
+def generator_config(model: Any, tokenizer: Any) -> dict[str, Any]:
+    config = model.config
+    eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    shape = cache_shape(config, 1, 0)
+    return {
+        "task": "text-generation",
+        "chat_format": "chatml",
+        "eos_token_ids": sorted({int(t) for t in [*eos, im_end] if t is not None}),
+        "pad_token_id": int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]),
+        "cache_dims": [shape[0], shape[2], shape[4]],
+        "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
+        "input_names": INPUT_NAMES,
+        "output_names": OUTPUT_NAMES,
+    }
+
+
+def write_generator_bundle(model: Any, tokenizer: Any, staging: Path) -> None:
+    import json
+
+    export_decoder(model, staging / "decoder.onnx")
+    tokenizer.save_pretrained(str(staging))
+    (staging / "config.json").write_text(json.dumps(generator_config(model, tokenizer), indent=2))

@@ -1,0 +1,56 @@
+"""The drafting prompt, shared by training and serving so both see exactly the same text.
+
+SmolLM2-Instruct speaks ChatML; we render it here (the worker has `tokenizers` but not transformers'
+chat templates); a trainer test checks the rendering against the tokenizer's own template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SYSTEM = (
+    "You are a helpful customer-support agent for {company}. Write the reply to the customer's ticket. "
+    "Use only facts from the context below; never invent order numbers, amounts, dates, phone numbers or "
+    "links. If the context does not answer the question, say that a colleague will follow up."
+)
+DEFAULT_COMPANY = "Northwind Goods"
+MAX_PASSAGE_WORDS = 120
+MAX_TICKET_WORDS = 250
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of context: a knowledge-base chunk or a reply to a similar resolved ticket."""
+
+    source_id: str
+    title: str
+    text: str
+
+
+def _clip(text: str, words: int) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
+
+
+def build_messages(
+    *, ticket: str, intent: str | None, passages: list[Passage], company: str = DEFAULT_COMPANY
+) -> list[dict[str, str]]:
+    context = "\n\n".join(
+        f"[{i}] {p.title}: {_clip(p.text, MAX_PASSAGE_WORDS)}" for i, p in enumerate(passages, start=1)
+    )
+    user = (
+        f"Context:\n{context or '(none)'}\n\n"
+        f"Ticket (intent: {intent or 'unknown'}):\n{_clip(ticket, MAX_TICKET_WORDS)}"
+    )
+    return [{"role": "system", "content": SYSTEM.format(company=company)}, {"role": "user", "content": user}]
+
+
+def render_chatml(messages: list[dict[str, str]], *, add_generation_prompt: bool = True) -> str:
+    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+
+def build_prompt(
+    *, ticket: str, intent: str | None, passages: list[Passage], company: str = DEFAULT_COMPANY
+) -> str:
+    return render_chatml(build_messages(ticket=ticket, intent=intent, passages=passages, company=company))

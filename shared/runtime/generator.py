@@ -1,0 +1,192 @@
+"""Serving-side text generation: onnxruntime + `tokenizers` (no torch), with a KV cache.
+
+The bundle (made by `helploop train-generator`) holds decoder.onnx, tokenizer.json and config.json. The
+decoding loop supports greedy and nucleus sampling, a repetition penalty, EOS and stop strings,
+`max_new_tokens`, and batches of prompts with left padding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.runtime.classifier import choose_providers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    max_new_tokens: int = 160
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    repetition_penalty: float = 1.1
+    stop_strings: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    token_ids: list[int]
+    prompt_tokens: int
+    finish_reason: str  # "eos", "stop" or "length"
+    seconds: float
+    first_token_seconds: float
+
+    @property
+    def tokens(self) -> int:
+        return len(self.token_ids)
+
+
+@dataclass
+class _Row:
+    prompt: list[int]
+    generated: list[int] = field(default_factory=list)
+    finish_reason: str | None = None
+
+
+def apply_repetition_penalty(logits: np.ndarray, seen: list[list[int]], penalty: float) -> np.ndarray:
+    """CTRL-style (as transformers does): divide positive, multiply negative logits of seen tokens."""
+    if penalty == 1.0:
+        return logits
+    out = logits.copy()
+    for row, tokens in enumerate(seen):
+        ids = np.unique(np.asarray(tokens, dtype=np.int64))
+        values = out[row, ids]
+        out[row, ids] = np.where(values > 0, values / penalty, values * penalty)
+    return out
+
+
+def choose_tokens(logits: np.ndarray, config: GenerationConfig, rng: np.random.Generator) -> np.ndarray:
+    if config.temperature <= 0:
+        return logits.argmax(axis=-1)
+    scaled = logits / config.temperature
+    probabilities = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    probabilities /= probabilities.sum(axis=-1, keepdims=True)
+    choices = []
+    for row in probabilities:
+        order = np.argsort(-row)
+        cumulative = np.cumsum(row[order])
+        keep = order[: int(np.searchsorted(cumulative, config.top_p) + 1)]
+        choices.append(rng.choice(keep, p=row[keep] / row[keep].sum()))
+    return np.asarray(choices)
+
+
+class OnnxGenerator:
+    def __init__(self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        started = time.perf_counter()
+        self.version = version
+        self.bundle_dir = Path(bundle_dir)
+        self.config: dict[str, Any] = json.loads((self.bundle_dir / "config.json").read_text())
+        self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self.eos_ids = set(self.config["eos_token_ids"])
+        self.pad_id = int(self.config["pad_token_id"])
+        self.cache_dims = tuple(self.config["cache_dims"])  # (2·layers, kv_heads, head_dim)
+        self.max_context = int(self.config["max_context"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        self.session = ort.InferenceSession(
+            str(self.bundle_dir / "decoder.onnx"),
+            sess_options=options,
+            providers=choose_providers(ort.get_available_providers()),
+        )
+        self.load_seconds = time.perf_counter() - started
+        log.info("loaded generator %s in %.2fs", version, self.load_seconds)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def _step(
+        self, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray, past: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "past_key_values": past}
+        logits, present = self.session.run(None, feeds)
+        return logits[:, -1, :], present
+
+    def _prefill_inputs(self, rows: list[_Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Left-padded ids and mask, and positions counted over real tokens only."""
+        width = max(len(r.prompt) for r in rows)
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, width - len(row.prompt) :] = row.prompt
+            mask[i, width - len(row.prompt) :] = 1
+        positions = np.clip(mask.cumsum(axis=1) - 1, 0, None)
+        return ids, mask, positions
+
+    def _finish(self, row: _Row, token: int, config: GenerationConfig) -> None:
+        if token in self.eos_ids:
+            row.finish_reason = "eos"
+            return
+        row.generated.append(token)
+        if config.stop_strings:
+            text = self.tokenizer.decode(row.generated[-16:])
+            if any(stop in text for stop in config.stop_strings):
+                row.finish_reason = "stop"
+                return
+        if len(row.generated) >= config.max_new_tokens:
+            row.finish_reason = "length"
+
+    def generate(
+        self, prompts: list[str], config: GenerationConfig | None = None, *, use_cache: bool = True
+    ) -> list[Generation]:
+        """Generate for a batch of prompts. `use_cache=False` re-reads the whole sequence every step
+        (slow; the reference the KV-cache path is tested against)."""
+        config = config or GenerationConfig()
+        rng = np.random.default_rng(config.seed)
+        started = time.perf_counter()
+        rows = [_Row(self.encode(p)[-(self.max_context - config.max_new_tokens) :]) for p in prompts]
+        ids, mask, positions = self._prefill_inputs(rows)
+        layers2, kv_heads, head_dim = self.cache_dims
+        past = np.zeros((layers2, len(rows), kv_heads, 0, head_dim), dtype=np.float32)
+        first_token_at = None
+        while True:
+            if use_cache:
+                logits, past = self._step(ids, mask, positions, past)
+            else:
+                full_ids, full_mask, full_positions = self._full_sequence(rows, mask)
+                logits, _ = self._step(full_ids, full_mask, full_positions, past)
+            seen = [r.prompt + r.generated for r in rows]
+            tokens = choose_tokens(
+                apply_repetition_penalty(logits, seen, config.repetition_penalty), config, rng
+            )
+            first_token_at = first_token_at or time.perf_counter()
+            for row, token in zip(rows, tokens, strict=True):
+                if row.finish_reason is None:
+                    self._finish(row, int(token), config)
+            if all(r.finish_reason for r in rows):
+                break
+            ids = np.asarray(
+                [[r.generated[-1] if r.generated else self.pad_id] for r in rows], dtype=np.int64
+            )
+            positions = positions[:, -1:] + 1
+            mask = np.concatenate([mask, np.ones((len(rows), 1), dtype=np.int64)], axis=1)
+        elapsed = time.perf_counter() - started
+        return [self._result(r, config, elapsed, (first_token_at or started) - started) for r in rows]
+
+    def _full_sequence(self, rows: list[_Row], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        width = mask.shape[1]
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        for i, row in enumerate(rows):
+            sequence = (row.prompt + row.generated)[-int(mask[i].sum()) :]
+            ids[i, width - len(sequence) :] = sequence
+        positions = np.clip(mask.cumsum(axis=1) - 1, 0, None)
+        return ids, mask, positions
+
+    def _result(self, row: _Row, config: GenerationConfig, seconds: float, first: float) -> Generation:
+        text = self.tokenizer.decode(row.generated, skip_special_tokens=True)
+        for stop in config.stop_strings:
+            text = text.split(stop, 1)[0]
+        return Generation(
+            text.strip(), row.generated, len(row.prompt), row.finish_reason or "length", seconds, first
+        )
