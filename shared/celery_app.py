@@ -15,11 +15,14 @@ from shared.settings import Settings
 TASK_CLASSIFY = "helploop.triage.classify"
 TASK_KB_INDEX = "helploop.kb.index"
 TASK_KB_SEARCH = "helploop.kb.search"
+TASK_DRAFT = "helploop.drafts.generate"
 QUEUE_TRIAGE = "triage"
 QUEUE_KB = "kb"
-KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB)
+QUEUE_DRAFTS = "drafts"
+KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS)
 ROUTES = {
     TASK_CLASSIFY: {"queue": QUEUE_TRIAGE},
+    TASK_DRAFT: {"queue": QUEUE_DRAFTS},
     TASK_KB_INDEX: {"queue": QUEUE_KB},
     TASK_KB_SEARCH: {"queue": QUEUE_KB},
 }
@@ -42,6 +45,12 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         task_routes=ROUTES,
         task_time_limit=settings.triage_time_limit_s + 15,
         task_soft_time_limit=settings.triage_time_limit_s,
+        task_annotations={
+            TASK_DRAFT: {
+                "soft_time_limit": settings.draft_time_limit_s,
+                "time_limit": settings.draft_time_limit_s + 15,
+            }
+        },
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,

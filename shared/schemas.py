@@ -96,6 +96,19 @@ class Timings(BaseModel):
     triaged: datetime | None = None
 
 
+class DraftView(BaseModel):
+    text: str
+    source: str  # "model" or "template"
+    citations: list[str]
+    flags: list[str]  # empty when every guardrail passed
+    reasons: list[str]
+    generator_version: str
+    prompt_tokens: int
+    tokens: int
+    latency_ms: float
+    created_at: datetime
+
+
 class TicketView(BaseModel):
     id: str
     source: str
@@ -106,6 +119,7 @@ class TicketView(BaseModel):
     channel: str
     language: str | None
     classification: Classification | None = None
+    draft: DraftView | None = None
     failure_reason: str | None = None
     timings: Timings
 

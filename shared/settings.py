@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     datasets_dir: Path = Path("../shared/datasets")
     base_encoder_dir: Path | None = None
     encoder_registry_dir: Path = Path("./var/encoders")  # the sentence encoder for knowledge-base search
+    generator_registry_dir: Path = Path("./var/generators")  # reply-draft generator bundles
+    cache_dir: Path = Path("./var/cache")  # converted base weights (e.g. the generator's GGUF → fp32)
 
     webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
@@ -55,6 +57,14 @@ class Settings(BaseSettings):
     onnx_intra_op_threads: int = Field(default=0, ge=0)
     top_k: int = Field(default=3, ge=1, le=20)
     kb_search_timeout_s: float = Field(default=10.0, gt=0)
+    drafts_enabled: bool = True
+    draft_kb_passages: int = Field(default=3, ge=0, le=10)
+    draft_min_kb_score: float = Field(default=0.25, ge=-1, le=1)
+    draft_max_new_tokens: int = Field(default=160, ge=1, le=1024)
+    draft_temperature: float = Field(default=0.0, ge=0, le=2)
+    draft_top_p: float = Field(default=0.9, gt=0, le=1)
+    draft_repetition_penalty: float = Field(default=1.1, ge=1, le=2)
+    draft_time_limit_s: int = Field(default=180, ge=5)
 
     @field_validator("webhook_secrets", "api_keys", mode="before")
     @classmethod

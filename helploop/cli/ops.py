@@ -42,7 +42,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from services.inference.worker import run_worker
 
-    run_worker(args.celery_args)
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
+    run_worker(args.celery_args, queues=queues)
     return 0
 
 
@@ -90,7 +91,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("action", choices=["upgrade"])
     p.add_argument("revision", nargs="?", default="head")
     p.set_defaults(handler=cmd_db_upgrade)
-    p = commands.add_parser("worker", help="run an inference worker (Celery, queue 'triage')")
+    p = commands.add_parser("worker", help="run an inference worker (Celery; queues triage, kb, drafts)")
+    p.add_argument("--queues", help="comma-separated queues to serve (default: all)")
     p.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra Celery worker options")
     p.set_defaults(handler=cmd_worker)
     p = commands.add_parser("gateway", help="run the gateway under gunicorn")

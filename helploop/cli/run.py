@@ -108,7 +108,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         ensure_model(settings, epochs=args.epochs)
         ensure_knowledge_base(settings)
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
-        procs.append(_spawn([str(bin_dir / "helploop"), "worker"], env))
+        # classification never waits behind a slow draft: drafting has its own worker process
+        procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb"], env))
+        procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts"], env))
         url = f"http://{args.bind}"
         wait_ready(url, procs)
         print(

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.inference.drafting import DraftContext
 from services.inference.model_holder import ActiveArtifact, ActiveModel
 from services.inference.triage import TriageContext
 from shared.db import build_engine, build_session_factory
 from shared.kb.search import KnowledgeBase
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
+from shared.runtime.generator import GenerationConfig, OnnxGenerator
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,36 @@ class WorkerContext:
     settings: Settings
     triage: TriageContext
     knowledge: ActiveKnowledgeBase
+    drafts: DraftContext
     pid: int
 
 
 _context: WorkerContext | None = None
+
+
+def _draft_context(
+    settings: Settings, factory: sessionmaker[Session], knowledge: ActiveKnowledgeBase
+) -> DraftContext:
+    threads = settings.onnx_intra_op_threads
+    generator = ActiveArtifact(
+        Registry(settings.generator_registry_dir),
+        lambda path, version: OnnxGenerator(path, version=version, intra_op_threads=threads),
+    )
+    generation = GenerationConfig(
+        max_new_tokens=settings.draft_max_new_tokens,
+        temperature=settings.draft_temperature,
+        top_p=settings.draft_top_p,
+        repetition_penalty=settings.draft_repetition_penalty,
+        stop_strings=("<|im_end|>", "<|im_start|>"),
+    )
+    return DraftContext(
+        session_factory=factory,
+        generator=generator,
+        knowledge=knowledge,
+        generation=generation,
+        kb_passages=settings.draft_kb_passages,
+        min_kb_score=settings.draft_min_kb_score,
+    )
 
 
 def build_context(settings: Settings) -> WorkerContext:
@@ -56,8 +84,10 @@ def build_context(settings: Settings) -> WorkerContext:
         Registry(settings.model_registry_dir), intra_op_threads=settings.onnx_intra_op_threads
     )
     triage = TriageContext(session_factory=factory, model=model, top_k=settings.top_k)
+    knowledge = ActiveKnowledgeBase(factory, settings)
+    drafts = _draft_context(settings, factory, knowledge)
     return WorkerContext(
-        settings=settings, triage=triage, knowledge=ActiveKnowledgeBase(factory, settings), pid=os.getpid()
+        settings=settings, triage=triage, knowledge=knowledge, drafts=drafts, pid=os.getpid()
     )
 
 

@@ -12,8 +12,8 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from services.inference.context import worker_context
-from services.inference.triage import classify_ticket, mark_failed
-from shared.celery_app import TASK_CLASSIFY
+from services.inference.triage import Outcome, classify_ticket, mark_failed
+from shared.celery_app import QUEUE_DRAFTS, TASK_CLASSIFY, TASK_DRAFT
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,7 +48,7 @@ def timed(func: F) -> F:
 def classify(self: Task, ticket_id: str) -> str:
     context = worker_context()
     try:
-        return classify_ticket(ticket_id=ticket_id, context=context.triage)
+        outcome = classify_ticket(ticket_id=ticket_id, context=context.triage)
     except Exception as exc:
         retries = self.request.retries
         if retries >= context.settings.triage_max_retries:
@@ -60,3 +60,6 @@ def classify(self: Task, ticket_id: str) -> str:
         level = logging.WARNING if not isinstance(exc, SoftTimeLimitExceeded) else logging.ERROR
         log.log(level, "ticket %s: %s; retry %d in %ss", ticket_id, exc, retries + 1, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
+    if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE) and context.settings.drafts_enabled:
+        self.app.send_task(TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS)
+    return outcome

@@ -8,12 +8,12 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from services.inference.context import warm_up
-from shared.celery_app import QUEUE_KB, QUEUE_TRIAGE, create_celery
+from shared.celery_app import KNOWN_QUEUES, create_celery
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-TASK_MODULES = ("services.inference.tasks", "services.inference.kb_tasks")
+TASK_MODULES = ("services.inference.tasks", "services.inference.kb_tasks", "services.inference.draft_tasks")
 
 
 @worker_process_init.connect
@@ -27,15 +27,18 @@ def create_worker_app(settings: Settings) -> Celery:
     return app
 
 
-def run_worker(argv: list[str] | None = None, *, settings: Settings | None = None) -> None:
-    """Start a prefork worker on the triage queue; extra Celery CLI args may follow."""
+def run_worker(
+    argv: list[str] | None = None, *, queues: list[str] | None = None, settings: Settings | None = None
+) -> None:
+    """Start a prefork worker on `queues` (default: all of them); extra Celery CLI args may follow."""
     configure_logging()
     settings = settings or get_settings()
     app = create_worker_app(settings)
+    queues = queues or list(KNOWN_QUEUES)
     args = [
         "worker",
         "-Q",
-        f"{QUEUE_TRIAGE},{QUEUE_KB}",
+        ",".join(queues),
         "-c",
         str(settings.worker_concurrency),
         "-O",
@@ -43,7 +46,7 @@ def run_worker(argv: list[str] | None = None, *, settings: Settings | None = Non
         "--without-gossip",
         "--without-mingle",
         "-n",
-        "inference@%h",
+        f"{'-'.join(queues)}@%h",
         "--loglevel",
         "INFO",
     ]

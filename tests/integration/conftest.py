@@ -69,6 +69,7 @@ def stack(
         "HELPLOOP_REDIS_URL": redis_url,
         "HELPLOOP_MODEL_REGISTRY_DIR": str(trained_registry.root),
         "HELPLOOP_ENCODER_REGISTRY_DIR": str(encoder_registry.root),
+        "HELPLOOP_GENERATOR_REGISTRY_DIR": str(tmp_path / "generators"),  # none: drafting is skipped
         "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
         "HELPLOOP_API_KEYS": API_KEY,
         "HELPLOOP_BROKER_VISIBILITY_TIMEOUT_S": "8",

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import utcnow
+from shared.drafting.models import Draft
 from shared.schemas import (
     Classification,
+    DraftView,
     HeadClassification,
     LabelProbability,
     TicketIn,
@@ -158,6 +160,26 @@ def _classification(result: TriageResult) -> Classification:
     )
 
 
+def _latest_draft(session: Session, ticket_id: str) -> DraftView | None:
+    row = session.scalars(
+        select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.created_at.desc(), Draft.id.desc())
+    ).first()
+    if row is None:
+        return None
+    return DraftView(
+        text=row.text,
+        source=row.source,
+        citations=list(row.citations),
+        flags=list(row.flags),
+        reasons=list(row.reasons),
+        generator_version=row.generator_version,
+        prompt_tokens=row.prompt_tokens,
+        tokens=row.tokens,
+        latency_ms=row.latency_ms,
+        created_at=row.created_at,
+    )
+
+
 def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -> TicketView | None:
     with session_scope(session_factory) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -174,6 +196,7 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
             channel=ticket.channel,
             language=ticket.language,
             classification=_classification(latest) if latest else None,
+            draft=_latest_draft(session, ticket.id),
             failure_reason=ticket.failure_reason,
             timings=Timings(received=ticket.received_at, queued=ticket.queued_at, triaged=ticket.triaged_at),
         )

@@ -1,9 +1,9 @@
 """Export the generator to ONNX with a KV cache: one graph serves prefill and every decoding step.
 
 Inputs: input_ids (B, T), attention_mask (B, P+T), position_ids (B, T), past_key_values
-(2·layers, B, kv_heads, P, head_dim) with P = 0 on the first call. Outputs: logits (B, 1, vocab) for the last position and
-present_key_values (2·layers, B, kv_heads, P+T, head_dim). Stacking the cache into one tensor keeps the
-decoding loop simple; the graph is checked against PyTorch before it is published.
+(2·layers, B, kv_heads, P, head_dim) with P = 0 on the first call. Outputs: logits (B, 1, vocab) of the
+last position and present_key_values (2·layers, B, kv_heads, P+T, head_dim). Stacking the cache into one
+tensor keeps the decoding loop simple; the graph is checked against PyTorch before it is published.
 """
 
 from __future__ import annotations

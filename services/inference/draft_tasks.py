@@ -1,0 +1,37 @@
+"""The drafting task (queue `drafts`, after classification): a thin wrapper over `draft_reply`."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from sqlalchemy.exc import OperationalError
+
+from services.inference.context import worker_context
+from services.inference.drafting import draft_reply
+from services.inference.model_holder import ModelUnavailable
+from services.inference.tasks import timed
+from shared.celery_app import TASK_DRAFT
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name=TASK_DRAFT,  # routed to QUEUE_DRAFTS by task_routes in shared.celery_app
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=5,
+    ignore_result=True,
+)
+@timed
+def generate_draft(self: Task, ticket_id: str) -> str:
+    context = worker_context()
+    try:
+        return draft_reply(ticket_id=ticket_id, context=context.drafts)
+    except ModelUnavailable as exc:  # no generator (or encoder) set up: triage works without drafts
+        log.info("no draft for ticket %s: %s", ticket_id, exc)
+        return "no_generator"

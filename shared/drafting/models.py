@@ -1,0 +1,32 @@
+"""Storage of reply drafts: one per (ticket, generator version), with citations and guardrail flags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db.models import Base, utcnow
+
+
+class Draft(Base):
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("ticket_id", "generator_version", name="uq_draft_ticket_generator"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    generator_version: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(
+        String(16)
+    )  # "model", or "template" when the model's output was unusable
+    text: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[Any]]  # knowledge-base article ids given to the model
+    flags: Mapped[list[Any]]  # guardrail flags: ungrounded, pii_echo, empty, degenerate
+    reasons: Mapped[list[Any]]
+    intent: Mapped[str | None] = mapped_column(String(100))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    tokens: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
