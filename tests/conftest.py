@@ -160,3 +160,15 @@ def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     registry = Registry(tmp_path_factory.mktemp("encoders"))
     build_sentence_encoder(registry)
     return registry
+
+
+@pytest.fixture(scope="session")
+def generator_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """The untuned SmolLM2 exported with its KV cache (parity-checked against PyTorch), active."""
+    from services.trainer.generation.pipeline import build_generator
+    from services.trainer.generation.train import GeneratorTrainConfig
+
+    registry = Registry(tmp_path_factory.mktemp("generators"))
+    cache = REPO_ROOT / "var" / "cache"  # the GGUF conversion is keyed by the file's sha256: safe to share
+    build_generator(registry=registry, cache_dir=cache, examples=None, config=GeneratorTrainConfig())
+    return registry

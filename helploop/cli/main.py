@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import benchmark, client, kb, ops, run, training
+from helploop.cli import benchmark, client, generation, kb, ops, run, training
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         run.register,
         client.register,
         kb.register,
+        generation.register,
     ]
     for register in registrars:
         register(commands)

@@ -60,6 +60,19 @@ def ensure_knowledge_base(settings: Settings) -> None:
     subprocess.run([helploop, "kb", "import", "--demo"], check=True)
 
 
+def ensure_generator(settings: Settings) -> None:
+    """Export the untuned generator (about 2 minutes) when none is active; `helploop train-generator`
+    fine-tunes one on resolved tickets."""
+    from shared.registry import Registry
+
+    if not settings.drafts_enabled or Registry(settings.generator_registry_dir).active_version():
+        return
+    log.info("no active reply generator: exporting the untuned SmolLM2 (fine-tune with train-generator)")
+    subprocess.run(
+        [str(Path(sys.executable).with_name("helploop")), "train-generator", "--base-only"], check=True
+    )
+
+
 def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, env=env, start_new_session=True)
 
@@ -107,6 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         subprocess.run([str(bin_dir / "helploop"), "db", "upgrade"], env=env, check=True)
         ensure_model(settings, epochs=args.epochs)
         ensure_knowledge_base(settings)
+        ensure_generator(settings)
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
         # classification never waits behind a slow draft: drafting has its own worker process
         procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb"], env))

@@ -1,0 +1,104 @@
+"""`helploop train-generator` and `helploop evaluate-generator`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from shared.settings import get_settings
+
+BITEXT_SEED = 13
+BITEXT_HOLDOUT = 400
+
+
+def _encoder() -> Any:
+    from helploop.cli.kb import ensure_encoder
+    from shared.registry import Registry
+    from shared.runtime.encoder import SentenceEncoder
+
+    version = ensure_encoder()
+    return SentenceEncoder(Registry(get_settings().encoder_registry_dir).bundle_dir(version), version=version)
+
+
+def _examples(args: argparse.Namespace) -> list[Any] | None:
+    from services.trainer.generation.data import bitext_splits, load_reply_file
+
+    if args.base_only:
+        return None
+    if args.data:
+        examples = load_reply_file(Path(args.data))
+    else:
+        examples, _ = bitext_splits(get_settings().datasets_dir, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+    return examples[: args.limit] if args.limit else examples
+
+
+def cmd_train_generator(args: argparse.Namespace) -> int:
+    from services.trainer.generation.pipeline import build_generator
+    from services.trainer.generation.train import GeneratorTrainConfig
+    from shared.registry import Registry
+
+    settings = get_settings()
+    config = GeneratorTrainConfig(
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+    )
+    examples = _examples(args)
+    version = build_generator(
+        registry=Registry(settings.generator_registry_dir),
+        cache_dir=settings.cache_dir,
+        examples=examples,
+        config=config,
+        encoder=_encoder() if examples else None,
+        activate=not args.no_activate,
+    )
+    print(version)
+    return 0
+
+
+def cmd_evaluate_generator(args: argparse.Namespace) -> int:
+    from services.trainer.generation.data import bitext_splits
+    from services.trainer.generation.evaluate import evaluate_generators, write_report
+    from shared.registry import Registry
+    from shared.runtime.generator import GenerationConfig, OnnxGenerator
+
+    settings = get_settings()
+    registry = Registry(settings.generator_registry_dir)
+    train, test = bitext_splits(settings.datasets_dir, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+    versions = {"untuned": args.base, "fine-tuned": args.model or registry.active_version()}
+    generators = {
+        name: OnnxGenerator(registry.bundle_dir(v), version=v)
+        for name, v in versions.items()
+        if v is not None
+    }
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, repetition_penalty=1.1)
+    report = evaluate_generators(
+        train=train, test=test[: args.limit], encoder=_encoder(), generators=generators, config=config
+    )
+    write_report(report, Path(args.out))
+    print(json.dumps(report["systems"], indent=2))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("train-generator", help="fine-tune the reply generator and export it (KV cache)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--data", help="JSONL/CSV with ticket, reply[, intent] (default: Bitext train split)")
+    source.add_argument("--base-only", action="store_true", help="export the untuned model")
+    p.add_argument("--limit", type=int, help="use the first N examples")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--learning-rate", type=float, default=5e-5)
+    p.add_argument("--no-activate", action="store_true")
+    p.set_defaults(handler=cmd_train_generator)
+    p = commands.add_parser("evaluate-generator", help="chrF/ROUGE-L on the Bitext hold-out, three ways")
+    p.add_argument("--model", help="fine-tuned generator version (default: the active one)")
+    p.add_argument("--base", help="untuned generator version (from train-generator --base-only)")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--max-new-tokens", type=int, default=160)
+    p.add_argument("--out", default="var/reports/generator")
+    p.set_defaults(handler=cmd_evaluate_generator)

@@ -1,0 +1,63 @@
+"""Reply-drafting examples: (ticket, intent, context passages → agent reply).
+
+Sources: a JSONL/CSV file with `ticket`, `reply` and optionally `intent` columns (resolved tickets and
+the agents' final answers), or the Bitext customer-support set read in place from the datasets dir,
+split by seed into train and a hold-out that training never sees.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from shared.drafting.prompt import Passage
+
+BITEXT_FILE = "bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
+
+
+@dataclass(frozen=True)
+class ReplyExample:
+    ticket: str
+    reply: str
+    intent: str | None = None
+    passages: list[Passage] = field(default_factory=list)
+
+
+def load_reply_file(path: Path) -> list[ReplyExample]:
+    rows: list[dict[str, str]]
+    if path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    missing = {"ticket", "reply"} - set(rows[0] if rows else {})
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)} (need ticket, reply[, intent])")
+    return [
+        ReplyExample(r["ticket"], r["reply"], r.get("intent") or None) for r in rows if r["reply"].strip()
+    ]
+
+
+def bitext_splits(
+    datasets_dir: Path, *, seed: int, test_size: int
+) -> tuple[list[ReplyExample], list[ReplyExample]]:
+    """(train, hold-out): a seeded shuffle; the first `test_size` rows are held out."""
+    with (Path(datasets_dir) / BITEXT_FILE).open(newline="", encoding="utf-8") as handle:
+        rows = [ReplyExample(r["instruction"], r["response"], r["intent"]) for r in csv.DictReader(handle)]
+    random.Random(seed).shuffle(rows)
+    return rows[test_size:], rows[:test_size]
+
+
+def with_neighbour_replies(
+    examples: list[ReplyExample], pool: list[ReplyExample], neighbours: list[list[int]], *, skip_self: bool
+) -> list[ReplyExample]:
+    """Attach the replies to the most similar resolved tickets as context passages."""
+    out = []
+    for i, (example, ranked) in enumerate(zip(examples, neighbours, strict=True)):
+        chosen = [j for j in ranked if not (skip_self and j == i)][:2]
+        passages = [Passage(f"reply-{j}", "Reply to a similar ticket", pool[j].reply) for j in chosen]
+        out.append(replace(example, passages=passages))
+    return out

@@ -1,0 +1,121 @@
+"""`helploop train-generator`: base weights → (fine-tune) → KV-cache ONNX export → parity → publish."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from services.trainer.export import ExportParityError
+from services.trainer.generation.base import SMOLLM2, converted_dir
+from services.trainer.generation.data import ReplyExample, with_neighbour_replies
+from services.trainer.generation.train import GeneratorTrainConfig, fine_tune_generator
+from shared.drafting.prompt import Passage, build_prompt
+from shared.registry import Registry, new_version_id
+from shared.runtime.encoder import SentenceEncoder
+from shared.runtime.generator import GenerationConfig, OnnxGenerator
+
+log = logging.getLogger(__name__)
+PARITY_PROMPT = build_prompt(
+    ticket="My parcel NW-12345 has not arrived after 9 days. Where is it?",
+    intent="where_is_my_order",
+    passages=[
+        Passage("late", "Late parcels", "A parcel is late 7 working days after dispatch; we then trace it.")
+    ],
+)
+
+
+def nearest(encoder: SentenceEncoder, queries: list[str], pool: list[str], k: int = 3) -> list[list[int]]:
+    """Indices of the `k` most similar pool texts for each query (cosine of normalised embeddings)."""
+    pool_vectors = encoder.embed(pool)
+    ranked = []
+    for start in range(0, len(queries), 256):
+        scores = encoder.embed(queries[start : start + 256]) @ pool_vectors.T
+        ranked.extend(np.argsort(-scores, axis=1)[:, :k].tolist())
+    return ranked
+
+
+def add_context(encoder: SentenceEncoder, train: list[ReplyExample]) -> list[ReplyExample]:
+    """Each training example gets the replies of its two nearest other training tickets as context."""
+    tickets = [e.ticket for e in train]
+    return with_neighbour_replies(train, train, nearest(encoder, tickets, tickets), skip_self=True)
+
+
+def check_generator_parity(model: Any, tokenizer: Any, bundle: Path, *, tokens: int = 24) -> None:
+    """Greedy tokens from onnxruntime (with and without the KV cache) must equal PyTorch's."""
+    import torch
+
+    inputs = tokenizer(PARITY_PROMPT, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**inputs, max_new_tokens=tokens, do_sample=False, repetition_penalty=1.1)
+    expected = out[0, inputs["input_ids"].shape[1] :].tolist()
+    runtime = OnnxGenerator(bundle, version="parity-check")
+    config = GenerationConfig(max_new_tokens=tokens, repetition_penalty=1.1)
+    cached = runtime.generate([PARITY_PROMPT], config)[0].token_ids
+    uncached = runtime.generate([PARITY_PROMPT], config, use_cache=False)[0].token_ids
+    eos = runtime.eos_ids
+    expected = [t for t in expected if t not in eos]
+    if cached != expected[: len(cached)] or cached != uncached:
+        raise ExportParityError(
+            f"ONNX greedy tokens {cached} differ from PyTorch {expected} / no-cache {uncached}"
+        )
+    log.info("generator parity: %d greedy tokens identical (PyTorch, ONNX, ONNX without cache)", len(cached))
+
+
+def _fingerprint(examples: list[ReplyExample]) -> str:
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(f"{e.ticket}\x00{e.reply}\x00{e.intent}\n".encode())
+    return digest.hexdigest()
+
+
+def build_generator(
+    *,
+    registry: Registry,
+    cache_dir: Path,
+    examples: list[ReplyExample] | None,
+    config: GeneratorTrainConfig,
+    encoder: SentenceEncoder | None = None,
+    base_dir: Path | None = None,
+    activate: bool = True,
+) -> str:
+    """Publish a generator bundle (fine-tuned when `examples` are given, else the base model)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from services.trainer.generation.export import write_generator_bundle
+
+    directory = converted_dir(cache_dir, base_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32)
+    training: dict[str, Any] = {}
+    if examples:
+        if encoder is not None:
+            examples = add_context(encoder, examples)
+        training = fine_tune_generator(model, tokenizer, examples, config)
+        training = {**training, "loss_history": training["loss_history"][-50:], "examples": len(examples)}
+        training["data_sha256"] = _fingerprint(examples)
+    model.eval()
+    staging = registry.staging_dir()
+    try:
+        write_generator_bundle(model, tokenizer, staging)
+        check_generator_parity(model, tokenizer, staging)
+        suffix = "ft" if examples else "base"
+        version = f"{new_version_id()}-{suffix}"
+        manifest = {
+            "task": "text-generation",
+            "base_model": {"package": SMOLLM2.package, "gguf_sha256": SMOLLM2.sha256, "dir": str(directory)},
+            "training_config": config.to_json() if examples else None,
+            "training": training,
+        }
+        registry.publish(staging, version=version, manifest=manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if activate:
+        registry.activate(version)
+    return version

@@ -1,0 +1,103 @@
+"""Fine-tune the generator on reply examples: full fine-tune, loss on the reply tokens only."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from services.trainer.generation.data import ReplyExample
+from shared.drafting.prompt import build_prompt
+
+log = logging.getLogger(__name__)
+IGNORE = -100
+END = "<|im_end|>"
+
+
+@dataclass(frozen=True)
+class GeneratorTrainConfig:
+    learning_rate: float = 5e-5
+    batch_size: int = 4
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_length: int = 512
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    seed: int = 13
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def encode_example(tokenizer: Any, example: ReplyExample, max_length: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels: the prompt is context only (labels ignored), the reply + end marker is learned.
+    Long prompts lose their beginning, never the reply."""
+    prompt = build_prompt(ticket=example.ticket, intent=example.intent, passages=example.passages)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    reply_ids = tokenizer(example.reply.strip() + END, add_special_tokens=False)["input_ids"]
+    reply_ids = reply_ids[: max_length // 2]
+    prompt_ids = prompt_ids[-(max_length - len(reply_ids)) :]
+    return prompt_ids + reply_ids, [IGNORE] * len(prompt_ids) + reply_ids
+
+
+def collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(ids) for ids, _ in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, (ids, targets) in enumerate(batch):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(ids)] = torch.tensor(targets)
+        mask[row, : len(ids)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+def _schedule(optimizer: Any, total: int, warmup: int) -> Any:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        return max(0.0, 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def fine_tune_generator(
+    model: Any, tokenizer: Any, examples: list[ReplyExample], config: GeneratorTrainConfig
+) -> dict[str, Any]:
+    """Trains `model` in place; returns the loss history and timing."""
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    encoded = [encode_example(tokenizer, e, config.max_length) for e in examples]
+    steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
+    total = config.max_steps or max(1, int(steps_per_epoch * config.epochs))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = _schedule(optimizer, total, int(total * config.warmup_ratio))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    model.train()
+    history, started, step = [], time.perf_counter(), 0
+    while step < total:
+        order = random.sample(range(len(encoded)), len(encoded))
+        for start in range(0, len(order), config.batch_size):
+            batch = collate([encoded[i] for i in order[start : start + config.batch_size]], pad_id)
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            history.append(float(loss))
+            if step % 10 == 0 or step == total:
+                recent = sum(history[-10:]) / len(history[-10:])
+                log.info("step %d/%d: loss %.4f (%.1fs)", step, total, recent, time.perf_counter() - started)
+            if step >= total:
+                break
+    model.eval()
+    return {"steps": step, "loss_history": history, "train_seconds": round(time.perf_counter() - started, 1)}
