@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     signature_tolerance_s: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     requeue_grace_s: float = Field(default=30.0, ge=0)
+    # workers re-enqueue tickets still waiting for triage this long after their last enqueue (a message
+    # lost between broker and worker, an enqueue that failed at intake); classification is idempotent
+    stale_requeue_after_s: float = Field(default=900.0, ge=1)
+    stale_sweep_interval_s: float = Field(default=60.0, ge=0.5)
     public_base_url: str = "http://127.0.0.1:8000"
 
     broker_visibility_timeout_s: int = Field(default=600, ge=5)

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from services.inference import context as worker_context_module
 from services.inference.context import WorkerContext
+from services.inference.sweeper import requeue_stale
 from services.inference.tasks import classify
 from services.inference.triage import TriageContext
 from services.inference.worker import create_worker_app
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
-from shared.db import build_engine, build_session_factory, upgrade_database
+from shared.db import (
+    Ticket,
+    TicketStatus,
+    build_engine,
+    build_session_factory,
+    session_scope,
+    upgrade_database,
+)
+from shared.db.models import utcnow
 from shared.settings import load_settings
 from tests.conftest import settings_overrides
 from tests.test_storage import ticket_in
@@ -42,7 +53,8 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
     factory = build_session_factory(build_engine(sqlite_url))
     model = ExplodingModel()
     triage = TriageContext(session_factory=factory, model=model)  # type: ignore[arg-type]
-    monkeypatch.setattr(worker_context_module, "_context", WorkerContext(settings, triage, os.getpid()))
+    context = WorkerContext(settings=settings, triage=triage, knowledge=None, drafts=None, pid=os.getpid())  # type: ignore[arg-type]
+    monkeypatch.setattr(worker_context_module, "_context", context)
     accepted = ingest_ticket(
         session_factory=factory, enqueue=lambda _: None, source="generic", event_id="t1", ticket=ticket_in()
     )
@@ -51,3 +63,28 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
     view = get_ticket_view(session_factory=factory, ticket_id=accepted.ticket_id)
     assert view.status == "failed"
     assert view.failure_reason == "RuntimeError: model crashed on this input"
+
+
+def test_sweeper_requeues_only_tickets_waiting_too_long(database_url: str) -> None:
+    upgrade_database(database_url)
+    factory = build_session_factory(build_engine(database_url))
+    ids = [
+        ingest_ticket(
+            session_factory=factory,
+            enqueue=lambda _: None,
+            source="generic",
+            event_id=f"s{i}",
+            ticket=ticket_in(),
+        ).ticket_id
+        for i in range(3)
+    ]
+    stale, fresh, done = ids
+    long_ago = utcnow() - timedelta(hours=1)
+    with session_scope(factory) as session:
+        session.execute(update(Ticket).where(Ticket.id.in_([stale, done])).values(queued_at=long_ago))
+        session.execute(update(Ticket).where(Ticket.id == done).values(status=TicketStatus.TRIAGED))
+    sent: list[str] = []
+    assert requeue_stale(session_factory=factory, enqueue=sent.append, stale_after_s=600) == [stale]
+    assert sent == [stale] and fresh not in sent
+    assert requeue_stale(session_factory=factory, enqueue=sent.append, stale_after_s=600) == []  # re-stamped
+    assert get_ticket_view(session_factory=factory, ticket_id=stale).status == "queued"

@@ -8,7 +8,8 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from services.inference.context import warm_up
-from shared.celery_app import KNOWN_QUEUES, create_celery
+from services.inference.sweeper import StaleTicketSweeper
+from shared.celery_app import KNOWN_QUEUES, QUEUE_TRIAGE, create_celery
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, get_settings
 
@@ -21,8 +22,10 @@ def _load_model_after_fork(**_: object) -> None:
     warm_up()
 
 
-def create_worker_app(settings: Settings) -> Celery:
+def create_worker_app(settings: Settings, *, sweep: bool = True) -> Celery:
     app = create_celery(settings, include=TASK_MODULES, name="helploop-inference")
+    if sweep:
+        app.steps["worker"].add(StaleTicketSweeper)
     app.set_default()
     return app
 
@@ -33,8 +36,8 @@ def run_worker(
     """Start a prefork worker on `queues` (default: all of them); extra Celery CLI args may follow."""
     configure_logging()
     settings = settings or get_settings()
-    app = create_worker_app(settings)
     queues = queues or list(KNOWN_QUEUES)
+    app = create_worker_app(settings, sweep=QUEUE_TRIAGE in queues)
     args = [
         "worker",
         "-Q",

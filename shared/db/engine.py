@@ -6,10 +6,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -32,16 +34,20 @@ def _enable_sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
 
-def build_engine(url: str) -> Engine:
+def build_engine(url: str, *, pooled: bool = True) -> Engine:
+    """`pooled=False` opens a connection per session: for processes that fork (a worker's parent)."""
     url = normalise_url(url)
     parsed = make_url(url)
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 10})
+        engine = create_engine(url, connect_args={"timeout": 10}, **pool)
         _enable_sqlite_pragmas(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    if pooled:
+        pool = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    return create_engine(url, **pool)
 
 
 def build_session_factory(engine: Engine) -> sessionmaker[Session]:

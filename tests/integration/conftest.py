@@ -70,6 +70,9 @@ def stack(
         "HELPLOOP_MODEL_REGISTRY_DIR": str(trained_registry.root),
         "HELPLOOP_ENCODER_REGISTRY_DIR": str(encoder_registry.root),
         "HELPLOOP_GENERATOR_REGISTRY_DIR": str(tmp_path / "generators"),  # none: drafting is skipped
+        "HELPLOOP_DRAFTS_ENABLED": "false",  # the draft test turns it on
+        "HELPLOOP_STALE_REQUEUE_AFTER_S": "20",
+        "HELPLOOP_STALE_SWEEP_INTERVAL_S": "2",
         "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
         "HELPLOOP_API_KEYS": API_KEY,
         "HELPLOOP_BROKER_VISIBILITY_TIMEOUT_S": "8",

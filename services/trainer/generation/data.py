@@ -52,12 +52,18 @@ def bitext_splits(
 
 
 def with_neighbour_replies(
-    examples: list[ReplyExample], pool: list[ReplyExample], neighbours: list[list[int]], *, skip_self: bool
+    examples: list[ReplyExample],
+    pool: list[ReplyExample],
+    neighbours: list[list[int]],
+    *,
+    skip_self: bool,
+    count: int = 1,
 ) -> list[ReplyExample]:
-    """Attach the replies to the most similar resolved tickets as context passages."""
+    """Attach the replies to the `count` most similar resolved tickets as context passages (one keeps
+    prompts near 400 tokens, which is what makes CPU fine-tuning affordable)."""
     out = []
     for i, (example, ranked) in enumerate(zip(examples, neighbours, strict=True)):
-        chosen = [j for j in ranked if not (skip_self and j == i)][:2]
+        chosen = [j for j in ranked if not (skip_self and j == i)][:count]
         passages = [Passage(f"reply-{j}", "Reply to a similar ticket", pool[j].reply) for j in chosen]
         out.append(replace(example, passages=passages))
     return out

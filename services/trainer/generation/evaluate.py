@@ -1,7 +1,7 @@
 """`helploop evaluate-generator`: the Bitext hold-out, three ways side by side.
 
 (a) the untuned model, (b) nearest-neighbour retrieval of a training reply, (c) the fine-tuned model —
-(a) and (c) get the same prompt (the ticket plus the replies of its two nearest training tickets).
+(a) and (c) get the same prompt (the ticket plus the reply to its nearest training ticket).
 Metrics: chrF and ROUGE-L F1 against the reference replies, guardrail flag rate, tokens/s.
 """
 

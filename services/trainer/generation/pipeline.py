@@ -40,7 +40,7 @@ def nearest(encoder: SentenceEncoder, queries: list[str], pool: list[str], k: in
 
 
 def add_context(encoder: SentenceEncoder, train: list[ReplyExample]) -> list[ReplyExample]:
-    """Each training example gets the replies of its two nearest other training tickets as context."""
+    """Each training example gets the reply to its nearest other training ticket as context."""
     tickets = [e.ticket for e in train]
     return with_neighbour_replies(train, train, nearest(encoder, tickets, tickets), skip_self=True)
 

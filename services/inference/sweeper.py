@@ -1,0 +1,91 @@
+"""Re-enqueue tickets that wait for triage too long: the safety net behind at-least-once delivery.
+
+A message can still vanish (a worker killed between taking it from Redis and recording it as unacked,
+an enqueue that failed at intake and was never retried by the helpdesk). Every worker's parent process
+checks the database on a timer; classification is idempotent, so a duplicate costs one lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from celery import bootsteps
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+from shared.db import Ticket, TicketStatus, build_engine, build_session_factory, session_scope
+from shared.db.models import utcnow
+from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
+WAITING = (TicketStatus.RECEIVED, TicketStatus.QUEUED)
+
+
+def requeue_stale(
+    *,
+    session_factory: sessionmaker[Session],
+    enqueue: Callable[[str], None],
+    stale_after_s: float,
+    limit: int = 200,
+) -> list[str]:
+    """Enqueue again every ticket still waiting `stale_after_s` after its last enqueue (or receipt)."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    last_enqueued = func.coalesce(Ticket.queued_at, Ticket.received_at)
+    with session_scope(session_factory) as session:
+        ids = list(
+            session.scalars(
+                select(Ticket.id)
+                .where(Ticket.status.in_(WAITING), last_enqueued < cutoff)
+                .order_by(Ticket.received_at)
+                .limit(limit)
+            )
+        )
+    for ticket_id in ids:
+        enqueue(ticket_id)
+        with session_scope(session_factory) as session:
+            session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id, Ticket.status.in_(WAITING))
+                .values(status=TicketStatus.QUEUED, queued_at=utcnow(), failure_reason=None)
+            )
+    if ids:
+        log.warning("re-enqueued %d ticket(s) waiting longer than %.0fs for triage", len(ids), stale_after_s)
+    return ids
+
+
+class StaleTicketSweeper(bootsteps.StartStopStep):
+    """Runs `requeue_stale` on the worker's timer, in the parent process (no model, unpooled DB)."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.settings = get_settings()
+        self.factory: sessionmaker[Session] | None = None
+        self.entry: Any = None
+
+    def start(self, worker: Any) -> None:
+        self.factory = build_session_factory(build_engine(self.settings.database_url, pooled=False))
+        self.entry = worker.timer.call_repeatedly(self.settings.stale_sweep_interval_s, self.sweep, (worker,))
+
+    def stop(self, worker: Any) -> None:
+        if self.entry is not None:
+            self.entry.cancel()
+
+    def sweep(self, worker: Any) -> None:
+        def enqueue(ticket_id: str) -> None:
+            worker.app.send_task(TASK_CLASSIFY, args=[ticket_id], queue=QUEUE_TRIAGE)
+
+        try:
+            assert self.factory is not None
+            requeue_stale(
+                session_factory=self.factory,
+                enqueue=enqueue,
+                stale_after_s=self.settings.stale_requeue_after_s,
+            )
+        except Exception:  # the next tick tries again; a sweep must never take the worker down
+            log.exception("stale-ticket sweep failed")

@@ -1,0 +1,66 @@
+"""Knowledge-base search and reply drafts through the real gateway and real workers (the gateway loads
+no model)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import requests
+
+from helploop.cli.client import post_signed, ticket_payload
+from shared.registry import Registry
+from tests.conftest import API_KEY, WEBHOOK_SECRET
+from tests.integration.conftest import Stack
+
+
+def call(stack: Stack, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    response = requests.request(method, stack.base_url + path, json=body, headers=headers, timeout=30)
+    return response.status_code, response.json() if response.content else None
+
+
+def test_article_posted_to_the_gateway_is_found_by_a_worker_search(stack: Stack) -> None:
+    article = {
+        "id": "gift-wrapping",
+        "title": "Gift wrapping",
+        "body": "## Options\nWe gift-wrap any order in recycled paper for $3 and add a handwritten card.",
+        "tags": ["gifts"],
+    }
+    assert call(stack, "POST", "/v1/kb/articles", article)[0] == 201
+    status, result = call(stack, "GET", "/v1/kb/search?q=can%20you%20wrap%20my%20present&k=3")
+    assert status == 200 and result["hits"][0]["article_id"] == "gift-wrapping"
+    assert result["hits"][0]["score"] > 0.3 and result["encoder"].startswith("minilm-l6-")
+    _, view = call(stack, "GET", "/v1/kb/articles/gift-wrapping")
+    assert view["indexed_chunks"] == view["chunks"] == 1
+
+
+def test_classified_ticket_gets_a_draft_that_cites_the_knowledge_base(
+    stack: Stack, generator_registry: Registry
+) -> None:
+    stack.kill("worker", signal.SIGTERM)
+    stack.env.update(
+        HELPLOOP_GENERATOR_REGISTRY_DIR=str(generator_registry.root),
+        HELPLOOP_DRAFT_MAX_NEW_TOKENS="32",
+        HELPLOOP_DRAFTS_ENABLED="true",
+    )
+    stack.start_worker()
+    article = {
+        "id": "late-or-lost-parcels",
+        "title": "Late or lost parcels",
+        "body": "A Standard parcel is late when it has not arrived 7 working days after dispatch.",
+    }
+    assert call(stack, "POST", "/v1/kb/articles", article)[0] == 201
+    payload = ticket_payload("My parcel still hasn't arrived after 9 days. Where is it?")
+    accepted = post_signed(stack.base_url, payload, WEBHOOK_SECRET).json()
+    deadline = time.monotonic() + 120
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline and not view.get("draft"):
+        time.sleep(0.5)
+        view = call(stack, "GET", f"/v1/tickets/{accepted['id']}")[1]
+    draft = view["draft"]
+    assert draft is not None, stack.logs()
+    assert "late-or-lost-parcels" in draft["citations"] and draft["text"]
+    assert draft["generator_version"] == generator_registry.active_version()
+    assert 0 < draft["tokens"] <= 32 and draft["latency_ms"] > 0
