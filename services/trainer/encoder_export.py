@@ -17,6 +17,7 @@ from torch import nn
 
 from services.trainer.base_model import MINILM_ENCODER, locate
 from services.trainer.export import INPUT_NAMES, ExportParityError
+from services.trainer.model import mean_pool
 from services.trainer.train import EMBEDDING, encode
 from shared.registry import Registry, RegistryError, sha256_file
 from shared.runtime.encoder import SentenceEncoder
@@ -38,11 +39,7 @@ class MeanPooling(nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> torch.Tensor:
-        hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return mean_pool(self.encoder, input_ids, attention_mask, token_type_ids)
 
 
 def _export(model: MeanPooling, tokenizer: object, path: Path) -> None:

@@ -13,6 +13,17 @@ log = logging.getLogger(__name__)
 FREEZE_STRATEGIES = ("none", "embeddings", "bottom_n:<k>", "head_only")
 
 
+def mean_pool(
+    encoder: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+) -> torch.Tensor:
+    """Mean of the encoder's last hidden states over real (unpadded) tokens."""
+    hidden = encoder(
+        input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+    ).last_hidden_state
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
 class MultiHeadClassifier(nn.Module):
     """`forward` returns a tuple of logits, one per head in `head_names` order (one ONNX output each)."""
 
@@ -28,11 +39,7 @@ class MultiHeadClassifier(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> torch.Tensor:
         """Mean of the last hidden states over real tokens: the sentence embedding every head reads."""
-        hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return mean_pool(self.encoder, input_ids, attention_mask, token_type_ids)
 
     def classify(self, pooled: torch.Tensor) -> tuple[torch.Tensor, ...]:
         pooled = self.dropout(pooled)

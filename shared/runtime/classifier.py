@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.runtime.onnx_session import create_session, encoder_features
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
 
@@ -57,12 +58,6 @@ class Prediction:
     @property
     def primary(self) -> HeadPrediction:
         return self.heads[self.primary_head]
-
-
-def choose_providers(available: list[str]) -> list[str]:
-    """CUDA first when onnxruntime offers it, CPU always as the fallback."""
-    preferred = [p for p in ("CUDAExecutionProvider",) if p in available]
-    return [*preferred, "CPUExecutionProvider"]
 
 
 def read_heads(bundle_dir: Path, config: dict[str, Any]) -> list[HeadSpec]:
@@ -112,7 +107,6 @@ class OnnxClassifier:
     """Loads one bundle; `predict` is safe to call repeatedly from one process."""
 
     def __init__(self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         started = time.perf_counter()
@@ -132,14 +126,7 @@ class OnnxClassifier:
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            str(self.bundle_dir / "model.onnx"),
-            sess_options=options,
-            providers=choose_providers(ort.get_available_providers()),
-        )
+        self.session = create_session(self.bundle_dir / "model.onnx", intra_op_threads=intra_op_threads)
         self.load_seconds = time.perf_counter() - started
         log.info(
             "loaded classifier %s in %.2fs (%s)", version, self.load_seconds, self.session.get_providers()
@@ -151,13 +138,7 @@ class OnnxClassifier:
         return self.heads[0].labels
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(texts)
-        features: dict[str, Any] = {
-            "input_ids": [e.ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-        }
-        return {name: np.asarray(features[name], dtype=np.int64) for name in self.input_names}
+        return encoder_features(self.tokenizer, texts, self.input_names)
 
     def forward(self, texts: list[str], *, with_embedding: bool | None = None) -> Forward:
         """Run the graph; the embedding is fetched when asked for, or by default when a rule needs it."""

@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from shared.runtime.classifier import choose_providers
+from shared.runtime.onnx_session import create_session, encoder_features
 
 log = logging.getLogger(__name__)
 
 
 class SentenceEncoder:
     def __init__(self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.version = version
@@ -31,23 +30,8 @@ class SentenceEncoder:
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=int(self.config["max_length"]))
         self.tokenizer.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        self.session = ort.InferenceSession(
-            str(self.bundle_dir / "model.onnx"),
-            sess_options=options,
-            providers=choose_providers(ort.get_available_providers()),
-        )
+        self.session = create_session(self.bundle_dir / "model.onnx", intra_op_threads=intra_op_threads)
         log.info("loaded sentence encoder %s", version)
-
-    def _features(self, texts: list[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(texts)
-        features = {
-            "input_ids": [e.ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-        }
-        return {name: np.asarray(features[name], dtype=np.int64) for name in self.input_names}
 
     def embed(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         """Unit-length float32 vectors, one row per text; similar texts have a high dot product."""
@@ -57,7 +41,9 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            (pooled,) = self.session.run(None, self._features([texts[i] for i in rows]))
+            (pooled,) = self.session.run(
+                None, encoder_features(self.tokenizer, [texts[i] for i in rows], self.input_names)
+            )
             out[rows] = pooled
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.clip(norms, 1e-12, None)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.runtime.classifier import choose_providers
+from shared.runtime.onnx_session import create_session
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,6 @@ def choose_tokens(logits: np.ndarray, config: GenerationConfig, rng: np.random.G
 
 class OnnxGenerator:
     def __init__(self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         started = time.perf_counter()
@@ -93,13 +92,7 @@ class OnnxGenerator:
         self.pad_id = int(self.config["pad_token_id"])
         self.cache_dims = tuple(self.config["cache_dims"])  # (2·layers, kv_heads, head_dim)
         self.max_context = int(self.config["max_context"])
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        self.session = ort.InferenceSession(
-            str(self.bundle_dir / "decoder.onnx"),
-            sess_options=options,
-            providers=choose_providers(ort.get_available_providers()),
-        )
+        self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)
         self.load_seconds = time.perf_counter() - started
         log.info("loaded generator %s in %.2fs", version, self.load_seconds)
 

@@ -93,7 +93,7 @@ def fine_tune_generator(
             scheduler.step()
             optimizer.zero_grad()
             step += 1
-            history.append(float(loss))
+            history.append(loss.item())
             if step % 10 == 0 or step == total:
                 recent = sum(history[-10:]) / len(history[-10:])
                 log.info("step %d/%d: loss %.4f (%.1fs)", step, total, recent, time.perf_counter() - started)
