@@ -59,6 +59,14 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speed(generator: Any, prompts: list[str]) -> list[dict[str, Any]]:
+    from services.trainer.generation.base import converted_dir
+    from services.trainer.generation.speed import measure_speed
+
+    base = converted_dir(get_settings().cache_dir)
+    return measure_speed(generator.bundle_dir, base, prompts)
+
+
 def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     from services.trainer.generation.data import bitext_splits
     from services.trainer.generation.evaluate import evaluate_generators, write_report
@@ -78,6 +86,8 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     report = evaluate_generators(
         train=train, test=test[: args.limit], encoder=_encoder(), generators=generators, config=config
     )
+    if args.speed and generators:
+        report["speed"] = _speed(next(reversed(generators.values())), report["prompts"][:8])
     write_report(report, Path(args.out))
     print(json.dumps(report["systems"], indent=2))
     return 0
@@ -100,5 +110,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--base", help="untuned generator version (from train-generator --base-only)")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--max-new-tokens", type=int, default=160)
+    p.add_argument("--speed", action="store_true", help="also time transformers generate vs ours, batch 1/8")
     p.add_argument("--out", default="var/reports/generator")
     p.set_defaults(handler=cmd_evaluate_generator)

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class GenerationConfig:
     max_new_tokens: int = 160
+    min_new_tokens: int = 0  # EOS is masked until this many tokens exist (benchmarks, like transformers)
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
     repetition_penalty: float = 1.1
@@ -149,10 +150,7 @@ class OnnxGenerator:
             else:
                 full_ids, full_mask, full_positions = self._full_sequence(rows, mask)
                 logits, _ = self._step(full_ids, full_mask, full_positions, past)
-            seen = [r.prompt + r.generated for r in rows]
-            tokens = choose_tokens(
-                apply_repetition_penalty(logits, seen, config.repetition_penalty), config, rng
-            )
+            tokens = self._next_tokens(logits, rows, config, rng)
             first_token_at = first_token_at or time.perf_counter()
             for row, token in zip(rows, tokens, strict=True):
                 if row.finish_reason is None:
@@ -166,6 +164,16 @@ class OnnxGenerator:
             mask = np.concatenate([mask, np.ones((len(rows), 1), dtype=np.int64)], axis=1)
         elapsed = time.perf_counter() - started
         return [self._result(r, config, elapsed, (first_token_at or started) - started) for r in rows]
+
+    def _next_tokens(
+        self, logits: np.ndarray, rows: list[_Row], config: GenerationConfig, rng: np.random.Generator
+    ) -> np.ndarray:
+        logits = apply_repetition_penalty(
+            logits, [r.prompt + r.generated for r in rows], config.repetition_penalty
+        )
+        if len(rows[0].generated) < config.min_new_tokens:
+            logits[:, sorted(self.eos_ids)] = -np.inf
+        return choose_tokens(logits, config, rng)
 
     def _full_sequence(self, rows: list[_Row], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         width = mask.shape[1]

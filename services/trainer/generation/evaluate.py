@@ -93,12 +93,19 @@ def evaluate_generators(
                 "version": generator.version,
             }
         )
-    return {"examples": len(test), "max_new_tokens": config.max_new_tokens, "systems": rows}
+    return {
+        "examples": len(test),
+        "max_new_tokens": config.max_new_tokens,
+        "systems": rows,
+        "prompts": prompts,
+    }
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "report.json").write_text(
+        json.dumps({k: v for k, v in report.items() if k != "prompts"}, indent=2)
+    )
     lines = [
         "# Reply drafts on the Bitext hold-out",
         "",
@@ -114,5 +121,11 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
             f"| {row['system']} | {row['chrf']:.1f} | {row['rouge_l']:.1f} | "
             f"{row['guardrail_flag_rate']:.1%} | {speed} |"
         )
+    if report.get("speed"):
+        lines += ["", "Decoding speed (64 new tokens, greedy, median of 3):", ""]
+        lines += ["| runtime | batch | tokens/s |", "|---|---|---|"]
+        lines += [
+            f"| {r['runtime']} | {r['batch']} | {r['tokens_per_second']:.1f} |" for r in report["speed"]
+        ]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     return out_dir

@@ -1,0 +1,67 @@
+"""Decoding speed, side by side in one process: transformers `generate` (PyTorch eager) against our
+onnxruntime loop with the KV cache, at batch 1 and batch 8, on the same prompts and the same greedy
+settings. Medians over repeats; tokens/s counts generated tokens only."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from shared.runtime.generator import GenerationConfig, OnnxGenerator
+
+
+def _torch_run(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int) -> tuple[int, float]:
+    import torch
+
+    tokenizer.padding_side = "left"
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    started = time.perf_counter()
+    with torch.no_grad():
+        out = model.generate(
+            **inputs,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+            repetition_penalty=1.1,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return (out.shape[1] - inputs["input_ids"].shape[1]) * len(prompts), time.perf_counter() - started
+
+
+def _onnx_run(generator: OnnxGenerator, prompts: list[str], new_tokens: int) -> tuple[int, float]:
+    config = GenerationConfig(max_new_tokens=new_tokens, repetition_penalty=1.1)
+    generator.eos_ids, saved = set(), generator.eos_ids  # same work as min_new_tokens on the torch side
+    try:
+        started = time.perf_counter()
+        results = generator.generate(prompts, config)
+        return sum(r.tokens for r in results), time.perf_counter() - started
+    finally:
+        generator.eos_ids = saved
+
+
+def measure_speed(
+    bundle: Path, base_dir: Path, prompts: list[str], *, new_tokens: int = 64, repeats: int = 3
+) -> list[dict[str, Any]]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32).eval()
+    generator = OnnxGenerator(bundle, version=bundle.name)
+    rows = []
+    for batch in (1, 8):
+        chunk = (prompts * batch)[:batch]
+        for name, run in (
+            (
+                "transformers generate (PyTorch eager)",
+                lambda c=chunk: _torch_run(model, tokenizer, c, new_tokens),
+            ),
+            ("onnxruntime + KV cache (ours)", lambda c=chunk: _onnx_run(generator, c, new_tokens)),
+        ):
+            run()  # warm-up
+            rates = [tokens / seconds for tokens, seconds in (run() for _ in range(repeats))]
+            rows.append({"runtime": name, "batch": batch, "tokens_per_second": statistics.median(rates)})
+    return rows
