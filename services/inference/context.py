@@ -100,7 +100,8 @@ def worker_context() -> WorkerContext:
 
 
 def warm_up() -> None:
-    """Load the active models now (called in each child after fork); a missing one is not fatal."""
+    """Load the classifier and the sentence encoder now (called in each child after fork); a missing one
+    is not fatal. The generator loads on the first draft, so a triage-only worker never holds it."""
     context = worker_context()
     for name, holder in (
         ("classifier", context.triage.model),
