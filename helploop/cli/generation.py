@@ -67,6 +67,33 @@ def _speed(generator: Any, prompts: list[str]) -> list[dict[str, Any]]:
     return measure_speed(generator.bundle_dir, base, prompts)
 
 
+def _speed_only(args: argparse.Namespace, generator: Any, train: list[Any], test: list[Any]) -> int:
+    """Time the decoders on eight hold-out prompts and add the table to an existing report."""
+    from services.trainer.generation.data import with_neighbour_replies
+    from services.trainer.generation.evaluate import write_report
+    from services.trainer.generation.pipeline import nearest
+    from shared.drafting.prompt import build_prompt
+
+    sample = test[:8]
+    sample = with_neighbour_replies(
+        sample,
+        train,
+        nearest(_encoder(), [e.ticket for e in sample], [e.ticket for e in train]),
+        skip_self=False,
+    )
+    prompts = [build_prompt(ticket=e.ticket, intent=e.intent, passages=e.passages) for e in sample]
+    path = Path(args.out) / "report.json"
+    report = (
+        json.loads(path.read_text())
+        if path.is_file()
+        else {"examples": 0, "max_new_tokens": 0, "systems": []}
+    )
+    report["speed"] = _speed(generator, prompts)
+    write_report(report, Path(args.out))
+    print(json.dumps(report["speed"], indent=2))
+    return 0
+
+
 def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     from services.trainer.generation.data import bitext_splits
     from services.trainer.generation.evaluate import evaluate_generators, write_report
@@ -82,6 +109,8 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         for name, v in versions.items()
         if v is not None
     }
+    if args.speed_only:
+        return _speed_only(args, next(reversed(generators.values())), train, test)
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, repetition_penalty=1.1)
     report = evaluate_generators(
         train=train, test=test[: args.limit], encoder=_encoder(), generators=generators, config=config
@@ -111,5 +140,6 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--max-new-tokens", type=int, default=160)
     p.add_argument("--speed", action="store_true", help="also time transformers generate vs ours, batch 1/8")
+    p.add_argument("--speed-only", action="store_true", help="only the timing, added to an existing report")
     p.add_argument("--out", default="var/reports/generator")
     p.set_defaults(handler=cmd_evaluate_generator)
