@@ -10,7 +10,7 @@ from sqlalchemy import update
 
 from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from services.inference import context as worker_context_module
-from services.inference.context import WorkerContext
+from services.inference.context import WorkerContext, warm_up
 from services.inference.sweeper import requeue_stale
 from services.inference.tasks import classify
 from services.inference.triage import TriageContext
@@ -88,3 +88,36 @@ def test_sweeper_requeues_only_tickets_waiting_too_long(database_url: str) -> No
     assert sent == [stale] and fresh not in sent
     assert requeue_stale(session_factory=factory, enqueue=sent.append, stale_after_s=600) == []  # re-stamped
     assert get_ticket_view(session_factory=factory, ticket_id=stale).status == "queued"
+
+
+class Recording:
+    def __init__(self, name: str) -> None:
+        self.name, self.calls = name, 0
+
+    def get(self):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return type("Loaded", (), {"version": self.name})()
+
+
+@pytest.mark.parametrize(
+    ("queues", "loaded"),
+    [
+        (["triage", "kb"], {"classifier", "encoder"}),
+        (["drafts"], {"encoder", "generator"}),
+        (["triage", "kb", "drafts"], {"classifier", "encoder", "generator"}),
+    ],
+)
+def test_warm_up_loads_only_what_the_served_queues_need(
+    monkeypatch: pytest.MonkeyPatch, queues: list[str], loaded: set[str]
+) -> None:
+    fakes = {name: Recording(name) for name in ("classifier", "encoder", "generator")}
+    context = WorkerContext(
+        settings=load_settings(**settings_overrides()),
+        triage=type("T", (), {"model": fakes["classifier"]})(),  # type: ignore[arg-type]
+        knowledge=type("K", (), {"encoder": fakes["encoder"]})(),  # type: ignore[arg-type]
+        drafts=type("D", (), {"generator": fakes["generator"]})(),  # type: ignore[arg-type]
+        pid=os.getpid(),
+    )
+    monkeypatch.setattr(worker_context_module, "_context", context)
+    warm_up(queues)
+    assert {name for name, fake in fakes.items() if fake.calls} == loaded

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.inference.drafting import DraftContext
 from services.inference.model_holder import ActiveArtifact, ActiveModel
 from services.inference.triage import TriageContext
+from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
 from shared.db import build_engine, build_session_factory
 from shared.kb.search import KnowledgeBase
 from shared.registry import Registry
@@ -99,14 +100,18 @@ def worker_context() -> WorkerContext:
     return _context
 
 
-def warm_up() -> None:
-    """Load the classifier and the sentence encoder now (called in each child after fork); a missing one
-    is not fatal. The generator loads on the first draft, so a triage-only worker never holds it."""
+def warm_up(queues: list[str]) -> None:
+    """Load, in each child after fork, what the served queues need: the classifier for `triage`, the
+    sentence encoder for `kb` and `drafts`, the generator for `drafts`. A missing one is not fatal."""
     context = worker_context()
-    for name, holder in (
-        ("classifier", context.triage.model),
-        ("sentence encoder", context.knowledge.encoder),
-    ):
+    holders = {
+        "classifier": (context.triage.model, QUEUE_TRIAGE in queues),
+        "sentence encoder": (context.knowledge.encoder, bool({QUEUE_KB, QUEUE_DRAFTS} & set(queues))),
+        "generator": (context.drafts.generator, QUEUE_DRAFTS in queues),
+    }
+    for name, (holder, needed) in holders.items():
+        if not needed:
+            continue
         try:
             log.info("worker process %s serving %s %s", os.getpid(), name, holder.get().version)
         except Exception as exc:

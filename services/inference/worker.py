@@ -17,9 +17,12 @@ log = logging.getLogger(__name__)
 TASK_MODULES = ("services.inference.tasks", "services.inference.kb_tasks", "services.inference.draft_tasks")
 
 
+_served_queues: list[str] = list(KNOWN_QUEUES)  # set by run_worker in the parent, read after fork
+
+
 @worker_process_init.connect
-def _load_model_after_fork(**_: object) -> None:
-    warm_up()
+def _load_models_after_fork(**_: object) -> None:
+    warm_up(_served_queues)
 
 
 def create_worker_app(settings: Settings, *, sweep: bool = True) -> Celery:
@@ -36,7 +39,8 @@ def run_worker(
     """Start a prefork worker on `queues` (default: all of them); extra Celery CLI args may follow."""
     configure_logging()
     settings = settings or get_settings()
-    queues = queues or list(KNOWN_QUEUES)
+    global _served_queues
+    queues = _served_queues = queues or list(KNOWN_QUEUES)
     app = create_worker_app(settings, sweep=QUEUE_TRIAGE in queues)
     args = [
         "worker",
