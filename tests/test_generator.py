@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -159,3 +162,23 @@ def test_draft_cites_the_knowledge_base_and_is_idempotent(
         draft = drafts[0]
         assert draft.citations == ["late-or-lost-parcels"] and draft.text and draft.tokens > 0
         assert draft.source in ("model", "template") and draft.intent == "where_is_my_order"
+
+
+def test_int8_generator_bundle_is_smaller_and_still_drafts(
+    generator_registry: Registry, tmp_path: Path
+) -> None:
+    from services.trainer.quantize import quantize_bundle
+
+    registry = Registry(tmp_path)
+    parent = generator_registry.active_version()
+    shutil.copytree(generator_registry.bundle_dir(parent), tmp_path / parent)
+    version = quantize_bundle(registry, parent, graph="decoder.onnx")
+    manifest = registry.verify(version)
+    assert manifest["parent_version"] == parent and "int8" in manifest["quantization"]
+    sizes = [(registry.bundle_dir(v) / "decoder.onnx").stat().st_size for v in (parent, version)]
+    assert sizes[1] < sizes[0] / 3
+    int8 = OnnxGenerator(registry.bundle_dir(version), version=version)
+    fp32 = OnnxGenerator(registry.bundle_dir(parent), version=parent)
+    config = GenerationConfig(max_new_tokens=12)
+    quantized, reference = (g.generate([PARITY_PROMPT], config)[0] for g in (int8, fp32))
+    assert quantized.tokens >= 5 and quantized.token_ids[:2] == reference.token_ids[:2]

@@ -104,9 +104,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from services.trainer.quantize import quantize_bundle
+    from shared.registry import Registry
 
-    registry = _registry(args)
-    version = quantize_bundle(registry, args.model, mode=args.quantize, activate=args.activate)
+    if args.generator:
+        registry, graph = Registry(get_settings().generator_registry_dir), "decoder.onnx"
+    else:
+        registry, graph = _registry(args), "model.onnx"
+    version = quantize_bundle(registry, args.model, mode=args.quantize, activate=args.activate, graph=graph)
     print(f"published {version} ({args.quantize} of {args.model})")
     return 0
 
@@ -178,6 +182,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("export", help="derive a quantized bundle from a registered model")
     p.add_argument("--model", default="active", help="a version, or 'active'")
     p.add_argument("--quantize", choices=["int8"], required=True)
+    p.add_argument(
+        "--generator", action="store_true", help="a reply-generator version instead of a classifier"
+    )
     p.add_argument("--activate", action="store_true")
     p.add_argument("--registry")
     p.set_defaults(handler=cmd_export)

@@ -22,8 +22,11 @@ def quantize_model(source: Path, target: Path) -> None:
     prepared.unlink()
 
 
-def quantize_bundle(registry: Registry, model: str, *, mode: str = "int8", activate: bool = False) -> str:
-    """Copy the bundle, quantize model.onnx, record the parent, publish under a new version."""
+def quantize_bundle(
+    registry: Registry, model: str, *, mode: str = "int8", activate: bool = False, graph: str = "model.onnx"
+) -> str:
+    """Copy the bundle, quantize its graph (`model.onnx`; a generator's is `decoder.onnx`), record the
+    parent, publish under a new version."""
     if mode != "int8":
         raise ValueError(f"unsupported quantization {mode!r}")
     parent = resolve_version(registry, model)
@@ -32,9 +35,9 @@ def quantize_bundle(registry: Registry, model: str, *, mode: str = "int8", activ
     try:
         shutil.copytree(registry.bundle_dir(parent), staging, dirs_exist_ok=True)
         (staging / MANIFEST).unlink()
-        fp32 = staging / "model.fp32.onnx"
-        (staging / "model.onnx").rename(fp32)
-        quantize_model(fp32, staging / "model.onnx")
+        fp32 = staging / f"{Path(graph).stem}.fp32.onnx"
+        (staging / graph).rename(fp32)
+        quantize_model(fp32, staging / graph)
         fp32.unlink()
         version = f"{new_version_id()}-int8"
         derived = {k: v for k, v in manifest.items() if k not in ("files", "version")}
@@ -45,7 +48,7 @@ def quantize_bundle(registry: Registry, model: str, *, mode: str = "int8", activ
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    sizes = {v: (registry.bundle_dir(v) / "model.onnx").stat().st_size / 2**20 for v in (parent, version)}
+    sizes = {v: (registry.bundle_dir(v) / graph).stat().st_size / 2**20 for v in (parent, version)}
     log.info("quantized %s -> %s (%.1f MB -> %.1f MB)", parent, version, sizes[parent], sizes[version])
     if activate:
         registry.activate(version)
