@@ -16,15 +16,18 @@ TASK_CLASSIFY = "helploop.triage.classify"
 TASK_KB_INDEX = "helploop.kb.index"
 TASK_KB_SEARCH = "helploop.kb.search"
 TASK_DRAFT = "helploop.drafts.generate"
+TASK_WRITEBACK = "helploop.writeback.deliver"
 QUEUE_TRIAGE = "triage"
 QUEUE_KB = "kb"
 QUEUE_DRAFTS = "drafts"
-KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS)
+QUEUE_CALLBACKS = "callbacks"
+KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS, QUEUE_CALLBACKS)
 ROUTES = {
     TASK_CLASSIFY: {"queue": QUEUE_TRIAGE},
     TASK_DRAFT: {"queue": QUEUE_DRAFTS},
     TASK_KB_INDEX: {"queue": QUEUE_KB},
     TASK_KB_SEARCH: {"queue": QUEUE_KB},
+    TASK_WRITEBACK: {"queue": QUEUE_CALLBACKS},
 }
 
 

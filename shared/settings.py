@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     draft_repetition_penalty: float = Field(default=1.1, ge=1, le=2)
     draft_time_limit_s: int = Field(default=180, ge=5)
 
+    routing_policy_file: Path | None = None  # None: the conservative built-in policy (no auto-reply)
+    integrations_file: Path | None = None  # helpdesk integrations (YAML); None: generic webhook + API only
+    writeback_max_attempts: int = Field(default=8, ge=1, le=50)
+    writeback_backoff_base_s: float = Field(default=2.0, gt=0)
+    # below the broker visibility timeout: a longer countdown would be redelivered while it waits
+    writeback_backoff_max_s: float = Field(default=300.0, gt=0)
+    writeback_http_timeout_s: float = Field(default=10.0, gt=0)
+
     @field_validator("webhook_secrets", "api_keys", mode="before")
     @classmethod
     def _parse_csv_list(cls, value: Any) -> Any:

@@ -17,8 +17,10 @@ from services.trainer.generation.pipeline import PARITY_PROMPT
 from services.trainer.generation.train import (
     IGNORE,
     GeneratorTrainConfig,
+    collate,
     encode_example,
     fine_tune_generator,
+    reply_loss,
 )
 from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.models import Draft
@@ -113,6 +115,18 @@ def test_fine_tuning_learns_the_reply_only(hf) -> None:  # type: ignore[no-untyp
     config = GeneratorTrainConfig(learning_rate=1e-4, batch_size=1, max_steps=4, warmup_ratio=0.0)
     history = fine_tune_generator(student, tokenizer, [example], config)["loss_history"]
     assert history[-1] < history[0] * 0.7, history
+
+
+def test_reply_only_loss_equals_the_models_own_loss(hf) -> None:  # type: ignore[no-untyped-def]
+    tokenizer, model = hf
+    examples = [
+        ReplyExample(ticket="Do you ship to Canada?", reply="Yes, in 5-10 working days.", intent="shipping"),
+        ReplyExample(ticket="Refund please", reply="Your refund of 20 EUR is on its way to you now."),
+    ]
+    batch = collate([encode_example(tokenizer, e, max_length=512) for e in examples], pad_id=0)
+    with torch.no_grad():
+        ours, theirs = reply_loss(model, batch), model(**batch).loss
+    assert torch.allclose(ours, theirs, atol=1e-4), (ours, theirs)
 
 
 def test_draft_cites_the_knowledge_base_and_is_idempotent(

@@ -53,7 +53,15 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
     factory = build_session_factory(build_engine(sqlite_url))
     model = ExplodingModel()
     triage = TriageContext(session_factory=factory, model=model)  # type: ignore[arg-type]
-    context = WorkerContext(settings=settings, triage=triage, knowledge=None, drafts=None, pid=os.getpid())  # type: ignore[arg-type]
+    context = WorkerContext(
+        settings=settings,
+        triage=triage,
+        knowledge=None,  # type: ignore[arg-type]
+        drafts=None,  # type: ignore[arg-type]
+        routing=None,  # type: ignore[arg-type]
+        writeback=None,  # type: ignore[arg-type]
+        pid=os.getpid(),
+    )
     monkeypatch.setattr(worker_context_module, "_context", context)
     accepted = ingest_ticket(
         session_factory=factory, enqueue=lambda _: None, source="generic", event_id="t1", ticket=ticket_in()
@@ -116,6 +124,8 @@ def test_warm_up_loads_only_what_the_served_queues_need(
         triage=type("T", (), {"model": fakes["classifier"]})(),  # type: ignore[arg-type]
         knowledge=type("K", (), {"encoder": fakes["encoder"]})(),  # type: ignore[arg-type]
         drafts=type("D", (), {"generator": fakes["generator"]})(),  # type: ignore[arg-type]
+        routing=None,  # type: ignore[arg-type]
+        writeback=None,  # type: ignore[arg-type]
         pid=os.getpid(),
     )
     monkeypatch.setattr(worker_context_module, "_context", context)

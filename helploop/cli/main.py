@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import benchmark, client, generation, kb, ops, run, training
+from helploop.cli import benchmark, client, generation, integrations, kb, ops, run, training
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         client.register,
         kb.register,
         generation.register,
+        integrations.register,
     ]
     for register in registrars:
         register(commands)

@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ensure_generator(settings)
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
         # classification never waits behind a slow draft: drafting has its own worker process
-        procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb"], env))
+        procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb,callbacks"], env))
         procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts"], env))
         url = f"http://{args.bind}"
         wait_ready(url, procs)

@@ -8,10 +8,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
 
+from services.gateway.deliveries.views import bp as deliveries_bp
 from services.gateway.errors import register_error_handlers
+from services.gateway.feedback.views import bp as feedback_bp
 from services.gateway.kb.views import bp as kb_bp
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
+from services.gateway.webhooks.views import bp as webhooks_bp
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, load_settings
 
@@ -78,5 +81,8 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.register_blueprint(health_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(kb_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(feedback_bp)
+    app.register_blueprint(deliveries_bp)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

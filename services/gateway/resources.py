@@ -15,8 +15,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.errors import ApiError, validation_fields
-from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY, create_celery
+from shared.celery_app import QUEUE_CALLBACKS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_WRITEBACK, create_celery
 from shared.db import build_engine, build_session_factory
+from shared.integrations.config import Integration, load_integrations
 from shared.registry import Registry
 from shared.settings import Settings
 
@@ -32,6 +33,7 @@ class Resources:
     celery: Celery
     redis: redis.Redis
     registry: Registry
+    integrations: dict[str, Integration]
 
     def enqueue_classification(self, ticket_id: str) -> None:
         """Publish by task name; only the id travels. Fails fast when Redis is away."""
@@ -42,6 +44,9 @@ class Resources:
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
         )
+
+    def enqueue_writeback(self, delivery_id: int) -> None:
+        self.celery.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS)
 
 
 def init_resources(app: Flask, settings: Settings) -> Resources:
@@ -57,6 +62,7 @@ def init_resources(app: Flask, settings: Settings) -> Resources:
             socket_timeout=settings.broker_connect_timeout_s,
         ),
         registry=Registry(settings.model_registry_dir),
+        integrations=load_integrations(settings.integrations_file),
     )
     app.extensions[EXTENSION_KEY] = resources
     return resources

@@ -6,15 +6,20 @@ import logging
 import os
 from dataclasses import dataclass
 
+import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.drafting import DraftContext
 from services.inference.model_holder import ActiveArtifact, ActiveModel
+from services.inference.routing import RoutingContext
 from services.inference.triage import TriageContext
+from services.inference.writeback.delivery import WritebackContext
 from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
 from shared.db import build_engine, build_session_factory
+from shared.integrations.config import load_integrations
 from shared.kb.search import KnowledgeBase
 from shared.registry import Registry
+from shared.routing.policy import PolicyHolder
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
 from shared.settings import Settings, get_settings
@@ -47,6 +52,8 @@ class WorkerContext:
     triage: TriageContext
     knowledge: ActiveKnowledgeBase
     drafts: DraftContext
+    routing: RoutingContext
+    writeback: WritebackContext
     pid: int
 
 
@@ -78,7 +85,24 @@ def _draft_context(
     )
 
 
+def _writeback_context(
+    settings: Settings, factory: sessionmaker[Session], integrations: dict
+) -> WritebackContext:
+    http = requests.Session()
+    http.headers["User-Agent"] = "helploop-writeback/1"
+    return WritebackContext(
+        session_factory=factory,
+        integrations=integrations,
+        http=http,
+        max_attempts=settings.writeback_max_attempts,
+        backoff_base_s=settings.writeback_backoff_base_s,
+        backoff_max_s=settings.writeback_backoff_max_s,
+        timeout_s=settings.writeback_http_timeout_s,
+    )
+
+
 def build_context(settings: Settings) -> WorkerContext:
+    """An invalid routing policy or integrations file stops the worker here, at start."""
     engine = build_engine(settings.database_url)
     factory = build_session_factory(engine)
     model = ActiveModel(
@@ -86,9 +110,15 @@ def build_context(settings: Settings) -> WorkerContext:
     )
     triage = TriageContext(session_factory=factory, model=model, top_k=settings.top_k)
     knowledge = ActiveKnowledgeBase(factory, settings)
-    drafts = _draft_context(settings, factory, knowledge)
+    integrations = load_integrations(settings.integrations_file)
     return WorkerContext(
-        settings=settings, triage=triage, knowledge=knowledge, drafts=drafts, pid=os.getpid()
+        settings=settings,
+        triage=triage,
+        knowledge=knowledge,
+        drafts=_draft_context(settings, factory, knowledge),
+        routing=RoutingContext(factory, PolicyHolder(settings.routing_policy_file), integrations),
+        writeback=_writeback_context(settings, factory, integrations),
+        pid=os.getpid(),
     )
 
 

@@ -8,9 +8,9 @@ from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from services.inference.context import worker_context
-from services.inference.drafting import draft_reply
+from services.inference.drafting import DraftOutcome, draft_reply
 from services.inference.model_holder import ModelUnavailable
-from services.inference.tasks import timed
+from services.inference.tasks import route_and_write_back, timed
 from shared.celery_app import TASK_DRAFT
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 def generate_draft(self: Task, ticket_id: str) -> str:
     context = worker_context()
     try:
-        return draft_reply(ticket_id=ticket_id, context=context.drafts)
+        outcome: str = draft_reply(ticket_id=ticket_id, context=context.drafts)
     except ModelUnavailable as exc:  # no generator (or encoder) set up: triage works without drafts
         log.info("no draft for ticket %s: %s", ticket_id, exc)
-        return "no_generator"
+        outcome = "no_generator"
+    if outcome not in (DraftOutcome.MISSING, DraftOutcome.NOT_CLASSIFIED):
+        route_and_write_back(self, context, ticket_id)  # without a draft the route is never auto-reply
+    return outcome

@@ -1,4 +1,5 @@
-"""Re-enqueue tickets that wait for triage too long: the safety net behind at-least-once delivery.
+"""Re-enqueue tickets waiting for triage, and write-backs pending, too long: the safety net behind
+at-least-once delivery.
 
 A message can still vanish (a worker killed between taking it from Redis and recording it as unacked,
 an enqueue that failed at intake and was never retried by the helpdesk). Every worker's parent process
@@ -16,9 +17,10 @@ from celery import bootsteps
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+from shared.celery_app import QUEUE_CALLBACKS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_WRITEBACK
 from shared.db import Ticket, TicketStatus, build_engine, build_session_factory, session_scope
 from shared.db.models import utcnow
+from shared.integrations.models import Delivery, DeliveryStatus
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,29 @@ def requeue_stale(
     return ids
 
 
+def requeue_stale_deliveries(
+    *,
+    session_factory: sessionmaker[Session],
+    enqueue: Callable[[int], None],
+    stale_after_s: float,
+    limit: int = 200,
+) -> list[int]:
+    """Enqueue again every write-back still pending `stale_after_s` after it was due (a lost message);
+    the delivery itself guards against double posting."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    due = func.coalesce(Delivery.next_attempt_at, Delivery.created_at)
+    with session_scope(session_factory) as session:
+        query = select(Delivery.id).where(Delivery.status == DeliveryStatus.PENDING, due < cutoff)
+        ids = list(session.scalars(query.order_by(Delivery.id).limit(limit)))
+        if ids:
+            session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(next_attempt_at=utcnow()))
+    for delivery_id in ids:
+        enqueue(delivery_id)
+    if ids:
+        log.warning("re-enqueued %d write-back(s) pending longer than %.0fs", len(ids), stale_after_s)
+    return ids
+
+
 class StaleTicketSweeper(bootsteps.StartStopStep):
     """Runs `requeue_stale` on the worker's timer, in the parent process (no model, unpooled DB)."""
 
@@ -80,12 +105,15 @@ class StaleTicketSweeper(bootsteps.StartStopStep):
         def enqueue(ticket_id: str) -> None:
             worker.app.send_task(TASK_CLASSIFY, args=[ticket_id], queue=QUEUE_TRIAGE)
 
+        def enqueue_delivery(delivery_id: int) -> None:
+            worker.app.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS)
+
         try:
             assert self.factory is not None
-            requeue_stale(
-                session_factory=self.factory,
-                enqueue=enqueue,
-                stale_after_s=self.settings.stale_requeue_after_s,
+            stale_after_s = self.settings.stale_requeue_after_s
+            requeue_stale(session_factory=self.factory, enqueue=enqueue, stale_after_s=stale_after_s)
+            requeue_stale_deliveries(
+                session_factory=self.factory, enqueue=enqueue_delivery, stale_after_s=stale_after_s
             )
         except Exception:  # the next tick tries again; a sweep must never take the worker down
             log.exception("stale-ticket sweep failed")

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from services.inference.context import worker_context
+from services.inference.context import WorkerContext, worker_context
+from services.inference.routing import route_ticket
 from services.inference.triage import Outcome, classify_ticket, mark_failed
-from shared.celery_app import QUEUE_DRAFTS, TASK_CLASSIFY, TASK_DRAFT
+from shared.celery_app import QUEUE_CALLBACKS, QUEUE_DRAFTS, TASK_CLASSIFY, TASK_DRAFT, TASK_WRITEBACK
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +61,15 @@ def classify(self: Task, ticket_id: str) -> str:
         level = logging.WARNING if not isinstance(exc, SoftTimeLimitExceeded) else logging.ERROR
         log.log(level, "ticket %s: %s; retry %d in %ss", ticket_id, exc, retries + 1, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
-    if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE) and context.settings.drafts_enabled:
-        self.app.send_task(TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS)
+    if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
+        if context.settings.drafts_enabled:
+            self.app.send_task(TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS)  # routes after drafting
+        else:
+            route_and_write_back(self, context, ticket_id)
     return outcome
+
+
+def route_and_write_back(task: Task, context: WorkerContext, ticket_id: str) -> None:
+    """Decide the route (idempotent) and enqueue the write-back deliveries still pending."""
+    for delivery_id in route_ticket(ticket_id=ticket_id, context=context.routing):
+        task.app.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS)

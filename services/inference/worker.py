@@ -14,7 +14,12 @@ from shared.logging_setup import configure_logging
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-TASK_MODULES = ("services.inference.tasks", "services.inference.kb_tasks", "services.inference.draft_tasks")
+TASK_MODULES = (
+    "services.inference.tasks",
+    "services.inference.kb_tasks",
+    "services.inference.draft_tasks",
+    "services.inference.writeback_tasks",
+)
 
 
 _served_queues: list[str] = list(KNOWN_QUEUES)  # set by run_worker in the parent, read after fork

@@ -56,8 +56,18 @@ class Stack:
 
 
 @pytest.fixture
+def stack_env() -> dict[str, str]:
+    """Extra environment for the stack's processes; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
 def stack(
-    tmp_path: Path, redis_url: str, trained_registry: Registry, encoder_registry: Registry
+    tmp_path: Path,
+    redis_url: str,
+    trained_registry: Registry,
+    encoder_registry: Registry,
+    stack_env: dict[str, str],
 ) -> Iterator[Stack]:
     database_url = f"sqlite:///{tmp_path / 'helploop.db'}"
     upgrade_database(database_url)
@@ -79,6 +89,7 @@ def stack(
         "HELPLOOP_BROKER_RESTORE_INTERVAL_S": "1",
         "HELPLOOP_TRIAGE_TIME_LIMIT_S": "5",
         "HELPLOOP_ONNX_INTRA_OP_THREADS": "1",
+        **stack_env,
     }
     log_dir = tmp_path / "logs"
     log_dir.mkdir()

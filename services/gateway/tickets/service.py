@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import utcnow
 from shared.drafting.models import Draft
+from shared.integrations.models import Delivery
+from shared.routing.models import RoutingDecision
 from shared.schemas import (
     Classification,
+    DeliveryView,
     DraftView,
     HeadClassification,
     LabelProbability,
+    RoutingView,
     TicketIn,
     TicketView,
     Timings,
@@ -180,6 +184,29 @@ def _latest_draft(session: Session, ticket_id: str) -> DraftView | None:
     )
 
 
+def _latest_routing(session: Session, ticket_id: str) -> RoutingView | None:
+    query = select(RoutingDecision).where(RoutingDecision.ticket_id == ticket_id)
+    row = session.scalars(query.order_by(RoutingDecision.id.desc())).first()
+    if row is None:
+        return None
+    return RoutingView(
+        route=row.route,
+        queue=row.queue,
+        reasons=list(row.reasons),
+        policy_version=row.policy_version,
+        created_at=row.created_at,
+    )
+
+
+def delivery_view(row: Delivery) -> DeliveryView:
+    return DeliveryView.model_validate(row, from_attributes=True)
+
+
+def _deliveries(session: Session, ticket_id: str) -> list[DeliveryView]:
+    rows = session.scalars(select(Delivery).where(Delivery.ticket_id == ticket_id).order_by(Delivery.id))
+    return [delivery_view(row) for row in rows]
+
+
 def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -> TicketView | None:
     with session_scope(session_factory) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -197,6 +224,8 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
             language=ticket.language,
             classification=_classification(latest) if latest else None,
             draft=_latest_draft(session, ticket.id),
+            routing=_latest_routing(session, ticket.id),
+            deliveries=_deliveries(session, ticket.id),
             failure_reason=ticket.failure_reason,
             timings=Timings(received=ticket.received_at, queued=ticket.queued_at, triaged=ticket.triaged_at),
         )

@@ -15,7 +15,7 @@ from shared.signing import SIGNATURE_HEADER, SignatureError, verify
 bp = Blueprint("tickets", __name__)
 
 
-def _accept(*, source: str, event_id: str, ticket: TicketIn) -> Response:
+def accept_ticket(*, source: str, event_id: str, ticket: TicketIn) -> Response:
     res = resources()
     try:
         result = ingest_ticket(
@@ -57,7 +57,7 @@ def generic_webhook() -> Response:
     except SignatureError as exc:
         raise ApiError(401, "invalid_signature", str(exc)) from None
     envelope = parse_json_body(WebhookEnvelope)
-    return _accept(source="generic", event_id=envelope.event_id, ticket=envelope.ticket)
+    return accept_ticket(source="generic", event_id=envelope.event_id, ticket=envelope.ticket)
 
 
 @bp.post("/v1/tickets")
@@ -65,7 +65,7 @@ def create_ticket() -> Response:
     require_api_key()
     envelope = parse_json_body(ApiTicketEnvelope)
     event_id = envelope.event_id or request.headers.get("Idempotency-Key", "").strip()[:200]
-    return _accept(source="api", event_id=event_id or uuid.uuid4().hex, ticket=envelope.ticket)
+    return accept_ticket(source="api", event_id=event_id or uuid.uuid4().hex, ticket=envelope.ticket)
 
 
 @bp.get("/v1/tickets/<ticket_id>")

@@ -57,6 +57,18 @@ def collate(batch: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, 
     return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
+def reply_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Next-token cross-entropy on the reply tokens, projecting only those positions to the vocabulary
+    (the prompt's ~70 % of positions never pay for the 49k-way output layer)."""
+    hidden = model.get_decoder()(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+    ).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    keep = targets != IGNORE
+    logits = model.get_output_embeddings()(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
 def _schedule(optimizer: Any, total: int, warmup: int) -> Any:
     def factor(step: int) -> float:
         if step < warmup:
@@ -86,7 +98,7 @@ def fine_tune_generator(
         order = random.sample(range(len(encoded)), len(encoded))
         for start in range(0, len(order), config.batch_size):
             batch = collate([encoded[i] for i in order[start : start + config.batch_size]], pad_id)
-            loss = model(**batch).loss
+            loss = reply_loss(model, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

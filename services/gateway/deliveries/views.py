@@ -1,0 +1,42 @@
+"""`GET /v1/deliveries?status=dead`, `POST /v1/deliveries/<id>/retry`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from services.gateway.deliveries.service import list_deliveries, requeue_dead_letter
+from services.gateway.errors import ApiError
+from services.gateway.resources import require_api_key, resources
+from shared.integrations.models import DeliveryStatus
+
+bp = Blueprint("deliveries", __name__)
+
+
+@bp.get("/v1/deliveries")
+def get_deliveries() -> Response:
+    require_api_key()
+    status = request.args.get("status") or None
+    if status is not None and status not in set(DeliveryStatus):
+        raise ApiError(422, "invalid_parameter", f"status must be one of {sorted(DeliveryStatus)}")
+    try:
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        raise ApiError(422, "invalid_parameter", "limit must be an integer") from None
+    if not 1 <= limit <= 1000:
+        raise ApiError(422, "invalid_parameter", "limit must be between 1 and 1000")
+    rows = list_deliveries(session_factory=resources().session_factory, status=status, limit=limit)
+    return jsonify({"deliveries": [row.model_dump(mode="json") for row in rows]})
+
+
+@bp.post("/v1/deliveries/<int:delivery_id>/retry")
+def retry_delivery(delivery_id: int) -> Response:
+    require_api_key()
+    res = resources()
+    view = requeue_dead_letter(session_factory=res.session_factory, delivery_id=delivery_id)
+    if view is None:
+        raise ApiError(404, "not_found", f"no delivery {delivery_id}")
+    if view.status == DeliveryStatus.PENDING:
+        res.enqueue_writeback(delivery_id)
+    response = jsonify(view.model_dump(mode="json"))
+    response.status_code = 202 if view.status == DeliveryStatus.PENDING else 200
+    return response

@@ -1,0 +1,1 @@
+"""Resolution feedback: agents' final labels and replies on solved tickets."""

@@ -1,0 +1,92 @@
+"""Record an agent's resolution of a ticket as a labelled, PII-redacted example linked to the prediction."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import Ticket, session_scope
+from shared.db.models import utcnow
+from shared.integrations.models import Resolution
+from shared.pii import redact
+from shared.schemas import ResolutionView
+
+log = logging.getLogger(__name__)
+
+
+class UnknownTicket(LookupError):
+    pass
+
+
+def _find_ticket(session: Session, *, ticket_id: str | None, source: str, external_id: str | None) -> Ticket:
+    if ticket_id is not None:
+        ticket = session.get(Ticket, ticket_id)
+    else:
+        query = select(Ticket).where(Ticket.source == source, Ticket.external_id == external_id)
+        ticket = session.scalars(query.order_by(Ticket.received_at.desc())).first()
+    if ticket is None:
+        raise UnknownTicket(ticket_id or f"{source}/{external_id}")
+    return ticket
+
+
+def _fill(row: Resolution, ticket: Ticket, labels: dict[str, str], reply: str | None, at: datetime) -> None:
+    latest = ticket.results[-1] if ticket.results else None
+    row.final_labels = labels
+    row.text = redact(ticket.text)
+    row.reply = redact(reply) if reply else None
+    row.resolved_at = at
+    row.triage_result_id = latest.id if latest else None
+    row.model_version = latest.model_version if latest else None
+    row.predicted_label = latest.label if latest else None
+    row.predicted_confidence = latest.confidence if latest else None
+    final = labels.get("label")
+    row.correct = (final == latest.label) if (latest and final) else None
+
+
+def _view(row: Resolution) -> ResolutionView:
+    return ResolutionView(
+        ticket_id=row.ticket_id,
+        source=row.source,
+        final_labels=dict(row.final_labels),
+        predicted_label=row.predicted_label,
+        model_version=row.model_version,
+        correct=row.correct,
+        reply=row.reply,
+        resolved_at=row.resolved_at,
+    )
+
+
+def record_resolution(
+    *,
+    session_factory: sessionmaker[Session],
+    source: str,
+    final_labels: dict[str, str],
+    reply: str | None,
+    ticket_id: str | None = None,
+    external_id: str | None = None,
+    resolved_at: datetime | None = None,
+) -> ResolutionView:
+    """Insert or update the ticket's one resolution (a reopened and re-solved ticket keeps the last)."""
+    at = resolved_at or utcnow()
+    for _ in range(2):  # a concurrent first insert loses the race once, then updates
+        try:
+            with session_scope(session_factory) as session:
+                ticket = _find_ticket(session, ticket_id=ticket_id, source=source, external_id=external_id)
+                row = session.scalars(select(Resolution).where(Resolution.ticket_id == ticket.id)).first()
+                if row is None:
+                    row = Resolution(ticket_id=ticket.id, source=source)
+                    _fill(row, ticket, final_labels, reply, at)  # complete before the insert
+                    session.add(row)
+                else:
+                    _fill(row, ticket, final_labels, reply, at)
+                session.flush()
+                view = _view(row)
+            log.info("resolution of ticket %s recorded (correct=%s)", view.ticket_id, view.correct)
+            return view
+        except IntegrityError:
+            continue
+    raise RuntimeError("resolution could not be stored")

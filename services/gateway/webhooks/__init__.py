@@ -1,0 +1,1 @@
+"""Helpdesk webhooks: per-provider signature checks and payload mapping."""

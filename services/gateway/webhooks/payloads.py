@@ -1,0 +1,262 @@
+"""Map each helpdesk's webhook payload to our ticket (new tickets) or to resolution feedback (solved ones).
+
+Event ids come from signed content (ticket/article/issue ids), never from unsigned headers, so a replayed
+body is always a duplicate. Field shapes: the providers' documented payloads; see the fixtures in
+`tests/fixtures/webhooks/`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.schemas import TicketIn
+
+RESOLVED_STATES = {"solved", "closed", "resolved", "done"}
+INTENT_TAG = re.compile(r"^helploop_intent_([a-z0-9_]+)$")
+
+
+class PayloadError(ValueError):
+    """The payload lacks a field we need; `field` names it."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_path
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    event_id: str
+    ticket: TicketIn
+
+
+@dataclass(frozen=True)
+class Resolved:
+    external_id: str
+    final_labels: dict[str, str] = field(default_factory=dict)
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    reason: str
+
+
+Event = NewTicket | Resolved | Ignored
+
+
+class _TextExtractor(HTMLParser):
+    BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return re.sub(r"\n{3,}", "\n\n", "".join(extractor.parts)).strip()
+
+
+def dig(document: Any, path: str, *, required: bool = True) -> Any:
+    value = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+        if value is None:
+            if required:
+                raise PayloadError(path, f"missing field {path}")
+            return None
+    return value
+
+
+def _name(value: Any) -> str:
+    """Zammad and Jira give states/priorities either as a string or as an object with a name."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value or "").strip().lower()
+
+
+def _channel(value: Any) -> str:
+    slug = re.sub(r"[^a-z0-9_-]+", "_", str(value or "").strip().lower()).strip("_-")[:32]
+    return slug if slug and slug[0].isalpha() else "email"
+
+
+def _timestamp(value: Any) -> datetime:
+    if value in (None, ""):
+        return datetime.now(UTC)
+    text = str(value).strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+        except ValueError:
+            raise PayloadError("created_at", f"unparseable timestamp {text[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def intent_from_tags(tags: Any) -> dict[str, str]:
+    """Agents correct the intent by changing the `helploop_intent_<label>` tag we set at write-back."""
+    items = tags.replace(",", " ").split() if isinstance(tags, str) else list(tags or [])
+    for tag in items:
+        match = INTENT_TAG.match(str(tag).strip().lower())
+        if match:
+            return {"label": match.group(1)}
+    return {}
+
+
+def build_ticket(**fields: Any) -> TicketIn:
+    try:
+        return TicketIn.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        location = ".".join(str(p) for p in first["loc"])
+        raise PayloadError(location, f"{location}: {first['msg']}") from None
+
+
+def parse_zendesk(document: Any) -> Event:
+    """Our documented trigger body: `{"event": "ticket.created"|"ticket.solved", "ticket": {...}}`."""
+    ticket = dig(document, "ticket")
+    ticket_id = str(dig(ticket, "id"))
+    status = _name(ticket.get("status"))
+    if document.get("event") == "ticket.solved" or status in RESOLVED_STATES:
+        labels = intent_from_tags(ticket.get("tags"))
+        if ticket.get("intent"):
+            labels["label"] = str(ticket["intent"]).strip()
+        return Resolved(ticket_id, labels, ticket.get("latest_public_comment") or None)
+    requester = ticket.get("requester") or {}
+    return NewTicket(
+        f"ticket-{ticket_id}-created",
+        build_ticket(
+            external_id=ticket_id,
+            subject=ticket.get("subject") or "",
+            body=str(dig(ticket, "description")),
+            customer={
+                "id": str(requester.get("id") or requester.get("email") or "unknown"),
+                "email": requester.get("email") or None,
+                "name": requester.get("name") or None,
+            },
+            channel=_channel(ticket.get("via")),
+            created_at=_timestamp(ticket.get("created_at")),
+        ),
+    )
+
+
+def parse_zammad(document: Any) -> Event:
+    """Zammad's default trigger payload: `{"ticket": {...}, "article": {...}}`."""
+    ticket = dig(document, "ticket")
+    ticket_id = str(dig(ticket, "id"))
+    article = document.get("article") or {}
+    if _name(ticket.get("state")) in RESOLVED_STATES:
+        reply = None
+        if article and not article.get("internal") and _name(article.get("sender")) == "agent":
+            reply = _article_text(article)
+        return Resolved(ticket_id, intent_from_tags(ticket.get("tags")), reply)
+    if not article:
+        return Ignored("no article in the payload")
+    if _name(article.get("sender")) not in ("customer", ""):
+        return Ignored(f"article from {_name(article.get('sender'))}, not the customer")
+    customer = ticket.get("customer") or {}
+    name = " ".join(p for p in (customer.get("firstname"), customer.get("lastname")) if p) or None
+    return NewTicket(
+        f"ticket-{ticket_id}-article-{dig(article, 'id')}",
+        build_ticket(
+            external_id=ticket_id,
+            subject=ticket.get("title") or article.get("subject") or "",
+            body=_article_text(article),
+            customer={
+                "id": str(customer.get("id") or ticket.get("customer_id") or "unknown"),
+                "email": customer.get("email") or None,
+                "name": name,
+            },
+            channel=_channel(article.get("type")),
+            created_at=_timestamp(article.get("created_at") or ticket.get("created_at")),
+        ),
+    )
+
+
+def _article_text(article: dict[str, Any]) -> str:
+    body = str(article.get("body") or "")
+    return plain_text(body) if "html" in str(article.get("content_type", "")) else body.strip()
+
+
+def _adf_text(node: Any) -> str:
+    """Jira Cloud's v3 API sends descriptions as Atlassian Document Format."""
+    if isinstance(node, str):
+        return node
+    if not isinstance(node, dict):
+        return ""
+    text = node.get("text", "")
+    inner = "".join(_adf_text(child) for child in node.get("content") or [])
+    separator = "\n" if node.get("type") in ("paragraph", "heading", "listItem") else ""
+    return text + inner + separator
+
+
+def parse_jira(document: Any) -> Event:
+    """`jira:issue_created` (a new request) or `jira:issue_updated` with a resolution (solved)."""
+    event = str(dig(document, "webhookEvent"))
+    issue = dig(document, "issue")
+    fields = dig(issue, "fields")
+    key = str(dig(issue, "key"))
+    if event == "jira:issue_updated":
+        if fields.get("resolution") is None and _name(fields.get("status")) not in RESOLVED_STATES:
+            return Ignored("issue updated but not resolved")
+        return Resolved(key, intent_from_tags(fields.get("labels")), None)
+    if event != "jira:issue_created":
+        return Ignored(f"event {event[:60]} is not handled")
+    reporter = fields.get("reporter") or {}
+    return NewTicket(
+        f"issue-{dig(issue, 'id')}-created",
+        build_ticket(
+            external_id=key,
+            subject=fields.get("summary") or "",
+            body=_adf_text(fields.get("description")).strip() or str(fields.get("summary") or ""),
+            customer={
+                "id": str(reporter.get("accountId") or reporter.get("emailAddress") or "unknown"),
+                "email": reporter.get("emailAddress") or None,
+                "name": reporter.get("displayName") or None,
+            },
+            channel="portal",
+            created_at=_timestamp(fields.get("created")),
+        ),
+    )
+
+
+def parse_freshdesk(document: Any) -> Event:
+    """The automation rule's JSON body: `{"freshdesk_webhook": {"ticket_id": ..., ...}}`."""
+    ticket = dig(document, "freshdesk_webhook")
+    ticket_id = str(dig(ticket, "ticket_id"))
+    if _name(ticket.get("ticket_status")) in RESOLVED_STATES:
+        labels = intent_from_tags(ticket.get("ticket_tags"))
+        reply = ticket.get("ticket_latest_public_comment")
+        return Resolved(ticket_id, labels, plain_text(reply) if reply else None)
+    email = ticket.get("ticket_contact_email") or None
+    return NewTicket(
+        f"ticket-{ticket_id}-created",
+        build_ticket(
+            external_id=ticket_id,
+            subject=ticket.get("ticket_subject") or "",
+            body=plain_text(str(dig(ticket, "ticket_description"))),
+            customer={
+                "id": str(ticket.get("ticket_requester_id") or email or "unknown"),
+                "email": email,
+                "name": ticket.get("ticket_contact_name") or None,
+            },
+            channel=_channel(ticket.get("ticket_source")),
+            created_at=_timestamp(ticket.get("ticket_created_at")),
+        ),
+    )

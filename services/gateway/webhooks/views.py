@@ -1,0 +1,121 @@
+"""`POST /v1/webhooks/<integration>[/<token>]`: Zendesk, Zammad, Jira Service Management, Freshdesk."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from services.gateway.errors import ApiError
+from services.gateway.feedback.service import UnknownTicket, record_resolution
+from services.gateway.resources import resources
+from services.gateway.tickets.views import accept_ticket
+from services.gateway.webhooks import payloads, signatures
+from shared.integrations.config import Integration, Provider
+from shared.signing import SignatureError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+PARSERS = {
+    Provider.ZENDESK: payloads.parse_zendesk,
+    Provider.ZAMMAD: payloads.parse_zammad,
+    Provider.JIRA_SM: payloads.parse_jira,
+    Provider.FRESHDESK: payloads.parse_freshdesk,
+}
+
+
+def _basic_password() -> str | None:
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[2]
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _document(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError(422, "invalid_json", "body is not valid JSON") from None
+
+
+def _verify(integration: Integration, token: str | None, body: bytes) -> None:
+    settings = resources().settings
+    tolerance, secrets = settings.signature_tolerance_s, integration.secrets
+    provider = integration.provider
+    if provider is Provider.ZENDESK:
+        signatures.verify_zendesk(request.headers, body, secrets, tolerance_s=tolerance, now=None)
+    elif provider is Provider.ZAMMAD:
+        signatures.verify_zammad(request.headers, body, secrets)
+    elif provider is Provider.JIRA_SM:
+        signatures.verify_jira(
+            request.headers, body, secrets, sent_at_ms=None, tolerance_s=tolerance, now=None
+        )
+    elif provider is Provider.FRESHDESK and integration.webhook_token is not None:
+        signatures.verify_token(token or _basic_password(), integration.webhook_token.get_secret_value())
+    else:
+        raise ApiError(404, "not_found", f"integration {integration.name!r} receives no webhooks here")
+
+
+def _integration(name: str) -> Integration:
+    integration = resources().integrations.get(name[:32])
+    if integration is None or integration.provider not in PARSERS:
+        raise ApiError(404, "unknown_integration", f"no helpdesk integration named {name[:32]!r}")
+    return integration
+
+
+@bp.post("/v1/webhooks/<name>")
+@bp.post("/v1/webhooks/<name>/<token>")
+def provider_webhook(name: str, token: str | None = None) -> Response:
+    integration = _integration(name)
+    body = request.get_data(cache=True)
+    try:
+        _verify(integration, token, body)  # before parsing anything the sender controls
+    except SignatureError as exc:
+        raise ApiError(401, "invalid_signature", str(exc)) from None
+    document = _document(body)
+    if integration.provider is Provider.JIRA_SM:
+        _check_jira_freshness(document)
+    try:
+        event = PARSERS[integration.provider](document)
+    except payloads.PayloadError as exc:
+        fields = [{"field": exc.field, "message": str(exc)}]
+        raise ApiError(
+            422, "invalid_payload", f"{integration.provider} payload: {exc}", fields=fields
+        ) from None
+    if isinstance(event, payloads.NewTicket):
+        return accept_ticket(source=integration.name, event_id=event.event_id, ticket=event.ticket)
+    if isinstance(event, payloads.Resolved):
+        return _resolved(integration, event)
+    return jsonify({"status": "ignored", "reason": event.reason})
+
+
+def _check_jira_freshness(document: Any) -> None:
+    """The signed payload's `timestamp` (milliseconds) must be recent: an old signed body is a replay."""
+    stamp = document.get("timestamp") if isinstance(document, dict) else None
+    if not isinstance(stamp, int):
+        return
+    try:
+        signatures.check_fresh(stamp / 1000.0, resources().settings.signature_tolerance_s, None)
+    except SignatureError as exc:
+        raise ApiError(401, "invalid_signature", str(exc)) from None
+
+
+def _resolved(integration: Integration, event: payloads.Resolved) -> Response:
+    try:
+        resolution = record_resolution(
+            session_factory=resources().session_factory,
+            source=integration.name,
+            external_id=event.external_id,
+            final_labels=event.final_labels,
+            reply=event.reply,
+        )
+    except UnknownTicket:
+        return jsonify({"status": "ignored", "reason": "ticket was never received by helploop"})
+    return jsonify({"status": "recorded", "resolution": resolution.model_dump(mode="json")})

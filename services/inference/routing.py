@@ -1,0 +1,109 @@
+"""Route a triaged (and drafted) ticket and plan its write-back: the plain function behind the tasks.
+
+Idempotent: one decision per (triage result, draft); a redelivered task finds it and returns the
+deliveries still pending, which the caller (re)enqueues; a delivery that was sent is never planned again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.inference.writeback.render import plan_deliveries
+from shared.db import Ticket, TriageResult, session_scope
+from shared.drafting.models import Draft
+from shared.integrations.config import Integration, Provider
+from shared.integrations.models import Delivery, DeliveryStatus
+from shared.routing.models import RoutingDecision
+from shared.routing.policy import PolicyHolder, RouteFacts, decide
+
+log = logging.getLogger(__name__)
+GENERIC_SOURCES = ("generic", "api")
+
+
+@dataclass
+class RoutingContext:
+    session_factory: sessionmaker[Session]
+    policy: PolicyHolder
+    integrations: dict[str, Integration]
+
+    def integration_for(self, source: str) -> Integration | None:
+        """Tickets from a helpdesk integration go back to it; generic/API tickets to the `generic` one."""
+        integration = self.integrations.get(source)
+        if integration is None and source in GENERIC_SOURCES:
+            integration = next(
+                (i for i in self.integrations.values() if i.provider is Provider.GENERIC), None
+            )
+        return integration if integration is not None and integration.writeback else None
+
+
+def facts_for(result: TriageResult, draft: Draft | None) -> RouteFacts:
+    heads = result.heads or {}
+    return RouteFacts(
+        intent=result.label,
+        confidence=result.confidence,
+        out_of_scope=result.out_of_scope,
+        language=result.language,
+        language_supported=result.language_supported,
+        sentiment=(heads.get("sentiment") or {}).get("label"),
+        priority=(heads.get("priority") or {}).get("label"),
+        has_draft=draft is not None,
+        draft_flags=list(draft.flags) if draft is not None else [],
+    )
+
+
+def _latest_draft(session: Session, ticket_id: str) -> Draft | None:
+    query = select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.id.desc())
+    return session.scalars(query).first()
+
+
+def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) -> RoutingDecision:
+    result = ticket.results[-1]
+    draft = _latest_draft(session, ticket.id)
+    key = f"{result.id}:{draft.id if draft else 0}"
+    existing = session.scalars(select(RoutingDecision).where(RoutingDecision.key == key)).first()
+    if existing is not None:
+        return existing
+    policy = context.policy.get()
+    decision = decide(policy, facts_for(result, draft))
+    row = RoutingDecision(
+        ticket_id=ticket.id,
+        key=key,
+        triage_result_id=result.id,
+        draft_id=draft.id if draft else None,
+        route=decision.route,
+        queue=decision.queue,
+        reasons=decision.reasons,
+        policy_version=policy.version,
+    )
+    session.add(row)
+    session.flush()
+    integration = context.integration_for(ticket.source)
+    if integration is not None:
+        session.add_all(
+            plan_deliveries(ticket=ticket, decision=row, result=result, draft=draft, integration=integration)
+        )
+    log.info("ticket %s routed: %s → %s (%s)", ticket.id, row.route, row.queue, "; ".join(row.reasons))
+    return row
+
+
+def route_ticket(*, ticket_id: str, context: RoutingContext) -> list[int]:
+    """Decide (once) and return the ids of this decision's pending deliveries."""
+    for _ in range(2):  # a concurrent duplicate decision loses the unique key once, then reads the winner
+        try:
+            with session_scope(context.session_factory) as session:
+                ticket = session.get(Ticket, ticket_id)
+                if ticket is None or not ticket.results:
+                    return []
+                decision = _decide_and_plan(session, context, ticket)
+                pending = select(Delivery.id).where(
+                    Delivery.routing_decision_id == decision.id, Delivery.status == DeliveryStatus.PENDING
+                )
+                return list(session.scalars(pending.order_by(Delivery.id)))
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"routing of ticket {ticket_id} kept conflicting")

@@ -1,0 +1,1 @@
+"""Write-back to helpdesks: what to post (render), how each provider takes it (clients), delivery."""

@@ -1,0 +1,34 @@
+"""The write-back task (queue `callbacks`): a thin wrapper over `deliver`, retried with its backoff."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from sqlalchemy.exc import OperationalError
+
+from services.inference.context import worker_context
+from services.inference.tasks import timed
+from services.inference.writeback.delivery import DeliveryOutcome, deliver
+from shared.celery_app import TASK_WRITEBACK
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(
+    name=TASK_WRITEBACK,  # routed to QUEUE_CALLBACKS by task_routes in shared.celery_app
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=None,  # bounded by settings.writeback_max_attempts (counted in the database)
+    ignore_result=True,
+)
+@timed
+def deliver_writeback(self: Task, delivery_id: int) -> str:
+    result = deliver(delivery_id=delivery_id, context=worker_context().writeback)
+    if result.outcome is DeliveryOutcome.RETRY:
+        raise self.retry(countdown=result.delay_s)
+    return result.outcome

@@ -1,0 +1,1 @@
+"""Helpdesk integrations: their configuration, and what was delivered back to them."""

@@ -1,0 +1,1 @@
+"""Routing: which tickets get an auto-reply, a draft for an agent, or a hand-off to a human."""

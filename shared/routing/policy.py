@@ -1,0 +1,185 @@
+"""The routing policy: a YAML file validated at load, reloaded when it changes, applied per ticket.
+
+`decide(policy, facts)` is a pure function: route ∈ {auto_reply, draft, escalate}, a target queue and the
+reasons, in the order they were found. A guardrail-flagged or missing draft is never auto-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+DEFAULT_POLICY = Path(__file__).with_name("default_policy.yml")
+
+
+class Route(StrEnum):
+    AUTO_REPLY = "auto_reply"
+    DRAFT = "draft"
+    ESCALATE = "escalate"
+
+
+class PolicyError(ValueError):
+    """The policy file is unreadable or invalid; the message names the file and the fields."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AutoReply(_Strict):
+    enabled: bool = False
+    min_confidence: float = Field(default=0.95, ge=0, le=1)
+
+
+class Queues(_Strict):
+    default: str = "support"
+    escalation: str = "tier2"
+    senior: str = "senior"
+
+
+class Senior(_Strict):
+    sentiments: list[str] = Field(default_factory=lambda: ["negative"])
+    priorities: list[str] = Field(default_factory=lambda: ["high"])
+
+
+class IntentRule(_Strict):
+    auto_reply: bool = False
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    escalate: bool = False
+    queue: str | None = None
+
+
+class RoutingPolicy(_Strict):
+    version: int = 1
+    auto_reply: AutoReply = AutoReply()
+    queues: Queues = Queues()
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    senior: Senior = Senior()
+    intents: dict[str, IntentRule] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RouteFacts:
+    """What the decision reads: the triage result and the draft (if any)."""
+
+    intent: str
+    confidence: float
+    out_of_scope: bool
+    language: str | None = None
+    language_supported: bool | None = None
+    sentiment: str | None = None
+    priority: str | None = None
+    has_draft: bool = False
+    draft_flags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    route: Route
+    queue: str
+    reasons: list[str]
+
+
+def _escalation_reasons(policy: RoutingPolicy, facts: RouteFacts, rule: IntentRule) -> list[str]:
+    reasons = []
+    if facts.out_of_scope:
+        reasons.append("out_of_scope")
+    language = (facts.language or "").split("-")[0].lower()
+    if facts.language_supported is False or (language and language not in policy.languages):
+        reasons.append(f"unsupported_language:{language or 'unknown'}")
+    if rule.escalate:
+        reasons.append(f"intent_requires_human:{facts.intent}")
+    return reasons
+
+
+def _auto_reply_blockers(policy: RoutingPolicy, facts: RouteFacts, rule: IntentRule) -> list[str]:
+    blockers = []
+    if not policy.auto_reply.enabled:
+        blockers.append("auto_reply_disabled")
+    if not rule.auto_reply:
+        blockers.append(f"auto_reply_not_enabled_for_intent:{facts.intent}")
+    needed = max(policy.auto_reply.min_confidence, rule.min_confidence or 0.0)
+    if facts.confidence < needed:
+        blockers.append(f"confidence_below_threshold:{facts.confidence:.3f}<{needed:.3f}")
+    if not facts.has_draft:
+        blockers.append("no_draft")
+    blockers.extend(f"draft_flagged:{flag}" for flag in facts.draft_flags)
+    return blockers
+
+
+def decide(policy: RoutingPolicy, facts: RouteFacts) -> RouteDecision:
+    rule = policy.intents.get(facts.intent, IntentRule())
+    senior = facts.sentiment in policy.senior.sentiments and facts.priority in policy.senior.priorities
+    escalation = _escalation_reasons(policy, facts, rule)
+    if senior:
+        escalation.append(f"{facts.sentiment}_sentiment_{facts.priority}_priority")
+    if escalation:
+        queue = policy.queues.senior if senior else policy.queues.escalation
+        return RouteDecision(Route.ESCALATE, queue, escalation)
+    blockers = _auto_reply_blockers(policy, facts, rule)
+    if blockers:
+        return RouteDecision(Route.DRAFT, rule.queue or policy.queues.default, blockers)
+    return RouteDecision(
+        Route.AUTO_REPLY,
+        rule.queue or policy.queues.default,
+        [f"auto_reply_allowed:{facts.intent}@{facts.confidence:.3f}"],
+    )
+
+
+def parse_policy(document: Any, *, source: str = "policy") -> RoutingPolicy:
+    try:
+        return RoutingPolicy.model_validate(document if document is not None else {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        raise PolicyError(f"{source}: {problems}") from None
+
+
+def load_policy(path: Path | None) -> RoutingPolicy:
+    path = path or DEFAULT_POLICY
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+    return parse_policy(document, source=str(path))
+
+
+class PolicyHolder:
+    """The current policy, re-read when the file's mtime changes; an invalid new version is logged and
+    the previous valid one stays in force (a typo never takes routing down)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = Path(path or DEFAULT_POLICY)
+        self._lock = threading.Lock()
+        self._stamp = self._mtime()
+        self._policy = load_policy(self.path)  # invalid at start: the process refuses to start
+
+    def _mtime(self) -> float:
+        try:
+            return os.stat(self.path).st_mtime_ns
+        except OSError:
+            return -1
+
+    def get(self) -> RoutingPolicy:
+        stamp = self._mtime()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    try:
+                        self._policy = load_policy(self.path)
+                        log.info("routing policy reloaded from %s", self.path)
+                    except PolicyError as exc:
+                        log.error("routing policy not reloaded, keeping the previous one: %s", exc)
+        return self._policy

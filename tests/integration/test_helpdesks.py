@@ -1,0 +1,85 @@
+"""Each helpdesk end to end: its signed webhook over real HTTP into gunicorn, triage by the real Celery
+worker, routing, and the write-back call that provider expects, recorded by a local fake of its API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.helpdesk_fake import Call, RecordingHelpdesk
+from tests.helpdesk_requests import API_TOKEN, fixture, integrations_yaml, signed
+from tests.integration.conftest import Stack
+
+CASES = {  # integration → (fixture, the write-back call it expects, where the note text is)
+    "zendesk": (
+        "zendesk_ticket_created",
+        ("PUT", "/api/v2/tickets/35436.json"),
+        ("ticket", "comment", "body"),
+    ),
+    "zammad": ("zammad_ticket_created", ("POST", "/api/v1/ticket_articles"), ("body",)),
+    "jira": ("jira_issue_created", ("POST", "/rest/servicedeskapi/request/SUP-88/comment"), ("body",)),
+    "freshdesk": ("freshdesk_ticket_created", ("POST", "/api/v2/tickets/5123/notes"), ("body",)),
+}
+
+
+@pytest.fixture
+def helpdesk() -> Iterator[RecordingHelpdesk]:
+    with RecordingHelpdesk() as fake:
+        yield fake
+
+
+@pytest.fixture
+def stack_env(helpdesk: RecordingHelpdesk, tmp_path: Path) -> dict[str, str]:
+    return {
+        "HELPLOOP_INTEGRATIONS_FILE": str(integrations_yaml(tmp_path / "integrations.yml", helpdesk.url)),
+        "HELPDESK_API_TOKEN": API_TOKEN,
+    }
+
+
+def _wait_for_write(helpdesk: RecordingHelpdesk, method: str, path: str, timeout: float) -> Call | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [c for c in helpdesk.writes() if (c.method, c.path) == (method, path)]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    return None
+
+
+def test_every_helpdesk_ticket_ends_in_its_write_back_with_route_and_reasons(
+    stack: Stack, helpdesk: RecordingHelpdesk
+) -> None:
+    accepted = {}
+    for name, (fixture_name, _, _) in CASES.items():
+        body = json.dumps(fixture(fixture_name)).encode()
+        path, headers = signed(name, body)
+        response = requests.post(stack.base_url + path, data=body, headers=headers, timeout=10)
+        assert response.status_code == 202, response.text
+        accepted[name] = response.json()["id"]
+    for name, (_, (method, path), text_at) in CASES.items():
+        call = _wait_for_write(helpdesk, method, path, timeout=60)
+        assert call is not None, (
+            f"{name}: no {method} {path} in {[(c.method, c.path) for c in helpdesk.calls]}"
+        )
+        note = call.json()
+        for key in text_at:
+            note = note[key]
+        assert "route: draft" in note and "Why: " in note and "no_draft" in note, note
+        assert "intent: " in note and accepted[name] in note  # the marker names our ticket
+    views = {
+        name: requests.get(
+            f"{stack.base_url}/v1/tickets/{ticket_id}",
+            headers={"Authorization": f"Bearer {stack.env['HELPLOOP_API_KEYS']}"},
+            timeout=10,
+        ).json()
+        for name, ticket_id in accepted.items()
+    }
+    for name, view in views.items():
+        assert view["routing"]["route"] == "draft", (name, view)
+        assert [d["status"] for d in view["deliveries"]] == ["sent"], (name, view["deliveries"])
+    assert API_TOKEN not in stack.logs()

@@ -1,0 +1,169 @@
+"""Helpdesk webhooks through the gateway: each provider's fixture, forged and stale requests, replays,
+resolution feedback (provider events and the API)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from services.gateway.app import create_app
+from shared.db import Ticket, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.integrations.models import Resolution
+from tests.conftest import API_KEY, settings_overrides
+from tests.helpdesk_requests import API_TOKEN, fixture, integrations_yaml, signed
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+CREATED = {
+    "zendesk": "zendesk_ticket_created",
+    "zammad": "zammad_ticket_created",
+    "jira": "jira_issue_created",
+    "freshdesk": "freshdesk_ticket_created",
+}
+EXPECTED = {  # name → (external id, subject, a phrase of the body, customer email, customer name)
+    "zendesk": ("35436", "Where is my parcel?", "order NW-48213", "dana.fischer@example.org", "Dana Fischer"),
+    "zammad": (
+        "1042",
+        "Refund for returned shoes",
+        "still have not received my refund",
+        "sam.ortiz@example.net",
+        "Sam Ortiz",
+    ),
+    "jira": (
+        "SUP-88",
+        "Payment failed at checkout",
+        "keeps failing at checkout",
+        "lee.park@example.com",
+        "Lee Park",
+    ),
+    "freshdesk": (
+        "5123",
+        "Discount code not working",
+        "WELCOME10 from your newsletter",
+        "ana.lima@example.com",
+        "Ana Lima",
+    ),
+}
+
+
+@pytest.fixture
+def setup(sqlite_url: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HELPDESK_API_TOKEN", API_TOKEN)
+    upgrade_database(sqlite_url)
+    integrations = integrations_yaml(tmp_path / "integrations.yml", "http://127.0.0.1:9")
+    app = create_app(
+        settings_overrides(
+            database_url=sqlite_url,
+            redis_url=redis_url,
+            model_registry_dir=tmp_path / "models",
+            integrations_file=integrations,
+        )
+    )
+    return app.test_client(), build_session_factory(build_engine(sqlite_url))
+
+
+def post(client: FlaskClient, name: str, document: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    body = json.dumps(document).encode()
+    path, headers = signed(name, body, **kwargs)
+    return client.post(path, data=body, headers=headers, content_type="application/json")
+
+
+@pytest.mark.parametrize("name", sorted(CREATED))
+def test_each_provider_payload_becomes_our_ticket_once(setup, name: str) -> None:  # type: ignore[no-untyped-def]
+    client, factory = setup
+    document = fixture(CREATED[name])
+    first = post(client, name, document)
+    assert first.status_code == 202, first.get_json()
+    replay = post(client, name, document)
+    assert replay.status_code == 200 and replay.get_json()["id"] == first.get_json()["id"]
+    external_id, subject, phrase, email, customer = EXPECTED[name]
+    with session_scope(factory) as session:
+        ticket = session.get(Ticket, first.get_json()["id"])
+        assert (ticket.source, ticket.external_id, ticket.subject) == (name, external_id, subject)
+        assert phrase in ticket.body and "<div>" not in ticket.body
+        assert (ticket.customer_email, ticket.customer_name) == (email, customer)
+
+
+@pytest.mark.parametrize("name", sorted(CREATED))
+def test_forged_signatures_are_rejected(setup, name: str) -> None:  # type: ignore[no-untyped-def]
+    client, factory = setup
+    response = post(client, name, fixture(CREATED[name]), secret="not-the-secret-at-all-000000")
+    assert response.status_code == 401 and response.get_json()["error"] == "invalid_signature"
+    if name != "freshdesk":  # Freshdesk signs nothing: only its token proves the sender
+        body = json.dumps(fixture(CREATED[name])).encode()
+        path, headers = signed(name, body)
+        tampered = body.replace(b"a", b"e", 1)
+        assert client.post(path, data=tampered, headers=headers).status_code == 401
+    with session_scope(factory) as session:
+        assert session.query(Ticket).count() == 0
+
+
+def test_stale_zendesk_and_jira_requests_are_rejected(setup) -> None:  # type: ignore[no-untyped-def]
+    client, _ = setup
+    stale = post(client, "zendesk", fixture(CREATED["zendesk"]), age_s=3600)
+    assert stale.status_code == 401 and "tolerance" in stale.get_json()["message"]
+    document = fixture(CREATED["jira"])
+    document["timestamp"] -= 3600 * 1000
+    assert post(client, "jira", document).status_code == 401
+
+
+def test_freshdesk_accepts_basic_auth_and_refuses_a_missing_token(setup) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    client, _ = setup
+    body = json.dumps(fixture(CREATED["freshdesk"])).encode()
+    assert client.post("/v1/webhooks/freshdesk", data=body).status_code == 401
+    token = signed("freshdesk", body)[0].rsplit("/", 1)[1]
+    basic = base64.b64encode(f"freshdesk:{token}".encode()).decode()
+    response = client.post("/v1/webhooks/freshdesk", data=body, headers={"Authorization": f"Basic {basic}"})
+    assert response.status_code == 202
+
+
+def test_unknown_integration_and_bad_payloads_are_clear_4xx(setup) -> None:  # type: ignore[no-untyped-def]
+    client, _ = setup
+    unknown = client.post("/v1/webhooks/desk-that-does-not-exist", data=b"{}")
+    assert unknown.status_code == 404 and unknown.get_json()["error"] == "unknown_integration"
+    missing = post(client, "zendesk", {"event": "ticket.created", "ticket": {"id": "1"}})
+    assert missing.status_code == 422 and missing.get_json()["fields"][0]["field"] == "description"
+    not_json = signed("zammad", b"not json")
+    assert client.post(not_json[0], data=b"not json", headers=not_json[1]).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("name", "solved", "intent"),
+    [
+        ("zendesk", "zendesk_ticket_solved", "where_is_my_order"),
+        ("zammad", "zammad_ticket_closed", "return_item"),
+        ("jira", "jira_issue_resolved", "payment_failed"),
+        ("freshdesk", "freshdesk_ticket_resolved", "discount_code"),
+    ],
+)
+def test_solved_events_store_redacted_labelled_feedback(setup, name: str, solved: str, intent: str) -> None:  # type: ignore[no-untyped-def]
+    client, factory = setup
+    ticket_id = post(client, name, fixture(CREATED[name])).get_json()["id"]
+    response = post(client, name, fixture(solved))
+    assert response.status_code == 200 and response.get_json()["status"] == "recorded", response.get_json()
+    with session_scope(factory) as session:
+        row = session.query(Resolution).filter_by(ticket_id=ticket_id).one()
+        assert row.final_labels == {"label": intent} and row.source == name
+        assert "@example" not in row.text + (row.reply or "") and "7946" not in (row.reply or "")
+
+
+def test_resolution_api_links_the_prediction_and_updates_on_resolve_again(setup) -> None:  # type: ignore[no-untyped-def]
+    client, _ = setup
+    ticket_id = post(client, "zendesk", fixture(CREATED["zendesk"])).get_json()["id"]
+    url = f"/v1/tickets/{ticket_id}/resolution"
+    body = {"intent": "where_is_my_order", "labels": {"priority": "high"}, "reply": "Mail me at x@y.example"}
+    first = client.post(url, json=body, headers=AUTH)
+    assert first.status_code == 200, first.get_json()
+    view = first.get_json()
+    assert view["final_labels"] == {"priority": "high", "label": "where_is_my_order"}
+    assert view["correct"] is None and "[email]" in view["reply"]  # not classified yet: nothing to compare
+    again = client.post(url, json={"intent": "complaint"}, headers=AUTH).get_json()
+    assert again["final_labels"] == {"label": "complaint"}
+    assert client.post("/v1/tickets/nope/resolution", json=body, headers=AUTH).status_code == 404
+    assert client.post(url, json={"labels": {"Bad Key": "x"}}, headers=AUTH).status_code == 422
+    assert client.post(url, json=body).status_code == 401

@@ -1,0 +1,110 @@
+"""The routing policy: conservative default, every escalation reason, auto-reply only when everything
+allows it (never with a flagged draft), validation errors that name the field, live reload."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from shared.routing.policy import (
+    PolicyError,
+    PolicyHolder,
+    Route,
+    RouteFacts,
+    decide,
+    load_policy,
+    parse_policy,
+)
+
+ENABLED = parse_policy(
+    {
+        "auto_reply": {"enabled": True, "min_confidence": 0.9},
+        "intents": {
+            "where_is_my_order": {"auto_reply": True, "min_confidence": 0.97},
+            "discount_code": {"auto_reply": True},
+            "complaint": {"escalate": True},
+            "payment_failed": {"queue": "billing"},
+        },
+    }
+)
+
+
+def facts(**changes: object) -> RouteFacts:
+    base: dict[str, object] = {
+        "intent": "discount_code",
+        "confidence": 0.98,
+        "out_of_scope": False,
+        "language": "en",
+        "language_supported": True,
+        "sentiment": "neutral",
+        "priority": "normal",
+        "has_draft": True,
+        "draft_flags": [],
+    }
+    return RouteFacts(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_the_default_policy_never_auto_replies() -> None:
+    decision = decide(load_policy(None), facts())
+    assert decision.route is Route.DRAFT and "auto_reply_disabled" in decision.reasons
+    assert decision.queue == "support"
+
+
+def test_auto_reply_needs_every_condition() -> None:
+    assert decide(ENABLED, facts()).route is Route.AUTO_REPLY
+    below_intent_minimum = decide(ENABLED, facts(intent="where_is_my_order", confidence=0.95))
+    assert below_intent_minimum.route is Route.DRAFT
+    assert below_intent_minimum.reasons == ["confidence_below_threshold:0.950<0.970"]
+    not_enabled = decide(ENABLED, facts(intent="payment_failed"))
+    assert not_enabled.route is Route.DRAFT and not_enabled.queue == "billing"
+    assert decide(ENABLED, facts(has_draft=False)).reasons == ["no_draft"]
+
+
+def test_a_guardrail_flagged_draft_is_never_auto_sent() -> None:
+    decision = decide(ENABLED, facts(draft_flags=["ungrounded"], confidence=0.999))
+    assert decision.route is Route.DRAFT and decision.reasons == ["draft_flagged:ungrounded"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "queue", "reason"),
+    [
+        ({"out_of_scope": True}, "tier2", "out_of_scope"),
+        ({"language": "de", "language_supported": True}, "tier2", "unsupported_language:de"),
+        ({"language_supported": False}, "tier2", "unsupported_language:en"),
+        ({"intent": "complaint"}, "tier2", "intent_requires_human:complaint"),
+        ({"sentiment": "negative", "priority": "high"}, "senior", "negative_sentiment_high_priority"),
+    ],
+)
+def test_escalations(changes: dict[str, object], queue: str, reason: str) -> None:
+    decision = decide(ENABLED, facts(**changes))
+    assert (decision.route, decision.queue) == (Route.ESCALATE, queue) and reason in decision.reasons
+
+
+def test_invalid_policies_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"auto_reply.min_confidence"):
+        parse_policy({"auto_reply": {"min_confidence": 1.5}})
+    with pytest.raises(PolicyError, match=r"intents.refund.auto_replyy"):
+        parse_policy({"intents": {"refund": {"auto_replyy": True}}})
+    broken = tmp_path / "policy.yml"
+    broken.write_text("auto_reply: [unclosed")
+    with pytest.raises(PolicyError, match=str(broken)):
+        load_policy(broken)
+
+
+def test_holder_reloads_a_changed_file_and_keeps_the_last_valid_one(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text("version: 1\n")
+    holder = PolicyHolder(path)
+    assert holder.get().auto_reply.enabled is False
+
+    def rewrite(text: str, bump: int) -> None:
+        path.write_text(text)
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + bump))
+
+    rewrite("version: 2\nauto_reply: {enabled: true}\n", 10**9)
+    assert holder.get().version == 2 and holder.get().auto_reply.enabled
+    rewrite("version: 3\nauto_reply: {enabled: maybe-not}\n", 2 * 10**9)
+    assert holder.get().version == 2  # the invalid edit is refused, routing keeps working
