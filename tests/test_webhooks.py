@@ -167,3 +167,24 @@ def test_resolution_api_links_the_prediction_and_updates_on_resolve_again(setup)
     assert client.post("/v1/tickets/nope/resolution", json=body, headers=AUTH).status_code == 404
     assert client.post(url, json={"labels": {"Bad Key": "x"}}, headers=AUTH).status_code == 422
     assert client.post(url, json=body).status_code == 401
+
+
+@pytest.mark.parametrize("name", sorted(CREATED))
+def test_odd_shapes_are_422_never_500(setup, name: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = setup
+    odd_documents: list[Any] = [
+        [],
+        "text",
+        {"ticket": "x", "issue": 5, "freshdesk_webhook": []},
+        {
+            "ticket": {"id": "1", "description": 5, "requester": "me", "customer": 3, "tags": 7},
+            "article": {"id": "9" * 300, "body": "hi", "sender": "Customer"},
+            "webhookEvent": "jira:issue_created",
+            "issue": {"id": "1", "key": "K-1", "fields": {"description": {"content": 5}}},
+            "freshdesk_webhook": {"ticket_id": 1, "ticket_description": ["x"]},
+        },
+    ]
+    for document in odd_documents:
+        response = post(client, name, document)
+        assert response.status_code in (200, 202, 422), (document, response.get_json())
+        assert response.is_json

@@ -83,6 +83,18 @@ def dig(document: Any, path: str, *, required: bool = True) -> Any:
     return value
 
 
+def mapping(document: Any, path: str) -> dict[str, Any]:
+    """A required object: missing or not an object is a PayloadError naming the field."""
+    value = dig(document, path)
+    if not isinstance(value, dict):
+        raise PayloadError(path, f"{path} must be an object")
+    return value
+
+
+def optional_mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _name(value: Any) -> str:
     """Zammad and Jira give states/priorities either as a string or as an object with a name."""
     if isinstance(value, dict):
@@ -130,7 +142,7 @@ def build_ticket(**fields: Any) -> TicketIn:
 
 def parse_zendesk(document: Any) -> Event:
     """Our documented trigger body: `{"event": "ticket.created"|"ticket.solved", "ticket": {...}}`."""
-    ticket = dig(document, "ticket")
+    ticket = mapping(document, "ticket")
     ticket_id = str(dig(ticket, "id"))
     status = _name(ticket.get("status"))
     if document.get("event") == "ticket.solved" or status in RESOLVED_STATES:
@@ -138,7 +150,7 @@ def parse_zendesk(document: Any) -> Event:
         if ticket.get("intent"):
             labels["label"] = str(ticket["intent"]).strip()
         return Resolved(ticket_id, labels, ticket.get("latest_public_comment") or None)
-    requester = ticket.get("requester") or {}
+    requester = optional_mapping(ticket.get("requester"))
     return NewTicket(
         f"ticket-{ticket_id}-created",
         build_ticket(
@@ -158,9 +170,9 @@ def parse_zendesk(document: Any) -> Event:
 
 def parse_zammad(document: Any) -> Event:
     """Zammad's default trigger payload: `{"ticket": {...}, "article": {...}}`."""
-    ticket = dig(document, "ticket")
+    ticket = mapping(document, "ticket")
     ticket_id = str(dig(ticket, "id"))
-    article = document.get("article") or {}
+    article = optional_mapping(document.get("article"))
     if _name(ticket.get("state")) in RESOLVED_STATES:
         reply = None
         if article and not article.get("internal") and _name(article.get("sender")) == "agent":
@@ -170,7 +182,7 @@ def parse_zammad(document: Any) -> Event:
         return Ignored("no article in the payload")
     if _name(article.get("sender")) not in ("customer", ""):
         return Ignored(f"article from {_name(article.get('sender'))}, not the customer")
-    customer = ticket.get("customer") or {}
+    customer = optional_mapping(ticket.get("customer"))
     name = " ".join(p for p in (customer.get("firstname"), customer.get("lastname")) if p) or None
     return NewTicket(
         f"ticket-{ticket_id}-article-{dig(article, 'id')}",
@@ -209,8 +221,8 @@ def _adf_text(node: Any) -> str:
 def parse_jira(document: Any) -> Event:
     """`jira:issue_created` (a new request) or `jira:issue_updated` with a resolution (solved)."""
     event = str(dig(document, "webhookEvent"))
-    issue = dig(document, "issue")
-    fields = dig(issue, "fields")
+    issue = mapping(document, "issue")
+    fields = mapping(issue, "fields")
     key = str(dig(issue, "key"))
     if event == "jira:issue_updated":
         if fields.get("resolution") is None and _name(fields.get("status")) not in RESOLVED_STATES:
@@ -218,7 +230,7 @@ def parse_jira(document: Any) -> Event:
         return Resolved(key, intent_from_tags(fields.get("labels")), None)
     if event != "jira:issue_created":
         return Ignored(f"event {event[:60]} is not handled")
-    reporter = fields.get("reporter") or {}
+    reporter = optional_mapping(fields.get("reporter"))
     return NewTicket(
         f"issue-{dig(issue, 'id')}-created",
         build_ticket(
@@ -238,7 +250,7 @@ def parse_jira(document: Any) -> Event:
 
 def parse_freshdesk(document: Any) -> Event:
     """The automation rule's JSON body: `{"freshdesk_webhook": {"ticket_id": ..., ...}}`."""
-    ticket = dig(document, "freshdesk_webhook")
+    ticket = mapping(document, "freshdesk_webhook")
     ticket_id = str(dig(ticket, "ticket_id"))
     if _name(ticket.get("ticket_status")) in RESOLVED_STATES:
         labels = intent_from_tags(ticket.get("ticket_tags"))

@@ -82,18 +82,26 @@ def provider_webhook(name: str, token: str | None = None) -> Response:
     document = _document(body)
     if integration.provider is Provider.JIRA_SM:
         _check_jira_freshness(document)
-    try:
-        event = PARSERS[integration.provider](document)
-    except payloads.PayloadError as exc:
-        fields = [{"field": exc.field, "message": str(exc)}]
-        raise ApiError(
-            422, "invalid_payload", f"{integration.provider} payload: {exc}", fields=fields
-        ) from None
+    event = _parse(integration, document)
     if isinstance(event, payloads.NewTicket):
         return accept_ticket(source=integration.name, event_id=event.event_id, ticket=event.ticket)
     if isinstance(event, payloads.Resolved):
         return _resolved(integration, event)
     return jsonify({"status": "ignored", "reason": event.reason})
+
+
+def _parse(integration: Integration, document: Any) -> payloads.Event:
+    provider = integration.provider
+    try:
+        event = PARSERS[provider](document)
+    except payloads.PayloadError as exc:
+        fields = [{"field": exc.field, "message": str(exc)}]
+        raise ApiError(422, "invalid_payload", f"{provider} payload: {exc}", fields=fields) from None
+    except (TypeError, AttributeError, RecursionError):  # a field of an unexpected type or depth
+        raise ApiError(422, "invalid_payload", f"{provider} payload has an unexpected shape") from None
+    if isinstance(event, payloads.NewTicket) and len(event.event_id) > 200:
+        raise ApiError(422, "invalid_payload", "ticket or article id too long")
+    return event
 
 
 def _check_jira_freshness(document: Any) -> None:
