@@ -57,6 +57,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         args.bind,
         "--access-logfile",
         "-",
+        "--logger-class",
+        "services.gateway.access_log.RedactingLogger",
         "services.gateway.app:create_app()",
     ]
     os.execv(gunicorn, argv)

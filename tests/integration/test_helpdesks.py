@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.helpdesk_fake import Call, RecordingHelpdesk
-from tests.helpdesk_requests import API_TOKEN, fixture, integrations_yaml, signed
+from tests.helpdesk_requests import API_TOKEN, SECRETS, fixture, integrations_yaml, signed
 from tests.integration.conftest import Stack
 
 CASES = {  # integration → (fixture, the write-back call it expects, where the note text is)
@@ -82,4 +82,6 @@ def test_every_helpdesk_ticket_ends_in_its_write_back_with_route_and_reasons(
     for name, view in views.items():
         assert view["routing"]["route"] == "draft", (name, view)
         assert [d["status"] for d in view["deliveries"]] == ["sent"], (name, view["deliveries"])
-    assert API_TOKEN not in stack.logs()
+    logs = "\n".join(path.read_text() for path in stack.log_dir.glob("*.log"))
+    assert "POST /v1/webhooks/freshdesk/[redacted]" in logs  # the access log ran, without the URL token
+    assert API_TOKEN not in logs and SECRETS["freshdesk"] not in logs

@@ -48,3 +48,11 @@ def test_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(IntegrationError, match=str(path)):
         load_integrations(path)
     assert load_integrations(None) == {}
+
+
+def test_the_access_log_masks_a_token_in_the_url_path() -> None:
+    from services.gateway.access_log import redact_path
+
+    line = "POST /v1/webhooks/freshdesk/s3cr3t-token-value HTTP/1.1"
+    assert redact_path(line) == "POST /v1/webhooks/freshdesk/[redacted] HTTP/1.1"
+    assert redact_path("POST /v1/webhooks/zendesk HTTP/1.1") == "POST /v1/webhooks/zendesk HTTP/1.1"

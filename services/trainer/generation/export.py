@@ -64,6 +64,8 @@ def example_inputs(config: Any, *, batch: int = 2, past: int = 3, new: int = 4) 
 
 
 def export_decoder(model: Any, path: Path) -> None:
+    from services.trainer.generation.attention import grouped_attention_for_export
+
     model.eval()
     wrapper = DecoderWithCache(model)
     batch = torch.export.Dim("batch", min=1, max=256)
@@ -76,7 +78,7 @@ def export_decoder(model: Any, path: Path) -> None:
         "position_ids": {0: batch, 1: new},
         "past_key_values": {1: batch, 3: past},
     }
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), grouped_attention_for_export(model):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             wrapper,
