@@ -59,15 +59,15 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _speed(generator: Any, prompts: list[str]) -> list[dict[str, Any]]:
+def _speed(generators: list[Any], prompts: list[str]) -> list[dict[str, Any]]:
     from services.trainer.generation.base import converted_dir
     from services.trainer.generation.speed import measure_speed
 
     base = converted_dir(get_settings().cache_dir)
-    return measure_speed(generator.bundle_dir, base, prompts)
+    return measure_speed([g.bundle_dir for g in generators], base, prompts)
 
 
-def _speed_only(args: argparse.Namespace, generator: Any, train: list[Any], test: list[Any]) -> int:
+def _speed_only(args: argparse.Namespace, generators: list[Any], train: list[Any], test: list[Any]) -> int:
     """Time the decoders on eight hold-out prompts and add the table to an existing report."""
     from services.trainer.generation.data import with_neighbour_replies
     from services.trainer.generation.evaluate import write_report
@@ -88,7 +88,7 @@ def _speed_only(args: argparse.Namespace, generator: Any, train: list[Any], test
         if path.is_file()
         else {"examples": 0, "max_new_tokens": 0, "systems": []}
     )
-    report["speed"] = _speed(generator, prompts)
+    report["speed"] = _speed(generators, prompts)
     write_report(report, Path(args.out))
     print(json.dumps(report["speed"], indent=2))
     return 0
@@ -110,13 +110,13 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         if v is not None
     }
     if args.speed_only:
-        return _speed_only(args, next(reversed(generators.values())), train, test)
+        return _speed_only(args, list(generators.values()), train, test)
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, repetition_penalty=1.1)
     report = evaluate_generators(
         train=train, test=test[: args.limit], encoder=_encoder(), generators=generators, config=config
     )
     if args.speed and generators:
-        report["speed"] = _speed(next(reversed(generators.values())), report["prompts"][:8])
+        report["speed"] = _speed(list(generators.values()), report["prompts"][:8])
     write_report(report, Path(args.out))
     print(json.dumps(report["systems"], indent=2))
     return 0

@@ -123,9 +123,14 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
         )
     if report.get("speed"):
         lines += ["", "Decoding speed (64 new tokens, greedy, median of 3):", ""]
-        lines += ["| runtime | batch | tokens/s |", "|---|---|---|"]
+        lines += ["| runtime | batch | tokens/s | × PyTorch |", "|---|---|---|---|"]
+        torch_rate = {
+            r["batch"]: r["tokens_per_second"] for r in report["speed"] if "PyTorch" in r["runtime"]
+        }
         lines += [
-            f"| {r['runtime']} | {r['batch']} | {r['tokens_per_second']:.1f} |" for r in report["speed"]
+            f"| {r['runtime']} | {r['batch']} | {r['tokens_per_second']:.1f} | "
+            f"{r['tokens_per_second'] / torch_rate[r['batch']]:.2f} |"
+            for r in report["speed"]
         ]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     return out_dir

@@ -104,6 +104,7 @@ def generator_config(model: Any, tokenizer: Any) -> dict[str, Any]:
         "pad_token_id": int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]),
         "cache_dims": [shape[0], shape[2], shape[4]],
         "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
+        "attention": "grouped",  # see services/trainer/generation/attention.py
         "input_names": INPUT_NAMES,
         "output_names": OUTPUT_NAMES,
     }

@@ -41,25 +41,32 @@ def _onnx_run(generator: OnnxGenerator, prompts: list[str], new_tokens: int) -> 
         generator.eos_ids = saved
 
 
+def runtime_label(generator: OnnxGenerator) -> str:
+    attention = generator.config.get("attention", "repeated K/V")
+    return f"onnxruntime + KV cache, {attention} attention ({generator.version})"
+
+
 def measure_speed(
-    bundle: Path, base_dir: Path, prompts: list[str], *, new_tokens: int = 64, repeats: int = 3
+    bundles: list[Path], base_dir: Path, prompts: list[str], *, new_tokens: int = 64, repeats: int = 3
 ) -> list[dict[str, Any]]:
+    """Every bundle and the PyTorch way, interleaved per batch size so machine noise hits all alike."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32).eval()
-    generator = OnnxGenerator(bundle, version=bundle.name)
+    generators = [OnnxGenerator(bundle, version=bundle.name) for bundle in bundles]
     rows = []
     for batch in (1, 8):
         chunk = (prompts * batch)[:batch]
-        for name, run in (
+        runs: list[tuple[str, Any]] = [
             (
                 "transformers generate (PyTorch eager)",
                 lambda c=chunk: _torch_run(model, tokenizer, c, new_tokens),
-            ),
-            ("onnxruntime + KV cache (ours)", lambda c=chunk: _onnx_run(generator, c, new_tokens)),
-        ):
+            )
+        ]
+        runs += [(runtime_label(g), lambda c=chunk, g=g: _onnx_run(g, c, new_tokens)) for g in generators]
+        for name, run in runs:
             run()  # warm-up
             rates = [tokens / seconds for tokens, seconds in (run() for _ in range(repeats))]
             rows.append({"runtime": name, "batch": batch, "tokens_per_second": statistics.median(rates)})
