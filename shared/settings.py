@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     drafts_enabled: bool = True
     draft_kb_passages: int = Field(default=3, ge=0, le=10)
     draft_min_kb_score: float = Field(default=0.25, ge=-1, le=1)
-    draft_max_new_tokens: int = Field(default=160, ge=1, le=1024)
+    draft_max_new_tokens: int = Field(default=256, ge=1, le=1024)
     draft_temperature: float = Field(default=0.0, ge=0, le=2)
     draft_top_p: float = Field(default=0.9, gt=0, le=1)
     draft_repetition_penalty: float = Field(default=1.1, ge=1, le=2)

@@ -23,6 +23,7 @@ from services.trainer.generation.train import (
     reply_loss,
 )
 from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.drafting.guardrails import Flag, check_draft
 from shared.drafting.models import Draft
 from shared.drafting.prompt import Passage, build_messages, build_prompt, render_chatml
 from shared.kb.search import KnowledgeBase
@@ -195,4 +196,6 @@ def test_int8_generator_bundle_is_smaller_and_still_drafts(
     fp32 = OnnxGenerator(registry.bundle_dir(parent), version=parent)
     config = GenerationConfig(max_new_tokens=12)
     quantized, reference = (g.generate([PARITY_PROMPT], config)[0] for g in (int8, fp32))
-    assert quantized.tokens >= 5 and quantized.token_ids[:2] == reference.token_ids[:2]
+    assert quantized.tokens >= 5 and reference.tokens >= 5
+    report = check_draft(quantized.text, ticket_text=PARITY_PROMPT, cited_articles=[])
+    assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text

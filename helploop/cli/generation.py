@@ -54,6 +54,7 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
         config=config,
         encoder=_encoder() if examples else None,
         activate=not args.no_activate,
+        attention=args.attention,
     )
     print(version)
     return 0
@@ -111,9 +112,13 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     }
     if args.speed_only:
         return _speed_only(args, list(generators.values()), train, test)
-    config = GenerationConfig(max_new_tokens=args.max_new_tokens, repetition_penalty=1.1)
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, repetition_penalty=args.repetition_penalty)
     report = evaluate_generators(
-        train=train, test=test[: args.limit], encoder=_encoder(), generators=generators, config=config
+        train=train,
+        test=test[args.offset : args.offset + args.limit],
+        encoder=_encoder(),
+        generators=generators,
+        config=config,
     )
     if args.speed and generators:
         report["speed"] = _speed(list(generators.values()), report["prompts"][:8])
@@ -133,12 +138,22 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--learning-rate", type=float, default=5e-5)
     p.add_argument("--no-activate", action="store_true")
+    p.add_argument(
+        "--attention",
+        choices=["grouped", "repeated"],
+        default="grouped",
+        help="grouped: faster decoding (default); repeated: transformers' own attention",
+    )
     p.set_defaults(handler=cmd_train_generator)
     p = commands.add_parser("evaluate-generator", help="chrF/ROUGE-L on the Bitext hold-out, three ways")
     p.add_argument("--model", help="fine-tuned generator version (default: the active one)")
     p.add_argument("--base", help="untuned generator version (from train-generator --base-only)")
     p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--max-new-tokens", type=int, default=160)
+    p.add_argument(
+        "--offset", type=int, default=0, help="start in the hold-out (e.g. 300: a slice for tuning decoding)"
+    )
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--repetition-penalty", type=float, default=1.1)
     p.add_argument("--speed", action="store_true", help="also time transformers generate vs ours, batch 1/8")
     p.add_argument("--speed-only", action="store_true", help="only the timing, added to an existing report")
     p.add_argument("--out", default="var/reports/generator")

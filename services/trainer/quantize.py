@@ -12,13 +12,21 @@ from shared.registry import MANIFEST, Registry, new_version_id
 log = logging.getLogger(__name__)
 
 
-def quantize_model(source: Path, target: Path) -> None:
+def quantize_model(source: Path, target: Path, *, generator: bool = False) -> None:
+    """Classifier: int8 weights per channel. Generator: per tensor, and only MatMuls with a constant
+    weight — per-channel int8 turned SmolLM2's decoder into garbage with onnxruntime 1.32 here."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = target.with_name("model.prep.onnx")
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-    quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(
+        str(prepared),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=not generator,
+        extra_options={"MatMulConstBOnly": generator},
+    )
     prepared.unlink()
 
 
@@ -37,12 +45,13 @@ def quantize_bundle(
         (staging / MANIFEST).unlink()
         fp32 = staging / f"{Path(graph).stem}.fp32.onnx"
         (staging / graph).rename(fp32)
-        quantize_model(fp32, staging / graph)
+        quantize_model(fp32, staging / graph, generator=graph == "decoder.onnx")
         fp32.unlink()
         version = f"{new_version_id()}-int8"
         derived = {k: v for k, v in manifest.items() if k not in ("files", "version")}
+        granularity = "per tensor" if graph == "decoder.onnx" else "per channel"
         derived.update(
-            parent_version=parent, quantization="int8-dynamic (onnxruntime, QInt8 weights per channel)"
+            parent_version=parent, quantization=f"int8-dynamic (onnxruntime, QInt8 weights {granularity})"
         )
         registry.publish(staging, version=version, manifest=derived)
     except BaseException:

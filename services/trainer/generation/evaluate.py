@@ -96,6 +96,7 @@ def evaluate_generators(
     return {
         "examples": len(test),
         "max_new_tokens": config.max_new_tokens,
+        "repetition_penalty": config.repetition_penalty,
         "systems": rows,
         "prompts": prompts,
     }
@@ -110,7 +111,8 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
         "# Reply drafts on the Bitext hold-out",
         "",
         f"{report['examples']} held-out tickets (never trained on), greedy decoding, "
-        f"max {report['max_new_tokens']} new tokens.",
+        f"max {report['max_new_tokens']} new tokens, repetition penalty "
+        f"{report.get('repetition_penalty', 1.1)}.",
         "",
         "| system | chrF | ROUGE-L | guardrail flags | tokens/s |",
         "|---|---|---|---|---|",

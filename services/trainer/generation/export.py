@@ -8,6 +8,7 @@ tensor keeps the decoding loop simple; the graph is checked against PyTorch befo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -63,7 +64,7 @@ def example_inputs(config: Any, *, batch: int = 2, past: int = 3, new: int = 4) 
     return input_ids, attention_mask, position_ids, torch.zeros(cache_shape(config, batch, past))
 
 
-def export_decoder(model: Any, path: Path) -> None:
+def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> None:
     from services.trainer.generation.attention import grouped_attention_for_export
 
     model.eval()
@@ -78,7 +79,8 @@ def export_decoder(model: Any, path: Path) -> None:
         "position_ids": {0: batch, 1: new},
         "past_key_values": {1: batch, 3: past},
     }
-    with warnings.catch_warnings(), torch.no_grad(), grouped_attention_for_export(model):
+    switch = grouped_attention_for_export(model) if attention == "grouped" else contextlib.nullcontext()
+    with warnings.catch_warnings(), torch.no_grad(), switch:
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             wrapper,
@@ -92,7 +94,7 @@ def export_decoder(model: Any, path: Path) -> None:
     program.save(str(path), external_data=False)
 
 
-def generator_config(model: Any, tokenizer: Any) -> dict[str, Any]:
+def generator_config(model: Any, tokenizer: Any, *, attention: str = "grouped") -> dict[str, Any]:
     config = model.config
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
@@ -104,15 +106,19 @@ def generator_config(model: Any, tokenizer: Any) -> dict[str, Any]:
         "pad_token_id": int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]),
         "cache_dims": [shape[0], shape[2], shape[4]],
         "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
-        "attention": "grouped",  # see services/trainer/generation/attention.py
+        "attention": attention,  # "grouped": services/trainer/generation/attention.py
         "input_names": INPUT_NAMES,
         "output_names": OUTPUT_NAMES,
     }
 
 
-def write_generator_bundle(model: Any, tokenizer: Any, staging: Path) -> None:
+def write_generator_bundle(model: Any, tokenizer: Any, staging: Path, *, attention: str = "grouped") -> None:
+    """`attention`: "grouped" (fast, the default) or "repeated" (transformers' own)."""
     import json
 
-    export_decoder(model, staging / "decoder.onnx")
+    if attention not in ("grouped", "repeated"):
+        raise ValueError(f"attention must be 'grouped' or 'repeated', not {attention!r}")
+    export_decoder(model, staging / "decoder.onnx", attention=attention)
     tokenizer.save_pretrained(str(staging))
-    (staging / "config.json").write_text(json.dumps(generator_config(model, tokenizer), indent=2))
+    config = generator_config(model, tokenizer, attention=attention)
+    (staging / "config.json").write_text(json.dumps(config, indent=2))

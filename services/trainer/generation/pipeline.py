@@ -82,6 +82,7 @@ def build_generator(
     encoder: SentenceEncoder | None = None,
     base_dir: Path | None = None,
     activate: bool = True,
+    attention: str = "grouped",
 ) -> str:
     """Publish a generator bundle (fine-tuned when `examples` are given, else the base model)."""
     import torch
@@ -102,7 +103,7 @@ def build_generator(
     model.eval()
     staging = registry.staging_dir()
     try:
-        write_generator_bundle(model, tokenizer, staging)
+        write_generator_bundle(model, tokenizer, staging, attention=attention)
         check_generator_parity(model, tokenizer, staging)
         suffix = "ft" if examples else "base"
         version = f"{new_version_id()}-{suffix}"
@@ -111,6 +112,7 @@ def build_generator(
             "base_model": {"package": SMOLLM2.package, "gguf_sha256": SMOLLM2.sha256, "dir": str(directory)},
             "training_config": config.to_json() if examples else None,
             "training": training,
+            "attention": attention,
         }
         registry.publish(staging, version=version, manifest=manifest)
     except BaseException:
