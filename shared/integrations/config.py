@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from shared.validation import describe_errors
+
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
@@ -124,10 +126,7 @@ def parse_integrations(document: Any, *, environ: dict[str, str] | None = None) 
         try:
             out[str(name)] = Integration(name=str(name), **_interpolate(raw, environ))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                for e in exc.errors(include_input=False, include_url=False)
-            )
+            problems = describe_errors(exc, root="settings")
             raise IntegrationError(f"integrations.{name}: {problems}") from None
         except IntegrationError as exc:
             raise IntegrationError(f"integrations.{name}: {exc}") from None

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.validation import describe_errors
+
 log = logging.getLogger(__name__)
 DEFAULT_POLICY = Path(__file__).with_name("default_policy.yml")
 
@@ -139,11 +141,7 @@ def parse_policy(document: Any, *, source: str = "policy") -> RoutingPolicy:
     try:
         return RoutingPolicy.model_validate(document if document is not None else {})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        raise PolicyError(f"{source}: {problems}") from None
+        raise PolicyError(f"{source}: {describe_errors(exc, root='policy')}") from None
 
 
 def load_policy(path: Path | None) -> RoutingPolicy:
