@@ -65,7 +65,13 @@ def classify(self: Task, ticket_id: str) -> str:
         if context.settings.drafts_enabled:
             self.app.send_task(TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS)  # routes after drafting
         else:
-            route_and_write_back(self, context, ticket_id)
+            try:
+                route_and_write_back(self, context, ticket_id)
+            except Exception as exc:  # the retry finds the classification done and routes again
+                log.warning("routing of ticket %s failed: %s; retrying", ticket_id, exc)
+                raise self.retry(
+                    exc=exc, countdown=min(RETRY_BACKOFF_MAX_S, 2**self.request.retries)
+                ) from exc
     return outcome
 
 
