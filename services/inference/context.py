@@ -16,7 +16,7 @@ from services.inference.triage import TriageContext
 from services.inference.writeback.delivery import WritebackContext
 from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
 from shared.db import build_engine, build_session_factory
-from shared.integrations.config import load_integrations
+from shared.integrations.config import Integration, load_integrations
 from shared.kb.search import KnowledgeBase
 from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
@@ -86,7 +86,7 @@ def _draft_context(
 
 
 def _writeback_context(
-    settings: Settings, factory: sessionmaker[Session], integrations: dict
+    settings: Settings, factory: sessionmaker[Session], integrations: dict[str, Integration]
 ) -> WritebackContext:
     http = requests.Session()
     http.headers["User-Agent"] = "helploop-writeback/1"
