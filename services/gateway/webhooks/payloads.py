@@ -131,6 +131,11 @@ def intent_from_tags(tags: Any) -> dict[str, str]:
     return {}
 
 
+def customer(identifier: Any, email: Any, name: Any) -> dict[str, Any]:
+    """Our customer fields; the id falls back to the e-mail, then to "unknown"."""
+    return {"id": str(identifier or email or "unknown"), "email": email or None, "name": name or None}
+
+
 def build_ticket(**fields: Any) -> TicketIn:
     try:
         return TicketIn.model_validate(fields)
@@ -157,11 +162,7 @@ def parse_zendesk(document: Any) -> Event:
             external_id=ticket_id,
             subject=ticket.get("subject") or "",
             body=str(dig(ticket, "description")),
-            customer={
-                "id": str(requester.get("id") or requester.get("email") or "unknown"),
-                "email": requester.get("email") or None,
-                "name": requester.get("name") or None,
-            },
+            customer=customer(requester.get("id"), requester.get("email"), requester.get("name")),
             channel=_channel(ticket.get("via")),
             created_at=_timestamp(ticket.get("created_at")),
         ),
@@ -182,19 +183,15 @@ def parse_zammad(document: Any) -> Event:
         return Ignored("no article in the payload")
     if _name(article.get("sender")) not in ("customer", ""):
         return Ignored(f"article from {_name(article.get('sender'))}, not the customer")
-    customer = optional_mapping(ticket.get("customer"))
-    name = " ".join(p for p in (customer.get("firstname"), customer.get("lastname")) if p) or None
+    person = optional_mapping(ticket.get("customer"))
+    name = " ".join(p for p in (person.get("firstname"), person.get("lastname")) if p) or None
     return NewTicket(
         f"ticket-{ticket_id}-article-{dig(article, 'id')}",
         build_ticket(
             external_id=ticket_id,
             subject=ticket.get("title") or article.get("subject") or "",
             body=_article_text(article),
-            customer={
-                "id": str(customer.get("id") or ticket.get("customer_id") or "unknown"),
-                "email": customer.get("email") or None,
-                "name": name,
-            },
+            customer=customer(person.get("id") or ticket.get("customer_id"), person.get("email"), name),
             channel=_channel(article.get("type")),
             created_at=_timestamp(article.get("created_at") or ticket.get("created_at")),
         ),
@@ -237,11 +234,9 @@ def parse_jira(document: Any) -> Event:
             external_id=key,
             subject=fields.get("summary") or "",
             body=_adf_text(fields.get("description")).strip() or str(fields.get("summary") or ""),
-            customer={
-                "id": str(reporter.get("accountId") or reporter.get("emailAddress") or "unknown"),
-                "email": reporter.get("emailAddress") or None,
-                "name": reporter.get("displayName") or None,
-            },
+            customer=customer(
+                reporter.get("accountId"), reporter.get("emailAddress"), reporter.get("displayName")
+            ),
             channel="portal",
             created_at=_timestamp(fields.get("created")),
         ),
@@ -263,11 +258,7 @@ def parse_freshdesk(document: Any) -> Event:
             external_id=ticket_id,
             subject=ticket.get("ticket_subject") or "",
             body=plain_text(str(dig(ticket, "ticket_description"))),
-            customer={
-                "id": str(ticket.get("ticket_requester_id") or email or "unknown"),
-                "email": email,
-                "name": ticket.get("ticket_contact_name") or None,
-            },
+            customer=customer(ticket.get("ticket_requester_id"), email, ticket.get("ticket_contact_name")),
             channel=_channel(ticket.get("ticket_source")),
             created_at=_timestamp(ticket.get("ticket_created_at")),
         ),

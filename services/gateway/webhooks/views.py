@@ -54,9 +54,7 @@ def _verify(integration: Integration, token: str | None, body: bytes) -> None:
     elif provider is Provider.ZAMMAD:
         signatures.verify_zammad(request.headers, body, secrets)
     elif provider is Provider.JIRA_SM:
-        signatures.verify_jira(
-            request.headers, body, secrets, sent_at_ms=None, tolerance_s=tolerance, now=None
-        )
+        signatures.verify_jira(request.headers, body, secrets)
     elif provider is Provider.FRESHDESK and integration.webhook_token is not None:
         signatures.verify_token(token or _basic_password(), integration.webhook_token.get_secret_value())
     else:

@@ -114,10 +114,9 @@ def _remote_id(response: requests.Response) -> str | None:
     except ValueError:
         return None
     if isinstance(document, dict):
-        for key in ("id", "audit"):
-            if isinstance(document.get(key), int | str):
-                return str(document[key])
-        inner = document.get("ticket") or document.get("audit") or {}
+        if isinstance(document.get("id"), int | str):
+            return str(document["id"])
+        inner = document.get("ticket") or {}  # Zendesk answers a ticket update with the ticket
         if isinstance(inner, dict) and inner.get("id") is not None:
             return str(inner["id"])
     return None
