@@ -10,7 +10,9 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "dev-secret", "dev-api-key", ""})
+PLACEHOLDER_SECRETS = frozenset(
+    {"change-me", "change-me-admin", "changeme", "secret", "dev-secret", "dev-api-key", ""}
+)
 MIN_SECRET_LENGTH = 16
 
 
@@ -43,6 +45,8 @@ class Settings(BaseSettings):
 
     webhook_secrets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
+    # keys for admin endpoints (training, activation, rollback, shadow, reclassification); they also read
+    admin_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me-admin"])
     signature_tolerance_s: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     requeue_grace_s: float = Field(default=30.0, ge=0)
@@ -78,12 +82,12 @@ class Settings(BaseSettings):
     writeback_backoff_max_s: float = Field(default=300.0, gt=0)
     writeback_http_timeout_s: float = Field(default=10.0, gt=0)
 
-    @field_validator("webhook_secrets", "api_keys", mode="before")
+    @field_validator("webhook_secrets", "api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _parse_csv_list(cls, value: Any) -> Any:
         return _split_csv(value)
 
-    @field_validator("webhook_secrets", "api_keys")
+    @field_validator("webhook_secrets", "api_keys", "admin_api_keys")
     @classmethod
     def _non_empty(cls, value: list[str]) -> list[str]:
         if not value:
@@ -95,7 +99,7 @@ class Settings(BaseSettings):
         and test mode, placeholder or short secrets are refused. Offline tools (train, evaluate) skip it."""
         if self.env is not Environment.PROD:
             return
-        for field in ("webhook_secrets", "api_keys"):
+        for field in ("webhook_secrets", "api_keys", "admin_api_keys"):
             for secret in getattr(self, field):
                 if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
                     raise ValueError(

@@ -18,6 +18,7 @@ from shared.registry import Registry
 WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
 OLD_WEBHOOK_SECRET = "test-webhook-secret-previous-000000"
 API_KEY = "test-api-key-0123456789abcdefghijkl"
+ADMIN_API_KEY = "test-admin-key-0123456789abcdefghij"
 PG_URL = os.environ.get("HELPLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,6 +148,7 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
         "env": "test",
         "webhook_secrets": [WEBHOOK_SECRET, OLD_WEBHOOK_SECRET],
         "api_keys": [API_KEY],
+        "admin_api_keys": [ADMIN_API_KEY],
         "broker_connect_timeout_s": 1.0,
     }
     return {**base, **extra}

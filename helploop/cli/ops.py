@@ -1,4 +1,4 @@
-"""Set-up and operations: `init`, `db upgrade`, `worker`, `gateway`, `models list|show|activate`."""
+"""Set-up and operations: `init`, `db upgrade`, `worker`, `gateway`, `models` (list, show, activate, ...)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         f"HELPLOOP_ENV={args.env}",
         f"HELPLOOP_WEBHOOK_SECRETS={secrets.token_urlsafe(32)}",
         f"HELPLOOP_API_KEYS={secrets.token_urlsafe(32)}",
+        f"HELPLOOP_ADMIN_API_KEYS={secrets.token_urlsafe(32)}",
     ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -64,22 +65,52 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     os.execv(gunicorn, argv)
 
 
+def _redis_client() -> object:
+    import redis
+
+    settings = get_settings()
+    return redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=settings.broker_connect_timeout_s, socket_timeout=5
+    )
+
+
+def _print_models(models: list[dict]) -> None:
+    for model in models:
+        validation = (model["metrics"].get("validation") or {}).get("macro_f1")
+        f1 = f"macro-F1 {validation:.3f}" if isinstance(validation, float) else ""
+        print(f"{model['status']:<10} {model['version']:<26} {model['created_at'] or '':<33} {f1}")
+
+
 def cmd_models(args: argparse.Namespace) -> int:
+    from shared import model_lifecycle as lifecycle
     from shared.registry import Registry
 
     registry = Registry(get_settings().model_registry_dir)
     if args.action == "list":
-        active = registry.active_version()
-        for version in registry.versions():
-            metrics = registry.manifest(version)
-            marker = "*" if version == active else " "
-            print(f"{marker} {version}  {metrics.get('task', '')}  {metrics.get('created_at', '')}")
-    elif args.action == "show":
-        version = args.version or registry.active_version()
-        print(json.dumps(registry.manifest(version or ""), indent=2))
-    elif args.action == "activate":
-        registry.activate(args.version)
-        print(f"activated {args.version}")
+        _print_models(lifecycle.list_models(registry))
+        return 0
+    if args.action == "show":
+        version = args.version or registry.active_version() or ""
+        print(
+            json.dumps(
+                {**lifecycle.describe_model(registry, version), "manifest": registry.manifest(version)},
+                indent=2,
+            )
+        )
+        return 0
+    client = _redis_client()
+    if args.action == "activate":
+        if not args.version:
+            raise ValueError("models activate needs a version")
+        result = lifecycle.activate_model(
+            registry=registry, version=args.version, redis_client=client, force=args.force
+        )
+    elif args.action == "rollback":
+        result = lifecycle.rollback_model(registry=registry, redis_client=client)
+    else:  # shadow: a version, or "off"
+        version = None if args.version in (None, "off") else args.version
+        result = lifecycle.set_shadow_model(registry=registry, version=version, redis_client=client)
+    print(json.dumps(result))
     return 0
 
 
@@ -101,7 +132,8 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--bind", default="127.0.0.1:8000")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(handler=cmd_gateway)
-    p = commands.add_parser("models", help="list, show or activate model versions")
-    p.add_argument("action", choices=["list", "show", "activate"])
-    p.add_argument("version", nargs="?")
+    p = commands.add_parser("models", help="list, show, activate, roll back or shadow classifier versions")
+    p.add_argument("action", choices=["list", "show", "activate", "rollback", "shadow"])
+    p.add_argument("version", nargs="?", help="a version ('shadow off' stops shadowing)")
+    p.add_argument("--force", action="store_true", help="activate even a version the gate rejected")
     p.set_defaults(handler=cmd_models)

@@ -72,25 +72,36 @@ def resources() -> Resources:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def require_api_key() -> None:
-    """Bearer authentication against the configured API keys, compared in constant time."""
+def _unauthorized(status: int, message: str) -> ApiError:
+    code = "unauthorized" if status == 401 else "forbidden"
+    return ApiError(status, code, message, headers={"WWW-Authenticate": 'Bearer realm="helploop"'})
+
+
+def _matches(given: bytes, keys: list[str]) -> bool:
+    matched = False
+    for key in keys:  # every key compared, in constant time each
+        matched |= hmac.compare_digest(key.encode("utf-8"), given)
+    return matched
+
+
+def require_api_key(scope: str = "read") -> None:
+    """Bearer authentication against the configured keys. Scope `admin` (training, activation, rollback,
+    reclassification) needs one of HELPLOOP_ADMIN_API_KEYS; those keys also pass every `read` check."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(
-            401,
-            "unauthorized",
-            "missing bearer API key",
-            headers={"WWW-Authenticate": 'Bearer realm="helploop"'},
-        )
+        raise _unauthorized(401, "missing bearer API key")
     given = token.strip().encode("utf-8", "replace")
-    matched = False
-    for key in resources().settings.api_keys:
-        matched |= hmac.compare_digest(key.encode("utf-8"), given)
-    if not matched:
-        raise ApiError(
-            401, "unauthorized", "invalid API key", headers={"WWW-Authenticate": 'Bearer realm="helploop"'}
-        )
+    settings = resources().settings
+    is_admin = _matches(given, settings.admin_api_keys)
+    if scope == "admin":
+        if is_admin:
+            return
+        if _matches(given, settings.api_keys):
+            raise _unauthorized(403, "this endpoint needs an admin API key")
+        raise _unauthorized(401, "invalid API key")
+    if not (is_admin or _matches(given, settings.api_keys)):
+        raise _unauthorized(401, "invalid API key")
 
 
 def parse_json_body(model: type[M]) -> M:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,8 @@ from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
 from shared.kb.search import KnowledgeBase
+from shared.model_events import ModelEventListener
+from shared.model_lifecycle import CLASSIFIER
 from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
 from shared.runtime.encoder import SentenceEncoder
@@ -146,3 +149,20 @@ def warm_up(queues: list[str]) -> None:
             log.info("worker process %s serving %s %s", os.getpid(), name, holder.get().version)
         except Exception as exc:
             log.warning("%s not loaded at start: %s", name, exc)
+    if QUEUE_TRIAGE in queues:
+        listen_for_model_events(context)
+
+
+def listen_for_model_events(context: WorkerContext) -> ModelEventListener:
+    """Preload an announced classifier version in a background thread of this process."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        version = event.get("version")
+        if event.get("registry") != CLASSIFIER or not isinstance(version, str):
+            return
+        if event.get("event") in ("activated", "rolled_back"):
+            context.triage.model.preload(version)
+
+    listener = ModelEventListener(context.settings.redis_url, on_event)
+    listener.start()
+    return listener

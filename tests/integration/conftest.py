@@ -16,7 +16,7 @@ from helploop.cli.run import stop_process_groups, wait_ready
 from shared.db import upgrade_database
 from shared.redis_server import free_port
 from shared.registry import Registry
-from tests.conftest import API_KEY, REPO_ROOT, WEBHOOK_SECRET
+from tests.conftest import ADMIN_API_KEY, API_KEY, REPO_ROOT, WEBHOOK_SECRET
 
 BIN = Path(sys.executable).parent
 
@@ -85,6 +85,7 @@ def stack(
         "HELPLOOP_STALE_SWEEP_INTERVAL_S": "2",
         "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
         "HELPLOOP_API_KEYS": API_KEY,
+        "HELPLOOP_ADMIN_API_KEYS": ADMIN_API_KEY,
         "HELPLOOP_BROKER_VISIBILITY_TIMEOUT_S": "8",
         "HELPLOOP_BROKER_RESTORE_INTERVAL_S": "1",
         "HELPLOOP_TRIAGE_TIME_LIMIT_S": "5",

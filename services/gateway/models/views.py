@@ -1,0 +1,79 @@
+"""The classifier registry over HTTP: `GET /v1/models[/<v>]`; admin: activate, rollback, shadow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel
+
+from services.gateway.errors import ApiError
+from services.gateway.resources import parse_json_body, require_api_key, resources
+from shared import model_lifecycle as lifecycle
+from shared.registry import RegistryError, VersionNotFound
+
+bp = Blueprint("models", __name__)
+
+
+class ActivateRequest(BaseModel):
+    force: bool = False  # activate a version the quality gate rejected
+
+
+def _registry_call(func: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+    try:
+        return func(registry=resources().registry, **kwargs)
+    except VersionNotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except RegistryError as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+
+
+@bp.get("/v1/models")
+def get_models() -> Response:
+    require_api_key()
+    registry = resources().registry
+    return jsonify(
+        {
+            "active": registry.active_version(),
+            "shadow": registry.shadow_version(),
+            "previous": registry.active_record().get("previous", []),
+            "models": lifecycle.list_models(registry),
+        }
+    )
+
+
+@bp.get("/v1/models/<version>")
+def get_model(version: str) -> Response:
+    require_api_key()
+    return jsonify(_registry_call(lambda registry: lifecycle.describe_model(registry, version)))
+
+
+@bp.post("/v1/models/<version>/activate")
+def activate(version: str) -> Response:
+    require_api_key("admin")
+    body = parse_json_body(ActivateRequest) if request.get_data(cache=True).strip() else ActivateRequest()
+    result = _registry_call(
+        lifecycle.activate_model, version=version, redis_client=resources().redis, force=body.force
+    )
+    return jsonify(result)
+
+
+@bp.post("/v1/models/rollback")
+def rollback() -> Response:
+    require_api_key("admin")
+    return jsonify(_registry_call(lifecycle.rollback_model, redis_client=resources().redis))
+
+
+@bp.put("/v1/models/shadow/<version>")
+def set_shadow(version: str) -> Response:
+    require_api_key("admin")
+    return jsonify(
+        _registry_call(lifecycle.set_shadow_model, version=version, redis_client=resources().redis)
+    )
+
+
+@bp.delete("/v1/models/shadow")
+def clear_shadow() -> Response:
+    require_api_key("admin")
+    return jsonify(_registry_call(lifecycle.set_shadow_model, version=None, redis_client=resources().redis))

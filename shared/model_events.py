@@ -1,0 +1,86 @@
+"""Model lifecycle events over Redis pub/sub: an activation, rollback or shadow change is announced at
+once; workers subscribe and load the new bundle in the background before the next task needs it.
+
+Pub/sub is fire-and-forget: a worker that misses a message still switches, because every task reads the
+registry's active pointer (a tiny file) — the announcement only moves the load off the task's path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+log = logging.getLogger(__name__)
+CHANNEL = "helploop:models"
+Handler = Callable[[dict[str, Any]], None]
+
+
+def announce(client: redis.Redis | None, *, registry: str, event: str, version: str | None) -> bool:
+    """Publish {"registry", "event", "version"}; False (logged) when Redis is away — never raises."""
+    if client is None:
+        return False
+    message = json.dumps({"registry": registry, "event": event, "version": version})
+    try:
+        receivers = client.publish(CHANNEL, message)
+    except redis.RedisError as exc:
+        log.warning(
+            "could not announce %s of %s: %s (workers pick it up on their next task)", event, version, exc
+        )
+        return False
+    log.info("announced %s of %s %s to %d subscriber(s)", event, registry, version, receivers)
+    return True
+
+
+class ModelEventListener(threading.Thread):
+    """A daemon thread per worker process: subscribes to CHANNEL and calls `handler` for each event,
+    reconnecting with a pause when Redis goes away."""
+
+    def __init__(self, redis_url: str, handler: Handler, *, reconnect_delay_s: float = 2.0) -> None:
+        super().__init__(name="model-events", daemon=True)
+        self._redis_url = redis_url
+        self._handler = handler
+        self._delay = reconnect_delay_s
+        self._stopping = threading.Event()
+        self.subscribed = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+            except redis.RedisError as exc:
+                self.subscribed.clear()
+                log.warning("model events: %s; reconnecting in %.0fs", exc, self._delay)
+                self._stopping.wait(self._delay)
+
+    def _listen(self) -> None:
+        client = redis.Redis.from_url(self._redis_url, socket_connect_timeout=5, health_check_interval=30)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(CHANNEL)
+            self.subscribed.set()
+            while not self._stopping.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                if message is not None:
+                    self._dispatch(message["data"])
+        finally:
+            pubsub.close()
+            client.close()
+
+    def _dispatch(self, data: bytes | str) -> None:
+        try:
+            event = json.loads(data)
+        except (TypeError, ValueError):
+            log.warning("model events: ignoring a malformed message")
+            return
+        try:
+            self._handler(event)
+        except Exception:  # a failed background load is retried by the task's own check
+            log.exception("model events: handling %s failed", event)
