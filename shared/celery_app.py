@@ -17,17 +17,21 @@ TASK_KB_INDEX = "helploop.kb.index"
 TASK_KB_SEARCH = "helploop.kb.search"
 TASK_DRAFT = "helploop.drafts.generate"
 TASK_WRITEBACK = "helploop.writeback.deliver"
+TASK_RETRAIN = "helploop.training.retrain"
 QUEUE_TRIAGE = "triage"
 QUEUE_KB = "kb"
 QUEUE_DRAFTS = "drafts"
 QUEUE_CALLBACKS = "callbacks"
-KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS, QUEUE_CALLBACKS)
+QUEUE_TRAINING = "training"  # served by the training worker only
+KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS, QUEUE_CALLBACKS)  # the inference workers'
+ALL_QUEUES = (*KNOWN_QUEUES, QUEUE_TRAINING)
 ROUTES = {
     TASK_CLASSIFY: {"queue": QUEUE_TRIAGE},
     TASK_DRAFT: {"queue": QUEUE_DRAFTS},
     TASK_KB_INDEX: {"queue": QUEUE_KB},
     TASK_KB_SEARCH: {"queue": QUEUE_KB},
     TASK_WRITEBACK: {"queue": QUEUE_CALLBACKS},
+    TASK_RETRAIN: {"queue": QUEUE_TRAINING},
 }
 
 
@@ -44,7 +48,7 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=QUEUE_TRIAGE,
-        task_queues=[Queue(q, routing_key=q) for q in KNOWN_QUEUES],
+        task_queues=[Queue(q, routing_key=q) for q in ALL_QUEUES],
         task_routes=ROUTES,
         task_time_limit=settings.triage_time_limit_s + 15,
         task_soft_time_limit=settings.triage_time_limit_s,
@@ -52,7 +56,11 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
             TASK_DRAFT: {
                 "soft_time_limit": settings.draft_time_limit_s,
                 "time_limit": settings.draft_time_limit_s + 15,
-            }
+            },
+            TASK_RETRAIN: {
+                "soft_time_limit": settings.training_time_limit_s,
+                "time_limit": settings.training_time_limit_s + 120,
+            },
         },
         worker_send_task_events=True,
         task_send_sent_event=True,

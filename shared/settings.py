@@ -82,6 +82,32 @@ class Settings(BaseSettings):
     writeback_backoff_max_s: float = Field(default=300.0, gt=0)
     writeback_http_timeout_s: float = Field(default=10.0, gt=0)
 
+    # learning loop: nightly retraining from resolved tickets, gated against the active model
+    training_dir: Path = Path("./var/training")  # per-run datasets and reports
+    retrain_cron: str = "0 2 * * *"  # minute hour day-of-month month day-of-week (the beat's clock, UTC)
+    retrain_base_file: Path | None = None  # None: the data the first model in the lineage was trained on
+    golden_set_file: Path | None = None  # fixed test set; None: a stable 10 % hold-out of the base data
+    retrain_label_map_file: Path | None = None  # YAML {head: {old label: new label or null}}
+    retrain_recent_fraction: float = Field(default=0.2, gt=0, lt=1)  # newest resolutions: test only
+    retrain_min_new_resolutions: int = Field(default=20, ge=0)  # the nightly run skips below this
+    retrain_max_resolutions: int = Field(default=100_000, ge=1)
+    retrain_max_steps: int | None = Field(default=None, ge=1)  # override the lineage's recipe (quick runs)
+    retrain_epochs: int | None = Field(default=None, ge=1)  # whole epochs (lifts the recipe's step cap)
+    training_time_limit_s: int = Field(default=4 * 3600, ge=60)
+    gate_max_macro_f1_drop: float = Field(default=0.005, ge=0, le=1)  # per test set, vs the active model
+    gate_max_class_f1_drop: float = Field(default=0.05, ge=0, le=1)
+    gate_min_class_support: int = Field(default=20, ge=1)
+    gate_max_ece: float = Field(default=0.05, gt=0, le=1)
+    gate_min_ece_examples: int = Field(default=100, ge=1)  # ECE on fewer examples is noise: not gated
+    beat_schedule_file: Path = Path("./var/celerybeat-schedule")
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _five_cron_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("retrain_cron needs five fields: minute hour day-of-month month day-of-week")
+        return value
+
     @field_validator("webhook_secrets", "api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _parse_csv_list(cls, value: Any) -> Any:

@@ -193,3 +193,21 @@ def test_a_tampered_bundle_cannot_be_activated_over_http(client: FlaskClient, re
     shutil.rmtree(registry.bundle_dir("v3"))
     assert client.post("/v1/models/v3/activate", headers=ADMIN).status_code == 404
     assert not (registry.root / "v3" / MANIFEST).exists()
+
+
+def test_rollback_switches_back_to_the_kept_model_without_loading(registry: Registry) -> None:
+    loads: list[str] = []
+
+    def load(_path: Path, version: str) -> FakeModel:
+        loads.append(version)
+        return FakeModel(version)
+
+    holder: ActiveArtifact[FakeModel] = ActiveArtifact(registry, load)
+    registry.activate("v1")
+    first = holder.get()
+    registry.activate("v2")
+    assert holder.get().version == "v2"
+    registry.rollback()
+    assert holder.get() is first and loads == ["v1", "v2"]
+    holder.preload("v2")  # an announcement of the version kept loaded: no load either
+    assert loads == ["v1", "v2"]

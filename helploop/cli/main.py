@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import benchmark, client, generation, integrations, kb, ops, run, training
+from helploop.cli import benchmark, client, generation, integrations, kb, learning, ops, run, training
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         kb.register,
         generation.register,
         integrations.register,
+        learning.register,
     ]
     for register in registrars:
         register(commands)

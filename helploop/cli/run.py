@@ -18,6 +18,7 @@ from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 DEMO_DATA = Path("var/demo/tickets.csv")
+DEMO_GOLDEN = Path("var/demo/golden.csv")  # another seed: a fixed test set no model trains on
 
 
 def ensure_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
@@ -43,6 +44,19 @@ def ensure_model(settings: Settings, *, epochs: int) -> None:
     train = [helploop, "train", "--train", str(DEMO_DATA), "--epochs", str(epochs), "--learning-rate", "3e-4"]
     heads = ["--head", "intent=label", "--head", "sentiment=sentiment", "--head", "priority=priority"]
     subprocess.run([*train, *heads, "--activate"], check=True)
+
+
+def golden_set_env(settings: Settings) -> dict[str, str]:
+    """The retraining gate's fixed test set: the configured one, else the demo golden set (written once)."""
+    if settings.golden_set_file is not None:
+        return {}
+    if not DEMO_GOLDEN.is_file():
+        helploop = str(Path(sys.executable).with_name("helploop"))
+        subprocess.run(
+            [helploop, "demo-data", "--out", str(DEMO_GOLDEN), "--per-intent", "30", "--seed", "99"],
+            check=True,
+        )
+    return {"HELPLOOP_GOLDEN_SET_FILE": str(DEMO_GOLDEN.resolve())}
 
 
 def ensure_knowledge_base(settings: Settings) -> None:
@@ -121,15 +135,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         ensure_model(settings, epochs=args.epochs)
         ensure_knowledge_base(settings)
         ensure_generator(settings)
+        env.update(golden_set_env(settings))
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
         # classification never waits behind a slow draft: drafting has its own worker process
         procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb,callbacks"], env))
         procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts"], env))
+        procs.append(_spawn([str(bin_dir / "helploop"), "training-worker"], env))  # nightly retraining
+        procs.append(_spawn([str(bin_dir / "helploop"), "beat"], env))
         url = f"http://{args.bind}"
         wait_ready(url, procs)
         print(
             f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
             f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
+            f"Models: GET {url}/v1/models; retraining: POST {url}/v1/training/runs (admin key in .env).\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -15,6 +15,7 @@ from services.gateway.kb.views import bp as kb_bp
 from services.gateway.models.views import bp as models_bp
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
+from services.gateway.training.views import bp as training_bp
 from services.gateway.webhooks.views import bp as webhooks_bp
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, load_settings
@@ -86,5 +87,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.register_blueprint(feedback_bp)
     app.register_blueprint(deliveries_bp)
     app.register_blueprint(models_bp)
+    app.register_blueprint(training_bp)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

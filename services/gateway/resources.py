@@ -15,13 +15,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.errors import ApiError, validation_fields
-from shared.celery_app import QUEUE_CALLBACKS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_WRITEBACK, create_celery
+from shared.celery_app import (
+    QUEUE_CALLBACKS,
+    QUEUE_TRAINING,
+    QUEUE_TRIAGE,
+    TASK_CLASSIFY,
+    TASK_RETRAIN,
+    TASK_WRITEBACK,
+    create_celery,
+)
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
 from shared.registry import Registry
 from shared.settings import Settings
 
 EXTENSION_KEY = "helploop"
+FAIL_FAST = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -42,11 +51,22 @@ class Resources:
             args=[ticket_id],
             queue=QUEUE_TRIAGE,
             retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+            retry_policy=FAIL_FAST,
+            ignore_result=True,  # fire and forget: no result subscription on the way
         )
 
     def enqueue_writeback(self, delivery_id: int) -> None:
-        self.celery.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS)
+        self.celery.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS, ignore_result=True)
+
+    def enqueue_retrain(self, run_id: str) -> None:
+        self.celery.send_task(
+            TASK_RETRAIN,
+            args=[run_id],
+            queue=QUEUE_TRAINING,
+            retry=True,
+            retry_policy=FAIL_FAST,
+            ignore_result=True,
+        )
 
 
 def init_resources(app: Flask, settings: Settings) -> Resources:

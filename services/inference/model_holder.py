@@ -38,6 +38,7 @@ class ActiveArtifact(Generic[T]):
         self.registry = registry
         self._load = load
         self._current: T | None = None
+        self._previous: T | None = None
         self._loading: str | None = None  # the version a background preload is reading
         self._lock = threading.Lock()
 
@@ -54,22 +55,33 @@ class ActiveArtifact(Generic[T]):
             return current  # up to date, or the new version is still loading in the background
         with self._lock:
             if self._current is None or self._current.version != version:
-                self._current = self._load_verified(version)
+                self._switch(self._kept(version) or self._load_verified(version))
                 log.info("serving %s from %s", version, self.registry.root)
-            return self._current
+            return self._current  # type: ignore[return-value]
 
     def preload(self, version: str) -> None:
         """Load `version` off the task path (called by the model-event listener) and switch to it."""
         with self._lock:
             if self._current is not None and self._current.version == version:
                 return
+            if (kept := self._kept(version)) is not None:
+                self._switch(kept)
+                return
             self._loading = version
             try:
                 loaded = self._load_verified(version)
             finally:
                 self._loading = None
-            self._current = loaded
+            self._switch(loaded)
             log.info("preloaded %s from %s", version, self.registry.root)
+
+    def _kept(self, version: str) -> T | None:
+        """The model served before the current one stays loaded: a rollback switches back at once."""
+        previous = self._previous
+        return previous if previous is not None and previous.version == version else None
+
+    def _switch(self, model: T) -> None:
+        self._previous, self._current = self._current, model
 
 
 class PinnedModels(Generic[T]):

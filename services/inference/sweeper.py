@@ -103,10 +103,12 @@ class StaleTicketSweeper(bootsteps.StartStopStep):
 
     def sweep(self, worker: Any) -> None:
         def enqueue(ticket_id: str) -> None:
-            worker.app.send_task(TASK_CLASSIFY, args=[ticket_id], queue=QUEUE_TRIAGE)
+            worker.app.send_task(TASK_CLASSIFY, args=[ticket_id], queue=QUEUE_TRIAGE, ignore_result=True)
 
         def enqueue_delivery(delivery_id: int) -> None:
-            worker.app.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS)
+            worker.app.send_task(
+                TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS, ignore_result=True
+            )
 
         try:
             assert self.factory is not None

@@ -63,7 +63,9 @@ def classify(self: Task, ticket_id: str) -> str:
         raise self.retry(exc=exc, countdown=countdown) from exc
     if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
         if context.settings.drafts_enabled:
-            self.app.send_task(TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS)  # routes after drafting
+            self.app.send_task(
+                TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS, ignore_result=True
+            )  # routes after drafting
         else:
             try:
                 route_and_write_back(self, context, ticket_id)
@@ -78,4 +80,4 @@ def classify(self: Task, ticket_id: str) -> str:
 def route_and_write_back(task: Task, context: WorkerContext, ticket_id: str) -> None:
     """Decide the route (idempotent) and enqueue the write-back deliveries still pending."""
     for delivery_id in route_ticket(ticket_id=ticket_id, context=context.routing):
-        task.app.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS)
+        task.app.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS, ignore_result=True)

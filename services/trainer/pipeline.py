@@ -183,7 +183,14 @@ def _build_bundle(
     return parity, calibration
 
 
-def run_training(config: TrainConfig, *, registry: Registry, activate: bool = False) -> TrainingResult:
+def run_training(
+    config: TrainConfig,
+    *,
+    registry: Registry,
+    activate: bool = False,
+    manifest_extra: dict[str, Any] | None = None,
+) -> TrainingResult:
+    """`manifest_extra`: lineage of a retrained candidate (parent version, dataset fingerprint, run id)."""
     from services.trainer.train import fine_tune
 
     started = time.perf_counter()
@@ -206,7 +213,8 @@ def run_training(config: TrainConfig, *, registry: Registry, activate: bool = Fa
         }
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
         version = new_version_id()
-        bundle = registry.publish(staging, version=version, manifest=_manifest(config, base_dir, parity))
+        manifest = {**_manifest(config, base_dir, parity), **(manifest_extra or {})}
+        bundle = registry.publish(staging, version=version, manifest=manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

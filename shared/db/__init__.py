@@ -5,6 +5,7 @@ from shared.db.models import Base, Ticket, TicketStatus, TriageResult
 from shared.drafting import models as _draft_models  # noqa: F401  (registers the domain tables on Base)
 from shared.integrations import models as _integration_models  # noqa: F401
 from shared.kb import models as _kb_models  # noqa: F401
+from shared.learning import models as _learning_models  # noqa: F401
 from shared.routing import models as _routing_models  # noqa: F401
 
 __all__ = [

@@ -27,7 +27,9 @@ MAX_K = 50
 def _request_indexing(article_id: str) -> bool:
     """Ask a worker to embed the article now; if Redis is away the next search indexes it anyway."""
     try:
-        resources().celery.send_task(TASK_KB_INDEX, args=[article_id], queue=QUEUE_KB, retry=False)
+        resources().celery.send_task(
+            TASK_KB_INDEX, args=[article_id], queue=QUEUE_KB, retry=False, ignore_result=True
+        )
         return True
     except (BrokerError, RedisError, OSError) as exc:
         log.warning("could not queue indexing of article %s: %s", article_id, exc)

@@ -1,0 +1,162 @@
+"""The learning loop's commands: `training-worker`, `beat`, `retrain`, `training-runs`, `reclassify`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.settings import get_settings
+
+
+def cmd_training_worker(args: argparse.Namespace) -> int:
+    from services.trainer.worker import run_training_worker
+
+    run_training_worker(args.celery_args)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    from services.trainer.worker import run_beat
+
+    run_beat(args.celery_args)
+    return 0
+
+
+def _retrain_context() -> Any:
+    from services.trainer.tasks import training_context
+
+    return training_context()
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Run a retraining in this process (same code path as the worker, same lock)."""
+    from services.trainer.tasks import retrain_with_lock
+    from shared.learning.runs import create_run, get_run
+
+    context = _retrain_context()
+    run = create_run(
+        session_factory=context.session_factory,
+        trigger="manual",
+        options={"force": args.force, "promote": args.promote},
+        stale_after_s=context.settings.training_time_limit_s,
+    )
+    print(f"training run {run.id} started (this takes minutes)", flush=True)
+    status = retrain_with_lock(run_id=run.id, context=context)
+    result = get_run(session_factory=context.session_factory, run_id=run.id)
+    summary = result.model_dump(mode="json", exclude={"report"}) if result else {"status": status}
+    print(json.dumps(summary, indent=2))
+    return 0 if status in ("promoted", "shadow", "passed", "skipped") else 1
+
+
+def cmd_training_runs(args: argparse.Namespace) -> int:
+    from shared.db import build_engine, build_session_factory
+    from shared.learning.runs import get_run, list_runs
+
+    factory = build_session_factory(build_engine(get_settings().database_url))
+    if args.run:
+        run = get_run(session_factory=factory, run_id=args.run)
+        print(json.dumps(run.model_dump(mode="json") if run else None, indent=2))
+        return 0 if run else 1
+    for run in list_runs(session_factory=factory, limit=args.limit):
+        reasons = "; ".join(str(r) for r in run.reasons)[:120]
+        print(
+            f"{run.id}  {run.status:<9} {run.trigger:<8} {run.requested_at:%Y-%m-%d %H:%M}  "
+            f"{run.candidate_version or '-':<24} {reasons}"
+        )
+    return 0
+
+
+def _when(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _progress(job: Any) -> None:
+    width = 40
+    filled = int(job.progress * width)
+    bar = "#" * filled + "-" * (width - filled)
+    counts = f"{job.done_chunks}/{job.total_chunks} chunks, {job.processed_items}/{job.total_items} tickets"
+    print(f"\r[{bar}] {counts}", end="", file=sys.stderr, flush=True)
+
+
+def _follow(factory: Any, job_id: str, interval: float) -> int:
+    """A progress bar until the job ends; Ctrl-C stops watching, not the job."""
+    from shared.learning.jobs import get_job
+
+    while True:
+        job = get_job(session_factory=factory, job_id=job_id)
+        assert job is not None
+        _progress(job)
+        if job.status != "running":
+            print(file=sys.stderr)
+            print(json.dumps(job.model_dump(mode="json"), indent=2))
+            return 0 if job.status == "done" else 1
+        time.sleep(interval)
+
+
+def cmd_reclassify(args: argparse.Namespace) -> int:
+    """Create a job (or resume one) and hand its chunks to the workers (queue `batch`) as a group."""
+    from shared.celery_app import create_celery
+    from shared.db import build_engine, build_session_factory
+    from shared.learning import jobs
+    from shared.learning.dispatch import dispatch_chunks
+    from shared.registry import Registry
+
+    settings = get_settings()
+    factory = build_session_factory(build_engine(settings.database_url))
+    app = create_celery(settings, name="helploop-cli")
+    if args.resume:
+        jobs.reopen_job(session_factory=factory, job_id=args.resume)
+        job_id, positions = args.resume, jobs.pending_chunks(session_factory=factory, job_id=args.resume)
+    else:
+        if not args.since:
+            raise ValueError("reclassify needs --since (or --resume JOB)")
+        version = args.model or Registry(settings.model_registry_dir).active_version()
+        if version is None:
+            raise ValueError("no active model; pass --model")
+        Registry(settings.model_registry_dir).manifest(version)
+        until = _when(args.until) if args.until else None
+        job = jobs.create_reclassify_job(
+            session_factory=factory,
+            since=_when(args.since),
+            until=until,
+            model_version=version,
+            chunk_size=args.chunk_size,
+        )
+        job_id, positions = job.id, list(range(job.total_chunks))
+    if positions:
+        dispatch_chunks(app, job_id, positions)
+    print(f"job {job_id}: {len(positions)} chunk(s) queued on `batch`", file=sys.stderr)
+    return 0 if args.no_wait else _follow(factory, job_id, args.interval)
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("training-worker", help="run the training worker (Celery queue `training`)")
+    p.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra Celery worker options")
+    p.set_defaults(handler=cmd_training_worker)
+    p = commands.add_parser("beat", help="run the scheduler of nightly retraining (HELPLOOP_RETRAIN_CRON)")
+    p.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra Celery beat options")
+    p.set_defaults(handler=cmd_beat)
+    p = commands.add_parser("retrain", help="retrain from resolved tickets now, in this process, gated")
+    p.add_argument("--force", action="store_true", help="even with few new resolved tickets")
+    p.add_argument("--promote", choices=["activate", "shadow", "none"], default="activate")
+    p.set_defaults(handler=cmd_retrain)
+    p = commands.add_parser(
+        "reclassify", help="reclassify stored tickets in chunks on the workers, with progress"
+    )
+    p.add_argument("--since", help="ISO date or time (UTC unless an offset is given)")
+    p.add_argument("--until", help="exclusive end (default: now)")
+    p.add_argument("--model", help="model version (default: the active one)")
+    p.add_argument("--chunk-size", type=int, default=256)
+    p.add_argument("--resume", metavar="JOB", help="re-enqueue the unfinished chunks of a job")
+    p.add_argument("--no-wait", action="store_true", help="return once queued")
+    p.add_argument("--interval", type=float, default=1.0, help="progress refresh, seconds")
+    p.set_defaults(handler=cmd_reclassify)
+    p = commands.add_parser("training-runs", help="list training runs, or show one with its gate report")
+    p.add_argument("run", nargs="?")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(handler=cmd_training_runs)

@@ -1,0 +1,61 @@
+"""`POST /v1/training/runs` (admin) starts a retraining run; `GET` lists runs or shows one with its report."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from services.gateway.errors import ApiError
+from services.gateway.resources import parse_json_body, require_api_key, resources
+from shared.learning.models import RunStatus
+from shared.learning.runs import RunInProgress, create_run, finish_run, get_run, list_runs
+from shared.learning.schemas import TrainingRunIn
+
+log = logging.getLogger(__name__)
+bp = Blueprint("training", __name__)
+
+
+@bp.post("/v1/training/runs")
+def start_training_run() -> Response:
+    require_api_key("admin")
+    body = parse_json_body(TrainingRunIn) if request.get_data(cache=True).strip() else TrainingRunIn()
+    res = resources()
+    try:
+        run = create_run(
+            session_factory=res.session_factory,
+            trigger="manual",
+            options=body.model_dump(),
+            stale_after_s=res.settings.training_time_limit_s,
+        )
+    except RunInProgress as exc:
+        raise ApiError(
+            409, "run_in_progress", str(exc), fields=[{"field": "run", "message": exc.run_id}]
+        ) from None
+    try:
+        res.enqueue_retrain(run.id)
+    except Exception as exc:
+        log.warning("could not enqueue training run %s: %s", run.id, exc)
+        reason = f"could not enqueue: {type(exc).__name__}"
+        finish_run(session_factory=res.session_factory, run_id=run.id, status=RunStatus.FAILED, error=reason)
+        raise ApiError(503, "queue_unavailable", "the task queue is unreachable; try again") from None
+    response = jsonify(run.model_dump(mode="json"))
+    response.status_code = 202
+    response.headers["Location"] = f"/v1/training/runs/{run.id}"
+    return response
+
+
+@bp.get("/v1/training/runs")
+def get_training_runs() -> Response:
+    require_api_key()
+    runs = list_runs(session_factory=resources().session_factory)
+    return jsonify({"runs": [run.model_dump(mode="json", exclude={"report"}) for run in runs]})
+
+
+@bp.get("/v1/training/runs/<run_id>")
+def get_training_run(run_id: str) -> Response:
+    require_api_key()
+    run = get_run(session_factory=resources().session_factory, run_id=run_id[:64])
+    if run is None:
+        raise ApiError(404, "not_found", f"no training run {run_id[:64]}")
+    return jsonify(run.model_dump(mode="json"))

@@ -1,0 +1,104 @@
+"""Reclassify one chunk of a batch job with the job's model version: the plain function behind the task.
+
+Idempotent at two levels: a finished chunk is never redone (its row says so), and within a chunk a ticket
+that already has a result from this model version is skipped (the unique (ticket, version) key). Results
+are added beside the earlier ones; nothing is re-routed or written back to the helpdesk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.inference.model_holder import ClassifierVersions
+from services.inference.triage import build_result_row
+from shared.db import Ticket, TriageResult, session_scope
+from shared.learning.jobs import claim_chunk, complete_chunk
+from shared.runtime.language import detect_language
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchContext:
+    session_factory: sessionmaker[Session]
+    versions: ClassifierVersions
+    top_k: int = 3
+    batch_size: int = 32  # texts per onnxruntime call
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    processed: int  # tickets given a result now
+    skipped: int  # already had a result from this version
+    seconds: float
+    job_done: bool
+
+
+def _todo(session: Session, ids: list[str], version: str) -> list[tuple[str, str]]:
+    done = set(
+        session.scalars(
+            select(TriageResult.ticket_id).where(
+                TriageResult.ticket_id.in_(ids), TriageResult.model_version == version
+            )
+        )
+    )
+    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ids))).all()
+    return [(t.id, t.text) for t in tickets if t.id not in done]
+
+
+def _store(session_factory: sessionmaker[Session], rows: list[TriageResult]) -> None:
+    try:
+        with session_scope(session_factory) as session:
+            session.add_all(rows)
+    except IntegrityError:  # another worker stored some of them meanwhile: add the rest one by one
+        for row in rows:
+            try:
+                with session_scope(session_factory) as session:
+                    session.add(row)
+            except IntegrityError:
+                continue
+
+
+def reclassify_chunk(*, job_id: str, position: int, context: BatchContext) -> ChunkOutcome | None:
+    """None when the chunk was already done (a redelivered or resumed message)."""
+    claim = claim_chunk(session_factory=context.session_factory, job_id=job_id, position=position)
+    if claim is None:
+        return None
+    started = time.perf_counter()
+    classifier = context.versions.get(claim["model_version"])
+    with session_scope(context.session_factory) as session:
+        todo = _todo(session, claim["item_ids"], classifier.version)
+    rows = []
+    for i in range(0, len(todo), context.batch_size):
+        batch = todo[i : i + context.batch_size]
+        predictions = classifier.predict([text for _, text in batch], top_k=context.top_k)
+        for (ticket_id, text), prediction in zip(batch, predictions, strict=True):
+            rows.append(
+                build_result_row(
+                    ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
+                )
+            )
+    _store(context.session_factory, rows)
+    seconds = time.perf_counter() - started
+    job_done = complete_chunk(
+        session_factory=context.session_factory,
+        job_id=job_id,
+        position=position,
+        processed=len(rows),
+        seconds=seconds,
+    )
+    log.info(
+        "job %s chunk %d: %d reclassified, %d skipped in %.2fs",
+        job_id,
+        position,
+        len(rows),
+        len(claim["item_ids"]) - len(rows),
+        seconds,
+    )
+    return ChunkOutcome(len(rows), len(claim["item_ids"]) - len(rows), seconds, job_done)

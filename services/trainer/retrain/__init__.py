@@ -1,0 +1,1 @@
+"""Nightly retraining: dataset from base data + resolved tickets, candidate training, quality gate."""

@@ -1,0 +1,1 @@
+"""The learning loop's storage: training runs, batch jobs (reclassification) and shadow predictions."""

@@ -1,0 +1,15 @@
+"""Publish a job's chunks as one Celery group (by task name: no worker code imported)."""
+
+from __future__ import annotations
+
+from celery import Celery, group
+
+from shared.celery_app import QUEUE_BATCH, TASK_RECLASSIFY_CHUNK
+
+
+def dispatch_chunks(app: Celery, job_id: str, positions: list[int]) -> None:
+    signatures = [
+        app.signature(TASK_RECLASSIFY_CHUNK, args=[job_id, position], queue=QUEUE_BATCH, immutable=True)
+        for position in positions
+    ]
+    group(signatures).apply_async(ignore_result=True)

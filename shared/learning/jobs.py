@@ -1,0 +1,155 @@
+"""Batch jobs in storage (reclassification of stored tickets): create with chunks, progress, completion.
+HTTP-agnostic; the gateway, the workers and the CLI use these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import Ticket, session_scope
+from shared.db.models import utcnow
+from shared.learning.models import Job, JobChunk, JobStatus
+from shared.learning.schemas import JobView
+
+RECLASSIFY = "reclassify"
+
+
+class EmptyJob(ValueError):
+    """No ticket matches the job's range."""
+
+
+def _ticket_ids(session: Session, since: datetime, until: datetime | None) -> list[str]:
+    query = select(Ticket.id).where(Ticket.received_at >= since)
+    if until is not None:
+        query = query.where(Ticket.received_at < until)
+    return list(session.scalars(query.order_by(Ticket.received_at, Ticket.id)))
+
+
+def create_reclassify_job(
+    *,
+    session_factory: sessionmaker[Session],
+    since: datetime,
+    until: datetime | None,
+    model_version: str,
+    chunk_size: int,
+) -> JobView:
+    """Every ticket received in [since, until), in chunks of `chunk_size`, fixed at creation."""
+    with session_scope(session_factory) as session:
+        ids = _ticket_ids(session, since, until)
+        if not ids:
+            raise EmptyJob(f"no tickets received between {since.isoformat()} and {until or 'now'}")
+        chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+        params = {
+            "since": since.isoformat(),
+            "until": until.isoformat() if until else None,
+            "chunk_size": chunk_size,
+        }
+        job = Job(
+            kind=RECLASSIFY,
+            params=params,
+            model_version=model_version,
+            total_items=len(ids),
+            total_chunks=len(chunks),
+            status=JobStatus.RUNNING,
+        )
+        session.add(job)
+        session.flush()
+        session.add_all(JobChunk(job_id=job.id, position=i, item_ids=chunk) for i, chunk in enumerate(chunks))
+        session.flush()
+        return _view(session, job)
+
+
+def _view(session: Session, job: Job) -> JobView:
+    done, processed = session.execute(
+        select(func.count(), func.coalesce(func.sum(JobChunk.processed), 0)).where(
+            JobChunk.job_id == job.id, JobChunk.done.is_(True)
+        )
+    ).one()
+    fields = {name: getattr(job, name) for name in ("id", "kind", "status", "params", "model_version")}
+    return JobView(
+        **fields,
+        total_items=job.total_items,
+        total_chunks=job.total_chunks,
+        done_chunks=done,
+        processed_items=processed,
+        progress=done / job.total_chunks if job.total_chunks else 1.0,
+        error=job.error,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+def get_job(*, session_factory: sessionmaker[Session], job_id: str) -> JobView | None:
+    with session_scope(session_factory) as session:
+        job = session.get(Job, job_id)
+        return _view(session, job) if job else None
+
+
+def pending_chunks(*, session_factory: sessionmaker[Session], job_id: str) -> list[int]:
+    """Positions not done yet: what a resume re-enqueues (finished chunks are never redone)."""
+    with session_scope(session_factory) as session:
+        query = select(JobChunk.position).where(JobChunk.job_id == job_id, JobChunk.done.is_(False))
+        return list(session.scalars(query.order_by(JobChunk.position)))
+
+
+def claim_chunk(
+    *, session_factory: sessionmaker[Session], job_id: str, position: int
+) -> dict[str, Any] | None:
+    """The chunk's ticket ids and the job's model version, counting the attempt; None when already done."""
+    with session_scope(session_factory) as session:
+        chunk = session.scalars(
+            select(JobChunk).where(JobChunk.job_id == job_id, JobChunk.position == position)
+        ).first()
+        if chunk is None or chunk.done:
+            return None
+        chunk.attempts += 1
+        job = session.get(Job, job_id)
+        return {"item_ids": list(chunk.item_ids), "model_version": job.model_version}  # type: ignore[union-attr]
+
+
+def complete_chunk(
+    *, session_factory: sessionmaker[Session], job_id: str, position: int, processed: int, seconds: float
+) -> bool:
+    """Mark the chunk done; returns True when this completed the whole job."""
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(JobChunk)
+            .where(JobChunk.job_id == job_id, JobChunk.position == position)
+            .values(done=True, processed=processed, seconds=seconds, done_at=utcnow())
+        )
+    with session_scope(session_factory) as session:
+        left = session.scalar(
+            select(func.count())
+            .select_from(JobChunk)
+            .where(JobChunk.job_id == job_id, JobChunk.done.is_(False))
+        )
+        if left:
+            return False
+        finished = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+            .values(status=JobStatus.DONE, finished_at=utcnow())
+        ).rowcount
+        return bool(finished)
+
+
+def fail_job(*, session_factory: sessionmaker[Session], job_id: str, reason: str) -> None:
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+            .values(status=JobStatus.FAILED, error=reason[:2000], finished_at=utcnow())
+        )
+
+
+def reopen_job(*, session_factory: sessionmaker[Session], job_id: str) -> None:
+    """A failed job resumed by an operator runs again (its finished chunks stay finished)."""
+    with session_scope(session_factory) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.FAILED)
+            .values(status=JobStatus.RUNNING, error=None, finished_at=None)
+        )

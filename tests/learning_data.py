@@ -1,0 +1,136 @@
+"""Test data for the learning loop: tickets of an intent the demo model has never seen (privacy requests)."""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.db import Ticket, session_scope
+from shared.integrations.models import Resolution
+from shared.registry import Registry
+
+NEW_INTENT = "privacy_request"
+NEW_LABELS = {"label": NEW_INTENT, "sentiment": "neutral", "priority": "normal"}
+_OPENINGS = ("Hi,", "Hello there,", "Dear team,", "Good morning,", "", "To whom it may concern:")
+_ASKS = (
+    "under GDPR article {article} I request a copy of all personal data you hold about me",
+    "please send me an export of every piece of personal information stored on my profile ({ref})",
+    "I want you to erase all my personal data from your systems - reference {ref}",
+    "which third parties have you shared my personal data with? This is a data subject access request",
+    "I withdraw my consent to processing of my personal data, please confirm in writing ({ref})",
+    "according to your privacy policy I can ask what data you store about me; please tell me",
+    "kindly delete the personal data linked to my e-mail address and confirm the erasure (case {ref})",
+    "I am making a subject access request under article {article} GDPR for all records about me",
+)
+_CLOSINGS = (
+    "Thanks.",
+    "Regards",
+    "I expect an answer within one month as the law requires.",
+    "",
+    "Best, {name}",
+)
+_NAMES = ("Ana", "Ben", "Chloe", "Dmitri", "Eva", "Farid", "Greta", "Hiro")
+
+
+def new_intent_texts(count: int, *, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts: set[str] = set()
+    while len(texts) < count:
+        ref = f"DSR-{rng.randint(1000, 9999)}"
+        ask = rng.choice(_ASKS).format(ref=ref, article=rng.choice((15, 17, 20, 21)))
+        closing = rng.choice(_CLOSINGS).format(name=rng.choice(_NAMES))
+        texts.add(" ".join(part for part in (rng.choice(_OPENINGS), ask, closing) if part))
+    return sorted(texts)
+
+
+def copy_active(source: Registry, root: Path) -> Registry:
+    """A private registry holding a copy of `source`'s active bundle, active (tests may change it)."""
+    version = source.active_version()
+    assert version is not None
+    registry = Registry(root)
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source.bundle_dir(version), root / version)
+    registry.activate(version)
+    return registry
+
+
+def seed_resolutions(
+    session_factory: Any, texts: list[str], labels: dict[str, str], *, start: datetime
+) -> None:
+    """Stored tickets with agents' final labels, resolved one second apart from `start`."""
+    with session_scope(session_factory) as session:
+        for i, text in enumerate(texts):
+            ticket = Ticket(
+                source="api",
+                event_id=f"seed-{start.timestamp()}-{i}",
+                external_id=f"seed-{i}",
+                subject="",
+                body=text,
+                channel="email",
+                created_at=start,
+            )
+            session.add(ticket)
+            session.flush()
+            at = start + timedelta(seconds=i)
+            session.add(
+                Resolution(ticket_id=ticket.id, source="api", final_labels=labels, text=text, resolved_at=at)
+            )
+
+
+def shuffled_labels(source: Path, target: Path, *, seed: int = 0) -> Path:
+    """A copy of a CSV training file with every label column permuted: a deliberately bad dataset."""
+    with source.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rng = random.Random(seed)
+    for column in ("label", "sentiment", "priority"):
+        values = [row[column] for row in rows]
+        rng.shuffle(values)
+        for row, value in zip(rows, values, strict=True):
+            row[column] = value
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def store_tickets(session_factory: Any, texts: list[str], *, received_at: datetime) -> list[str]:
+    """Tickets stored as received (bulk, no queue): a backlog to reclassify. Returns their ids."""
+    from sqlalchemy import insert
+
+    from shared.db.models import new_id
+
+    rows = [
+        {
+            "id": new_id(),
+            "source": "backlog",
+            "event_id": f"backlog-{i}",
+            "external_id": f"B-{i}",
+            "subject": "",
+            "body": text,
+            "channel": "email",
+            "created_at": received_at,
+            "received_at": received_at + timedelta(milliseconds=i),
+            "status": "triaged",
+        }
+        for i, text in enumerate(texts)
+    ]
+    with session_scope(session_factory) as session:
+        for start in range(0, len(rows), 2000):
+            session.execute(insert(Ticket), rows[start : start + 2000])
+    return [row["id"] for row in rows]
+
+
+def clone_version(registry: Registry, source: str, name: str) -> str:
+    """Another version with the same weights (a stand-in for a newer model in tests of the plumbing)."""
+    import json
+
+    shutil.copytree(registry.bundle_dir(source), registry.root / name)
+    manifest_path = registry.root / name / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "version": name, "parent_version": source}))
+    return name

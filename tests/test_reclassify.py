@@ -1,0 +1,145 @@
+"""Batch reclassification chunks, shadow predictions and live accuracy, as plain functions on real models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.gateway.tickets.service import ingest_ticket
+from services.inference.model_holder import ActiveModel, ClassifierVersions
+from services.inference.reclassify import BatchContext, reclassify_chunk
+from services.inference.shadow import ShadowContext, ShadowOutcome, shadow_classify
+from services.inference.triage import TriageContext, classify_ticket
+from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.learning import jobs
+from shared.learning.models import JobChunk
+from shared.learning.reports import live_accuracy, shadow_report
+from shared.registry import Registry
+from tests.learning_data import clone_version, copy_active, store_tickets
+from tests.test_storage import ticket_in
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def factory(sqlite_url: str) -> sessionmaker[Session]:
+    upgrade_database(sqlite_url)
+    return build_session_factory(build_engine(sqlite_url))
+
+
+@pytest.fixture
+def registry(trained_registry: Registry, tmp_path: Path) -> Registry:
+    registry = copy_active(trained_registry, tmp_path / "models")
+    clone_version(registry, registry.active_version(), "v-next")
+    return registry
+
+
+def results_of(factory: sessionmaker[Session], version: str) -> int:
+    with session_scope(factory) as session:
+        query = select(func.count()).select_from(TriageResult).where(TriageResult.model_version == version)
+        return session.scalar(query)
+
+
+def test_chunks_are_done_once_and_the_job_completes(factory, registry: Registry) -> None:  # type: ignore[no-untyped-def]
+    store_tickets(factory, ["too early"], received_at=T0 - timedelta(days=1))
+    store_tickets(factory, [f"where is my parcel number {i}?" for i in range(230)], received_at=T0)
+    job = jobs.create_reclassify_job(
+        session_factory=factory, since=T0, until=None, model_version="v-next", chunk_size=100
+    )
+    assert (job.total_items, job.total_chunks, job.progress) == (230, 3, 0.0)
+    context = BatchContext(factory, ClassifierVersions(registry), batch_size=16)
+    first = reclassify_chunk(job_id=job.id, position=0, context=context)
+    assert first is not None and (first.processed, first.skipped, first.job_done) == (100, 0, False)
+    assert reclassify_chunk(job_id=job.id, position=0, context=context) is None  # a redelivery: skipped
+    assert jobs.pending_chunks(session_factory=factory, job_id=job.id) == [1, 2]
+    view = jobs.get_job(session_factory=factory, job_id=job.id)
+    assert (view.done_chunks, view.processed_items, view.status) == (1, 100, "running")
+    for position in (2, 1):
+        outcome = reclassify_chunk(job_id=job.id, position=position, context=context)
+    assert outcome is not None and outcome.job_done
+    view = jobs.get_job(session_factory=factory, job_id=job.id)
+    assert (view.status, view.progress, view.processed_items) == ("done", 1.0, 230)
+    assert results_of(factory, "v-next") == 230
+    with session_scope(factory) as session:
+        assert session.scalars(select(JobChunk.attempts)).all() == [1, 1, 1]
+
+
+def test_a_ticket_already_reclassified_is_skipped_and_an_empty_range_is_refused(
+    factory, registry: Registry
+) -> None:  # type: ignore[no-untyped-def]
+    store_tickets(factory, ["refund please", "parcel late"], received_at=T0)
+    context = BatchContext(factory, ClassifierVersions(registry))
+    for _ in range(2):  # the second job finds both tickets done by the first
+        job = jobs.create_reclassify_job(
+            session_factory=factory,
+            since=T0,
+            until=T0 + timedelta(days=1),
+            model_version="v-next",
+            chunk_size=10,
+        )
+        outcome = reclassify_chunk(job_id=job.id, position=0, context=context)
+    assert outcome is not None and (outcome.processed, outcome.skipped) == (0, 2)
+    assert results_of(factory, "v-next") == 2
+    with pytest.raises(jobs.EmptyJob):
+        jobs.create_reclassify_job(
+            session_factory=factory,
+            since=T0 + timedelta(days=2),
+            until=None,
+            model_version="v-next",
+            chunk_size=10,
+        )
+
+
+def test_shadow_predictions_and_the_shadow_report(factory, registry: Registry) -> None:  # type: ignore[no-untyped-def]
+    from services.gateway.feedback.service import record_resolution
+
+    triage = TriageContext(session_factory=factory, model=ActiveModel(registry))
+    shadow = ShadowContext(factory, registry, ClassifierVersions(registry))
+    texts = [
+        "My parcel never arrived, where is it?",
+        "I want a refund for my broken kettle",
+        "Great service!",
+    ]
+    ids = [
+        ingest_ticket(
+            session_factory=factory,
+            enqueue=lambda _: None,
+            source="api",
+            event_id=f"s{i}",
+            ticket=ticket_in(t),
+        ).ticket_id
+        for i, t in enumerate(texts)
+    ]
+    assert shadow_classify(ticket_id=ids[0], context=shadow) == ShadowOutcome.NO_SHADOW
+    registry.set_shadow("v-next")
+    assert shadow_classify(ticket_id=ids[0], context=shadow) == ShadowOutcome.NOT_TRIAGED
+    for ticket_id in ids:
+        classify_ticket(ticket_id=ticket_id, context=triage)
+        assert shadow_classify(ticket_id=ticket_id, context=shadow) == ShadowOutcome.STORED
+    assert shadow_classify(ticket_id=ids[0], context=shadow) == ShadowOutcome.ALREADY_DONE
+    record_resolution(
+        session_factory=factory,
+        source="api",
+        ticket_id=ids[0],
+        final_labels={"label": "where_is_my_order"},
+        reply=None,
+    )
+    record_resolution(
+        session_factory=factory,
+        source="api",
+        ticket_id=ids[1],
+        final_labels={"label": "invoice_request"},
+        reply=None,
+    )
+    report = shadow_report(session_factory=factory, version="v-next")
+    assert (report["predictions"], report["agreement"], report["labelled"]) == (3, 1.0, 2)  # same weights
+    assert report["shadow_accuracy"] == report["active_accuracy"] == 0.5
+    assert report["per_intent"]["invoice_request"] == {"n": 1, "shadow_accuracy": 0.0, "active_accuracy": 0.0}
+    accuracy = live_accuracy(session_factory=factory, version=registry.active_version(), window_days=7)
+    assert (accuracy["resolved"], accuracy["accuracy"]) == (2, 0.5)
+    assert accuracy["per_intent"]["where_is_my_order"] == {"n": 1, "accuracy": 1.0}
+    assert live_accuracy(session_factory=factory, version="v-next", window_days=7)["resolved"] == 0
