@@ -18,12 +18,15 @@ TASK_KB_SEARCH = "helploop.kb.search"
 TASK_DRAFT = "helploop.drafts.generate"
 TASK_WRITEBACK = "helploop.writeback.deliver"
 TASK_RETRAIN = "helploop.training.retrain"
+TASK_RECLASSIFY_CHUNK = "helploop.batch.reclassify_chunk"
+TASK_SHADOW = "helploop.batch.shadow_classify"
 QUEUE_TRIAGE = "triage"
 QUEUE_KB = "kb"
 QUEUE_DRAFTS = "drafts"
 QUEUE_CALLBACKS = "callbacks"
+QUEUE_BATCH = "batch"  # low priority: reclassification chunks, shadow predictions
 QUEUE_TRAINING = "training"  # served by the training worker only
-KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS, QUEUE_CALLBACKS)  # the inference workers'
+KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS, QUEUE_CALLBACKS, QUEUE_BATCH)  # inference workers'
 ALL_QUEUES = (*KNOWN_QUEUES, QUEUE_TRAINING)
 ROUTES = {
     TASK_CLASSIFY: {"queue": QUEUE_TRIAGE},
@@ -32,6 +35,8 @@ ROUTES = {
     TASK_KB_SEARCH: {"queue": QUEUE_KB},
     TASK_WRITEBACK: {"queue": QUEUE_CALLBACKS},
     TASK_RETRAIN: {"queue": QUEUE_TRAINING},
+    TASK_RECLASSIFY_CHUNK: {"queue": QUEUE_BATCH},
+    TASK_SHADOW: {"queue": QUEUE_BATCH},
 }
 
 
@@ -57,6 +62,7 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
                 "soft_time_limit": settings.draft_time_limit_s,
                 "time_limit": settings.draft_time_limit_s + 15,
             },
+            TASK_RECLASSIFY_CHUNK: {"soft_time_limit": 600, "time_limit": 660},  # up to 5,000 tickets
             TASK_RETRAIN: {
                 "soft_time_limit": settings.training_time_limit_s,
                 "time_limit": settings.training_time_limit_s + 120,

@@ -108,7 +108,7 @@ def store_tickets(session_factory: Any, texts: list[str], *, received_at: dateti
         {
             "id": new_id(),
             "source": "backlog",
-            "event_id": f"backlog-{i}",
+            "event_id": f"backlog-{new_id()}",
             "external_id": f"B-{i}",
             "subject": "",
             "body": text,

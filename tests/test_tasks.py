@@ -60,6 +60,8 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
         drafts=None,  # type: ignore[arg-type]
         routing=None,  # type: ignore[arg-type]
         writeback=None,  # type: ignore[arg-type]
+        batch=None,  # type: ignore[arg-type]
+        shadow=None,  # type: ignore[arg-type]
         pid=os.getpid(),
     )
     monkeypatch.setattr(worker_context_module, "_context", context)
@@ -126,6 +128,8 @@ def test_warm_up_loads_only_what_the_served_queues_need(
         drafts=type("D", (), {"generator": fakes["generator"]})(),  # type: ignore[arg-type]
         routing=None,  # type: ignore[arg-type]
         writeback=None,  # type: ignore[arg-type]
+        batch=None,  # type: ignore[arg-type]
+        shadow=None,  # type: ignore[arg-type]
         pid=os.getpid(),
     )
     monkeypatch.setattr(worker_context_module, "_context", context)

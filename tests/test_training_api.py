@@ -56,3 +56,51 @@ def test_an_unreachable_queue_fails_the_run_with_503(sqlite_url: str, tmp_path: 
     runs = client.get("/v1/training/runs", headers=READ).get_json()["runs"]
     assert runs[0]["status"] == "failed" and runs[0]["error"].startswith("could not enqueue")
     assert client.post("/v1/training/runs", headers=ADMIN).status_code == 503  # not blocked by the failed one
+
+
+def test_reclassify_jobs_shadow_report_and_accuracy_endpoints(
+    sqlite_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.db import build_engine, build_session_factory
+    from shared.registry import Registry
+    from tests.learning_data import store_tickets
+    from tests.test_model_lifecycle import publish_fake
+
+    registry = Registry(tmp_path)
+    publish_fake(registry, "v1")
+    client = client_for(sqlite_url, redis_url, tmp_path)
+    since = "2026-11-01T00:00:00+00:00"
+    assert client.post("/v1/reclassify", headers=READ, json={"since": since}).status_code == 403
+    assert client.post("/v1/reclassify", headers=ADMIN, json={"since": since}).status_code == 409  # no model
+    registry.activate("v1")
+    assert client.post("/v1/reclassify", headers=ADMIN, json={"since": since}).status_code == 422  # empty
+    naive = client.post("/v1/reclassify", headers=ADMIN, json={"since": "2026-11-01T00:00:00"})
+    assert naive.status_code == 422 and naive.get_json()["fields"][0]["field"] == "since"
+    backwards = {"since": since, "until": "2026-10-01T00:00:00+00:00"}
+    assert client.post("/v1/reclassify", headers=ADMIN, json=backwards).status_code == 422
+    unknown = client.post("/v1/reclassify", headers=ADMIN, json={"since": since, "model_version": "v9"})
+    assert unknown.status_code == 404
+    factory = build_session_factory(build_engine(sqlite_url))
+    store_tickets(factory, [f"ticket {i}" for i in range(25)], received_at=datetime(2026, 11, 2, tzinfo=UTC))
+    created = client.post("/v1/reclassify", headers=ADMIN, json={"since": since, "chunk_size": 10})
+    assert created.status_code == 202, created.get_json()
+    job = created.get_json()
+    assert (job["total_items"], job["total_chunks"], job["model_version"], job["progress"]) == (
+        25,
+        3,
+        "v1",
+        0.0,
+    )
+    assert redis.Redis.from_url(redis_url).llen("batch") == 3  # one message per chunk, as a group
+    assert client.get(f"/v1/jobs/{job['id']}", headers=READ).get_json()["done_chunks"] == 0
+    resumed = client.post(f"/v1/jobs/{job['id']}/resume", headers=ADMIN)
+    assert resumed.status_code == 202 and resumed.get_json()["requeued_chunks"] == 3
+    assert client.get("/v1/jobs/nope", headers=READ).status_code == 404
+    report = client.get("/v1/models/v1/shadow-report", headers=READ).get_json()
+    assert (report["predictions"], report["agreement"], report["status"]) == (0, None, "active")
+    accuracy = client.get("/v1/accuracy?window_days=3", headers=READ).get_json()
+    assert (accuracy["version"], accuracy["resolved"], accuracy["accuracy"]) == ("v1", 0, None)
+    assert client.get("/v1/accuracy?window_days=0", headers=READ).status_code == 422
+    assert client.get("/v1/accuracy?window_days=x", headers=READ).status_code == 422

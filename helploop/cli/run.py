@@ -138,7 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         env.update(golden_set_env(settings))
         procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
         # classification never waits behind a slow draft: drafting has its own worker process
-        procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb,callbacks"], env))
+        procs.append(
+            _spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb,callbacks,batch"], env)
+        )
         procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts"], env))
         procs.append(_spawn([str(bin_dir / "helploop"), "training-worker"], env))  # nightly retraining
         procs.append(_spawn([str(bin_dir / "helploop"), "beat"], env))

@@ -12,6 +12,7 @@ from services.gateway.deliveries.views import bp as deliveries_bp
 from services.gateway.errors import register_error_handlers
 from services.gateway.feedback.views import bp as feedback_bp
 from services.gateway.kb.views import bp as kb_bp
+from services.gateway.learning.views import bp as learning_bp
 from services.gateway.models.views import bp as models_bp
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
@@ -88,5 +89,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.register_blueprint(deliveries_bp)
     app.register_blueprint(models_bp)
     app.register_blueprint(training_bp)
+    app.register_blueprint(learning_bp)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

@@ -11,8 +11,10 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.drafting import DraftContext
-from services.inference.model_holder import ActiveArtifact, ActiveModel
+from services.inference.model_holder import ActiveArtifact, ActiveModel, ClassifierVersions
+from services.inference.reclassify import BatchContext
 from services.inference.routing import RoutingContext
+from services.inference.shadow import ShadowContext
 from services.inference.triage import TriageContext
 from services.inference.writeback.delivery import WritebackContext
 from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
@@ -57,6 +59,8 @@ class WorkerContext:
     drafts: DraftContext
     routing: RoutingContext
     writeback: WritebackContext
+    batch: BatchContext
+    shadow: ShadowContext
     pid: int
 
 
@@ -108,9 +112,9 @@ def build_context(settings: Settings) -> WorkerContext:
     """An invalid routing policy or integrations file stops the worker here, at start."""
     engine = build_engine(settings.database_url)
     factory = build_session_factory(engine)
-    model = ActiveModel(
-        Registry(settings.model_registry_dir), intra_op_threads=settings.onnx_intra_op_threads
-    )
+    registry = Registry(settings.model_registry_dir)
+    model = ActiveModel(registry, intra_op_threads=settings.onnx_intra_op_threads)
+    versions = ClassifierVersions(registry, intra_op_threads=settings.onnx_intra_op_threads)
     triage = TriageContext(session_factory=factory, model=model, top_k=settings.top_k)
     knowledge = ActiveKnowledgeBase(factory, settings)
     integrations = load_integrations(settings.integrations_file)
@@ -121,6 +125,8 @@ def build_context(settings: Settings) -> WorkerContext:
         drafts=_draft_context(settings, factory, knowledge),
         routing=RoutingContext(factory, PolicyHolder(settings.routing_policy_file), integrations),
         writeback=_writeback_context(settings, factory, integrations),
+        batch=BatchContext(factory, versions, top_k=settings.top_k),
+        shadow=ShadowContext(factory, registry, versions),
         pid=os.getpid(),
     )
 

@@ -74,6 +74,7 @@ def reclassify_chunk(*, job_id: str, position: int, context: BatchContext) -> Ch
     classifier = context.versions.get(claim["model_version"])
     with session_scope(context.session_factory) as session:
         todo = _todo(session, claim["item_ids"], classifier.version)
+    todo.sort(key=lambda item: len(item[1]))  # batches of similar length: little padding (1.8x here)
     rows = []
     for i in range(0, len(todo), context.batch_size):
         batch = todo[i : i + context.batch_size]

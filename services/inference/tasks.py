@@ -14,7 +14,15 @@ from celery.exceptions import SoftTimeLimitExceeded
 from services.inference.context import WorkerContext, worker_context
 from services.inference.routing import route_ticket
 from services.inference.triage import Outcome, classify_ticket, mark_failed
-from shared.celery_app import QUEUE_CALLBACKS, QUEUE_DRAFTS, TASK_CLASSIFY, TASK_DRAFT, TASK_WRITEBACK
+from shared.celery_app import (
+    QUEUE_BATCH,
+    QUEUE_CALLBACKS,
+    QUEUE_DRAFTS,
+    TASK_CLASSIFY,
+    TASK_DRAFT,
+    TASK_SHADOW,
+    TASK_WRITEBACK,
+)
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +82,8 @@ def classify(self: Task, ticket_id: str) -> str:
                 raise self.retry(
                     exc=exc, countdown=min(RETRY_BACKOFF_MAX_S, 2**self.request.retries)
                 ) from exc
+        if outcome == Outcome.CLASSIFIED and context.triage.model.registry.shadow_version():
+            self.app.send_task(TASK_SHADOW, args=[ticket_id], queue=QUEUE_BATCH, ignore_result=True)
     return outcome
 
 

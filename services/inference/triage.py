@@ -47,7 +47,7 @@ def _mark_triaged(session: Session, ticket_id: str) -> None:
     )
 
 
-def _result_row(
+def build_result_row(
     ticket_id: str, version: str, prediction: Prediction, language: LanguageGuess, supported: list[str]
 ) -> TriageResult:
     primary = prediction.primary
@@ -88,7 +88,9 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
             return Outcome.ALREADY_DONE
         text = ticket.text
     prediction = classifier.predict([text], top_k=context.top_k)[0]
-    row = _result_row(ticket_id, classifier.version, prediction, detect_language(text), classifier.languages)
+    row = build_result_row(
+        ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
+    )
     try:
         with session_scope(context.session_factory) as session:
             session.add(row)

@@ -19,6 +19,7 @@ TASK_MODULES = (
     "services.inference.kb_tasks",
     "services.inference.draft_tasks",
     "services.inference.writeback_tasks",
+    "services.inference.batch_tasks",
 )
 
 

@@ -1,7 +1,7 @@
 """The learning loop end to end: agents resolve tickets of an intent the model has never seen; a training
 run on the real training worker passes the gate, the model is activated and the inference worker starts
 predicting the new intent — tickets flowing the whole time, none failed or lost; rollback restores the
-previous model's predictions."""
+previous model's predictions; the new model then runs in shadow beside the old one."""
 
 from __future__ import annotations
 
@@ -110,6 +110,19 @@ def wait_until_served(stack: Stack, version: str, timeout: float = 30) -> None:
     pytest.fail(f"the worker never served {version}\n{stack.logs()}")
 
 
+def wait_for_shadow(stack: Stack, version: str, *, predictions: int, timeout: float = 60) -> dict[str, Any]:
+    """The shadow runs off the critical path (queue `batch`): its predictions arrive after the triage."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        report = requests.get(
+            f"{stack.base_url}/v1/models/{version}/shadow-report", headers=READ, timeout=10
+        ).json()
+        if report["labelled"] >= predictions:
+            return report
+        time.sleep(0.5)
+    pytest.fail(f"shadow report incomplete: {report}\n{stack.logs()}")
+
+
 def test_new_intent_is_learned_promoted_and_rolled_back_without_losing_a_ticket(
     stack: Stack, learning_registry: Registry, traffic: Traffic
 ) -> None:
@@ -137,6 +150,14 @@ def test_new_intent_is_learned_promoted_and_rolled_back_without_losing_a_ticket(
         triaged(stack, post(stack, text)) for text in new_intent_texts(3, seed=13)
     ]  # kept loaded: at once
     assert {c["model_version"] for c in after} == {old} and NEW_INTENT not in {c["label"] for c in after}
+    shadowing = requests.put(f"{stack.base_url}/v1/models/shadow/{new}", headers=ADMIN, timeout=10)
+    assert shadowing.json() == {"shadow": new, "active": old}
+    shadowed = [post(stack, text) for text in new_intent_texts(4, seed=14)]
+    for ticket_id in shadowed:
+        triaged(stack, ticket_id)
+        resolve(stack, ticket_id)
+    report = wait_for_shadow(stack, new, predictions=len(shadowed))
+    assert report["shadow_accuracy"] > report["active_accuracy"]  # the new intent: only the shadow knows it
     traffic.halt.set()
     traffic.join(10)
     assert not traffic.errors and len(traffic.ids) > 20

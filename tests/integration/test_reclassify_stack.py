@@ -36,7 +36,7 @@ def batch_registry(trained_registry: Registry, tmp_path: Path) -> Registry:
 
 @pytest.fixture
 def stack_env(batch_registry: Registry) -> dict[str, str]:
-    return {"HELPLOOP_MODEL_REGISTRY_DIR": str(batch_registry.root)}
+    return {"HELPLOOP_MODEL_REGISTRY_DIR": str(batch_registry.root), "HELPLOOP_ONNX_INTRA_OP_THREADS": "2"}
 
 
 def job_view(stack: Stack, job_id: str) -> dict:
