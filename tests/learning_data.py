@@ -9,9 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from helploop.bench.harness import clone_version
+from helploop.bench.reclassify import store_backlog as store_tickets
 from shared.db import Ticket, session_scope
 from shared.integrations.models import Resolution
 from shared.registry import Registry
+
+__all__ = ["clone_version", "store_tickets"]
 
 NEW_INTENT = "privacy_request"
 NEW_LABELS = {"label": NEW_INTENT, "sentiment": "neutral", "priority": "normal"}
@@ -96,41 +100,3 @@ def shuffled_labels(source: Path, target: Path, *, seed: int = 0) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return target
-
-
-def store_tickets(session_factory: Any, texts: list[str], *, received_at: datetime) -> list[str]:
-    """Tickets stored as received (bulk, no queue): a backlog to reclassify. Returns their ids."""
-    from sqlalchemy import insert
-
-    from shared.db.models import new_id
-
-    rows = [
-        {
-            "id": new_id(),
-            "source": "backlog",
-            "event_id": f"backlog-{new_id()}",
-            "external_id": f"B-{i}",
-            "subject": "",
-            "body": text,
-            "channel": "email",
-            "created_at": received_at,
-            "received_at": received_at + timedelta(milliseconds=i),
-            "status": "triaged",
-        }
-        for i, text in enumerate(texts)
-    ]
-    with session_scope(session_factory) as session:
-        for start in range(0, len(rows), 2000):
-            session.execute(insert(Ticket), rows[start : start + 2000])
-    return [row["id"] for row in rows]
-
-
-def clone_version(registry: Registry, source: str, name: str) -> str:
-    """Another version with the same weights (a stand-in for a newer model in tests of the plumbing)."""
-    import json
-
-    shutil.copytree(registry.bundle_dir(source), registry.root / name)
-    manifest_path = registry.root / name / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest_path.write_text(json.dumps({**manifest, "version": name, "parent_version": source}))
-    return name

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import benchmark, client, generation, integrations, kb, learning, ops, run, training
+from helploop.cli import bench, benchmark, client, generation, integrations, kb, learning, ops, run, training
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         ops.register,
         training.register,
         benchmark.register,
+        bench.register,
         run.register,
         client.register,
         kb.register,

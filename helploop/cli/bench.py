@@ -1,0 +1,68 @@
+"""`helploop bench` (what `make bench` runs): measured sections written to bench/results/."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from shared.settings import get_settings
+
+SECTIONS = ("reclassify",)
+
+
+def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
+    """The configured active classifier; on a fresh clone, a demo model trained for the run (about a
+    minute: throughput does not depend on how well it was trained)."""
+    from services.trainer.config import TrainConfig
+    from services.trainer.demo_data import write_dataset
+    from services.trainer.pipeline import run_training
+    from shared.registry import Registry
+
+    registry = Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
+    if registry.active_version():
+        return registry
+    data = scratch / "demo.csv"
+    write_dataset(data, per_intent=30, seed=13)
+    heads = {"intent": "label", "sentiment": "sentiment", "priority": "priority"}
+    config = TrainConfig(train_file=data, head_columns=heads, max_steps=30, batch_size=16, max_length=128)
+    scratch_registry = Registry(scratch / "models")
+    run_training(config, registry=scratch_registry, activate=True)
+    return scratch_registry
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from helploop.bench.harness import bench_env
+    from helploop.bench.reclassify import bench_reclassify
+    from helploop.bench.report import write_results
+    from services.trainer.demo_data import generate_tickets
+
+    settings = get_settings()
+    threads = args.threads or len(os.sched_getaffinity(0))
+    sections = {}
+    with tempfile.TemporaryDirectory(prefix="helploop-bench-") as tmp:
+        source = _measured_registry(args, Path(tmp) / "source")
+        with bench_env(
+            Path(tmp) / "env", source=source, redis_url=settings.redis_url, threads=threads
+        ) as env:
+            if "reclassify" in args.only:
+                texts = [t.text for t in generate_tickets(per_intent=max(1, args.tickets // 14 + 1), seed=3)]
+                sections["reclassify"] = bench_reclassify(
+                    env, texts[: args.tickets], single_tickets=args.single_tickets
+                )
+    json_path, md_path = write_results(Path(args.out), sections)
+    print(md_path.read_text())
+    print(f"results: {json_path} and {md_path}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser("bench", help="measure on this machine; JSON + Markdown under bench/results/")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument("--tickets", type=int, default=4000, help="backlog size for batched reclassification")
+    p.add_argument("--single-tickets", type=int, default=1000, help="tickets sent as one task each")
+    p.add_argument("--threads", type=int, help="onnxruntime threads per worker (default: every core)")
+    p.add_argument("--registry", help="where the model to measure is active (default: the configured one)")
+    p.add_argument("--out", default="bench/results")
+    p.set_defaults(handler=cmd_bench)
