@@ -5,9 +5,12 @@ The gateway publishes by task name only (it never imports worker code); workers 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from celery import Celery
+from celery.signals import before_task_publish, task_prerun
 from kombu import Queue
 
 from shared.settings import Settings
@@ -40,8 +43,29 @@ ROUTES = {
 }
 
 
+PUBLISHED_AT = "helploop_published_at"  # a message header: when the task was published (epoch seconds)
+
+
+def _stamp_published_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers.setdefault(PUBLISHED_AT, time.time())
+
+
+def _observe_queue_wait(task: Any = None, **_: Any) -> None:
+    """In the worker, as a task starts: time since publication, by queue (redeliveries included)."""
+    from shared.metrics import QUEUE_WAIT
+
+    request = getattr(task, "request", None)
+    published = getattr(request, PUBLISHED_AT, None)
+    if isinstance(published, int | float):
+        queue = ((getattr(request, "delivery_info", None) or {}).get("routing_key")) or "unknown"
+        QUEUE_WAIT.labels(queue).observe(max(0.0, time.time() - published))
+
+
 def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str = "helploop") -> Celery:
     """Celery on Redis, configured for at-least-once delivery of model tasks."""
+    before_task_publish.connect(_stamp_published_at, weak=False, dispatch_uid="helploop-published-at")
+    task_prerun.connect(_observe_queue_wait, weak=False, dispatch_uid="helploop-queue-wait")
     app = Celery(name, broker=settings.redis_url, include=list(include))
     app.conf.update(
         task_acks_late=True,

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     gate_max_ece: float = Field(default=0.05, gt=0, le=1)
     gate_min_ece_examples: int = Field(default=100, ge=1)  # ECE on fewer examples is noise: not gated
     beat_schedule_file: Path = Path("./var/celerybeat-schedule")
+    # metrics: multiprocess files per process group (wiped at its start), and each worker node's HTTP port
+    metrics_dir: Path = Path("./var/metrics")
+    worker_metrics_port: int = Field(default=9310, ge=0, le=65535)  # 0: no metrics endpoint
+    training_metrics_port: int = Field(default=9311, ge=0, le=65535)
 
     @field_validator("retrain_cron")
     @classmethod

@@ -13,9 +13,13 @@ from shared.settings import get_settings
 
 
 def cmd_training_worker(args: argparse.Namespace) -> int:
+    from helploop.cli.ops import metrics_dir_for
+
+    port = get_settings().training_metrics_port if args.metrics_port is None else args.metrics_port
+    metrics_dir_for("training", port)
     from services.trainer.worker import run_training_worker
 
-    run_training_worker(args.celery_args)
+    run_training_worker(args.celery_args, metrics_port=port)
     return 0
 
 
@@ -136,6 +140,7 @@ def cmd_reclassify(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("training-worker", help="run the training worker (Celery queue `training`)")
+    p.add_argument("--metrics-port", type=int, help="HTTP port of /metrics (default 9311; 0: none)")
     p.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra Celery worker options")
     p.set_defaults(handler=cmd_training_worker)
     p = commands.add_parser("beat", help="run the scheduler of nightly retraining (HELPLOOP_RETRAIN_CRON)")

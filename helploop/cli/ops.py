@@ -40,18 +40,30 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def metrics_dir_for(role: str, port: int) -> None:
+    """Before anything imports prometheus_client: this process group's own, emptied, metrics directory."""
+    from shared.metrics_setup import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(get_settings().metrics_dir / f"{role}-{port}")
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
+    port = get_settings().worker_metrics_port if args.metrics_port is None else args.metrics_port
+    metrics_dir_for("worker", port)
     from services.inference.worker import run_worker
 
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else None
-    run_worker(args.celery_args, queues=queues)
+    run_worker(args.celery_args, queues=queues, metrics_port=port)
     return 0
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    metrics_dir_for("gateway", int(args.bind.rsplit(":", 1)[-1]) if ":" in args.bind else 0)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     argv = [
         gunicorn,
+        "--config",
+        "python:services.gateway.gunicorn_conf",
         "--workers",
         str(args.workers),
         "--bind",
@@ -126,6 +138,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.set_defaults(handler=cmd_db_upgrade)
     p = commands.add_parser("worker", help="run an inference worker (Celery; queues triage, kb, drafts)")
     p.add_argument("--queues", help="comma-separated queues to serve (default: all)")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="HTTP port of /metrics (default: HELPLOOP_WORKER_METRICS_PORT; 0: none)",
+    )
     p.add_argument("celery_args", nargs=argparse.REMAINDER, help="extra Celery worker options")
     p.set_defaults(handler=cmd_worker)
     p = commands.add_parser("gateway", help="run the gateway under gunicorn")

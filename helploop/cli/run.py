@@ -18,7 +18,12 @@ from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 DEMO_DATA = Path("var/demo/tickets.csv")
-DEMO_GOLDEN = Path("var/demo/golden.csv")  # another seed: a fixed test set no model trains on
+DEMO_GOLDEN = Path("var/demo/golden.csv")
+DRAFTS_METRICS_PORT = 9312  # beside the main worker's (HELPLOOP_WORKER_METRICS_PORT) on the same host
+DRAFTS_METRICS = [
+    "--metrics-port",
+    str(DRAFTS_METRICS_PORT),
+]  # another seed: a fixed test set no model trains on
 
 
 def ensure_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
@@ -141,7 +146,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         procs.append(
             _spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb,callbacks,batch"], env)
         )
-        procs.append(_spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts"], env))
+        procs.append(
+            _spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts", *DRAFTS_METRICS], env)
+        )
         procs.append(_spawn([str(bin_dir / "helploop"), "training-worker"], env))  # nightly retraining
         procs.append(_spawn([str(bin_dir / "helploop"), "beat"], env))
         url = f"http://{args.bind}"
@@ -150,6 +157,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
             f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
             f"Models: GET {url}/v1/models; retraining: POST {url}/v1/training/runs (admin key in .env).\n"
+            f"Metrics: {url}/metrics, worker http://127.0.0.1:{settings.worker_metrics_port}/metrics, "
+            f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics, "
+            f"training worker http://127.0.0.1:{settings.training_metrics_port}/metrics\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -14,6 +14,7 @@ from services.gateway.feedback.views import bp as feedback_bp
 from services.gateway.kb.views import bp as kb_bp
 from services.gateway.learning.views import bp as learning_bp
 from services.gateway.models.views import bp as models_bp
+from services.gateway.observability import init_metrics
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
 from services.gateway.training.views import bp as training_bp
@@ -79,7 +80,8 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     settings.require_real_secrets()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
-    init_resources(app, settings)
+    res = init_resources(app, settings)
+    init_metrics(app, res)
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(tickets_bp)

@@ -41,6 +41,7 @@ class ActiveKnowledgeBase:
         self.encoder = ActiveArtifact(
             Registry(settings.encoder_registry_dir),
             lambda path, version: SentenceEncoder(path, version=version, intra_op_threads=threads),
+            kind="encoder",
         )
         self._kb: KnowledgeBase | None = None
 
@@ -74,6 +75,7 @@ def _draft_context(
     generator = ActiveArtifact(
         Registry(settings.generator_registry_dir),
         lambda path, version: OnnxGenerator(path, version=version, intra_op_threads=threads),
+        kind="generator",
     )
     generation = GenerationConfig(
         max_new_tokens=settings.draft_max_new_tokens,

@@ -21,6 +21,7 @@ from shared.drafting.guardrails import Flag, check_draft
 from shared.drafting.models import Draft
 from shared.drafting.prompt import Passage, build_prompt
 from shared.drafting.templates import fallback_reply
+from shared.metrics import DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
 from shared.runtime.generator import Generation, GenerationConfig
 
 log = logging.getLogger(__name__)
@@ -111,13 +112,17 @@ def draft_reply(*, ticket_id: str, context: DraftContext) -> DraftOutcome:
     started = time.perf_counter()
     passages = retrieve_passages(context, facts.text)
     prompt = build_prompt(ticket=facts.text, intent=facts.intent, passages=passages)
-    generation = generator.generate([prompt], context.generation)[0]
+    with INFERENCE_DURATION.labels("generate").time():
+        generation = generator.generate([prompt], context.generation)[0]
     row = _draft_row(ticket_id, generator.version, facts, passages, generation)
     try:
         with session_scope(context.session_factory) as session:
             session.add(row)
     except IntegrityError:
         return DraftOutcome.ALREADY_DONE
+    DRAFTS.labels(row.source).inc()
+    for reason in row.flags:
+        DRAFTS_FLAGGED.labels(reason).inc()
     log.info(
         "ticket %s drafted by %s: %d tokens in %.2fs, flags %s (total %.2fs)",
         ticket_id,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
+from shared.metrics import MODEL_LOAD, MODEL_SERVED
 from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
 
@@ -34,8 +36,11 @@ class ModelUnavailable(Exception):
 class ActiveArtifact(Generic[T]):
     """Reads the registry's active pointer on every `get()` and swaps between tasks."""
 
-    def __init__(self, registry: Registry, load: Callable[[Path, str], T]) -> None:
+    def __init__(
+        self, registry: Registry, load: Callable[[Path, str], T], *, kind: str = "classifier"
+    ) -> None:
         self.registry = registry
+        self.kind = kind  # metric label: classifier, encoder, generator
         self._load = load
         self._current: T | None = None
         self._previous: T | None = None
@@ -43,8 +48,11 @@ class ActiveArtifact(Generic[T]):
         self._lock = threading.Lock()
 
     def _load_verified(self, version: str) -> T:
+        started = time.perf_counter()
         self.registry.verify(version)
-        return self._load(self.registry.bundle_dir(version), version)
+        model = self._load(self.registry.bundle_dir(version), version)
+        MODEL_LOAD.labels(self.kind).observe(time.perf_counter() - started)
+        return model
 
     def get(self) -> T:
         version = self.registry.active_version()
@@ -81,6 +89,9 @@ class ActiveArtifact(Generic[T]):
         return previous if previous is not None and previous.version == version else None
 
     def _switch(self, model: T) -> None:
+        if self._current is not None:
+            MODEL_SERVED.labels(self.kind, self._current.version).set(0)
+        MODEL_SERVED.labels(self.kind, model.version).set(1)
         self._previous, self._current = self._current, model
 
 

@@ -19,6 +19,7 @@ from services.inference.model_holder import ClassifierVersions
 from services.inference.triage import build_result_row
 from shared.db import Ticket, TriageResult, session_scope
 from shared.learning.jobs import claim_chunk, complete_chunk
+from shared.metrics import RECLASSIFIED
 from shared.runtime.language import detect_language
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def reclassify_chunk(*, job_id: str, position: int, context: BatchContext) -> Ch
                 )
             )
     _store(context.session_factory, rows)
+    RECLASSIFIED.inc(len(rows))
     seconds = time.perf_counter() - started
     job_done = complete_chunk(
         session_factory=context.session_factory,

@@ -18,6 +18,7 @@ from shared.db import Ticket, TriageResult, session_scope
 from shared.drafting.models import Draft
 from shared.integrations.config import Integration, Provider
 from shared.integrations.models import Delivery, DeliveryStatus
+from shared.metrics import TICKETS_ROUTED
 from shared.routing.models import RoutingDecision
 from shared.routing.policy import PolicyHolder, RouteFacts, decide
 
@@ -81,6 +82,7 @@ def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) 
         policy_version=policy.version,
     )
     session.add(row)
+    TICKETS_ROUTED.labels(decision.route).inc()
     session.flush()
     integration = context.integration_for(ticket.source)
     if integration is not None:

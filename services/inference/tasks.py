@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from services.inference.context import WorkerContext, worker_context
 from services.inference.routing import route_ticket
@@ -23,6 +23,7 @@ from shared.celery_app import (
     TASK_SHADOW,
     TASK_WRITEBACK,
 )
+from shared.metrics import TASK_DURATION
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,10 +38,18 @@ def timed(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        outcome = "error"
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            outcome = str(result) if isinstance(result, str) else "ok"
+            return result
+        except Retry:
+            outcome = "retry"
+            raise
         finally:
-            log.debug("task %s took %.1f ms", func.__name__, (time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            TASK_DURATION.labels(func.__name__, outcome).observe(seconds)
+            log.debug("task %s took %.1f ms (%s)", func.__name__, seconds * 1000, outcome)
 
     return wrapper  # type: ignore[return-value]
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.inference.model_holder import ActiveModel
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import utcnow
+from shared.metrics import TICKETS_CLASSIFIED, TICKETS_FAILED, TRIAGE_LATENCY
 from shared.runtime.classifier import Prediction
 from shared.runtime.language import LanguageGuess, detect_language, is_supported
 
@@ -86,7 +87,7 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
             if ticket.status != TicketStatus.TRIAGED:
                 _mark_triaged(session, ticket_id)
             return Outcome.ALREADY_DONE
-        text = ticket.text
+        text, received_at = ticket.text, ticket.received_at
     prediction = classifier.predict([text], top_k=context.top_k)[0]
     row = build_result_row(
         ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
@@ -98,6 +99,8 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Outcome.ALREADY_DONE
+    TICKETS_CLASSIFIED.labels(row.label).inc()
+    TRIAGE_LATENCY.observe(max(0.0, (utcnow() - received_at).total_seconds()))
     log.info("ticket %s -> %s (%.3f, model %s)", ticket_id, row.label, row.confidence, classifier.version)
     return Outcome.CLASSIFIED
 
@@ -110,3 +113,4 @@ def mark_failed(*, ticket_id: str, session_factory: sessionmaker[Session], reaso
             .where(Ticket.id == ticket_id, Ticket.status != TicketStatus.TRIAGED)
             .values(status=TicketStatus.FAILED, failure_reason=reason[:2000])
         )
+    TICKETS_FAILED.inc()

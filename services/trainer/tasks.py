@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 
 import redis
@@ -20,6 +21,7 @@ from shared.db import build_engine, build_session_factory, session_scope
 from shared.db.models import utcnow
 from shared.learning.models import RunStatus, TrainingRun
 from shared.learning.runs import RunInProgress, create_run, finish_run
+from shared.metrics import TRAINING_DURATION, TRAINING_RUNS
 from shared.registry import Registry
 from shared.settings import get_settings
 
@@ -58,9 +60,14 @@ def retrain_with_lock(*, run_id: str, context: RetrainContext) -> str:
             session_factory=context.session_factory, run_id=run_id, status=RunStatus.SKIPPED, reasons=[reason]
         )
         return RunStatus.SKIPPED
+    started = time.perf_counter()
+    outcome = RunStatus.FAILED
     try:
-        return run_retrain(run_id=run_id, context=context)
+        outcome = run_retrain(run_id=run_id, context=context)
+        return outcome
     finally:
+        TRAINING_RUNS.labels(outcome).inc()
+        TRAINING_DURATION.labels(outcome).observe(time.perf_counter() - started)
         try:
             lock.release()
         except redis.exceptions.LockError:

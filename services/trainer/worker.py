@@ -56,10 +56,19 @@ def _fail_interrupted_runs(**_: object) -> None:
         log.exception("could not check for interrupted training runs")
 
 
-def run_training_worker(argv: list[str] | None = None, *, settings: Settings | None = None) -> None:
+def run_training_worker(
+    argv: list[str] | None = None, *, settings: Settings | None = None, metrics_port: int = 0
+) -> None:
     """One training at a time per worker; a fresh child per run returns the memory training took."""
+    from prometheus_client import start_http_server
+
+    from shared.metrics import exposition_registry, initialize_series
+
     configure_logging()
     app = create_training_app(settings or get_settings())
+    initialize_series(queues=(QUEUE_TRAINING,))
+    if metrics_port:
+        start_http_server(metrics_port, registry=exposition_registry())
     args = ["worker", "-Q", QUEUE_TRAINING, "-c", "1", "--max-tasks-per-child", "1", "--without-gossip"]
     args += ["--without-mingle", "-n", "training@%h", "--loglevel", "INFO"]
     app.worker_main([*args, *(argv or [])])

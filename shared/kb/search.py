@@ -16,6 +16,7 @@ from shared.db import session_scope
 from shared.kb.chunking import embedding_text
 from shared.kb.models import KbArticle, KbChunk
 from shared.kb.store import current_revision, pending_chunks, store_embeddings
+from shared.metrics import INFERENCE_DURATION
 from shared.schemas import KbHit
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ class KnowledgeBase:
         index = self.index()
         if not index.hits:
             return [], index.revision
-        return index.search(self.encoder.embed([query])[0], k=k), index.revision
+        with INFERENCE_DURATION.labels("retrieve").time():
+            return index.search(self.encoder.embed([query])[0], k=k), index.revision
 
     def index_pending(self, *, article_id: str | None = None, batch_size: int = 64) -> int:
         """Embed chunks that have no embedding from this encoder yet; returns how many were embedded."""

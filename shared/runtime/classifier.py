@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from shared.metrics import INFERENCE_DURATION
 from shared.runtime.onnx_session import create_session, encoder_features
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
@@ -147,7 +148,12 @@ class OnnxClassifier:
         names = [h.output for h in self.heads]
         if with_embedding and self.embedding_output:
             names.append(self.embedding_output)
-        outputs = self.session.run(names, self.encode(texts))
+        started = time.perf_counter()
+        features = self.encode(texts)
+        encoded = time.perf_counter()
+        outputs = self.session.run(names, features)
+        INFERENCE_DURATION.labels("tokenize").observe(encoded - started)
+        INFERENCE_DURATION.labels("classify").observe(time.perf_counter() - encoded)
         logits = {head.name: out for head, out in zip(self.heads, outputs, strict=False)}
         embedding = outputs[len(self.heads)] if len(outputs) > len(self.heads) else None
         return Forward(logits, embedding)

@@ -90,6 +90,9 @@ def stack(
         "HELPLOOP_BROKER_RESTORE_INTERVAL_S": "1",
         "HELPLOOP_TRIAGE_TIME_LIMIT_S": "5",
         "HELPLOOP_ONNX_INTRA_OP_THREADS": "1",
+        "HELPLOOP_METRICS_DIR": str(tmp_path / "metrics"),
+        "HELPLOOP_WORKER_METRICS_PORT": str(free_port()),
+        "HELPLOOP_TRAINING_METRICS_PORT": str(free_port()),
         **stack_env,
     }
     log_dir = tmp_path / "logs"

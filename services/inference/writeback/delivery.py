@@ -26,6 +26,7 @@ from shared.db import session_scope
 from shared.db.models import utcnow
 from shared.integrations.config import Integration
 from shared.integrations.models import Delivery, DeliveryStatus
+from shared.metrics import WRITEBACK_ATTEMPTS, WRITEBACK_DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,12 @@ def _finish(context: WritebackContext, delivery_id: int, **values: Any) -> None:
                 setattr(row, name, value)
 
 
+def _count(provider: str, outcome: str) -> None:
+    WRITEBACK_ATTEMPTS.labels(provider, outcome).inc()
+    if outcome == "dead":
+        WRITEBACK_DEAD_LETTERS.labels(provider).inc()
+
+
 def deliver(*, delivery_id: int, context: WritebackContext) -> DeliveryResult:
     started = _start_attempt(context, delivery_id)
     if started is None:
@@ -171,6 +178,7 @@ def deliver(*, delivery_id: int, context: WritebackContext) -> DeliveryResult:
     if integration is None:
         reason = f"integration {delivery.integration!r} is no longer configured"
         _finish(context, delivery_id, status=DeliveryStatus.DEAD, last_error=reason)
+        _count(delivery.provider, "dead")
         log.error("delivery %s dead: %s", delivery_id, reason)
         return DeliveryResult(DeliveryOutcome.DEAD)
     plan = PLANNERS[integration.provider](integration, delivery.kind, delivery.payload)
@@ -182,6 +190,7 @@ def deliver(*, delivery_id: int, context: WritebackContext) -> DeliveryResult:
         _finish(
             context, delivery_id, status=DeliveryStatus.DEAD, last_status_code=exc.status, last_error=str(exc)
         )
+        _count(delivery.provider, "dead")
         log.error("delivery %s to %s dead (no retry on %s)", delivery_id, delivery.integration, exc.status)
         return DeliveryResult(DeliveryOutcome.DEAD)
     _finish(
@@ -193,6 +202,7 @@ def deliver(*, delivery_id: int, context: WritebackContext) -> DeliveryResult:
         last_error=None,
         next_attempt_at=None,
     )
+    _count(delivery.provider, "sent")
     log.info("delivery %s (%s %s) %s", delivery_id, delivery.integration, delivery.kind, outcome)
     return DeliveryResult(outcome)
 
@@ -206,8 +216,10 @@ def _retry_or_die(context: WritebackContext, delivery: Delivery, exc: Retryable)
             last_status_code=exc.status,
             last_error=f"gave up after {delivery.attempts} attempts: {exc}",
         )
+        _count(delivery.provider, "dead")
         log.error("delivery %s dead after %d attempts: %s", delivery.id, delivery.attempts, exc)
         return DeliveryResult(DeliveryOutcome.DEAD)
+    _count(delivery.provider, "retry")
     delay = backoff_delay(
         delivery.attempts,
         base_s=context.backoff_base_s,

@@ -1,0 +1,12 @@
+"""Gunicorn hooks for the gateway: a worker that exits is marked dead in the metrics directory (its
+gauges drop out; its counters stay summed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from shared.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)

@@ -1,0 +1,156 @@
+"""Every Prometheus metric family of helploop, defined once, and the multiprocess plumbing.
+
+Gunicorn workers and Celery prefork children are separate processes: metrics go through
+prometheus_client's multiprocess mode (`PROMETHEUS_MULTIPROC_DIR`, wiped at start by the process that
+owns it, set BEFORE prometheus_client is first imported — see `shared.metrics_setup`). Naming: one
+`helploop_` prefix, base units, `_total` counters, `_seconds` durations; labels are low-cardinality
+(provider, queue, stage, route, intent, reason, outcome) — never a ticket or customer id.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+
+from shared.metrics_setup import MULTIPROC_ENV
+
+HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+MODEL_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+)
+PIPELINE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0)
+TRAINING_BUCKETS = (60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0)
+
+WEBHOOK_DURATION = Histogram(
+    "helploop_webhook_request_duration_seconds",
+    "Webhook requests by integration provider and HTTP status",
+    ["provider", "status"],
+    buckets=HTTP_BUCKETS,
+)
+HTTP_DURATION = Histogram(
+    "helploop_http_request_duration_seconds",
+    "Gateway requests by endpoint (route name), method and status",
+    ["endpoint", "method", "status"],
+    buckets=HTTP_BUCKETS,
+)
+QUEUE_WAIT = Histogram(
+    "helploop_queue_wait_seconds",
+    "Time from publishing a task to a worker starting it, by queue",
+    ["queue"],
+    buckets=PIPELINE_BUCKETS,
+)
+TASK_DURATION = Histogram(
+    "helploop_task_duration_seconds",
+    "Task run time by task and outcome",
+    ["task", "outcome"],
+    buckets=MODEL_BUCKETS,
+)
+INFERENCE_DURATION = Histogram(
+    "helploop_inference_duration_seconds",
+    "Model work by stage: tokenize, classify, retrieve, generate",
+    ["stage"],
+    buckets=MODEL_BUCKETS,
+)
+TRIAGE_LATENCY = Histogram(
+    "helploop_ticket_triage_latency_seconds",
+    "End to end: ticket received by the gateway to its classification stored",
+    buckets=PIPELINE_BUCKETS,
+)
+TICKETS_CLASSIFIED = Counter(
+    "helploop_tickets_classified_total", "Tickets classified, by predicted intent", ["intent"]
+)
+TICKETS_ROUTED = Counter("helploop_tickets_routed_total", "Routing decisions by route", ["route"])
+TICKETS_FAILED = Counter("helploop_tickets_failed_total", "Tickets given up after their retries")
+DRAFTS = Counter("helploop_drafts_total", "Reply drafts stored, by source (model or template)", ["source"])
+DRAFTS_FLAGGED = Counter(
+    "helploop_drafts_flagged_total", "Guardrail flags raised on drafts, by reason", ["reason"]
+)
+WRITEBACK_ATTEMPTS = Counter(
+    "helploop_writeback_attempts_total",
+    "Write-back calls by provider and outcome (sent, retry, dead)",
+    ["provider", "outcome"],
+)
+WRITEBACK_DEAD_LETTERS = Counter(
+    "helploop_writeback_dead_letters_total", "Deliveries given up (dead letters), by provider", ["provider"]
+)
+MODEL_LOAD = Histogram(
+    "helploop_model_load_seconds", "Loading a model bundle, by kind", ["kind"], buckets=MODEL_BUCKETS
+)
+MODEL_SERVED = Gauge(
+    "helploop_model_served",
+    "1 for each model version a worker process serves, by kind",
+    ["kind", "version"],
+    multiprocess_mode="liveall",
+)
+TRAINING_RUNS = Counter("helploop_training_runs_total", "Training runs by outcome", ["outcome"])
+TRAINING_DURATION = Histogram(
+    "helploop_training_run_duration_seconds", "Training run wall time", ["outcome"], buckets=TRAINING_BUCKETS
+)
+RECLASSIFIED = Counter(
+    "helploop_reclassified_tickets_total", "Tickets given a result by batch reclassification"
+)
+
+
+def exposition_registry() -> CollectorRegistry:
+    """What `/metrics` serves: every process's samples when in multiprocess mode, else this process's."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+def mark_process_dead(pid: int) -> None:
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+STAGES = ("tokenize", "classify", "retrieve", "generate")
+ROUTES = ("auto_reply", "draft", "escalate")
+PROVIDERS = ("zendesk", "zammad", "freshdesk", "jira_sm", "generic")
+WRITEBACK_OUTCOMES = ("sent", "retry", "dead")
+TRAINING_OUTCOMES = ("promoted", "shadow", "passed", "rejected", "skipped", "failed")
+DRAFT_SOURCES = ("model", "template")
+GUARDRAIL_FLAGS = ("ungrounded", "pii_echo", "empty", "degenerate")  # shared.drafting.guardrails.Flag
+
+
+def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, ...] = ()) -> None:
+    """Create the known label combinations at zero, so every family is exported (and every alert and
+    panel query has a series) before the first event of its kind."""
+    for queue in queues:
+        QUEUE_WAIT.labels(queue)
+    for stage in STAGES:
+        INFERENCE_DURATION.labels(stage)
+    for route in ROUTES:
+        TICKETS_ROUTED.labels(route)
+    for provider in PROVIDERS:
+        WRITEBACK_DEAD_LETTERS.labels(provider)
+        for outcome in WRITEBACK_OUTCOMES:
+            WRITEBACK_ATTEMPTS.labels(provider, outcome)
+    for kind in model_kinds:
+        MODEL_LOAD.labels(kind)
+    for source in DRAFT_SOURCES:
+        DRAFTS.labels(source)
+    for flag in GUARDRAIL_FLAGS:
+        DRAFTS_FLAGGED.labels(flag)
+    for outcome in TRAINING_OUTCOMES:
+        TRAINING_RUNS.labels(outcome)
+        TRAINING_DURATION.labels(outcome)
