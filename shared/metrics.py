@@ -135,22 +135,20 @@ GUARDRAIL_FLAGS = ("ungrounded", "pii_echo", "empty", "degenerate")  # shared.dr
 def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, ...] = ()) -> None:
     """Create the known label combinations at zero, so every family is exported (and every alert and
     panel query has a series) before the first event of its kind."""
-    for queue in queues:
-        QUEUE_WAIT.labels(queue)
-    for stage in STAGES:
-        INFERENCE_DURATION.labels(stage)
-    for route in ROUTES:
-        TICKETS_ROUTED.labels(route)
+    single_label = (
+        (QUEUE_WAIT, queues),
+        (INFERENCE_DURATION, STAGES),
+        (TICKETS_ROUTED, ROUTES),
+        (WRITEBACK_DEAD_LETTERS, PROVIDERS),
+        (MODEL_LOAD, model_kinds),
+        (DRAFTS, DRAFT_SOURCES),
+        (DRAFTS_FLAGGED, GUARDRAIL_FLAGS),
+        (TRAINING_RUNS, TRAINING_OUTCOMES),
+        (TRAINING_DURATION, TRAINING_OUTCOMES),
+    )
+    for family, values in single_label:
+        for value in values:
+            family.labels(value)
     for provider in PROVIDERS:
-        WRITEBACK_DEAD_LETTERS.labels(provider)
         for outcome in WRITEBACK_OUTCOMES:
             WRITEBACK_ATTEMPTS.labels(provider, outcome)
-    for kind in model_kinds:
-        MODEL_LOAD.labels(kind)
-    for source in DRAFT_SOURCES:
-        DRAFTS.labels(source)
-    for flag in GUARDRAIL_FLAGS:
-        DRAFTS_FLAGGED.labels(flag)
-    for outcome in TRAINING_OUTCOMES:
-        TRAINING_RUNS.labels(outcome)
-        TRAINING_DURATION.labels(outcome)
