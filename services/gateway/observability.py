@@ -19,7 +19,7 @@ from shared.celery_app import ALL_QUEUES
 from shared.db import session_scope
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.learning.reports import live_accuracy
-from shared.metrics import HTTP_DURATION, WEBHOOK_DURATION, exposition_registry
+from shared.metrics import HTTP_DURATION, PROVIDERS, WEBHOOK_DURATION, exposition_registry
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -100,9 +100,11 @@ class ScrapeTimeCollector(Collector):
             .where(Delivery.status == DeliveryStatus.DEAD)
             .group_by(Delivery.provider)
         )
+        counts = dict.fromkeys(PROVIDERS, 0)  # every provider, so panels and alerts have a series at zero
         with session_scope(self.res.session_factory) as session:
-            for provider, count in session.execute(query):
-                waiting.add_metric([provider], float(count))
+            counts.update({provider: count for provider, count in session.execute(query)})
+        for provider, count in counts.items():
+            waiting.add_metric([provider], float(count))
         return [waiting]
 
 
