@@ -20,8 +20,7 @@ def _metrics(registry: Registry, version: str) -> dict[str, Any]:
     path = registry.bundle_dir(version) / "metrics.json"
     if not path.is_file():
         return {}
-    metrics = json.loads(path.read_text())
-    return {"validation": metrics.get("validation"), "gate": metrics.get("gate")}
+    return {"validation": json.loads(path.read_text()).get("validation")}
 
 
 def describe_model(registry: Registry, version: str) -> dict[str, Any]:

@@ -44,29 +44,21 @@ class Resources:
     registry: Registry
     integrations: dict[str, Integration]
 
-    def enqueue_classification(self, ticket_id: str) -> None:
-        """Publish by task name; only the id travels. Fails fast when Redis is away."""
+    def _publish(self, task: str, arg: str | int, queue: str) -> None:
+        """Publish by task name; only the id travels. Fails fast when Redis is away; fire and forget (no
+        result subscription on the way)."""
         self.celery.send_task(
-            TASK_CLASSIFY,
-            args=[ticket_id],
-            queue=QUEUE_TRIAGE,
-            retry=True,
-            retry_policy=FAIL_FAST,
-            ignore_result=True,  # fire and forget: no result subscription on the way
+            task, args=[arg], queue=queue, retry=True, retry_policy=FAIL_FAST, ignore_result=True
         )
+
+    def enqueue_classification(self, ticket_id: str) -> None:
+        self._publish(TASK_CLASSIFY, ticket_id, QUEUE_TRIAGE)
 
     def enqueue_writeback(self, delivery_id: int) -> None:
-        self.celery.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS, ignore_result=True)
+        self._publish(TASK_WRITEBACK, delivery_id, QUEUE_CALLBACKS)
 
     def enqueue_retrain(self, run_id: str) -> None:
-        self.celery.send_task(
-            TASK_RETRAIN,
-            args=[run_id],
-            queue=QUEUE_TRAINING,
-            retry=True,
-            retry_policy=FAIL_FAST,
-            ignore_result=True,
-        )
+        self._publish(TASK_RETRAIN, run_id, QUEUE_TRAINING)
 
 
 def init_resources(app: Flask, settings: Settings) -> Resources:
