@@ -13,6 +13,7 @@ from celery import Celery
 from celery.signals import before_task_publish, task_prerun
 from kombu import Queue
 
+from shared.redis_client import is_sentinel_url, sentinel_transport_options
 from shared.settings import Settings
 
 TASK_CLASSIFY = "helploop.triage.classify"
@@ -107,4 +108,8 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         worker_proc_alive_timeout=30,
         worker_concurrency=settings.worker_concurrency,
     )
+    if is_sentinel_url(settings.redis_url):
+        options = sentinel_transport_options(settings.redis_sentinel_master, settings.redis_sentinel_password)
+        app.conf.broker_transport_options.update(options)
+        app.conf.result_backend_transport_options = options
     return app

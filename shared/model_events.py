@@ -40,9 +40,11 @@ class ModelEventListener(threading.Thread):
     """A daemon thread per worker process: subscribes to CHANNEL and calls `handler` for each event,
     reconnecting with a pause when Redis goes away."""
 
-    def __init__(self, redis_url: str, handler: Handler, *, reconnect_delay_s: float = 2.0) -> None:
+    def __init__(
+        self, connect: Callable[[], redis.Redis], handler: Handler, *, reconnect_delay_s: float = 2.0
+    ) -> None:
         super().__init__(name="model-events", daemon=True)
-        self._redis_url = redis_url
+        self._connect = connect
         self._handler = handler
         self._delay = reconnect_delay_s
         self._stopping = threading.Event()
@@ -61,7 +63,7 @@ class ModelEventListener(threading.Thread):
                 self._stopping.wait(self._delay)
 
     def _listen(self) -> None:
-        client = redis.Redis.from_url(self._redis_url, socket_connect_timeout=5, health_check_interval=30)
+        client = self._connect()
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(CHANNEL)

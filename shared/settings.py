@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -35,7 +35,9 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.PROD
     database_url: str = "sqlite:///./var/helploop.db"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = "redis://127.0.0.1:6379/0"  # or sentinel://h1:26379;sentinel://h2:26379/0
+    redis_sentinel_master: str | None = None  # the monitored master's name, for sentinel:// URLs
+    redis_sentinel_password: str | None = None  # the sentinels' own password, where they have one
     model_registry_dir: Path = Path("./var/models")
     datasets_dir: Path = Path("../shared/datasets")
     base_encoder_dir: Path | None = None
@@ -123,6 +125,12 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one secret is required")
         return value
+
+    @model_validator(mode="after")
+    def _sentinel_needs_master(self) -> Settings:
+        if self.redis_url.startswith("sentinel://") and not self.redis_sentinel_master:
+            raise ValueError("HELPLOOP_REDIS_URL is a sentinel:// URL: set HELPLOOP_REDIS_SENTINEL_MASTER")
+        return self
 
     def require_real_secrets(self) -> None:
         """Called at start by every process that checks signatures or keys (the gateway): outside dev

@@ -105,7 +105,7 @@ def test_announced_activation_is_loaded_in_the_background(registry: Registry, re
     def on_event(event: dict) -> None:
         holder.preload(event["version"])
 
-    listener = ModelEventListener(redis_url, on_event)
+    listener = ModelEventListener(lambda: redis.Redis.from_url(redis_url), on_event)
     listener.start()
     try:
         assert listener.subscribed.wait(5)

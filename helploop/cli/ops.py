@@ -78,11 +78,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def _redis_client() -> object:
-    import redis
+    from shared.redis_client import redis_from_settings
 
     settings = get_settings()
-    return redis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=settings.broker_connect_timeout_s, socket_timeout=5
+    return redis_from_settings(
+        settings, socket_connect_timeout=settings.broker_connect_timeout_s, socket_timeout=5
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from shared.redis_client import is_sentinel_url
 from shared.redis_server import EmbeddedRedis, redis_reachable, start_embedded_redis
 from shared.settings import Settings, get_settings
 
@@ -27,6 +28,9 @@ DRAFTS_METRICS = [
 
 
 def ensure_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    if is_sentinel_url(settings.redis_url):  # a configured high-availability Redis: never replaced
+        log.info("using Redis Sentinel at %s (master %s)", settings.redis_url, settings.redis_sentinel_master)
+        return settings.redis_url, None
     if redis_reachable(settings.redis_url):
         log.info("using Redis at %s", settings.redis_url)
         return settings.redis_url, None

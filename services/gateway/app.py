@@ -19,6 +19,7 @@ from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
 from services.gateway.training.views import bp as training_bp
 from services.gateway.webhooks.views import bp as webhooks_bp
+from shared.health import active_model_check, run_checks
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, load_settings
 
@@ -31,44 +32,21 @@ def healthz() -> Response:
     return jsonify({"status": "ok"})
 
 
-def _check(name: str, probe: Any) -> tuple[str, bool, str]:
-    try:
-        detail = probe()
-        return name, True, detail or "ok"
-    except Exception as exc:
-        return name, False, f"{type(exc).__name__}: {exc}"[:300]
-
-
-def _active_model() -> str:
-    registry = resources().registry
-    version = registry.active_version()
-    if version is None:
-        raise LookupError(f"no active model in {registry.root}")
-    registry.manifest(version)
-    return version
-
-
 @health_bp.get("/readyz")
 def readyz() -> Response:
     res = resources()
 
-    def database() -> str:
+    def database() -> None:
         with res.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return "ok"
 
-    checks = [
-        _check("database", database),
-        _check("redis", lambda: "ok" if res.redis.ping() else "no PONG"),
-        _check("model", _active_model),
-    ]
-    ready = all(ok for _, ok, _ in checks)
-    response = jsonify(
-        {
-            "status": "ready" if ready else "not_ready",
-            "checks": {name: {"ok": ok, "detail": detail} for name, ok, detail in checks},
-        }
+    def broker() -> str:
+        return "ok" if res.redis.ping() else "no PONG"
+
+    ready, body = run_checks(
+        [("database", database), ("redis", broker), ("model", active_model_check(res.registry))]
     )
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 

@@ -26,6 +26,7 @@ from shared.celery_app import (
 )
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
+from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.settings import Settings
 
@@ -68,8 +69,8 @@ def init_resources(app: Flask, settings: Settings) -> Resources:
         engine=engine,
         session_factory=build_session_factory(engine),
         celery=create_celery(settings, name="helploop-gateway"),
-        redis=redis.Redis.from_url(
-            settings.redis_url,
+        redis=redis_from_settings(
+            settings,
             socket_connect_timeout=settings.broker_connect_timeout_s,
             socket_timeout=settings.broker_connect_timeout_s,
         ),

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,7 @@ from shared.integrations.config import Integration, load_integrations
 from shared.kb.search import KnowledgeBase
 from shared.model_events import ModelEventListener
 from shared.model_lifecycle import CLASSIFIER
+from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
 from shared.runtime.encoder import SentenceEncoder
@@ -171,6 +173,9 @@ def listen_for_model_events(context: WorkerContext) -> ModelEventListener:
         if event.get("event") in ("activated", "rolled_back"):
             context.triage.model.preload(version)
 
-    listener = ModelEventListener(context.settings.redis_url, on_event)
+    def connect() -> redis.Redis:
+        return redis_from_settings(context.settings, socket_connect_timeout=5, health_check_interval=30)
+
+    listener = ModelEventListener(connect, on_event)
     listener.start()
     return listener

@@ -7,13 +7,15 @@ import os
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
-from prometheus_client import start_http_server
 
 from services.inference.context import warm_up
 from services.inference.sweeper import StaleTicketSweeper
-from shared.celery_app import KNOWN_QUEUES, QUEUE_TRIAGE, create_celery
+from shared.celery_app import KNOWN_QUEUES, QUEUE_BATCH, QUEUE_DRAFTS, QUEUE_TRIAGE, create_celery
+from shared.health import Check, active_model_check, serve_node_endpoints
 from shared.logging_setup import configure_logging
-from shared.metrics import exposition_registry, initialize_series, mark_process_dead
+from shared.metrics import initialize_series, mark_process_dead
+from shared.redis_client import redis_from_settings
+from shared.registry import Registry
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -39,17 +41,22 @@ def _mark_child_dead(pid: int | None = None, **_: object) -> None:
     mark_process_dead(pid or os.getpid())
 
 
-def serve_metrics(port: int, queues: list[str]) -> None:
-    """This node's /metrics on `port` (every prefork child's samples); 0 turns it off. A taken port is
-    logged, not fatal: tickets matter more than their metrics."""
+def readiness_checks(settings: Settings, queues: list[str]) -> list[Check]:
+    """Ready when the broker answers and the models the served queues need are in the registries."""
+    broker = redis_from_settings(settings, socket_connect_timeout=2, socket_timeout=2)
+    checks: list[Check] = [("broker", broker.ping)]
+    if {QUEUE_TRIAGE, QUEUE_BATCH} & set(queues):
+        checks.append(("classifier", active_model_check(Registry(settings.model_registry_dir))))
+    if QUEUE_DRAFTS in queues and settings.drafts_enabled:
+        checks.append(("generator", active_model_check(Registry(settings.generator_registry_dir))))
+    return checks
+
+
+def serve_node(port: int, queues: list[str], settings: Settings) -> None:
+    """This node's /metrics (every prefork child's samples), /healthz and /readyz on `port`; 0: none."""
     initialize_series(queues=tuple(queues), model_kinds=("classifier", "encoder", "generator"))
-    if not port:
-        return
-    try:
-        start_http_server(port, registry=exposition_registry())
-        log.info("worker metrics on :%d/metrics", port)
-    except OSError as exc:
-        log.error("worker metrics port %d unavailable (%s); serving without /metrics", port, exc)
+    if port:
+        serve_node_endpoints(port, readiness_checks(settings, queues))
 
 
 def create_worker_app(settings: Settings, *, sweep: bool = True) -> Celery:
@@ -73,7 +80,7 @@ def run_worker(
     global _served_queues
     queues = _served_queues = queues or list(KNOWN_QUEUES)
     app = create_worker_app(settings, sweep=QUEUE_TRIAGE in queues)
-    serve_metrics(metrics_port, queues)
+    serve_node(metrics_port, queues, settings)
     args = [
         "worker",
         "-Q",

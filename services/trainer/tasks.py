@@ -22,6 +22,7 @@ from shared.db.models import utcnow
 from shared.learning.models import RunStatus, TrainingRun
 from shared.learning.runs import RunInProgress, create_run, finish_run
 from shared.metrics import TRAINING_DURATION, TRAINING_RUNS
+from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.settings import get_settings
 
@@ -42,7 +43,7 @@ def training_context() -> RetrainContext:
     global _context
     if _context is None or _context.pid != os.getpid():
         settings = get_settings()
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=30)
+        client = redis_from_settings(settings, socket_connect_timeout=5, socket_timeout=30)
         factory = build_session_factory(build_engine(settings.database_url))
         context = RetrainContext(factory, Registry(settings.model_registry_dir), client, settings)
         _context = _ProcessContext(context, os.getpid())

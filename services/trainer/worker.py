@@ -56,19 +56,36 @@ def _fail_interrupted_runs(**_: object) -> None:
         log.exception("could not check for interrupted training runs")
 
 
+def training_readiness_checks(settings: Settings) -> list[tuple[str, Any]]:
+    """Ready when the broker and the database answer (training reads resolutions from the database)."""
+    from sqlalchemy import text
+
+    from shared.db import build_engine
+    from shared.redis_client import redis_from_settings
+
+    broker = redis_from_settings(settings, socket_connect_timeout=2, socket_timeout=2)
+    engine = build_engine(settings.database_url)
+
+    def database() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    return [("broker", broker.ping), ("database", database)]
+
+
 def run_training_worker(
     argv: list[str] | None = None, *, settings: Settings | None = None, metrics_port: int = 0
 ) -> None:
     """One training at a time per worker; a fresh child per run returns the memory training took."""
-    from prometheus_client import start_http_server
-
-    from shared.metrics import exposition_registry, initialize_series
+    from shared.health import serve_node_endpoints
+    from shared.metrics import initialize_series
 
     configure_logging()
-    app = create_training_app(settings or get_settings())
+    settings = settings or get_settings()
+    app = create_training_app(settings)
     initialize_series(queues=(QUEUE_TRAINING,))
     if metrics_port:
-        start_http_server(metrics_port, registry=exposition_registry())
+        serve_node_endpoints(metrics_port, training_readiness_checks(settings))
     args = ["worker", "-Q", QUEUE_TRAINING, "-c", "1", "--max-tasks-per-child", "1", "--without-gossip"]
     args += ["--without-mingle", "-n", "training@%h", "--loglevel", "INFO"]
     app.worker_main([*args, *(argv or [])])

@@ -98,3 +98,15 @@ def test_every_family_is_exposed_after_one_ticket(stack: Stack) -> None:
     ids = {view["id"], view["external_id"], "alex.doe@example.com"}
     for samples in (*gateway.values(), *worker.values()):
         assert not ids & {v for s in samples for v in s.labels.values()}  # no ticket or customer in labels
+
+
+def test_worker_node_probes(stack: Stack) -> None:
+    """Kubernetes' probes and compose healthchecks on the worker node: liveness, readiness with its checks."""
+    node = f"http://127.0.0.1:{stack.env['HELPLOOP_WORKER_METRICS_PORT']}"
+    assert requests.get(f"{node}/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(f"{node}/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert set(checks) == {"broker", "classifier"} and all(c["ok"] for c in checks.values())
+    missing = requests.get(f"{node}/nope", timeout=5)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
