@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
 
-.PHONY: install run test lint bench eval clean
+.PHONY: install run test lint bench eval k8s-rules clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ bench: install
 eval: install
 	$(BIN)/helploop benchmark banking77
 	$(BIN)/helploop benchmark clinc150
+
+# The Prometheus Operator's copy of deploy/prometheus/alerts.yml.
+k8s-rules: install
+	$(BIN)/python deploy/k8s/render_rules.py
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -17,12 +17,13 @@ def choose_providers(available: list[str]) -> list[str]:
 def create_session(path: Path, *, intra_op_threads: int = 0) -> Any:
     import onnxruntime as ort
 
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" in available and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels `onnxruntime-gpu[cuda,cudnn]` installs
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(
-        str(path), sess_options=options, providers=choose_providers(ort.get_available_providers())
-    )
+    return ort.InferenceSession(str(path), sess_options=options, providers=choose_providers(available))
 
 
 def encoder_features(tokenizer: Any, texts: list[str], input_names: list[str]) -> dict[str, np.ndarray]:
