@@ -68,3 +68,11 @@ def test_alert_rules_use_real_metrics_and_recorded_series() -> None:
         if "alert" in rule:
             assert rule["annotations"]["summary"] and rule["labels"]["severity"] in {"page", "warning"}
             assert set(re.findall(r"helploop:[a-z0-9_:]+", rule["expr"])) <= recorded, rule["alert"]
+
+
+def test_readme_explains_every_panel() -> None:
+    """The README's panel table names each dashboard panel, and nothing that is not one."""
+    readme = (DEPLOY.parent / "README.md").read_text()
+    section = readme.split("What each panel means", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1].strip() for line in section.splitlines()[2:] if line.startswith("|")]
+    assert rows == [panel["title"] for panel in dashboard()["panels"]]
