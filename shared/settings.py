@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     metrics_dir: Path = Path("./var/metrics")
     worker_metrics_port: int = Field(default=9310, ge=0, le=65535)  # 0: no metrics endpoint
     training_metrics_port: int = Field(default=9311, ge=0, le=65535)
+    live_accuracy_cache_s: float = Field(default=60.0, ge=0)  # the gateway recomputes it at most this often
 
     @field_validator("retrain_cron")
     @classmethod

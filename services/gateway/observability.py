@@ -121,7 +121,7 @@ def _webhook_provider(res: Resources) -> str | None:
 
 def init_metrics(app: Flask, res: Resources) -> None:
     scrape_time = CollectorRegistry()
-    scrape_time.register(ScrapeTimeCollector(res))
+    scrape_time.register(ScrapeTimeCollector(res, accuracy_ttl_s=res.settings.live_accuracy_cache_s))
 
     @app.before_request
     def _start_timer() -> None:

@@ -34,6 +34,11 @@ def panel_queries() -> list[tuple[str, str]]:
     return [(panel["title"], target["expr"]) for panel in board["panels"] for target in panel["targets"]]
 
 
+@pytest.fixture
+def stack_env() -> dict[str, str]:
+    return {"HELPLOOP_LIVE_ACCURACY_CACHE_S": "1"}  # the resolution sent mid-test shows at the next scrape
+
+
 def prometheus_config(stack: Stack, path: Path) -> Path:
     """deploy/prometheus/prometheus.yml's jobs, pointed at this stack, scraping every second."""
     gateway = urlparse(stack.base_url).netloc
