@@ -47,7 +47,77 @@ def reclassify_table(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-TABLES = {"reclassify": ("Reclassification throughput (real worker, Redis, SQLite)", reclassify_table)}
+def limits_table(result: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            "| kernel | threads | throughput |",
+            "|---|---|---|",
+            f"| fp32 GEMM, PyTorch | {result['threads']} | {result['torch_fp32_gflops']} GFLOP/s |",
+            f"| fp32 GEMM, onnxruntime | {result['threads']} | {result['onnxruntime_fp32_gflops']} GFLOP/s |",
+            f"| int8 GEMM, onnxruntime MatMulInteger | {result['threads']} | {result['int8_gops']} GOP/s |",
+            "",
+            f"Dense {result['size']}³ multiplies, the best of three rounds; the classifier's compute limit "
+            "below divides these by its FLOPs per ticket.",
+        ]
+    )
+
+
+def classification_table(result: dict[str, Any]) -> str:
+    rows = [
+        "| variant | tickets | batch | tickets/s | p50 ms | p99 ms | % of limit | × plain | RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    speedups = result["speedup_vs_plain"]
+    for name, variant in result["variants"].items():
+        for r in variant["runs"]:
+            ratio = speedups.get(name, {}).get(f"{r['set']}@{r['batch']}", 1.0)
+            cells = [name, r["set"], r["batch"], r["tickets_per_s"], r["p50_ms"], r["p99_ms"]]
+            cells += [r["pct_of_limit"], ratio, variant["rss_mb"]]
+            rows.append("| " + " | ".join(str(c) for c in cells) + " |")
+    rows.append("")
+    for name, limit in result["limits"].items():
+        source = result["sets"][name]["source"]
+        rows.append(
+            f"- {name} ({source}, {limit['mean_tokens']} tokens on average): compute limit "
+            f"{limit['fp32_tickets_per_s']} tickets/s in fp32, {limit['int8_tickets_per_s']} in int8."
+        )
+    quality = result["quality"]
+    parts = [
+        f"{k}: agreement with fp32 {v['agreement_with_fp32']}"
+        + (f", accuracy {v['accuracy']}" if "accuracy" in v else "")
+        for k, v in quality.items()
+        if isinstance(v, dict)
+    ]
+    rows.append(f"- Predictions on the labelled short set: {'; '.join(parts)}.")
+    if "int8_accuracy_delta_pt" in quality:
+        rows.append(f"- int8 accuracy change vs fp32: {quality['int8_accuracy_delta_pt']} pt.")
+    return "\n".join(rows)
+
+
+def generation_table(result: dict[str, Any]) -> str:
+    rows = [
+        "| runtime | batch | tokens/s | × plain | first token ms | RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, runtime in result["runtimes"].items():
+        for r in runtime["runs"]:
+            rows.append(
+                f"| {name} | {r['batch']} | {r['tokens_per_s']} | {r['x_plain']} | {r['first_token_ms']} "
+                f"| {runtime['rss_mb']} |"
+            )
+    rows += ["", f"Model {result['model']}; greedy, repetition penalty 1.1, EOS ignored (same work for all)."]
+    return "\n".join(rows)
+
+
+TABLES = {
+    "limits": ("The machine's limit (measured in this run)", limits_table),
+    "classification": (
+        "Classification: the plain way vs our runtime (each in its own process)",
+        classification_table,
+    ),
+    "generation": ("Reply generation (each runtime in its own process)", generation_table),
+    "reclassify": ("Reclassification throughput (real worker, Redis, SQLite)", reclassify_table),
+}
 
 
 def write_results(out_dir: Path, sections: dict[str, Any]) -> tuple[Path, Path]:

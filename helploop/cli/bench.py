@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shared.settings import get_settings
 
-SECTIONS = ("reclassify",)
+SECTIONS = ("classification", "generation", "reclassify")
 
 
 def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
@@ -33,28 +33,50 @@ def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from helploop.bench.harness import bench_env
-    from helploop.bench.reclassify import bench_reclassify
+    from helploop.bench.limits import gemm_throughput
     from helploop.bench.report import write_results
-    from services.trainer.demo_data import generate_tickets
 
     settings = get_settings()
     threads = args.threads or len(os.sched_getaffinity(0))
-    sections = {}
+    sections: dict[str, object] = {"limits": gemm_throughput(threads)}
     with tempfile.TemporaryDirectory(prefix="helploop-bench-") as tmp:
         source = _measured_registry(args, Path(tmp) / "source")
-        with bench_env(
-            Path(tmp) / "env", source=source, redis_url=settings.redis_url, threads=threads
-        ) as env:
-            if "reclassify" in args.only:
-                texts = [t.text for t in generate_tickets(per_intent=max(1, args.tickets // 14 + 1), seed=3)]
-                sections["reclassify"] = bench_reclassify(
-                    env, texts[: args.tickets], single_tickets=args.single_tickets
-                )
+        if "classification" in args.only:
+            sections["classification"] = _classification(source, settings, threads, sections["limits"])
+        if "generation" in args.only:
+            sections["generation"] = _generation(Path(tmp) / "generator", settings, threads)
+        if "reclassify" in args.only:
+            sections["reclassify"] = _reclassify(args, source, settings, threads, Path(tmp) / "env")
     json_path, md_path = write_results(Path(args.out), sections)
     print(md_path.read_text())
     print(f"results: {json_path} and {md_path}")
     return 0
+
+
+def _classification(source, settings, threads: int, limits):  # type: ignore[no-untyped-def]
+    from helploop.bench.classification_suite import bench_classification
+    from services.trainer.base_model import MINILM_ENCODER, locate
+
+    base_dir = locate(MINILM_ENCODER, settings.base_encoder_dir)
+    return bench_classification(
+        source=source, base_dir=base_dir, datasets_dir=settings.datasets_dir, threads=threads, limits=limits
+    )
+
+
+def _generation(scratch: Path, settings, threads: int):  # type: ignore[no-untyped-def]
+    from helploop.bench.generation import bench_generation
+
+    return bench_generation(scratch=scratch, settings=settings, threads=threads)
+
+
+def _reclassify(args, source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
+    from helploop.bench.harness import bench_env
+    from helploop.bench.reclassify import bench_reclassify
+    from services.trainer.demo_data import generate_tickets
+
+    with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
+        texts = [t.text for t in generate_tickets(per_intent=max(1, args.tickets // 14 + 1), seed=3)]
+        return bench_reclassify(env, texts[: args.tickets], single_tickets=args.single_tickets)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -103,15 +103,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from services.trainer.optimize import fuse_bundle
     from services.trainer.quantize import quantize_bundle
     from shared.registry import Registry
 
+    if not (args.fuse or args.quantize):
+        raise SystemExit("export: give --fuse, --quantize int8, or both")
+    if args.generator and args.fuse:
+        raise SystemExit("export: --fuse applies to classifier bundles")
     if args.generator:
         registry, graph = Registry(get_settings().generator_registry_dir), "decoder.onnx"
     else:
         registry, graph = _registry(args), "model.onnx"
-    version = quantize_bundle(registry, args.model, mode=args.quantize, activate=args.activate, graph=graph)
-    print(f"published {version} ({args.quantize} of {args.model})")
+    version = args.model
+    if args.fuse:
+        version = fuse_bundle(registry, version, activate=args.activate and not args.quantize)
+        print(f"published {version} (fused {args.model})")
+    if args.quantize:
+        parent = version
+        version = quantize_bundle(registry, parent, mode=args.quantize, activate=args.activate, graph=graph)
+        print(f"published {version} ({args.quantize} of {parent})")
     return 0
 
 
@@ -179,9 +190,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--no-baseline", action="store_true", help="skip the zero-shot centroid baseline")
     p.add_argument("--registry")
     p.set_defaults(handler=cmd_evaluate)
-    p = commands.add_parser("export", help="derive a quantized bundle from a registered model")
+    p = commands.add_parser("export", help="derive a fused and/or int8 bundle from a registered model")
     p.add_argument("--model", default="active", help="a version, or 'active'")
-    p.add_argument("--quantize", choices=["int8"], required=True)
+    p.add_argument("--fuse", action="store_true", help="onnxruntime transformer fusions (classifiers)")
+    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantization (after --fuse)")
     p.add_argument(
         "--generator", action="store_true", help="a reply-generator version instead of a classifier"
     )

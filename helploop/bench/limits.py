@@ -1,0 +1,98 @@
+"""The machine's own limits, measured in the same run as everything else: dense fp32 and int8 matrix
+multiply throughput on the threads the benchmarks use.
+
+The compute limit of a classifier is then `peak / FLOPs per ticket`: what the hardware could do if every
+cycle went to the model's matrix multiplies and nothing to tokenization, framework or Python overhead."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+GEMM_SIZE = 1024  # large enough to reach the kernels' peak, small enough to run in about a second
+
+
+def _median_seconds(run: Any, repeats: int) -> float:
+    run()  # warm-up: thread pool, packing buffers
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def _torch_fp32(threads: int, size: int, repeats: int) -> float:
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        a, b = (torch.randn(size, size, generator=generator) for _ in range(2))
+        with torch.inference_mode():
+            return _median_seconds(lambda: torch.mm(a, b), repeats)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _onnx_matmul(threads: int, size: int, repeats: int, *, int8: bool) -> float:
+    """onnxruntime's own kernels (MLAS): MatMul in fp32, or MatMulInteger u8 × s8 → s32, the operator
+    int8-quantized models run (VNNI where the CPU has it)."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    if int8:
+        a = rng.integers(0, 255, (size, size), dtype=np.uint8)
+        b = rng.integers(-128, 127, (size, size), dtype=np.int8)
+        op, in_type, out_type = "MatMulInteger", TensorProto.UINT8, TensorProto.INT32
+    else:
+        a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+        op, in_type, out_type = "MatMul", TensorProto.FLOAT, TensorProto.FLOAT
+    graph = helper.make_graph(
+        [helper.make_node(op, ["A", "B"], ["Y"])],
+        "gemm",
+        [helper.make_tensor_value_info("A", in_type, [size, size])],
+        [helper.make_tensor_value_info("Y", out_type, [size, size])],
+        initializer=[numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return _median_seconds(lambda: session.run(None, {"A": a}), repeats)
+
+
+def gemm_throughput(
+    threads: int, *, size: int = GEMM_SIZE, repeats: int = 15, rounds: int = 3
+) -> dict[str, float]:
+    """Dense n × n × n matrix multiply on `threads` threads: fp32 GFLOP/s (the better of PyTorch's and
+    onnxruntime's kernels) and int8 GOP/s (onnxruntime's MatMulInteger; PyTorch has no fast CPU int8 GEMM)."""
+    operations = 2.0 * size**3
+    torch_fp32 = onnx_fp32 = onnx_int8 = 0.0
+    for _ in range(rounds):  # the best of a few rounds: a limit is what the machine can do when left alone
+        torch_fp32 = max(torch_fp32, operations / _torch_fp32(threads, size, repeats) / 1e9)
+        onnx_fp32 = max(onnx_fp32, operations / _onnx_matmul(threads, size, repeats, int8=False) / 1e9)
+        onnx_int8 = max(onnx_int8, operations / _onnx_matmul(threads, size, repeats, int8=True) / 1e9)
+    return {
+        "threads": threads,
+        "size": size,
+        "torch_fp32_gflops": round(torch_fp32, 1),
+        "onnxruntime_fp32_gflops": round(onnx_fp32, 1),
+        "fp32_gflops": round(max(torch_fp32, onnx_fp32), 1),
+        "int8_gops": round(onnx_int8, 1),
+    }
+
+
+def encoder_flops_per_token(config: dict[str, Any], tokens: float) -> float:
+    """Multiply-adds ×2 per token of a BERT-style encoder: the four attention projections, the two
+    feed-forward matrices, and attention scores/values over `tokens` positions, in every layer."""
+    hidden, layers = int(config["hidden_size"]), int(config["num_hidden_layers"])
+    intermediate = int(config["intermediate_size"])
+    projections = 4 * hidden * hidden + 2 * hidden * intermediate
+    attention = 2 * tokens * hidden
+    return 2.0 * layers * (projections + attention)
