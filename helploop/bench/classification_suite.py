@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from helploop.bench.isolated import measure_in_fresh_process
 from helploop.bench.limits import encoder_flops_per_token
 from helploop.bench.texts import TextSet, long_emails, short_texts
 from shared.registry import Registry
@@ -19,6 +18,7 @@ from shared.registry import Registry
 log = logging.getLogger(__name__)
 BATCHES = (1, 8, 32)
 PLAIN = "transformers pipeline (PyTorch eager)"
+MODULE = "helploop.bench.classification"
 
 
 def derive_bundles(source: Registry, root: Path) -> dict[str, Path]:
@@ -47,16 +47,6 @@ def token_counts(bundle: Path, texts: list[str]) -> float:
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=int(config["max_length"]))
     return sum(len(e.ids) for e in tokenizer.encode_batch(texts)) / len(texts)
-
-
-def _run_variant(spec: dict[str, Any], scratch: Path, timeout: float) -> dict[str, Any]:
-    spec_file = scratch / f"spec-{spec['name']}.json"
-    spec_file.write_text(json.dumps(spec))
-    argv = [sys.executable, "-m", "helploop.bench.classification", str(spec_file)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise RuntimeError(f"variant {spec['name']} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _quality(results: dict[str, dict[str, Any]], labels: list[str] | None) -> dict[str, Any]:
@@ -105,7 +95,9 @@ def bench_classification(
             {"name": name, "kind": "onnx", "bundle": str(path), "predict_file": str(scratch / "predict.json")}
             for name, path in bundles.items()
         ]
-        results = {spec["name"]: _run_variant({**common, **spec}, scratch, timeout) for spec in specs}
+        results = {
+            spec["name"]: measure_in_fresh_process(MODULE, common | spec, timeout=timeout) for spec in specs
+        }
         tokens = {
             name: round(token_counts(bundles["fp32"], s.texts[: common["tickets"][name]]), 1)
             for name, s in sets.items()

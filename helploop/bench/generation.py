@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from helploop.bench.isolated import measure_in_fresh_process
 from shared.registry import Registry
 
 PLAIN = "transformers generate (PyTorch eager)"
+MODULE = "helploop.bench.generation"
 BATCHES = (1, 8)
 
 
@@ -124,25 +124,12 @@ def bench_generation(
         {"name": f"onnxruntime + KV cache, {kind}", "kind": "onnx", "bundle": str(registry.bundle_dir(v))}
         for kind, v in (("fp32", fp32), ("int8", int8))
     ]
-    results = {spec["name"]: _run(spec | common) for spec in specs}
+    results = {spec["name"]: measure_in_fresh_process(MODULE, spec | common) for spec in specs}
     plain = {r["batch"]: r["tokens_per_s"] for r in results[PLAIN]["runs"]}
     for result in results.values():
         for row in result["runs"]:
             row["x_plain"] = round(row["tokens_per_s"] / plain[row["batch"]], 2)
     return {"model": fp32, "runtimes": results}
-
-
-def _run(spec: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        argv = [sys.executable, "-m", "helploop.bench.generation", handle.name]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    finally:
-        Path(handle.name).unlink()
-    if done.returncode != 0:
-        raise RuntimeError(f"{spec['name']} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
