@@ -31,7 +31,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 
-# Measurements on this machine (JSON + Markdown under bench/results/); more sections come with issue #8.
+# Measurements on this machine (JSON + Markdown under bench/results/); bench/gpu.sh is the GPU variant.
 bench: install
 	$(BIN)/helploop bench
 

@@ -67,6 +67,11 @@ INFERENCE_DURATION = Histogram(
     ["stage"],
     buckets=MODEL_BUCKETS,
 )
+MICROBATCH_TICKETS = Histogram(
+    "helploop_microbatch_tickets",
+    "Tickets per graph run formed by a threads-pool worker's micro-batcher",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 TRIAGE_LATENCY = Histogram(
     "helploop_ticket_triage_latency_seconds",
     "End to end: ticket received by the gateway to its classification stored",

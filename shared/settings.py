@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     triage_time_limit_s: int = Field(default=60, ge=1)
     triage_max_retries: int = Field(default=5, ge=0)
     worker_concurrency: int = Field(default=1, ge=1)
+    # "threads": one process runs `worker_concurrency` tasks in threads and micro-batches classification
+    # (the triage worker to scale); "prefork": a process per task (isolation, hard time limits)
+    worker_pool: Literal["prefork", "threads"] = "prefork"
+    triage_batch_max: int = Field(default=32, ge=1, le=256)  # tickets per graph run (threads pool)
+    triage_batch_max_tokens: int = Field(default=4096, ge=64)  # padded tokens per graph run
+    triage_batch_wait_ms: float = Field(default=2.0, ge=0, le=100)  # longest a batch waits for more
     onnx_intra_op_threads: int = Field(default=0, ge=0)
     top_k: int = Field(default=3, ge=1, le=20)
     kb_search_timeout_s: float = Field(default=10.0, gt=0)

@@ -45,6 +45,10 @@ def test_environment_names_are_settings_and_secrets_are_required() -> None:
     env = compose()["x-helploop-env"]
     fields = {f"HELPLOOP_{name.upper()}" for name in Settings.model_fields}
     assert set(env) <= fields, set(env) - fields
+    for name, service in compose()["services"].items():
+        own = {k for k in service.get("environment") or {} if k.startswith("HELPLOOP_")}
+        assert own <= fields, (name, own - fields)
+    assert compose()["services"]["worker-gpu"]["environment"]["HELPLOOP_WORKER_POOL"] == "threads"
     for secret in SECRETS:
         assert re.fullmatch(r"\$\{" + secret + r":\?[^}]+\}", env[secret]), secret
     assert env["HELPLOOP_ENV"] == "prod"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -199,3 +200,29 @@ def test_int8_generator_bundle_is_smaller_and_still_drafts(
     assert quantized.tokens >= 5 and reference.tokens >= 5
     report = check_draft(quantized.text, ticket_text=PARITY_PROMPT, cited_articles=[])
     assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text
+
+
+def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(
+    generator_registry: Registry, generator: OnnxGenerator, tmp_path: Path
+) -> None:
+    """The GPU path on the CPU provider: the KV cache bound in place between steps (what CUDA does), and
+    the fp16 bundle (`helploop export --generator --quantize fp16`) with its cache in fp16."""
+    from services.trainer.quantize import quantize_bundle
+
+    parent = generator.version
+    prompts = [
+        PARITY_PROMPT,
+        build_prompt(ticket="Thanks, the kettle is great!", intent="praise", passages=[]),
+    ]
+    config = GenerationConfig(max_new_tokens=16)
+    reference = [g.token_ids for g in generator.generate(prompts, config)]
+    bound = OnnxGenerator(generator_registry.bundle_dir(parent), version=parent, bind_io=True)
+    assert bound.bind_io and [g.token_ids for g in bound.generate(prompts, config)] == reference
+    registry = Registry(tmp_path)
+    shutil.copytree(generator_registry.bundle_dir(parent), tmp_path / parent)
+    version = quantize_bundle(registry, parent, mode="fp16", graph="decoder.onnx")
+    assert "fp16" in registry.verify(version)["quantization"]
+    half = OnnxGenerator(registry.bundle_dir(version), version=version)
+    assert half.cache_dtype == np.float16
+    tokens = [g.token_ids for g in half.generate(prompts, config)]
+    assert all(t[:8] == r[:8] for t, r in zip(tokens, reference, strict=True)), (tokens, reference)

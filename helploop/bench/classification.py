@@ -52,7 +52,9 @@ def torch_runner(spec: dict[str, Any]) -> Runner:
     torch.set_num_threads(spec["threads"])
     base = spec["base_dir"]
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=spec["num_labels"]).eval()
-    classify = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(base))
+    device = 0 if spec.get("device") == "cuda" else -1
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=device)
 
     def run(texts: list[str]) -> list[str]:
         kwargs = {"batch_size": len(texts), "truncation": True, "max_length": spec["max_length"]}

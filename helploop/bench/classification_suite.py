@@ -21,9 +21,14 @@ PLAIN = "transformers pipeline (PyTorch eager)"
 MODULE = "helploop.bench.classification"
 
 
-def derive_bundles(source: Registry, root: Path) -> dict[str, Path]:
-    """fp32 (the active bundle as trained), fused (onnxruntime's transformer optimizer), int8 (fused,
-    then dynamic int8 quantization): three bundles of one model in a scratch registry."""
+def low_precision(limits: dict[str, Any]) -> tuple[str, str]:
+    """The reduced-precision variant and the limit it is held to: fp16 on a GPU, int8 on a CPU."""
+    return ("fp16", "fp16_gflops") if "fp16_gflops" in limits else ("int8", "int8_gops")
+
+
+def derive_bundles(source: Registry, root: Path, *, low: str = "int8") -> dict[str, Path]:
+    """fp32 (the active bundle as trained), fused (onnxruntime's transformer optimizer), and `low` (the
+    fused graph in dynamic int8, or fp16 for GPUs): three bundles of one model in a scratch registry."""
     from services.trainer.optimize import fuse_bundle
     from services.trainer.quantize import quantize_bundle
 
@@ -34,8 +39,8 @@ def derive_bundles(source: Registry, root: Path) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source.bundle_dir(version), root / version)
     fused = fuse_bundle(registry, version)
-    int8 = quantize_bundle(registry, fused)
-    return {name: registry.bundle_dir(v) for name, v in (("fp32", version), ("fused", fused), ("int8", int8))}
+    reduced = quantize_bundle(registry, fused, mode=low)
+    return {name: registry.bundle_dir(v) for name, v in (("fp32", version), ("fused", fused), (low, reduced))}
 
 
 def token_counts(bundle: Path, texts: list[str]) -> float:
@@ -52,8 +57,9 @@ def token_counts(bundle: Path, texts: list[str]) -> float:
 def _quality(results: dict[str, dict[str, Any]], labels: list[str] | None) -> dict[str, Any]:
     """Top-1 agreement of each ONNX variant with fp32, and accuracy where the model knows the labels."""
     reference = results["fp32"]["predictions"]
+    low = "fp16" if "fp16" in results else "int8"
     quality: dict[str, Any] = {}
-    for name in ("fp32", "fused", "int8"):
+    for name in ("fp32", "fused", low):
         predicted = results[name]["predictions"]
         row = {
             "agreement_with_fp32": round(
@@ -66,8 +72,8 @@ def _quality(results: dict[str, dict[str, Any]], labels: list[str] | None) -> di
             )
         quality[name] = row
     if labels is not None:
-        quality["int8_accuracy_delta_pt"] = round(
-            100 * (quality["int8"]["accuracy"] - quality["fp32"]["accuracy"]), 2
+        quality[f"{low}_accuracy_delta_pt"] = round(
+            100 * (quality[low]["accuracy"] - quality["fp32"]["accuracy"]), 2
         )
     return quality
 
@@ -78,7 +84,8 @@ def bench_classification(
 ) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="helploop-bench-cls-") as tmp:
         scratch = Path(tmp)
-        bundles = derive_bundles(source, scratch / "models")
+        low, _ = low_precision(limits)
+        bundles = derive_bundles(source, scratch / "models", low=low)
         labelled = short_texts(datasets_dir, max(short_n, quality_n))
         sets = {"short": labelled, "long": long_emails(labelled, long_n)}
         (scratch / "texts.json").write_text(json.dumps({k: {"texts": v.texts} for k, v in sets.items()}))
@@ -88,7 +95,7 @@ def bench_classification(
         common = {
             "threads": threads, "texts_file": str(scratch / "texts.json"), "batches": list(BATCHES),
             "sets": list(sets), "tickets": {"short": short_n, "long": long_n},
-            "max_length": int(config["max_length"]),
+            "max_length": int(config["max_length"]), "device": limits.get("device", "cpu"),
         }  # fmt: skip
         specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(base_dir), "num_labels": len(intents)}]
         specs += [
@@ -118,19 +125,20 @@ def _summary(
     results: dict[str, dict[str, Any]], tokens: dict[str, float], sets: dict[str, TextSet],
     gold: list[str] | None, limits: dict[str, Any], architecture: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
+    low, low_limit = low_precision(limits)
     ceilings = {}
     for name, mean_tokens in tokens.items():
         flops = encoder_flops_per_token(architecture, mean_tokens) * mean_tokens
         ceilings[name] = {
             "mean_tokens": mean_tokens,
             "fp32_tickets_per_s": round(limits["fp32_gflops"] * 1e9 / flops, 1),
-            "int8_tickets_per_s": round(limits["int8_gops"] * 1e9 / flops, 1),
+            f"{low}_tickets_per_s": round(limits[low_limit] * 1e9 / flops, 1),
         }
     variants = {}
     for name, result in results.items():
         runs = []
         for run in result["runs"]:
-            ceiling = ceilings[run["set"]]["int8_tickets_per_s" if name == "int8" else "fp32_tickets_per_s"]
+            ceiling = ceilings[run["set"]][f"{low}_tickets_per_s" if name == low else "fp32_tickets_per_s"]
             runs.append({**run, "pct_of_limit": round(100 * run["tickets_per_s"] / ceiling, 1)})
         variants[name] = {"load_seconds": result["load_seconds"], "rss_mb": result["rss_mb"], "runs": runs}
     return {

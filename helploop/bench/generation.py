@@ -33,6 +33,7 @@ def _runner(spec: dict[str, Any]) -> Any:
         torch.set_num_threads(spec["threads"])
         tokenizer = AutoTokenizer.from_pretrained(spec["base_dir"])
         model = AutoModelForCausalLM.from_pretrained(spec["base_dir"], dtype=torch.float32).eval()
+        model.to(spec.get("device", "cpu"))
         return lambda prompts, n: _torch_run(model, tokenizer, prompts, n)[0]
     from shared.runtime.generator import OnnxGenerator
 
@@ -110,19 +111,21 @@ def _prompts() -> list[str]:
 
 
 def bench_generation(
-    *, scratch: Path, settings: Any, threads: int, new_tokens: int = 48, repeats: int = 3
+    *, scratch: Path, settings: Any, threads: int, new_tokens: int = 48, repeats: int = 3, device: str = "cpu"
 ) -> dict[str, Any]:
+    """fp32 and int8 decoders on a CPU; fp32 and fp16 (KV cache kept on the GPU) with `device="cuda"`."""
     from services.trainer.generation.base import converted_dir
     from services.trainer.quantize import quantize_bundle
 
     registry, fp32 = _bundle(settings, scratch)
-    int8 = quantize_bundle(registry, fp32, graph="decoder.onnx")
-    common = {"threads": threads, "prompts": _prompts(), "batches": list(BATCHES)}
+    low = "fp16" if device == "cuda" else "int8"
+    reduced = quantize_bundle(registry, fp32, mode=low, graph="decoder.onnx")
+    common = {"threads": threads, "prompts": _prompts(), "batches": list(BATCHES), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
     specs += [
         {"name": f"onnxruntime + KV cache, {kind}", "kind": "onnx", "bundle": str(registry.bundle_dir(v))}
-        for kind, v in (("fp32", fp32), ("int8", int8))
+        for kind, v in (("fp32", fp32), (low, reduced))
     ]
     results = {spec["name"]: measure_in_fresh_process(MODULE, spec | common) for spec in specs}
     plain = {r["batch"]: r["tokens_per_s"] for r in results[PLAIN]["runs"]}

@@ -24,6 +24,7 @@ from shared.registry import Registry
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
 
 
 @dataclass
@@ -48,16 +49,31 @@ class BenchEnv:
             "HELPLOOP_MODEL_REGISTRY_DIR": str(self.registry.root),
             "HELPLOOP_DRAFTS_ENABLED": "false",
             "HELPLOOP_ONNX_INTRA_OP_THREADS": str(self.threads),
+            "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+            "HELPLOOP_METRICS_DIR": str(self.root / "metrics"),
+            "HELPLOOP_WORKER_METRICS_PORT": "0",
         }
 
-    def start_worker(self, queues: str) -> subprocess.Popen[bytes]:
-        log_file = (self.root / f"worker-{len(self.procs)}.log").open("ab")
-        argv = [str(BIN / "helploop"), "worker", "--queues", queues]
+    def start(
+        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log_file = (self.root / f"{name}-{len(self.procs)}.log").open("ab")
         proc = subprocess.Popen(
-            argv, env=self.env(), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env={**self.env(), **(extra_env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
+
+    def start_worker(self, queues: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        return self.start("worker", [str(BIN / "helploop"), "worker", "--queues", queues], extra_env)
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        stop_process_groups([proc])
+        self.procs.remove(proc)
 
     def stop_workers(self) -> None:
         stop_process_groups(self.procs)

@@ -88,6 +88,50 @@ def gemm_throughput(
     }
 
 
+def _cuda_matmul_seconds(size: int, repeats: int, dtype: Any) -> float:
+    """One n³ MatMul in onnxruntime's CUDA provider (cuBLAS, its default math mode), operands on the GPU."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import helper, numpy_helper
+
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["A", "B"], ["Y"])],
+        "gemm",
+        [helper.make_tensor_value_info("A", elem, [size, size])],
+        [helper.make_tensor_value_info("Y", elem, [size, size])],
+        initializer=[numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CUDAExecutionProvider"])
+    binding = session.io_binding()
+    binding.bind_ortvalue_input("A", ort.OrtValue.ortvalue_from_numpy(a, "cuda", 0))
+    binding.bind_output("Y", "cuda")
+    return _median_seconds(lambda: session.run_with_iobinding(binding), repeats)
+
+
+def gpu_gemm_throughput(*, size: int = 4096, repeats: int = 20, rounds: int = 3) -> dict[str, Any]:
+    """The GPU's dense fp32 and fp16 matrix multiply throughput, through the same provider our models
+    use (`helploop bench --device cuda`); the ceilings of the fp32 and fp16 variants."""
+    import numpy as np
+
+    operations = 2.0 * size**3
+    fp32 = fp16 = 0.0
+    for _ in range(rounds):
+        fp32 = max(fp32, operations / _cuda_matmul_seconds(size, repeats, np.float32) / 1e9)
+        fp16 = max(fp16, operations / _cuda_matmul_seconds(size, repeats, np.float16) / 1e9)
+    return {
+        "device": "cuda",
+        "size": size,
+        "threads": 1,
+        "fp32_gflops": round(fp32, 1),
+        "fp16_gflops": round(fp16, 1),
+    }
+
+
 def encoder_flops_per_token(config: dict[str, Any], tokens: float) -> float:
     """Multiply-adds ×2 per token of a BERT-style encoder: the four attention projections, the two
     feed-forward matrices, and attention scores/values over `tokens` positions, in every layer."""

@@ -22,8 +22,10 @@ from shared.settings import load_settings
 log = logging.getLogger(__name__)
 
 
-def store_backlog(session_factory: Any, texts: list[str], *, received_at: datetime) -> list[str]:
-    """Tickets stored as already triaged (bulk inserts, no queue): a backlog to reclassify; their ids."""
+def store_backlog(
+    session_factory: Any, texts: list[str], *, received_at: datetime, status: str = "triaged"
+) -> list[str]:
+    """Tickets stored in bulk (no queue; by default as already triaged: a backlog to reclassify); ids."""
     rows = [
         {
             "id": new_id(),
@@ -35,7 +37,7 @@ def store_backlog(session_factory: Any, texts: list[str], *, received_at: dateti
             "channel": "email",
             "created_at": received_at,
             "received_at": received_at + timedelta(microseconds=i),
-            "status": "triaged",
+            "status": status,
         }
         for i, text in enumerate(texts)
     ]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.settings import get_settings
 
-SECTIONS = ("classification", "generation", "reclassify")
+SECTIONS = ("classification", "generation", "endtoend", "reclassify")
 
 
 def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
@@ -33,21 +35,29 @@ def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from helploop.bench.limits import gemm_throughput
+    from helploop.bench.limits import gemm_throughput, gpu_gemm_throughput
     from helploop.bench.report import write_results
 
     settings = get_settings()
     threads = args.threads or len(os.sched_getaffinity(0))
-    sections: dict[str, object] = {"limits": gemm_throughput(threads)}
+    started = time.perf_counter()
+    limits = gpu_gemm_throughput() if args.device == "cuda" else gemm_throughput(threads)
+    sections: dict[str, object] = {"limits": limits}
+    seconds = {"limits": round(time.perf_counter() - started, 1)}
     with tempfile.TemporaryDirectory(prefix="helploop-bench-") as tmp:
-        source = _measured_registry(args, Path(tmp) / "source")
-        if "classification" in args.only:
-            sections["classification"] = _classification(source, settings, threads, sections["limits"])
-        if "generation" in args.only:
-            sections["generation"] = _generation(Path(tmp) / "generator", settings, threads)
-        if "reclassify" in args.only:
-            sections["reclassify"] = _reclassify(args, source, settings, threads, Path(tmp) / "env")
-    json_path, md_path = write_results(Path(args.out), sections)
+        scratch = Path(tmp)
+        source = _measured_registry(args, scratch / "source")
+        runners: dict[str, Callable[[], object]] = {
+            "classification": lambda: _classification(source, settings, threads, sections["limits"]),
+            "generation": lambda: _generation(scratch / "generator", settings, threads, args.device),
+            "endtoend": lambda: _end_to_end(source, settings, threads, scratch / "e2e"),
+            "reclassify": lambda: _reclassify(args, source, settings, threads, scratch / "env"),
+        }
+        for name in (n for n in SECTIONS if n in args.only):
+            started = time.perf_counter()
+            sections[name] = runners[name]()
+            seconds[name] = round(time.perf_counter() - started, 1)
+    json_path, md_path = write_results(Path(args.out), sections, seconds=seconds)
     print(md_path.read_text())
     print(f"results: {json_path} and {md_path}")
     return 0
@@ -63,10 +73,19 @@ def _classification(source, settings, threads: int, limits):  # type: ignore[no-
     )
 
 
-def _generation(scratch: Path, settings, threads: int):  # type: ignore[no-untyped-def]
+def _generation(scratch: Path, settings, threads: int, device: str):  # type: ignore[no-untyped-def]
     from helploop.bench.generation import bench_generation
 
-    return bench_generation(scratch=scratch, settings=settings, threads=threads)
+    return bench_generation(scratch=scratch, settings=settings, threads=threads, device=device)
+
+
+def _end_to_end(source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
+    from helploop.bench.endtoend import bench_end_to_end
+    from helploop.bench.harness import bench_env
+    from helploop.bench.texts import short_texts
+
+    with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
+        return bench_end_to_end(env, short_texts(settings.datasets_dir, 1000).texts)
 
 
 def _reclassify(args, source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
@@ -82,9 +101,15 @@ def _reclassify(args, source, settings, threads: int, scratch: Path):  # type: i
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("bench", help="measure on this machine; JSON + Markdown under bench/results/")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    p.add_argument("--tickets", type=int, default=4000, help="backlog size for batched reclassification")
-    p.add_argument("--single-tickets", type=int, default=1000, help="tickets sent as one task each")
+    p.add_argument("--tickets", type=int, default=2000, help="backlog size for batched reclassification")
+    p.add_argument("--single-tickets", type=int, default=500, help="tickets sent as one task each")
     p.add_argument("--threads", type=int, help="onnxruntime threads per worker (default: every core)")
     p.add_argument("--registry", help="where the model to measure is active (default: the configured one)")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="cuda: the GPU path (onnxruntime-gpu; fp16 instead of int8; bench/gpu.sh sets it)",
+    )
     p.add_argument("--out", default="bench/results")
     p.set_defaults(handler=cmd_bench)

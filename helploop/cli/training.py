@@ -108,7 +108,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from shared.registry import Registry
 
     if not (args.fuse or args.quantize):
-        raise SystemExit("export: give --fuse, --quantize int8, or both")
+        raise SystemExit("export: give --fuse, --quantize int8|fp16, or both")
     if args.generator and args.fuse:
         raise SystemExit("export: --fuse applies to classifier bundles")
     if args.generator:
@@ -193,7 +193,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("export", help="derive a fused and/or int8 bundle from a registered model")
     p.add_argument("--model", default="active", help="a version, or 'active'")
     p.add_argument("--fuse", action="store_true", help="onnxruntime transformer fusions (classifiers)")
-    p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantization (after --fuse)")
+    p.add_argument(
+        "--quantize",
+        choices=["int8", "fp16"],
+        help="int8: dynamic int8 quantization, for CPUs; fp16: half precision, for GPUs (after --fuse)",
+    )
     p.add_argument(
         "--generator", action="store_true", help="a reply-generator version instead of a classifier"
     )

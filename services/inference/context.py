@@ -12,6 +12,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.drafting import DraftContext
+from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveArtifact, ActiveModel, ClassifierVersions
 from services.inference.reclassify import BatchContext
 from services.inference.routing import RoutingContext
@@ -34,11 +35,22 @@ from shared.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+def onnx_threads(settings: Settings) -> int:
+    """onnxruntime threads per session: the setting, else the cores shared out among a prefork worker's
+    processes (a threads worker runs one batch at a time: all its cores)."""
+    if settings.onnx_intra_op_threads:
+        return settings.onnx_intra_op_threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if settings.worker_pool == "threads":
+        return cores
+    return max(1, cores // settings.worker_concurrency)
+
+
 class ActiveKnowledgeBase:
     """The knowledge base over the active sentence encoder (re-made when the encoder version changes)."""
 
     def __init__(self, session_factory: sessionmaker[Session], settings: Settings) -> None:
-        threads = settings.onnx_intra_op_threads
+        threads = onnx_threads(settings)
         self.session_factory = session_factory
         self.encoder = ActiveArtifact(
             Registry(settings.encoder_registry_dir),
@@ -73,7 +85,7 @@ _context: WorkerContext | None = None
 def _draft_context(
     settings: Settings, factory: sessionmaker[Session], knowledge: ActiveKnowledgeBase
 ) -> DraftContext:
-    threads = settings.onnx_intra_op_threads
+    threads = onnx_threads(settings)
     generator = ActiveArtifact(
         Registry(settings.generator_registry_dir),
         lambda path, version: OnnxGenerator(path, version=version, intra_op_threads=threads),
@@ -112,14 +124,29 @@ def _writeback_context(
     )
 
 
+def triage_predictor(settings: Settings) -> DirectPredictor | MicroBatcher:
+    """Micro-batching where tasks run side by side in threads; a prefork process runs one at a time."""
+    if settings.worker_pool != "threads" or settings.worker_concurrency < 2 or settings.triage_batch_max < 2:
+        return DirectPredictor()
+    return MicroBatcher(
+        max_batch=settings.triage_batch_max,
+        max_tokens=settings.triage_batch_max_tokens,
+        max_wait_ms=settings.triage_batch_wait_ms,
+        timeout_s=settings.triage_time_limit_s,
+    )
+
+
 def build_context(settings: Settings) -> WorkerContext:
     """An invalid routing policy or integrations file stops the worker here, at start."""
     engine = build_engine(settings.database_url)
     factory = build_session_factory(engine)
     registry = Registry(settings.model_registry_dir)
-    model = ActiveModel(registry, intra_op_threads=settings.onnx_intra_op_threads)
-    versions = ClassifierVersions(registry, intra_op_threads=settings.onnx_intra_op_threads)
-    triage = TriageContext(session_factory=factory, model=model, top_k=settings.top_k)
+    threads = onnx_threads(settings)
+    model = ActiveModel(registry, intra_op_threads=threads)
+    versions = ClassifierVersions(registry, intra_op_threads=threads)
+    triage = TriageContext(
+        session_factory=factory, model=model, top_k=settings.top_k, predictor=triage_predictor(settings)
+    )
     knowledge = ActiveKnowledgeBase(factory, settings)
     integrations = load_integrations(settings.integrations_file)
     return WorkerContext(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveModel
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import utcnow
@@ -31,6 +32,7 @@ class TriageContext:
     session_factory: sessionmaker[Session]
     model: ActiveModel
     top_k: int = 3
+    predictor: DirectPredictor | MicroBatcher = field(default_factory=DirectPredictor)
 
 
 def _has_result(session: Session, ticket_id: str, version: str) -> bool:
@@ -45,6 +47,7 @@ def _mark_triaged(session: Session, ticket_id: str) -> None:
         update(Ticket)
         .where(Ticket.id == ticket_id)
         .values(status=TicketStatus.TRIAGED, triaged_at=utcnow(), failure_reason=None)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -78,17 +81,18 @@ def build_result_row(
 def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     """Idempotent: a ticket already classified by the active model version is left as it is."""
     classifier = context.model.get()
-    with session_scope(context.session_factory) as session:
-        ticket = session.get(Ticket, ticket_id)
-        if ticket is None:
-            log.warning("ticket %s not found; dropping the task", ticket_id)
-            return Outcome.MISSING
-        if _has_result(session, ticket_id, classifier.version):
-            if ticket.status != TicketStatus.TRIAGED:
-                _mark_triaged(session, ticket_id)
-            return Outcome.ALREADY_DONE
-        text, received_at = ticket.text, ticket.received_at
-    prediction = classifier.predict([text], top_k=context.top_k)[0]
+    with context.predictor.announce():  # a batch forming in this process may wait for this ticket
+        with session_scope(context.session_factory) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                log.warning("ticket %s not found; dropping the task", ticket_id)
+                return Outcome.MISSING
+            if _has_result(session, ticket_id, classifier.version):
+                if ticket.status != TicketStatus.TRIAGED:
+                    _mark_triaged(session, ticket_id)
+                return Outcome.ALREADY_DONE
+            text, received_at = ticket.text, ticket.received_at
+        prediction = context.predictor.predict(classifier, text, top_k=context.top_k)
     row = build_result_row(
         ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
     )

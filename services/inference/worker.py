@@ -81,10 +81,14 @@ def run_worker(
     queues = _served_queues = queues or list(KNOWN_QUEUES)
     app = create_worker_app(settings, sweep=QUEUE_TRIAGE in queues)
     serve_node(metrics_port, queues, settings)
+    if settings.worker_pool == "threads":
+        warm_up(queues)  # no fork: the worker process itself serves the models
     args = [
         "worker",
         "-Q",
         ",".join(queues),
+        "-P",
+        settings.worker_pool,
         "-c",
         str(settings.worker_concurrency),
         "-O",

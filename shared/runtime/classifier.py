@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shared.metrics import INFERENCE_DURATION
-from shared.runtime.onnx_session import create_session, encoder_features
+from shared.runtime.onnx_session import create_session, encoder_features, pad_encodings
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
 
@@ -132,7 +132,8 @@ class OnnxClassifier:
         }
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_length)
-        self.tokenizer.enable_padding(pad_id=int(self.config.get("pad_token_id", 0)))
+        self.pad_id = int(self.config.get("pad_token_id", 0))
+        self.tokenizer.enable_padding(pad_id=self.pad_id)
         self.session = create_session(self.bundle_dir / "model.onnx", intra_op_threads=intra_op_threads)
         self.load_seconds = time.perf_counter() - started
         log.info(
@@ -147,19 +148,31 @@ class OnnxClassifier:
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
         return encoder_features(self.tokenizer, texts, self.input_names)
 
+    def tokenize(self, texts: list[str]) -> list[Any]:
+        """Unpadded, truncated encodings (a micro-batcher pads them together with other tickets')."""
+        started = time.perf_counter()
+        encodings = [self.tokenizer.encode(text) for text in texts]
+        INFERENCE_DURATION.labels("tokenize").observe(time.perf_counter() - started)
+        return encodings
+
     def forward(self, texts: list[str], *, with_embedding: bool | None = None) -> Forward:
         """Run the graph; the embedding is fetched when asked for, or by default when a rule needs it."""
+        started = time.perf_counter()
+        features = self.encode(texts)
+        INFERENCE_DURATION.labels("tokenize").observe(time.perf_counter() - started)
+        return self.forward_features(features, with_embedding=with_embedding)
+
+    def forward_features(
+        self, features: dict[str, np.ndarray], *, with_embedding: bool | None = None
+    ) -> Forward:
         if with_embedding is None:
             with_embedding = bool(self.gaussians)
         names = [h.output for h in self.heads]
         if with_embedding and self.embedding_output:
             names.append(self.embedding_output)
         started = time.perf_counter()
-        features = self.encode(texts)
-        encoded = time.perf_counter()
         outputs = self._run_sorted(names, features)
-        INFERENCE_DURATION.labels("tokenize").observe(encoded - started)
-        INFERENCE_DURATION.labels("classify").observe(time.perf_counter() - encoded)
+        INFERENCE_DURATION.labels("classify").observe(time.perf_counter() - started)
         logits = {head.name: out for head, out in zip(self.heads, outputs, strict=False)}
         embedding = outputs[len(self.heads)] if len(outputs) > len(self.heads) else None
         return Forward(logits, embedding)
@@ -199,15 +212,25 @@ class OnnxClassifier:
 
     def predict(self, texts: list[str], *, top_k: int = 3) -> list[Prediction]:
         started = time.perf_counter()
-        forward = self.forward(texts)
+        return self._predictions(self.forward(texts), top_k, started=started, count=len(texts))
+
+    def predict_encoded(self, encodings: list[Any], *, top_k: int = 3) -> list[Prediction]:
+        """`predict` for encodings made by `tokenize` (possibly in other threads)."""
+        started = time.perf_counter()
+        features = pad_encodings(encodings, self.input_names, pad_id=self.pad_id)
+        return self._predictions(
+            self.forward_features(features), top_k, started=started, count=len(encodings)
+        )
+
+    def _predictions(self, forward: Forward, top_k: int, *, started: float, count: int) -> list[Prediction]:
         scores = self.reject_scores(forward)
         per_head = {
             head.name: predict_head(head, forward.logits[head.name], top_k, scores=scores.get(head.name))
             for head in self.heads
         }
-        elapsed_ms = (time.perf_counter() - started) * 1000.0 / max(len(texts), 1)
+        elapsed_ms = (time.perf_counter() - started) * 1000.0 / max(count, 1)
         primary = self.heads[0].name
         return [
             Prediction({name: rows[i] for name, rows in per_head.items()}, elapsed_ms, primary)
-            for i in range(len(texts))
+            for i in range(count)
         ]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.runtime.onnx_session import create_session
+from shared.runtime.onnx_session import create_session, run_bound, session_device
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,12 @@ def choose_tokens(logits: np.ndarray, config: GenerationConfig, rng: np.random.G
 
 
 class OnnxGenerator:
-    def __init__(self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0) -> None:
+    """On a GPU the KV cache stays on the device between steps (IO binding): only the next token's ids go
+    in and its logits come out. `bind_io` forces that path on or off (default: on with CUDA)."""
+
+    def __init__(
+        self, bundle_dir: Path, *, version: str, intra_op_threads: int = 0, bind_io: bool | None = None
+    ) -> None:
         from tokenizers import Tokenizer
 
         started = time.perf_counter()
@@ -94,6 +99,10 @@ class OnnxGenerator:
         self.cache_dims = tuple(self.config["cache_dims"])  # (2·layers, kv_heads, head_dim)
         self.max_context = int(self.config["max_context"])
         self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)
+        self.device = session_device(self.session)
+        self.bind_io = self.device == "cuda" if bind_io is None else bind_io
+        past_type = next(i.type for i in self.session.get_inputs() if i.name == "past_key_values")
+        self.cache_dtype = np.float16 if past_type == "tensor(float16)" else np.float32  # fp16 bundles
         self.load_seconds = time.perf_counter() - started
         log.info("loaded generator %s in %.2fs", version, self.load_seconds)
 
@@ -101,11 +110,25 @@ class OnnxGenerator:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
 
     def _step(
-        self, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray, past: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray, past: Any
+    ) -> tuple[np.ndarray, Any]:
         feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "past_key_values": past}
+        if self.bind_io:
+            outputs = {"logits": "cpu", "present_key_values": self.device}
+            logits, present = run_bound(self.session, feeds, outputs)
+            return logits.numpy()[:, -1, :], present
         logits, present = self.session.run(None, feeds)
         return logits[:, -1, :], present
+
+    def _empty_cache(self, batch: int) -> Any:
+        """The KV cache before the first step (length 0), where the steps will keep it."""
+        layers2, kv_heads, head_dim = self.cache_dims
+        empty = np.zeros((layers2, batch, kv_heads, 0, head_dim), dtype=self.cache_dtype)
+        if not self.bind_io:
+            return empty
+        import onnxruntime as ort
+
+        return ort.OrtValue.ortvalue_from_numpy(empty, self.device, 0)
 
     def _prefill_inputs(self, rows: list[_Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Left-padded ids and mask, and positions counted over real tokens only."""
@@ -141,8 +164,7 @@ class OnnxGenerator:
         started = time.perf_counter()
         rows = [_Row(self.encode(p)[-(self.max_context - config.max_new_tokens) :]) for p in prompts]
         ids, mask, positions = self._prefill_inputs(rows)
-        layers2, kv_heads, head_dim = self.cache_dims
-        past = np.zeros((layers2, len(rows), kv_heads, 0, head_dim), dtype=np.float32)
+        past = self._empty_cache(len(rows))
         first_token_at = None
         while True:
             if use_cache:

@@ -8,6 +8,7 @@ import time
 import psutil
 import pytest
 import redis
+import requests
 from sqlalchemy import func, select
 
 from helploop.cli.client import post_signed, ticket_payload, wait_for_triage
@@ -114,3 +115,42 @@ def test_sigkilled_worker_loses_no_ticket(stack: Stack, target: str) -> None:
     triaged, results = _wait_all_triaged(stack, ids, timeout=60)
     assert triaged == len(ids), f"{len(ids) - triaged} tickets lost after SIGKILL\n{stack.logs()}"
     assert results == len(ids), "a redelivered ticket got a second result"
+
+
+def _microbatches(stack: Stack) -> tuple[float, float]:
+    """(graph runs, tickets) from the worker node's micro-batch histogram."""
+    port = stack.env["HELPLOOP_WORKER_METRICS_PORT"]
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith("helploop_microbatch_tickets_")
+    }
+    return values.get("helploop_microbatch_tickets_count", 0.0), values.get(
+        "helploop_microbatch_tickets_sum", 0.0
+    )
+
+
+def test_threads_worker_batches_a_backlog_and_loses_nothing_when_killed(stack: Stack) -> None:
+    stack.kill("worker", signal.SIGTERM)
+    stack.env = {
+        **stack.env,
+        "HELPLOOP_WORKER_POOL": "threads",
+        "HELPLOOP_WORKER_CONCURRENCY": "8",
+        "HELPLOOP_TRIAGE_BATCH_WAIT_MS": "5",
+    }
+    ids = _post_many(stack, 40)  # waiting in the queue when the worker starts
+    stack.start_worker()
+    triaged, results = _wait_all_triaged(stack, ids, timeout=60)
+    assert triaged == results == len(ids), stack.logs()
+    runs, tickets = _microbatches(stack)
+    assert tickets >= len(ids) and runs < 0.75 * tickets, (runs, tickets)  # several tickets per graph run
+
+    stack.kill("worker", signal.SIGTERM)
+    more = _post_many(stack, 60)
+    held = _kill_while_holding(stack, more, "whole_worker")  # up to 8 tasks in flight at the kill
+    assert held >= 1
+    stack.start_worker()
+    triaged, results = _wait_all_triaged(stack, more, timeout=60)
+    assert triaged == len(more), f"{len(more) - triaged} tickets lost after SIGKILL\n{stack.logs()}"
+    assert results == len(more), "a redelivered ticket got a second result"

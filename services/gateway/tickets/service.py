@@ -101,12 +101,15 @@ def _enqueue(factory: sessionmaker[Session], enqueue: Enqueue, ticket_id: str) -
         raise QueueUnavailable(ticket_id, str(exc)) from exc
     with session_scope(factory) as session:
         # conditional: a fast worker may already have triaged it
-        session.execute(
+        queued = session.execute(
             update(Ticket)
             .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.RECEIVED)
             .values(status=TicketStatus.QUEUED, queued_at=utcnow(), failure_reason=None)
+            .execution_options(synchronize_session=False)
         )
-        return session.get(Ticket, ticket_id).status  # type: ignore[union-attr]
+        if queued.rowcount == 1:  # type: ignore[attr-defined]
+            return TicketStatus.QUEUED
+        return session.scalar(select(Ticket.status).where(Ticket.id == ticket_id))  # type: ignore[return-value]
 
 
 def ingest_ticket(
@@ -119,18 +122,15 @@ def ingest_ticket(
     requeue_grace_s: float = 30.0,
 ) -> IngestResult:
     """Store the ticket once per (source, event_id), then enqueue its id. Commit happens before enqueue."""
+    stored = _insert(session_factory, _ticket_row(source=source, event_id=event_id, ticket=ticket))
+    if stored is not None:  # the common case: a new event (a replay meets the unique constraint)
+        status = _enqueue(session_factory, enqueue, stored.id)
+        log.info("ticket %s accepted from %s (event %s)", stored.id, source, event_id)
+        return IngestResult(stored.id, status, created=True)
     with session_scope(session_factory) as session:
         existing = _find(session, source, event_id)
     if existing is None:
-        stored = _insert(session_factory, _ticket_row(source=source, event_id=event_id, ticket=ticket))
-        if stored is not None:
-            status = _enqueue(session_factory, enqueue, stored.id)
-            log.info("ticket %s accepted from %s (event %s)", stored.id, source, event_id)
-            return IngestResult(stored.id, status, created=True)
-        with session_scope(session_factory) as session:
-            existing = _find(session, source, event_id)
-        if existing is None:
-            raise RuntimeError(f"unique violation for {source}/{event_id} without a stored row")
+        raise RuntimeError(f"unique violation for {source}/{event_id} without a stored row")
     status = existing.status
     if _needs_requeue(existing, requeue_grace_s):
         status = _enqueue(session_factory, enqueue, existing.id)

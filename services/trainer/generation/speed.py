@@ -16,7 +16,7 @@ def _torch_run(model: Any, tokenizer: Any, prompts: list[str], new_tokens: int) 
     import torch
 
     tokenizer.padding_side = "left"
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     started = time.perf_counter()
     with torch.no_grad():
         out = model.generate(
