@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from services.inference.context import onnx_threads, triage_predictor
 from services.inference.microbatch import DirectPredictor, MicroBatcher
+from shared.celery_app import create_celery
 from shared.registry import Registry
 from shared.runtime.classifier import HeadPrediction, OnnxClassifier, Prediction
+from shared.settings import load_settings
 
 
 @dataclass
@@ -123,3 +127,17 @@ def test_concurrent_tickets_batched_on_the_real_classifier_match_one_at_a_time(
         for head, prediction in one.heads.items():
             assert prediction.label == other.heads[head].label
             assert np.isclose(prediction.confidence, other.heads[head].confidence, atol=1e-4)
+
+
+def test_workers_batch_only_in_the_threads_pool_and_size_their_onnxruntime_threads() -> None:
+    cores = len(os.sched_getaffinity(0))
+    prefork = load_settings(env="test", worker_pool="prefork", worker_concurrency=2)
+    threads = load_settings(env="test", worker_pool="threads", worker_concurrency=16, triage_batch_wait_ms=7)
+    assert isinstance(triage_predictor(prefork), DirectPredictor)
+    batcher = triage_predictor(threads)
+    assert isinstance(batcher, MicroBatcher) and batcher.max_wait_s == pytest.approx(0.007)
+    assert isinstance(triage_predictor(threads.model_copy(update={"triage_batch_max": 1})), DirectPredictor)
+    assert onnx_threads(prefork) == max(1, cores // 2) and onnx_threads(threads) == cores
+    assert onnx_threads(prefork.model_copy(update={"onnx_intra_op_threads": 3})) == 3
+    quiet = create_celery(load_settings(env="test", celery_task_events=False))
+    assert quiet.conf.worker_send_task_events is False and quiet.conf.task_send_sent_event is False

@@ -37,21 +37,11 @@ def _torch_fp32(threads: int, size: int, repeats: int) -> float:
         torch.set_num_threads(previous)
 
 
-def _onnx_matmul(threads: int, size: int, repeats: int, *, int8: bool) -> float:
-    """onnxruntime's own kernels (MLAS): MatMul in fp32, or MatMulInteger u8 × s8 → s32, the operator
-    int8-quantized models run (VNNI where the CPU has it)."""
-    import numpy as np
-    import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
+def _matmul_model(op: str, b: Any, in_type: int, out_type: int) -> bytes:
+    """A one-node graph `Y = op(A, B)` with B a constant of A's square shape, serialized."""
+    from onnx import helper, numpy_helper
 
-    rng = np.random.default_rng(0)
-    if int8:
-        a = rng.integers(0, 255, (size, size), dtype=np.uint8)
-        b = rng.integers(-128, 127, (size, size), dtype=np.int8)
-        op, in_type, out_type = "MatMulInteger", TensorProto.UINT8, TensorProto.INT32
-    else:
-        a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
-        op, in_type, out_type = "MatMul", TensorProto.FLOAT, TensorProto.FLOAT
+    size = b.shape[0]
     graph = helper.make_graph(
         [helper.make_node(op, ["A", "B"], ["Y"])],
         "gemm",
@@ -61,9 +51,28 @@ def _onnx_matmul(threads: int, size: int, repeats: int, *, int8: bool) -> float:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
+    return model.SerializeToString()
+
+
+def _onnx_matmul(threads: int, size: int, repeats: int, *, int8: bool) -> float:
+    """onnxruntime's own kernels (MLAS): MatMul in fp32, or MatMulInteger u8 × s8 → s32, the operator
+    int8-quantized models run (VNNI where the CPU has it)."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto
+
+    rng = np.random.default_rng(0)
+    if int8:
+        a = rng.integers(0, 255, (size, size), dtype=np.uint8)
+        b = rng.integers(-128, 127, (size, size), dtype=np.int8)
+        op, in_type, out_type = "MatMulInteger", TensorProto.UINT8, TensorProto.INT32
+    else:
+        a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+        op, in_type, out_type = "MatMul", TensorProto.FLOAT, TensorProto.FLOAT
+    model = _matmul_model(op, b, in_type, out_type)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     return _median_seconds(lambda: session.run(None, {"A": a}), repeats)
 
 
@@ -92,21 +101,14 @@ def _cuda_matmul_seconds(size: int, repeats: int, dtype: Any) -> float:
     """One n³ MatMul in onnxruntime's CUDA provider (cuBLAS, its default math mode), operands on the GPU."""
     import numpy as np
     import onnxruntime as ort
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["A", "B"], ["Y"])],
-        "gemm",
-        [helper.make_tensor_value_info("A", elem, [size, size])],
-        [helper.make_tensor_value_info("Y", elem, [size, size])],
-        initializer=[numpy_helper.from_array(b, "B")],
+    session = ort.InferenceSession(
+        _matmul_model("MatMul", b, elem, elem), providers=["CUDAExecutionProvider"]
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CUDAExecutionProvider"])
     binding = session.io_binding()
     binding.bind_ortvalue_input("A", ort.OrtValue.ortvalue_from_numpy(a, "cuda", 0))
     binding.bind_output("Y", "cuda")
