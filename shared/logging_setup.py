@@ -1,9 +1,13 @@
-"""One logging configuration for every helploop process (level from `HELPLOOP_LOG_LEVEL`)."""
+"""One logging configuration for every helploop process (level from `HELPLOOP_LOG_LEVEL`; personal data in
+log lines redacted unless `HELPLOOP_LOG_REDACT_PII=false`; Presidio's detectors added with
+`HELPLOOP_PII_PRESIDIO=true` where it is installed)."""
 
 from __future__ import annotations
 
 import logging
 import os
+
+from shared.pii import RedactingFormatter, presidio_detector, register_detector
 
 FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 # Libraries that log routine detail at INFO (ONNX graph passes, Alembic plugins).
@@ -16,7 +20,12 @@ def configure_logging(level: str | None = None) -> None:
     if any(getattr(h, "_helploop", False) for h in root.handlers):
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    redacting = os.environ.get("HELPLOOP_LOG_REDACT_PII", "true").lower() not in ("0", "false", "no")
+    handler.setFormatter(RedactingFormatter(FORMAT) if redacting else logging.Formatter(FORMAT))
+    if os.environ.get("HELPLOOP_PII_PRESIDIO", "").lower() in ("1", "true", "yes"):
+        detector = presidio_detector()
+        if detector is not None:
+            register_detector(detector)
     handler._helploop = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel((level or os.environ.get("HELPLOOP_LOG_LEVEL", "INFO")).upper())

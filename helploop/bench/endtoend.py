@@ -57,7 +57,7 @@ def untriaged(factory: Any, ids: list[str]) -> int:
 
 
 def triage_seconds(factory: Any, ids: list[str]) -> list[float]:
-    """received (the gateway's commit) → triaged (the worker's commit), per triaged ticket."""
+    """received (stamped by the gateway as it stores the ticket) → triaged (the worker's commit)."""
     rows = []
     with factory() as session:
         for chunk in _chunks(ids):

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import psutil
@@ -36,7 +37,7 @@ class BenchEnv:
     threads: int
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def session_factory(self):  # type: ignore[no-untyped-def]
         return build_session_factory(build_engine(self.database_url))
 

@@ -7,7 +7,19 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from helploop.cli import bench, benchmark, client, generation, integrations, kb, learning, ops, run, training
+from helploop.cli import (
+    bench,
+    benchmark,
+    client,
+    generation,
+    integrations,
+    kb,
+    learning,
+    ops,
+    pii,
+    run,
+    training,
+)
 from shared.logging_setup import configure_logging
 
 log = logging.getLogger(__name__)
@@ -28,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         generation.register,
         integrations.register,
         learning.register,
+        pii.register,
     ]
     for register in registrars:
         register(commands)

@@ -74,7 +74,8 @@ def run_worker(
     settings: Settings | None = None,
     metrics_port: int = 0,
 ) -> None:
-    """Start a prefork worker on `queues` (default: all of them); extra Celery CLI args may follow."""
+    """Start a worker on `queues` (default: all of them) with the configured pool (prefork, or threads with
+    micro-batching); extra Celery CLI args may follow."""
     configure_logging()
     settings = settings or get_settings()
     global _served_queues

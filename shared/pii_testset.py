@@ -1,0 +1,208 @@
+"""A generated, labelled PII test set and its scoring: support messages with e-mail addresses, phone
+numbers in several national formats, payment cards (valid Luhn), IBANs (valid mod-97) and street addresses
+planted at known spans, beside look-alikes that are not personal data (order and tracking numbers, dates,
+amounts, card numbers failing Luhn, IBANs failing mod-97, quantities, versions)."""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.pii import PiiMatch, find_pii, luhn_valid
+
+FIRST = ("dana", "li", "omar", "sofia", "jean-luc", "priya", "mats", "chen", "ana", "kwame")
+LAST = ("reyes", "wang", "haddad", "rossi", "dupont", "sharma", "olsen", "zhou", "silva", "mensah")
+DOMAINS = ("example.com", "mail.example.org", "corp.example.co.uk", "example.de", "shop-example.fr")
+STREET_NAMES = ("Baker", "Maple", "High", "Station", "Church", "Mill Pond", "King Edward", "Oak Tree")
+STREET_TYPES = ("Street", "St.", "Road", "Rd", "Avenue", "Ave", "Lane", "Drive", "Boulevard", "Way", "Close")
+DE_STREETS = ("Hauptstraße", "Lindenweg", "Bahnhofstr.", "Goethestraße", "Am Marktplatz", "Schillerallee")
+FR_STREETS = ("rue de la Paix", "avenue Victor Hugo", "boulevard Saint-Michel", "place Bellecour")
+IBAN_LAYOUTS = {"DE": "8n10n", "GB": "4a6n8n", "FR": "5n5n11c2n", "NL": "4a10n", "ES": "4n4n1n1n10n"}
+TEMPLATES = (
+    "Hi, please send the invoice to {pii}, thanks.",
+    "You can reach me on {pii} after 5pm.",
+    "My details: {pii}. Order {neg} still has not arrived.",
+    "I was charged twice, see {pii} — reference {neg}.",
+    "Please update my account: {pii} (was changed on {neg}).",
+    "{pii} is the one to use. The parcel {neg} was lost.",
+    "Refund to {pii} please; the amount was {neg}.",
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    spans: list[tuple[str, int, int]]  # (kind, start, end) of every planted item
+
+
+def _email(rng: random.Random) -> str:
+    name = f"{rng.choice(FIRST)}{rng.choice(['.', '_', ''])}{rng.choice(LAST)}"
+    return f"{name}{rng.choice(['', '+orders', str(rng.randint(1, 99))])}@{rng.choice(DOMAINS)}"
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(string.digits) for _ in range(n))
+
+
+def _phone(rng: random.Random) -> str:
+    formats = [
+        lambda: f"+1 ({_digits(rng, 3)}) {_digits(rng, 3)}-{_digits(rng, 4)}",
+        lambda: f"{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}",
+        lambda: f"+44 20 {_digits(rng, 4)} {_digits(rng, 4)}",
+        lambda: f"020 {_digits(rng, 4)} {_digits(rng, 4)}",
+        lambda: f"+49 170 {_digits(rng, 7)}",
+        lambda: f"0170 {_digits(rng, 7)}",
+        lambda: f"+33 1 {' '.join(_digits(rng, 2) for _ in range(4))}",
+        lambda: f"06 {' '.join(_digits(rng, 2) for _ in range(4))}",
+        lambda: f"0044 7{_digits(rng, 9)}",
+        lambda: f"+1-{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}",
+        lambda: f"07700 {_digits(rng, 6)}",
+        lambda: f"+49 (0)30 {_digits(rng, 7)}",
+        lambda: f"{_digits(rng, 3)}.{_digits(rng, 3)}.{_digits(rng, 4)}",
+    ]
+    return rng.choice(formats)()
+
+
+def _luhn_complete(prefix: str) -> str:
+    return next(prefix + d for d in string.digits if luhn_valid(prefix + d))
+
+
+def _card(rng: random.Random) -> str:
+    if rng.random() < 0.2:  # American Express: 15 digits, 4-6-5
+        number = _luhn_complete(rng.choice(["34", "37"]) + _digits(rng, 12))
+        return f"{number[:4]} {number[4:10]} {number[10:]}"
+    prefix = rng.choice(["4", "51", "55", "22"])
+    number = _luhn_complete(prefix + _digits(rng, 15 - len(prefix)))
+    return rng.choice([" ", "-", ""]).join(number[i : i + 4] for i in range(0, 16, 4))
+
+
+def _bban(rng: random.Random, layout: str) -> str:
+    out, count = [], ""
+    for char in layout:
+        if char.isdigit():
+            count += char
+            continue
+        pool = {"n": string.digits, "a": string.ascii_uppercase, "c": string.digits + string.ascii_uppercase}
+        out.append("".join(rng.choice(pool[char]) for _ in range(int(count))))
+        count = ""
+    return "".join(out)
+
+
+def iban_for(country: str, bban: str) -> str:
+    """The IBAN with its mod-97 check digits."""
+    numeric = int("".join(str(int(c, 36)) for c in bban + country + "00"))
+    return f"{country}{98 - numeric % 97:02d}{bban}"
+
+
+def _iban(rng: random.Random) -> str:
+    country = rng.choice(sorted(IBAN_LAYOUTS))
+    iban = iban_for(country, _bban(rng, IBAN_LAYOUTS[country]))
+    if rng.random() < 0.1:
+        iban = iban.lower()  # typed by hand
+    return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if rng.random() < 0.6 else iban
+
+
+def _address(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.5:
+        number = f"{rng.randint(1, 2500)}{rng.choice(['', '', 'B', 'a'])}"
+        street = f"{number} {rng.choice(STREET_NAMES)} {rng.choice(STREET_TYPES)}"
+        return rng.choice(["", "", f"Flat {rng.randint(1, 40)}, "]) + street
+    if kind < 0.8:
+        return f"{rng.choice(DE_STREETS)} {rng.randint(1, 180)}{rng.choice(['', 'a', 'b'])}"
+    return f"{rng.randint(1, 120)} {rng.choice(FR_STREETS)}"
+
+
+def _negative(rng: random.Random) -> str:
+    """Things support messages are full of that are not personal data."""
+    invalid_card = next(n for n in iter(lambda: "4" + _digits(rng, 15), None) if not luhn_valid(n))
+    valid = iban_for("DE", _bban(rng, "8n10n"))
+    invalid_iban = valid[:2] + f"{(int(valid[2:4]) + 1) % 100:02d}" + valid[4:]
+    options = [
+        f"NW-{_digits(rng, 5)}",
+        f"#{_digits(rng, 8)}",
+        f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/20{rng.randint(20, 27)}",
+        f"20{rng.randint(20, 27)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        f"€{rng.randint(1, 9)},{_digits(rng, 3)}.{_digits(rng, 2)}",
+        f"1Z{''.join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))}",
+        " ".join(invalid_card[i : i + 4] for i in range(0, 16, 4)),
+        invalid_iban,
+        f"{rng.randint(2, 12)} items",
+        f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
+        f"{rng.randint(10, 23)}:{rng.randint(0, 59):02d}",
+        f"{rng.randint(10, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",  # IPv4
+        f"ticket {_digits(rng, 8)}",
+        f"9400 {' '.join(_digits(rng, 4) for _ in range(4))} {_digits(rng, 2)}",  # USPS tracking
+        f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.20{rng.randint(20, 27)} {rng.randint(10, 23)}:00",
+        f"{rng.randint(2, 5)} x {rng.randint(1, 99)}.{_digits(rng, 2)}",
+        f"SKU {rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+    ]
+    return rng.choice(options)
+
+
+GENERATORS: dict[str, Callable[[random.Random], str]] = {
+    "email": _email,
+    "phone": _phone,
+    "card": _card,
+    "iban": _iban,
+    "address": _address,
+}
+
+
+def generate(count: int = 2000, *, seed: int = 17) -> list[Example]:
+    rng = random.Random(seed)
+    kinds = sorted(GENERATORS)
+    examples = []
+    for i in range(count):
+        text, spans = "", []
+        for j in range(1 + (i % 3 == 0)):  # a third of the messages carry two items
+            kind = kinds[(i + j) % len(kinds)]
+            before, _, after = rng.choice(TEMPLATES).partition("{pii}")
+            item = GENERATORS[kind](rng)
+            start = len(text) + len(before)
+            spans.append((kind, start, start + len(item)))
+            text += before + item + after.replace("{neg}", _negative(rng)) + " "  # {pii} first in each
+        if i % 10 == 0:  # and some carry none: only look-alikes
+            text += f"Also, my order {_negative(rng)} and {_negative(rng)}."
+        examples.append(Example(text.strip(), spans))
+    return examples
+
+
+@dataclass(frozen=True)
+class Score:
+    planted: int
+    found: int  # planted items a detection overlaps, of the same kind
+    detections: int
+    correct: int  # detections overlapping a planted item
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.planted if self.planted else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.detections if self.detections else 1.0
+
+
+def _overlaps(match: PiiMatch, start: int, end: int) -> bool:
+    return match.start < end and start < match.end
+
+
+def score(examples: list[Example], detect: Callable[[str], list[PiiMatch]] = find_pii) -> dict[str, Score]:
+    """Recall per kind and in all, precision in all (a detection anywhere else is a false positive)."""
+    tallies: dict[str, list[int]] = {kind: [0, 0] for kind in GENERATORS}
+    detections = correct = 0
+    for example in examples:
+        matches = detect(example.text)
+        detections += len(matches)
+        correct += sum(any(_overlaps(m, s, e) for _, s, e in example.spans) for m in matches)
+        for kind, start, end in example.spans:
+            tallies[kind][0] += 1
+            tallies[kind][1] += any(m.kind == kind and _overlaps(m, start, end) for m in matches)
+    scores = {kind: Score(planted, found, 0, 0) for kind, (planted, found) in tallies.items()}
+    planted = sum(s.planted for s in scores.values())
+    found = sum(s.found for s in scores.values())
+    scores["all"] = Score(planted, found, detections, correct)
+    return scores
