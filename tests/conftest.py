@@ -48,8 +48,9 @@ def redis_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_url(redis_base_url: str) -> Iterator[str]:
-    """A dedicated logical database, flushed before and after each test."""
-    url = f"{redis_base_url}/14"
+    """A dedicated logical database, flushed before and after each test (`HELPLOOP_TEST_REDIS_DB`, 14 by
+    default: two test runs on one Redis need different ones)."""
+    url = f"{redis_base_url}/{os.environ.get('HELPLOOP_TEST_REDIS_DB', '14')}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url

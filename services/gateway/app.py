@@ -15,6 +15,7 @@ from services.gateway.kb.views import bp as kb_bp
 from services.gateway.learning.views import bp as learning_bp
 from services.gateway.models.views import bp as models_bp
 from services.gateway.observability import init_metrics
+from services.gateway.openapi import bp as openapi_bp
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
 from services.gateway.training.views import bp as training_bp
@@ -70,5 +71,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.register_blueprint(models_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(learning_bp)
+    app.register_blueprint(openapi_bp)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

@@ -9,6 +9,7 @@ from services.gateway.errors import ApiError
 from services.gateway.resources import require_api_key, resources
 from shared.integrations.models import DeliveryStatus
 
+MAX_ID = 2**63 - 1
 bp = Blueprint("deliveries", __name__)
 
 
@@ -32,7 +33,9 @@ def get_deliveries() -> Response:
 def retry_delivery(delivery_id: int) -> Response:
     require_api_key()
     res = resources()
-    view = requeue_dead_letter(session_factory=res.session_factory, delivery_id=delivery_id)
+    view = None
+    if delivery_id <= MAX_ID:  # beyond a 64-bit key no row can exist (and the driver would overflow)
+        view = requeue_dead_letter(session_factory=res.session_factory, delivery_id=delivery_id)
     if view is None:
         raise ApiError(404, "not_found", f"no delivery {delivery_id}")
     if view.status == DeliveryStatus.PENDING:

@@ -1,0 +1,236 @@
+"""The HTTP API as an OpenAPI 3.1 document, served at `/openapi.json`: every route of the app, its request
+body (the same pydantic models the views validate with), path and query parameters, authentication and
+responses. `tests/test_openapi.py` keeps it complete and drives every operation with schemathesis."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify
+from pydantic import BaseModel
+
+from services.gateway.models.views import ActivateRequest
+from shared.learning.schemas import ReclassifyIn, TrainingRunIn
+from shared.schemas import (
+    ApiTicketEnvelope,
+    ErrorBody,
+    KbArticleIn,
+    KbArticleView,
+    KbSearchResult,
+    ResolutionIn,
+    TicketAccepted,
+    TicketView,
+    WebhookEnvelope,
+)
+
+bp = Blueprint("openapi", __name__)
+UNDOCUMENTED = {"static"}  # Flask's static files: none are served
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    auth: str = "read"  # "read", "admin", "signature" (a webhook), "none"
+    body: type[BaseModel] | None = None
+    body_optional: bool = False
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ok: tuple[int, type[BaseModel] | None] = (200, None)
+    errors: tuple[int, ...] = (404,)
+
+
+OPERATIONS: dict[str, Operation] = {
+    "metrics": Operation("Prometheus metrics (text exposition format)", auth="none", errors=()),
+    "health.healthz": Operation("Liveness: the process answers", auth="none", errors=()),
+    "health.readyz": Operation("Readiness: database, Redis and an active model", auth="none", errors=(503,)),
+    "openapi.openapi_document": Operation("This document", auth="none", errors=()),
+    "tickets.generic_webhook": Operation(
+        "Ingest a ticket from any system (HMAC-signed)",
+        "signature",
+        WebhookEnvelope,
+        ok=(202, TicketAccepted),
+        errors=(401, 413, 415, 422, 503),
+    ),
+    "tickets.create_ticket": Operation(
+        "Ingest a ticket through the API",
+        body=ApiTicketEnvelope,
+        ok=(202, TicketAccepted),
+        errors=(401, 413, 415, 422, 503),
+    ),
+    "tickets.get_ticket": Operation(
+        "A ticket with its classification, draft, route and deliveries", ok=(200, TicketView)
+    ),
+    "webhooks.provider_webhook": Operation(
+        "Ingest from Zendesk, Zammad, Jira Service Management or Freshdesk (provider signatures)",
+        "signature",
+        errors=(401, 404, 413, 415, 422, 503),
+    ),
+    "feedback.post_resolution": Operation(
+        "An agent's final answer and labels", body=ResolutionIn, errors=(401, 404, 409, 422)
+    ),
+    "kb.create_article": Operation(
+        "Add or replace a knowledge-base article",
+        body=KbArticleIn,
+        ok=(201, KbArticleView),
+        errors=(401, 422),
+    ),
+    "kb.read_article": Operation("A knowledge-base article", ok=(200, KbArticleView)),
+    "kb.remove_article": Operation("Delete a knowledge-base article", ok=(204, None)),
+    "kb.search": Operation(
+        "Search the knowledge base",
+        ok=(200, KbSearchResult),
+        errors=(401, 422, 503, 504),
+        query={"q": {"type": "string"}, "k": {"type": "integer"}},
+    ),
+    "deliveries.get_deliveries": Operation(
+        "Write-back deliveries, newest first",
+        errors=(401, 422),
+        query={"status": {"type": "string"}, "limit": {"type": "integer"}},
+    ),
+    "deliveries.retry_delivery": Operation("Retry a dead-lettered delivery", errors=(401, 404, 409, 503)),
+    "models.get_models": Operation("Registered classifier versions, active and shadow"),
+    "models.get_model": Operation("One classifier version's manifest and evaluation"),
+    "models.activate": Operation(
+        "Activate a version (gated unless forced)",
+        "admin",
+        ActivateRequest,
+        body_optional=True,
+        errors=(401, 403, 404, 409, 422),
+    ),
+    "models.rollback": Operation(
+        "Switch back to the previous active version", "admin", errors=(401, 403, 409)
+    ),
+    "models.set_shadow": Operation(
+        "Run a version in shadow beside the active one", "admin", errors=(401, 403, 404, 409)
+    ),
+    "models.clear_shadow": Operation("Stop shadowing", "admin", errors=(401, 403)),
+    "training.start_training_run": Operation(
+        "Start a retraining run now",
+        "admin",
+        TrainingRunIn,
+        body_optional=True,
+        ok=(202, None),
+        errors=(401, 403, 409, 422, 503),
+    ),
+    "training.get_training_runs": Operation("Training runs, newest first", errors=(401,)),
+    "training.get_training_run": Operation("One training run with its gate report"),
+    "learning.reclassify": Operation(
+        "Reclassify a time window with a model version",
+        "admin",
+        ReclassifyIn,
+        ok=(202, None),
+        errors=(401, 403, 404, 422, 503),
+    ),
+    "learning.get_job": Operation("A batch job's progress"),
+    "learning.resume_job": Operation(
+        "Re-dispatch a batch job's unfinished chunks", "admin", errors=(401, 403, 404, 409, 503)
+    ),
+    "learning.get_shadow_report": Operation("Agreement of a shadow version with the active one"),
+    "learning.get_live_accuracy": Operation(
+        "Live accuracy from agents' resolutions",
+        errors=(401, 404, 422),
+        query={"window_days": {"type": "number"}, "model_version": {"type": "string"}},
+    ),
+}
+
+SECURITY = {
+    "read": [{"apiKey": []}],
+    "admin": [{"adminKey": []}],
+    "signature": [],  # checked from the body's signature header (see the README's webhook section)
+    "none": [],
+}
+
+
+def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """`/v1/x/<int:id>` → (`/v1/x/{id}`, its path parameters)."""
+    parameters = []
+    for converter, name in re.findall(r"<(?:(\w+):)?(\w+)>", rule):
+        schema = {"type": "integer"} if converter == "int" else {"type": "string", "minLength": 1}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule), parameters
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
+    document = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(document.pop("$defs", {}))
+    components[model.__name__] = document
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _responses(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
+    status, model = op.ok
+    ok: dict[str, Any] = {"description": "success"}
+    if model is not None:
+        ok["content"] = {"application/json": {"schema": _schema(model, components)}}
+    error = {"application/json": {"schema": _schema(ErrorBody, components)}}
+    responses = {str(status): ok}
+    if status == 202 and op.auth in ("signature", "read"):
+        responses["200"] = {"description": "a replay of an accepted event", "content": ok.get("content", {})}
+    for code in sorted(
+        {*op.errors, *((401,) if op.auth == "read" else ()), *((401, 403) if op.auth == "admin" else ())}
+    ):
+        responses[str(code)] = {"description": "error", "content": error}
+    return responses
+
+
+def _operation(
+    endpoint: str, method: str, path: str, parameters: list[dict[str, Any]], components: dict[str, Any]
+) -> dict[str, Any]:
+    op = OPERATIONS[endpoint]
+    query = [{"name": n, "in": "query", "required": False, "schema": s} for n, s in op.query.items()]
+    document: dict[str, Any] = {
+        "operationId": re.sub(r"\W+", "_", f"{method} {path}").strip("_"),  # unique per method and path
+        "summary": op.summary,
+        "security": SECURITY[op.auth],
+        "parameters": parameters + query,
+        "responses": _responses(op, components),
+    }
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": not op.body_optional,
+            "content": {"application/json": {"schema": _schema(op.body, components)}},
+        }
+    elif method == "post" and op.auth == "signature":
+        document["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    return document
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    components: dict[str, Any] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        path, parameters = _openapi_path(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule.endpoint, method.lower(), path, parameters, components
+            )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "helploop gateway", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "HELPLOOP_API_KEYS (or an admin key)",
+                },
+                "adminKey": {"type": "http", "scheme": "bearer", "description": "HELPLOOP_ADMIN_API_KEYS"},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    spec = current_app.extensions.get("helploop_openapi")
+    if spec is None:
+        spec = current_app.extensions["helploop_openapi"] = build_spec(current_app)
+    return jsonify(spec)
