@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     admin_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me-admin"])
     signature_tolerance_s: int = Field(default=300, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    # flask-limiter notation ("600/minute", "10/second;1000/hour"); empty: no limit
+    rate_limit_api: str = "600/minute"  # per API key
+    rate_limit_webhooks: str = "3000/minute"  # per helpdesk integration
     requeue_grace_s: float = Field(default=30.0, ge=0)
     # workers re-enqueue tickets still waiting for triage this long after their last enqueue (a message
     # lost between broker and worker, an enqueue that failed at intake); classification is idempotent

@@ -151,6 +151,8 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
         "api_keys": [API_KEY],
         "admin_api_keys": [ADMIN_API_KEY],
         "broker_connect_timeout_s": 1.0,
+        "rate_limit_api": "",  # tests that hammer one key; tests/test_ratelimit.py sets its own
+        "rate_limit_webhooks": "",
     }
     return {**base, **extra}
 

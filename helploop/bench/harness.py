@@ -53,6 +53,7 @@ class BenchEnv:
             "HELPLOOP_WEBHOOK_SECRETS": WEBHOOK_SECRET,
             "HELPLOOP_METRICS_DIR": str(self.root / "metrics"),
             "HELPLOOP_WORKER_METRICS_PORT": "0",
+            "HELPLOOP_RATE_LIMIT_WEBHOOKS": "",  # the load generator is one integration at 300/s
         }
 
     def start(

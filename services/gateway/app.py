@@ -16,6 +16,7 @@ from services.gateway.learning.views import bp as learning_bp
 from services.gateway.models.views import bp as models_bp
 from services.gateway.observability import init_metrics
 from services.gateway.openapi import bp as openapi_bp
+from services.gateway.ratelimit import init_rate_limits
 from services.gateway.resources import init_resources, resources
 from services.gateway.tickets.views import bp as tickets_bp
 from services.gateway.training.views import bp as training_bp
@@ -62,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     res = init_resources(app, settings)
     init_metrics(app, res)
     register_error_handlers(app)
+    init_rate_limits(app, settings)
     app.register_blueprint(health_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(kb_bp)

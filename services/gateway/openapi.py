@@ -167,9 +167,9 @@ def _responses(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
     responses = {str(status): ok}
     if status == 202 and op.auth in ("signature", "read"):
         responses["200"] = {"description": "a replay of an accepted event", "content": ok.get("content", {})}
-    for code in sorted(
-        {*op.errors, *((401,) if op.auth == "read" else ()), *((401, 403) if op.auth == "admin" else ())}
-    ):
+    limited = (429,) if op.auth != "none" else ()  # rate limits: per API key, per integration
+    auth_errors = (401,) if op.auth == "read" else (401, 403) if op.auth == "admin" else ()
+    for code in sorted({*op.errors, *auth_errors, *limited}):
         responses[str(code)] = {"description": "error", "content": error}
     return responses
 

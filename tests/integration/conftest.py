@@ -93,6 +93,8 @@ def stack(
         "HELPLOOP_METRICS_DIR": str(tmp_path / "metrics"),
         "HELPLOOP_WORKER_METRICS_PORT": str(free_port()),
         "HELPLOOP_TRAINING_METRICS_PORT": str(free_port()),
+        "HELPLOOP_RATE_LIMIT_API": "",  # pollers share one key
+        "HELPLOOP_RATE_LIMIT_WEBHOOKS": "",
         **stack_env,
     }
     log_dir = tmp_path / "logs"
