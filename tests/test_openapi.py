@@ -19,7 +19,7 @@ from services.gateway.openapi import OPERATIONS, UNDOCUMENTED
 from shared.db import upgrade_database
 from tests.conftest import ADMIN_API_KEY, settings_overrides
 
-FUZZ_EXAMPLES = 20  # per operation and mode (about 1,000 requests); `make fuzz` sends 10,000+
+FUZZ_EXAMPLES = 12  # per operation and mode (about 600 requests); `make fuzz` sends 10,000+
 
 
 @pytest.fixture

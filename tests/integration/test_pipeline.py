@@ -154,3 +154,36 @@ def test_threads_worker_batches_a_backlog_and_loses_nothing_when_killed(stack: S
     triaged, results = _wait_all_triaged(stack, more, timeout=60)
     assert triaged == len(more), f"{len(more) - triaged} tickets lost after SIGKILL\n{stack.logs()}"
     assert results == len(more), "a redelivered ticket got a second result"
+
+
+def test_sigterm_drains_the_gateway_and_the_worker_without_losing_or_repeating_a_ticket(stack: Stack) -> None:
+    """A rolling restart: SIGTERM lets the gateway answer what it accepted and the worker finish and
+    acknowledge what it started (late acks: nothing is acked before its result is committed)."""
+    ids = _post_many(stack, 30)
+    broker = redis.Redis.from_url(stack.redis_url)
+    _wait_busy(stack, broker, ids)
+    worker = stack.processes.pop("worker")
+    worker.send_signal(signal.SIGTERM)  # the main process: Celery's warm shutdown
+    assert worker.wait(timeout=60) == 0, stack.logs()
+    triaged_at_exit, results_at_exit = _counts(stack, ids)
+    assert triaged_at_exit == results_at_exit  # every finished task's result is whole
+
+    gateway = stack.processes.pop("gateway")
+    statuses: list[int] = []
+    for i in range(20):
+        if i == 5:
+            gateway.send_signal(signal.SIGTERM)  # gunicorn's graceful stop: in-flight requests finish
+        try:
+            response = post_signed(stack.base_url, ticket_payload(f"after stop {i}"), WEBHOOK_SECRET)
+        except requests.ConnectionError:
+            statuses.append(0)
+            continue
+        statuses.append(response.status_code)
+        if response.status_code == 202:
+            ids.append(response.json()["id"])  # acknowledged: it must be triaged like the rest
+    assert gateway.wait(timeout=60) == 0
+    assert all(s in (202, 0) for s in statuses) and statuses[:5] == [202] * 5, statuses
+    stack.start("gateway", gateway.args)  # type: ignore[arg-type]
+    stack.start_worker()
+    triaged, results = _wait_all_triaged(stack, ids, timeout=60)
+    assert triaged == results == len(ids), f"after SIGTERM: {len(ids) - triaged} lost\n{stack.logs()}"
