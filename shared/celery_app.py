@@ -5,16 +5,22 @@ The gateway publishes by task name only (it never imports worker code); workers 
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
-from celery.signals import before_task_publish, task_prerun
+from celery.signals import before_task_publish, task_prerun, worker_init, worker_shutting_down
 from kombu import Queue
 
 from shared.redis_client import is_sentinel_url, sentinel_transport_options
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+RESTART_DELAY_S = 2.0
 
 TASK_CLASSIFY = "helploop.triage.classify"
 TASK_KB_INDEX = "helploop.kb.index"
@@ -113,3 +119,25 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         app.conf.broker_transport_options.update(options)
         app.conf.result_backend_transport_options = options
     return app
+
+
+def run_worker_main(app: Celery, argv: list[str], *, restart_on_failure: bool) -> None:
+    """Run `celery worker` with `argv`; a worker that stops on an unrecoverable error (kombu can fail this
+    way when Redis goes away while it restores unacknowledged messages) replaces itself with a fresh
+    process, same pid and command line, instead of leaving its queues unserved. A requested shutdown
+    (SIGTERM, SIGINT, SIGQUIT: warm or cold) returns normally."""
+    workers: list[Any] = []
+    requested: list[bool] = []
+    worker_init.connect(lambda sender=None, **_: workers.append(sender), weak=False)
+    worker_shutting_down.connect(lambda **_: requested.append(True), weak=False)
+    app.worker_main(argv)  # returns whatever the worker's exit code: read it from the worker itself
+    code = workers[-1].exitcode if workers else None
+    if code in (0, None) or requested:
+        return
+    if not restart_on_failure:
+        raise SystemExit(code)
+    log.error(
+        "worker stopped on an unrecoverable error (exit %s); restarting in %.0fs", code, RESTART_DELAY_S
+    )
+    time.sleep(RESTART_DELAY_S)
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])

@@ -110,6 +110,16 @@ TRAINING_DURATION = Histogram(
 RECLASSIFIED = Counter(
     "helploop_reclassified_tickets_total", "Tickets given a result by batch reclassification"
 )
+OUTBOX_PUBLISHED = Counter(
+    "helploop_outbox_published_total",
+    "Outbox messages handed to the broker, by path (inline at intake, or by the relay)",
+    ["path"],
+)
+OUTBOX_PENDING = Gauge(
+    "helploop_outbox_pending",
+    "Outbox messages not yet handed to the broker, as last counted by the relay",
+    multiprocess_mode="livemax",
+)
 
 
 def exposition_registry() -> CollectorRegistry:
@@ -134,6 +144,7 @@ PROVIDERS = ("zendesk", "zammad", "freshdesk", "jira_sm", "generic")
 WRITEBACK_OUTCOMES = ("sent", "retry", "dead")
 TRAINING_OUTCOMES = ("promoted", "shadow", "passed", "rejected", "skipped", "failed")
 DRAFT_SOURCES = ("model", "template")
+OUTBOX_PATHS = ("inline", "relay")
 GUARDRAIL_FLAGS = ("ungrounded", "pii_echo", "empty", "degenerate")  # shared.drafting.guardrails.Flag
 
 
@@ -150,6 +161,7 @@ def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, .
         (DRAFTS_FLAGGED, GUARDRAIL_FLAGS),
         (TRAINING_RUNS, TRAINING_OUTCOMES),
         (TRAINING_DURATION, TRAINING_OUTCOMES),
+        (OUTBOX_PUBLISHED, OUTBOX_PATHS),
     )
     for family, values in single_label:
         for value in values:

@@ -54,7 +54,12 @@ class Settings(BaseSettings):
     # flask-limiter notation ("600/minute", "10/second;1000/hour"); empty: no limit
     rate_limit_api: str = "600/minute"  # per API key
     rate_limit_webhooks: str = "3000/minute"  # per helpdesk integration
-    requeue_grace_s: float = Field(default=30.0, ge=0)
+    # transactional outbox: each gateway process runs a relay thread (one works at a time, by lease) that
+    # publishes messages the intake could not (broker away, older messages waiting)
+    outbox_relay_enabled: bool = True
+    outbox_relay_interval_s: float = Field(default=0.5, gt=0)
+    outbox_retention_s: float = Field(default=86400.0, ge=0)  # sent messages kept this long, then purged
+    api_key_cache_s: float = Field(default=5.0, ge=0)  # a revoked key stops working within this time
     # workers re-enqueue tickets still waiting for triage this long after their last enqueue (a message
     # lost between broker and worker, an enqueue that failed at intake); classification is idempotent
     stale_requeue_after_s: float = Field(default=900.0, ge=1)
@@ -67,6 +72,7 @@ class Settings(BaseSettings):
     triage_time_limit_s: int = Field(default=60, ge=1)
     triage_max_retries: int = Field(default=5, ge=0)
     worker_concurrency: int = Field(default=1, ge=1)
+    worker_restart_on_failure: bool = True  # a worker that stops on an unrecoverable error starts afresh
     # "threads": one process runs `worker_concurrency` tasks in threads and micro-batches classification
     # (the triage worker to scale); "prefork": a process per task (isolation, hard time limits)
     worker_pool: Literal["prefork", "threads"] = "prefork"

@@ -197,7 +197,7 @@ def test_every_error_is_json(client: FlaskClient) -> None:
         assert 400 <= response.status_code < 500
 
 
-def test_redis_down_gives_503_and_a_replay_later_enqueues(
+def test_redis_down_still_accepts_and_the_relay_enqueues_in_order_when_it_returns(
     sqlite_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     upgrade_database(sqlite_url)
@@ -205,16 +205,34 @@ def test_redis_down_gives_503_and_a_replay_later_enqueues(
         settings_overrides(
             database_url=sqlite_url, redis_url="redis://127.0.0.1:1/0", model_registry_dir=tmp_path
         )
+    ).test_client()
+    started = time.monotonic()
+    accepted = [post_webhook(down, ticket_payload("help", event_id=f"evt-outage-{i}")) for i in range(6)]
+    assert [r.status_code for r in accepted] == [202] * 6, accepted[0].get_json()
+    assert {r.get_json()["status"] for r in accepted} == {"received"}
+    assert time.monotonic() - started < 10  # one failed connection attempt, then straight to the outbox
+    replay = post_webhook(down, ticket_payload("help", event_id="evt-outage-0"))
+    assert replay.status_code == 200 and replay.get_json()["id"] == accepted[0].get_json()["id"]
+    app = create_app(
+        settings_overrides(
+            database_url=sqlite_url,
+            redis_url=redis_url,
+            model_registry_dir=tmp_path,
+            outbox_relay_enabled=True,
+            outbox_relay_interval_s=0.05,
+        )
     )
-    payload = ticket_payload("help", event_id="evt-outage")
-    response = post_webhook(down.test_client(), payload)
-    assert response.status_code == 503 and response.headers["Retry-After"]
-    up = create_app(
-        settings_overrides(database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path)
-    )
-    replay = post_webhook(up.test_client(), payload)
-    assert replay.status_code == 200 and replay.get_json()["status"] == "queued"
-    assert queued_ids(redis.Redis.from_url(redis_url)) == [replay.get_json()["id"]]
+    app.test_client().get("/healthz")  # the first request starts this process's relay
+    ids = [r.get_json()["id"] for r in accepted]
+    broker = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 10
+    while len(queued_ids(broker)) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.extensions["helploop"].relay.stop()
+    # every one, once, in the order accepted (kombu pushes on the left; workers pop from the right)
+    assert queued_ids(broker)[::-1] == ids
+    view = app.test_client().get(f"/v1/tickets/{ids[0]}", headers=AUTH).get_json()
+    assert view["status"] == "queued"
 
 
 def test_health_and_readiness(client: FlaskClient) -> None:

@@ -145,7 +145,7 @@ def test_draft_cites_the_knowledge_base_and_is_idempotent(
         upsert_article(session=session, article=article, source="test")
     ticket = ticket_in(body="My parcel still hasn't arrived after 9 days. Where is it?")
     ticket_id = ingest_ticket(
-        session_factory=factory, enqueue=lambda _id: None, source="api", event_id="e1", ticket=ticket
+        session_factory=factory, publish=lambda *_: None, source="api", event_id="e1", ticket=ticket
     ).ticket_id
     with session_scope(factory) as session:
         session.add(

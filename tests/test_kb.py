@@ -16,9 +16,10 @@ from shared.kb.store import current_revision, delete_article, pending_chunks, up
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
 from shared.schemas import KbArticleIn
-from tests.conftest import API_KEY, settings_overrides
+from tests.conftest import ADMIN_API_KEY, API_KEY, settings_overrides
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_API_KEY}"}  # knowledge-base writes need the admin scope
 SHIPPING = KbArticleIn(
     id="shipping", title="Shipping", body="## Times\nThree to five days.\n\n## Costs\nFree."
 )
@@ -112,17 +113,19 @@ def test_article_api_round_trip_and_errors(sqlite_url: str, redis_url: str, tmp_
     )
     client = create_app(overrides).test_client()
     body = {"title": "Gift wrapping", "body": "## Options\nWe wrap any order for $3.", "tags": ["gifts"]}
-    created = client.post("/v1/kb/articles", json=body, headers=AUTH)
+    assert client.post("/v1/kb/articles", json=body, headers=AUTH).status_code == 403
+    created = client.post("/v1/kb/articles", json=body, headers=ADMIN)
     assert created.status_code == 201 and created.get_json()["id"] == "gift-wrapping"
-    assert client.post("/v1/kb/articles", json=body, headers=AUTH).get_json()["changed"] is False
+    assert client.post("/v1/kb/articles", json=body, headers=ADMIN).get_json()["changed"] is False
     view = client.get("/v1/kb/articles/gift-wrapping", headers=AUTH).get_json()
     assert (view["chunks"], view["indexed_chunks"], view["tags"]) == (1, 0, ["gifts"])
-    bad = client.post("/v1/kb/articles", json={"title": "x"}, headers=AUTH)
+    bad = client.post("/v1/kb/articles", json={"title": "x"}, headers=ADMIN)
     assert bad.status_code == 422 and bad.get_json()["fields"][0]["field"] == "body"
     assert client.post("/v1/kb/articles", json=body).status_code == 401
     assert client.get("/v1/kb/search?q=", headers=AUTH).status_code == 422
     assert client.get("/v1/kb/search?q=wrap&k=500", headers=AUTH).status_code == 422
     no_worker = client.get("/v1/kb/search?q=wrapping", headers=AUTH)
     assert no_worker.status_code == 503 and no_worker.get_json()["error"] == "search_unavailable"
-    assert client.delete("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 204
+    assert client.delete("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 403
+    assert client.delete("/v1/kb/articles/gift-wrapping", headers=ADMIN).status_code == 204
     assert client.get("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 404

@@ -179,7 +179,7 @@ def test_classify_stores_every_head_once_per_model_version(triage_context: Triag
     factory = triage_context.session_factory
     accepted = ingest_ticket(
         session_factory=factory,
-        enqueue=lambda _: None,
+        publish=lambda *_: None,
         source="generic",
         event_id="m1",
         ticket=ticket_in("My parcel NW-11111 never arrived, where is it? It was due Monday."),
@@ -202,7 +202,7 @@ def test_missing_ticket_and_failure_marking(triage_context: TriageContext) -> No
     assert classify_ticket(ticket_id="does-not-exist", context=triage_context) == Outcome.MISSING
     factory = triage_context.session_factory
     accepted = ingest_ticket(
-        session_factory=factory, enqueue=lambda _: None, source="generic", event_id="m2", ticket=ticket_in()
+        session_factory=factory, publish=lambda *_: None, source="generic", event_id="m2", ticket=ticket_in()
     )
     mark_failed(ticket_id=accepted.ticket_id, session_factory=factory, reason="RuntimeError: boom")
     with session_scope(factory) as session:

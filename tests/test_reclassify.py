@@ -107,7 +107,7 @@ def test_shadow_predictions_and_the_shadow_report(factory, registry: Registry) -
     ids = [
         ingest_ticket(
             session_factory=factory,
-            enqueue=lambda _: None,
+            publish=lambda *_: None,
             source="api",
             event_id=f"s{i}",
             ticket=ticket_in(t),

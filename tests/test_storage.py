@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.gateway.tickets.service import QueueUnavailable, get_ticket_view, ingest_ticket
+from services.gateway.tickets.service import get_ticket_view, ingest_ticket, mark_tickets_queued
+from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
 from shared.db import (
     Base,
     Ticket,
@@ -22,6 +23,10 @@ from shared.db import (
     upgrade_database,
 )
 from shared.db.engine import current_revision
+from shared.db.models import utcnow
+from shared.outbox.models import Lease, OutboxMessage
+from shared.outbox.relay import OutboxRelay
+from shared.outbox.service import add_message, count_pending, hold_lease, purge_sent, relay_pending
 from shared.schemas import TicketIn
 
 
@@ -47,7 +52,7 @@ def engine(database_url: str) -> Engine:
 
 
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0007"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -55,70 +60,127 @@ def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
 
 def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
     upgrade_database(database_url)
-    assert current_revision(engine) == "0006"
+    assert current_revision(engine) == "0007"
+
+
+class Broker:
+    """Records what is published; `down` makes it refuse like an unreachable Redis."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.down = False
+
+    def __call__(self, task: str, args: list, queue: str) -> None:
+        if self.down:
+            raise ConnectionError("redis down")
+        assert (task, queue) == (TASK_CLASSIFY, QUEUE_TRIAGE)
+        self.published.append(args[0])
 
 
 def test_ingest_stores_once_and_enqueues_once(engine: Engine) -> None:
     factory = build_session_factory(engine)
-    enqueued: list[str] = []
+    broker = Broker()
     first = ingest_ticket(
-        session_factory=factory, enqueue=enqueued.append, source="generic", event_id="e1", ticket=ticket_in()
+        session_factory=factory, publish=broker, source="generic", event_id="e1", ticket=ticket_in()
     )
     again = ingest_ticket(
-        session_factory=factory, enqueue=enqueued.append, source="generic", event_id="e1", ticket=ticket_in()
+        session_factory=factory, publish=broker, source="generic", event_id="e1", ticket=ticket_in()
     )
     other_source = ingest_ticket(
-        session_factory=factory, enqueue=enqueued.append, source="api", event_id="e1", ticket=ticket_in()
+        session_factory=factory, publish=broker, source="api", event_id="e1", ticket=ticket_in()
     )
     assert first.created and not again.created and other_source.created
     assert again.ticket_id == first.ticket_id
-    assert enqueued == [first.ticket_id, other_source.ticket_id]
+    assert broker.published == [first.ticket_id, other_source.ticket_id]
     with session_scope(factory) as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 2
         stored = session.get(Ticket, first.ticket_id)
         assert stored.status == TicketStatus.QUEUED
         assert stored.created_at == datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
         assert stored.queued_at is not None and stored.queued_at.tzinfo is not None
+        messages = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [m.args for m in messages] == [[first.ticket_id], [other_source.ticket_id]]
+        assert all(m.sent_at is not None and m.attempts == 1 for m in messages)
 
 
-def test_ticket_is_committed_before_it_is_enqueued(engine: Engine) -> None:
+def test_ticket_and_its_message_are_committed_before_publishing(engine: Engine) -> None:
     factory = build_session_factory(engine)
-    seen: list[str] = []
+    seen: list[tuple[str, int]] = []
 
-    def enqueue(ticket_id: str) -> None:
+    def publish(task: str, args: list, queue: str) -> None:
         with session_scope(build_session_factory(build_engine(str(engine.url)))) as other:
-            seen.append(other.get(Ticket, ticket_id).status)
+            pending = other.scalar(select(func.count()).select_from(OutboxMessage))
+            seen.append((other.get(Ticket, args[0]).status, pending))
 
     ingest_ticket(
-        session_factory=factory, enqueue=enqueue, source="generic", event_id="e2", ticket=ticket_in()
+        session_factory=factory, publish=publish, source="generic", event_id="e2", ticket=ticket_in()
     )
-    assert seen == [TicketStatus.RECEIVED]
+    assert seen == [(TicketStatus.RECEIVED, 1)]
 
 
-def test_failed_enqueue_keeps_ticket_and_a_replay_enqueues_it(engine: Engine) -> None:
+def test_broker_down_accepts_the_ticket_and_the_relay_drains_the_backlog_in_order(engine: Engine) -> None:
     factory = build_session_factory(engine)
-
-    def broken(_: str) -> None:
-        raise ConnectionError("redis down")
-
-    with pytest.raises(QueueUnavailable) as caught:
+    broker = Broker()
+    broker.down = True
+    woken: list[int] = []
+    accepted = [
         ingest_ticket(
-            session_factory=factory, enqueue=broken, source="generic", event_id="e3", ticket=ticket_in()
+            session_factory=factory,
+            publish=broker,
+            source="generic",
+            event_id=f"down-{i}",
+            ticket=ticket_in(),
+            on_left_pending=lambda: woken.append(1),
         )
-    view = get_ticket_view(session_factory=factory, ticket_id=caught.value.ticket_id)
-    assert view.status == "received" and "redis down" in view.failure_reason
-    enqueued: list[str] = []
-    replay = ingest_ticket(
-        session_factory=factory, enqueue=enqueued.append, source="generic", event_id="e3", ticket=ticket_in()
+        for i in range(5)
+    ]
+    assert all(a.created and a.status == "received" for a in accepted) and len(woken) == 5
+    relay = OutboxRelay(session_factory=factory, publish=broker, on_sent=mark_tickets_queued, batch=2)
+    assert relay.run_once() is True and broker.published == []  # still down: nothing lost, nothing sent
+    assert count_pending(session_factory=factory) == 5
+    broker.down = False
+    with session_scope(factory) as session:  # the backlog is older than the intake's grace now
+        session.execute(update(OutboxMessage).values(created_at=utcnow() - timedelta(seconds=5)))
+    late = ingest_ticket(
+        session_factory=factory, publish=broker, source="generic", event_id="late", ticket=ticket_in()
     )
-    assert enqueued == [caught.value.ticket_id] and replay.status == "queued"
-    assert get_ticket_view(session_factory=factory, ticket_id=replay.ticket_id).failure_reason is None
+    assert late.status == "received" and broker.published == []  # queues up behind the backlog
+    assert relay.run_once() is False
+    assert broker.published == [a.ticket_id for a in accepted] + [late.ticket_id]
+    assert count_pending(session_factory=factory) == 0
+    views = [get_ticket_view(session_factory=factory, ticket_id=t) for t in broker.published]
+    assert {v.status for v in views} == {"queued"}
+
+
+def test_only_the_lease_holder_relays_and_a_dead_holder_is_replaced(engine: Engine) -> None:
+    factory = build_session_factory(engine)
+    assert hold_lease(session_factory=factory, name="relay", holder="a", ttl_s=30)
+    assert hold_lease(session_factory=factory, name="relay", holder="a", ttl_s=30)  # renewal
+    assert not hold_lease(session_factory=factory, name="relay", holder="b", ttl_s=30)
+    with session_scope(factory) as session:
+        session.execute(update(Lease).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert hold_lease(session_factory=factory, name="relay", holder="b", ttl_s=30)
+    assert not hold_lease(session_factory=factory, name="relay", holder="a", ttl_s=30)
+
+
+def test_a_claim_left_by_a_crashed_publisher_expires(engine: Engine) -> None:
+    factory = build_session_factory(engine)
+    with session_scope(factory) as session:
+        message = add_message(session, task=TASK_CLASSIFY, args=["t-1"], queue=QUEUE_TRIAGE, claim=True)
+    assert message.claim is not None  # the intake that claimed it died before publishing
+    broker = Broker()
+    assert relay_pending(session_factory=factory, publish=broker).claimed == 0
+    with session_scope(factory) as session:
+        session.execute(update(OutboxMessage).values(claimed_until=utcnow() - timedelta(seconds=1)))
+    assert relay_pending(session_factory=factory, publish=broker).sent == 1 and broker.published == ["t-1"]
+    assert purge_sent(session_factory=factory, older_than_s=3600) == 0
+    assert purge_sent(session_factory=factory, older_than_s=0) == 1
 
 
 def test_one_result_per_ticket_and_model_version(engine: Engine) -> None:
     factory = build_session_factory(engine)
     result = ingest_ticket(
-        session_factory=factory, enqueue=lambda _: None, source="generic", event_id="e4", ticket=ticket_in()
+        session_factory=factory, publish=lambda *_: None, source="generic", event_id="e4", ticket=ticket_in()
     )
 
     def add(version: str) -> None:

@@ -11,9 +11,10 @@ from sqlalchemy import update
 from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from services.inference import context as worker_context_module
 from services.inference.context import WorkerContext, warm_up
+from services.inference.microbatch import DirectPredictor
 from services.inference.sweeper import requeue_stale
 from services.inference.tasks import classify
-from services.inference.triage import TriageContext
+from services.inference.triage import Outcome, TriageContext, classify_ticket
 from services.inference.worker import create_worker_app
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
 from shared.db import (
@@ -66,7 +67,7 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
     )
     monkeypatch.setattr(worker_context_module, "_context", context)
     accepted = ingest_ticket(
-        session_factory=factory, enqueue=lambda _: None, source="generic", event_id="t1", ticket=ticket_in()
+        session_factory=factory, publish=lambda *_: None, source="generic", event_id="t1", ticket=ticket_in()
     )
     classify.apply(args=[accepted.ticket_id])
     assert model.calls == 3  # the first try and two retries
@@ -81,7 +82,7 @@ def test_sweeper_requeues_only_tickets_waiting_too_long(database_url: str) -> No
     ids = [
         ingest_ticket(
             session_factory=factory,
-            enqueue=lambda _: None,
+            publish=lambda *_: None,
             source="generic",
             event_id=f"s{i}",
             ticket=ticket_in(),
@@ -135,3 +136,32 @@ def test_warm_up_loads_only_what_the_served_queues_need(
     monkeypatch.setattr(worker_context_module, "_context", context)
     warm_up(queues)
     assert {name for name, fake in fakes.items() if fake.calls} == loaded
+
+
+class DyingPredictor(DirectPredictor):
+    """Stands for a crash inside the model (the process would die here)."""
+
+    def predict(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        raise SystemExit("worker died in the model")
+
+
+def test_a_ticket_whose_runs_never_finish_is_failed_after_its_attempts(sqlite_url: str) -> None:
+    upgrade_database(sqlite_url)
+    factory = build_session_factory(build_engine(sqlite_url))
+    accepted = ingest_ticket(
+        session_factory=factory, publish=lambda *_: None, source="generic", event_id="p1", ticket=ticket_in()
+    )
+    model = Recording("v1")
+    context = TriageContext(
+        session_factory=factory,
+        model=model,  # type: ignore[arg-type]
+        predictor=DyingPredictor(),
+        max_attempts=3,
+    )
+    for _ in range(3):
+        with pytest.raises(SystemExit):
+            classify_ticket(ticket_id=accepted.ticket_id, context=context)
+    assert classify_ticket(ticket_id=accepted.ticket_id, context=context) == Outcome.GAVE_UP
+    view = get_ticket_view(session_factory=factory, ticket_id=accepted.ticket_id)
+    assert view.status == "failed"
+    assert view.failure_reason.startswith("gave up after 3 attempts that never finished")

@@ -69,7 +69,7 @@ def triaged_ticket(
     ticket = ticket_in("Where is my parcel NW-1?").model_copy(update={"external_id": external_id})
     result = ingest_ticket(
         session_factory=factory,
-        enqueue=lambda _id: None,
+        publish=lambda *_: None,
         source=source,
         event_id=f"e-{source}",
         ticket=ticket,

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
 
+from services.gateway.access.views import bp as access_bp
+from services.gateway.auth import init_auth
 from services.gateway.deliveries.views import bp as deliveries_bp
 from services.gateway.errors import register_error_handlers
 from services.gateway.feedback.views import bp as feedback_bp
@@ -62,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     res = init_resources(app, settings)
     init_metrics(app, res)
+    init_auth(app, res)
     register_error_handlers(app)
     init_rate_limits(app, settings)
     app.register_blueprint(health_bp)
@@ -74,5 +77,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.register_blueprint(training_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(openapi_bp)
+    app.register_blueprint(access_bp)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

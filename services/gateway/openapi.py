@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 from pydantic import BaseModel
 
 from services.gateway.models.views import ActivateRequest
+from shared.access.schemas import AuditLog
 from shared.learning.schemas import ReclassifyIn, TrainingRunIn
 from shared.schemas import (
     ApiTicketEnvelope,
@@ -32,7 +33,7 @@ UNDOCUMENTED = {"static"}  # Flask's static files: none are served
 @dataclass(frozen=True)
 class Operation:
     summary: str
-    auth: str = "read"  # "read", "admin", "signature" (a webhook), "none"
+    auth: str = "read"  # an API key scope ("read", "ingest", "admin"), "signature" (a webhook), "none"
     body: type[BaseModel] | None = None
     body_optional: bool = False
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -50,13 +51,14 @@ OPERATIONS: dict[str, Operation] = {
         "signature",
         WebhookEnvelope,
         ok=(202, TicketAccepted),
-        errors=(401, 413, 415, 422, 503),
+        errors=(401, 413, 415, 422),
     ),
     "tickets.create_ticket": Operation(
         "Ingest a ticket through the API",
-        body=ApiTicketEnvelope,
+        "ingest",
+        ApiTicketEnvelope,
         ok=(202, TicketAccepted),
-        errors=(401, 413, 415, 422, 503),
+        errors=(413, 415, 422),
     ),
     "tickets.get_ticket": Operation(
         "A ticket with its classification, draft, route and deliveries", ok=(200, TicketView)
@@ -64,19 +66,20 @@ OPERATIONS: dict[str, Operation] = {
     "webhooks.provider_webhook": Operation(
         "Ingest from Zendesk, Zammad, Jira Service Management or Freshdesk (provider signatures)",
         "signature",
-        errors=(401, 404, 413, 415, 422, 503),
+        errors=(401, 404, 413, 415, 422),
     ),
     "feedback.post_resolution": Operation(
-        "An agent's final answer and labels", body=ResolutionIn, errors=(401, 404, 409, 422)
+        "An agent's final answer and labels", "ingest", ResolutionIn, errors=(404, 409, 422)
     ),
     "kb.create_article": Operation(
         "Add or replace a knowledge-base article",
-        body=KbArticleIn,
+        "admin",
+        KbArticleIn,
         ok=(201, KbArticleView),
-        errors=(401, 422),
+        errors=(422,),
     ),
     "kb.read_article": Operation("A knowledge-base article", ok=(200, KbArticleView)),
-    "kb.remove_article": Operation("Delete a knowledge-base article", ok=(204, None)),
+    "kb.remove_article": Operation("Delete a knowledge-base article", "admin", ok=(204, None)),
     "kb.search": Operation(
         "Search the knowledge base",
         ok=(200, KbSearchResult),
@@ -88,7 +91,9 @@ OPERATIONS: dict[str, Operation] = {
         errors=(401, 422),
         query={"status": {"type": "string"}, "limit": {"type": "integer"}},
     ),
-    "deliveries.retry_delivery": Operation("Retry a dead-lettered delivery", errors=(401, 404, 409, 503)),
+    "deliveries.retry_delivery": Operation(
+        "Retry a dead-lettered delivery", "admin", errors=(401, 404, 409, 503)
+    ),
     "models.get_models": Operation("Registered classifier versions, active and shadow"),
     "models.get_model": Operation("One classifier version's manifest and evaluation"),
     "models.activate": Operation(
@@ -132,11 +137,18 @@ OPERATIONS: dict[str, Operation] = {
         errors=(401, 404, 422),
         query={"window_days": {"type": "number"}, "model_version": {"type": "string"}},
     ),
+    "access.get_audit_log": Operation(
+        "Admin requests (allowed or refused), newest first",
+        "admin",
+        ok=(200, AuditLog),
+        errors=(422,),
+        query={"limit": {"type": "integer"}},
+    ),
 }
+KEY_SCOPES = ("read", "ingest", "admin")
 
 SECURITY = {
-    "read": [{"apiKey": []}],
-    "admin": [{"adminKey": []}],
+    **{scope: [{"apiKey": []}] for scope in KEY_SCOPES},
     "signature": [],  # checked from the body's signature header (see the README's webhook section)
     "none": [],
 }
@@ -165,10 +177,10 @@ def _responses(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
         ok["content"] = {"application/json": {"schema": _schema(model, components)}}
     error = {"application/json": {"schema": _schema(ErrorBody, components)}}
     responses = {str(status): ok}
-    if status == 202 and op.auth in ("signature", "read"):
+    if status == 202 and op.auth in ("signature", "ingest"):
         responses["200"] = {"description": "a replay of an accepted event", "content": ok.get("content", {})}
     limited = (429,) if op.auth != "none" else ()  # rate limits: per API key, per integration
-    auth_errors = (401,) if op.auth == "read" else (401, 403) if op.auth == "admin" else ()
+    auth_errors = (401, 403) if op.auth in KEY_SCOPES else ()  # 403: a valid key without the scope
     for code in sorted({*op.errors, *auth_errors, *limited}):
         responses[str(code)] = {"description": "error", "content": error}
     return responses
@@ -183,6 +195,7 @@ def _operation(
         "operationId": re.sub(r"\W+", "_", f"{method} {path}").strip("_"),  # unique per method and path
         "summary": op.summary,
         "security": SECURITY[op.auth],
+        **({"x-helploop-scope": op.auth} if op.auth in KEY_SCOPES else {}),
         "parameters": parameters + query,
         "responses": _responses(op, components),
     }
@@ -220,9 +233,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "apiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "HELPLOOP_API_KEYS (or an admin key)",
+                    "description": "a key from `helploop keys create` (or HELPLOOP_API_KEYS / "
+                    "HELPLOOP_ADMIN_API_KEYS) with the scope an operation's x-helploop-scope names; "
+                    "`admin` passes every scope",
                 },
-                "adminKey": {"type": "http", "scheme": "bearer", "description": "HELPLOOP_ADMIN_API_KEYS"},
             },
         },
     }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis
@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.errors import ApiError, validation_fields
+from services.gateway.tickets.service import mark_tickets_queued
 from shared.celery_app import (
     QUEUE_CALLBACKS,
     QUEUE_TRAINING,
@@ -26,12 +27,20 @@ from shared.celery_app import (
 )
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
+from shared.outbox.relay import OutboxRelay
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.settings import Settings
 
 EXTENSION_KEY = "helploop"
 FAIL_FAST = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+BROKER_BACKOFF_S = 2.0  # after a failed publish, requests leave their messages to the relay this long
+
+
+class BrokerUnavailable(ConnectionError):
+    """The broker refused a publish moments ago; not tried again yet."""
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -44,13 +53,24 @@ class Resources:
     redis: redis.Redis
     registry: Registry
     integrations: dict[str, Integration]
+    relay: OutboxRelay = field(init=False)
+    _broker_down_until: float = field(default=0.0, init=False)
+
+    def publish(self, task: str, args: list[Any], queue: str) -> None:
+        """Publish by task name; only ids travel. Fails fast when Redis is away (and, for a moment after,
+        without trying); fire and forget (no result subscription on the way)."""
+        if time.monotonic() < self._broker_down_until:
+            raise BrokerUnavailable("the broker was unreachable moments ago")
+        try:
+            self.celery.send_task(
+                task, args=args, queue=queue, retry=True, retry_policy=FAIL_FAST, ignore_result=True
+            )
+        except Exception:
+            self._broker_down_until = time.monotonic() + BROKER_BACKOFF_S
+            raise
 
     def _publish(self, task: str, arg: str | int, queue: str) -> None:
-        """Publish by task name; only the id travels. Fails fast when Redis is away; fire and forget (no
-        result subscription on the way)."""
-        self.celery.send_task(
-            task, args=[arg], queue=queue, retry=True, retry_policy=FAIL_FAST, ignore_result=True
-        )
+        self.publish(task, [arg], queue)
 
     def enqueue_classification(self, ticket_id: str) -> None:
         self._publish(TASK_CLASSIFY, ticket_id, QUEUE_TRIAGE)
@@ -62,12 +82,18 @@ class Resources:
         self._publish(TASK_RETRAIN, run_id, QUEUE_TRAINING)
 
 
+def _start_relay(resources: Resources) -> None:
+    """Each serving process runs its own relay thread, started on its first request (after the fork)."""
+    resources.relay.start()
+
+
 def init_resources(app: Flask, settings: Settings) -> Resources:
     engine = build_engine(settings.database_url)
+    session_factory = build_session_factory(engine)
     resources = Resources(
         settings=settings,
         engine=engine,
-        session_factory=build_session_factory(engine),
+        session_factory=session_factory,
         celery=create_celery(settings, name="helploop-gateway"),
         redis=redis_from_settings(
             settings,
@@ -77,44 +103,21 @@ def init_resources(app: Flask, settings: Settings) -> Resources:
         registry=Registry(settings.model_registry_dir),
         integrations=load_integrations(settings.integrations_file),
     )
+    resources.relay = OutboxRelay(
+        session_factory=session_factory,
+        publish=resources.publish,
+        on_sent=mark_tickets_queued,
+        interval_s=settings.outbox_relay_interval_s,
+        retention_s=settings.outbox_retention_s,
+    )
     app.extensions[EXTENSION_KEY] = resources
+    if settings.outbox_relay_enabled:
+        app.before_request(lambda: _start_relay(resources))
     return resources
 
 
 def resources() -> Resources:
     return current_app.extensions[EXTENSION_KEY]
-
-
-def _unauthorized(status: int, message: str) -> ApiError:
-    code = "unauthorized" if status == 401 else "forbidden"
-    return ApiError(status, code, message, headers={"WWW-Authenticate": 'Bearer realm="helploop"'})
-
-
-def _matches(given: bytes, keys: list[str]) -> bool:
-    matched = False
-    for key in keys:  # every key compared, in constant time each
-        matched |= hmac.compare_digest(key.encode("utf-8"), given)
-    return matched
-
-
-def require_api_key(scope: str = "read") -> None:
-    """Bearer authentication against the configured keys. Scope `admin` (training, activation, rollback,
-    reclassification) needs one of HELPLOOP_ADMIN_API_KEYS; those keys also pass every `read` check."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized(401, "missing bearer API key")
-    given = token.strip().encode("utf-8", "replace")
-    settings = resources().settings
-    is_admin = _matches(given, settings.admin_api_keys)
-    if scope == "admin":
-        if is_admin:
-            return
-        if _matches(given, settings.api_keys):
-            raise _unauthorized(403, "this endpoint needs an admin API key")
-        raise _unauthorized(401, "invalid API key")
-    if not (is_admin or _matches(given, settings.api_keys)):
-        raise _unauthorized(401, "invalid API key")
 
 
 def parse_json_body(model: type[M]) -> M:

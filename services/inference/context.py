@@ -145,7 +145,11 @@ def build_context(settings: Settings) -> WorkerContext:
     model = ActiveModel(registry, intra_op_threads=threads)
     versions = ClassifierVersions(registry, intra_op_threads=threads)
     triage = TriageContext(
-        session_factory=factory, model=model, top_k=settings.top_k, predictor=triage_predictor(settings)
+        session_factory=factory,
+        model=model,
+        top_k=settings.top_k,
+        predictor=triage_predictor(settings),
+        max_attempts=settings.triage_max_retries + 1,
     )
     knowledge = ActiveKnowledgeBase(factory, settings)
     integrations = load_integrations(settings.integrations_file)

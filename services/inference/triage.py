@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     CLASSIFIED = "classified"
     ALREADY_DONE = "already_done"
     MISSING = "missing"
+    GAVE_UP = "gave_up"  # too many attempts died or timed out: marked failed without another try
 
 
 @dataclass
@@ -33,6 +34,32 @@ class TriageContext:
     model: ActiveModel
     top_k: int = 3
     predictor: DirectPredictor | MicroBatcher = field(default_factory=DirectPredictor)
+    max_attempts: int = 6  # runs started per ticket; one that kills its worker each time stops here
+
+
+def _start_attempt(session: Session, ticket: Ticket, max_attempts: int) -> bool:
+    """Count a run before the model sees the ticket (committed first, so a crash still counts); False,
+    with the ticket marked failed, once `max_attempts` runs have started and none finished."""
+    if ticket.triage_attempts >= max_attempts:
+        reason = (
+            f"gave up after {ticket.triage_attempts} attempts that never finished "
+            "(the worker died or hit its time limit while classifying this ticket)"
+        )
+        log.error("ticket %s: %s", ticket.id, reason)
+        session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id)
+            .values(status=TicketStatus.FAILED, failure_reason=reason)
+        )
+        TICKETS_FAILED.inc()
+        return False
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id)
+        .values(triage_attempts=Ticket.triage_attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return True
 
 
 def _has_result(session: Session, ticket_id: str, version: str) -> bool:
@@ -91,6 +118,8 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
                 if ticket.status != TicketStatus.TRIAGED:
                     _mark_triaged(session, ticket_id)
                 return Outcome.ALREADY_DONE
+            if not _start_attempt(session, ticket, context.max_attempts):
+                return Outcome.GAVE_UP
             text, received_at = ticket.text, ticket.received_at
         prediction = context.predictor.predict(classifier, text, top_k=context.top_k)
     row = build_result_row(

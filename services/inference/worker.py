@@ -10,7 +10,14 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from services.inference.context import warm_up
 from services.inference.sweeper import StaleTicketSweeper
-from shared.celery_app import KNOWN_QUEUES, QUEUE_BATCH, QUEUE_DRAFTS, QUEUE_TRIAGE, create_celery
+from shared.celery_app import (
+    KNOWN_QUEUES,
+    QUEUE_BATCH,
+    QUEUE_DRAFTS,
+    QUEUE_TRIAGE,
+    create_celery,
+    run_worker_main,
+)
 from shared.health import Check, active_model_check, serve_node_endpoints
 from shared.logging_setup import configure_logging
 from shared.metrics import initialize_series, mark_process_dead
@@ -101,4 +108,4 @@ def run_worker(
         "--loglevel",
         "INFO",
     ]
-    app.worker_main([*args, *(argv or [])])
+    run_worker_main(app, [*args, *(argv or [])], restart_on_failure=settings.worker_restart_on_failure)

@@ -9,7 +9,7 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_ready
 
-from shared.celery_app import QUEUE_TRAINING, TASK_RETRAIN, create_celery
+from shared.celery_app import QUEUE_TRAINING, TASK_RETRAIN, create_celery, run_worker_main
 from shared.logging_setup import configure_logging
 from shared.settings import Settings, get_settings
 
@@ -88,7 +88,7 @@ def run_training_worker(
         serve_node_endpoints(metrics_port, training_readiness_checks(settings))
     args = ["worker", "-Q", QUEUE_TRAINING, "-c", "1", "--max-tasks-per-child", "1", "--without-gossip"]
     args += ["--without-mingle", "-n", "training@%h", "--loglevel", "INFO"]
-    app.worker_main([*args, *(argv or [])])
+    run_worker_main(app, [*args, *(argv or [])], restart_on_failure=settings.worker_restart_on_failure)
 
 
 def run_beat(argv: list[str] | None = None, *, settings: Settings | None = None) -> None:

@@ -72,6 +72,8 @@ class Ticket(Base):
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.RECEIVED, index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    # triage runs started: a ticket that kills its worker every time is failed after the limit
+    triage_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None]
     triaged_at: Mapped[datetime | None]

@@ -11,12 +11,12 @@ import requests
 
 from helploop.cli.client import post_signed, ticket_payload
 from shared.registry import Registry
-from tests.conftest import API_KEY, WEBHOOK_SECRET
+from tests.conftest import ADMIN_API_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import Stack
 
 
 def call(stack: Stack, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {API_KEY}"}
+    headers = {"Authorization": f"Bearer {ADMIN_API_KEY}"}  # article writes need the admin scope
     response = requests.request(method, stack.base_url + path, json=body, headers=headers, timeout=30)
     return response.status_code, response.json() if response.content else None
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from services.gateway.auth import require_api_key
 from services.gateway.deliveries.service import list_deliveries, requeue_dead_letter
 from services.gateway.errors import ApiError
-from services.gateway.resources import require_api_key, resources
+from services.gateway.resources import resources
 from shared.integrations.models import DeliveryStatus
 
 MAX_ID = 2**63 - 1
@@ -31,7 +32,7 @@ def get_deliveries() -> Response:
 
 @bp.post("/v1/deliveries/<int:delivery_id>/retry")
 def retry_delivery(delivery_id: int) -> Response:
-    require_api_key()
+    require_api_key("admin")
     res = resources()
     view = None
     if delivery_id <= MAX_ID:  # beyond a 64-bit key no row can exist (and the driver would overflow)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.feedback.service import UnknownTicket, record_resolution
-from services.gateway.resources import parse_json_body, require_api_key, resources
+from services.gateway.resources import parse_json_body, resources
 from shared.schemas import ResolutionIn
 
 bp = Blueprint("feedback", __name__)
@@ -14,7 +15,7 @@ bp = Blueprint("feedback", __name__)
 
 @bp.post("/v1/tickets/<ticket_id>/resolution")
 def post_resolution(ticket_id: str) -> Response:
-    require_api_key()
+    require_api_key("ingest")
     body = parse_json_body(ResolutionIn)
     labels = dict(body.labels)
     if body.intent:

@@ -10,8 +10,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
-from services.gateway.resources import parse_json_body, require_api_key, resources
+from services.gateway.resources import parse_json_body, resources
 from shared.celery_app import QUEUE_KB, TASK_KB_INDEX, TASK_KB_SEARCH
 from shared.db import session_scope
 from shared.kb.importers import slugify
@@ -38,7 +39,7 @@ def _request_indexing(article_id: str) -> bool:
 
 @bp.post("/v1/kb/articles")
 def create_article() -> Response:
-    require_api_key()
+    require_api_key("admin")
     article = parse_json_body(KbArticleIn)
     if article.id is None:
         article = article.model_copy(update={"id": slugify(article.title)})
@@ -70,7 +71,7 @@ def read_article(article_id: str) -> Response:
 
 @bp.delete("/v1/kb/articles/<article_id>")
 def remove_article(article_id: str) -> Response:
-    require_api_key()
+    require_api_key("admin")
     with session_scope(resources().session_factory) as session:
         deleted = delete_article(session=session, article_id=article_id[:100])
     if not deleted:

@@ -10,8 +10,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
-from services.gateway.resources import parse_json_body, require_api_key, resources
+from services.gateway.resources import parse_json_body, resources
 from shared.learning import jobs
 from shared.learning.dispatch import dispatch_chunks
 from shared.learning.reports import live_accuracy, shadow_report

@@ -8,8 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel
 
+from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
-from services.gateway.resources import parse_json_body, require_api_key, resources
+from services.gateway.resources import parse_json_body, resources
 from shared import model_lifecycle as lifecycle
 from shared.registry import RegistryError, VersionNotFound
 

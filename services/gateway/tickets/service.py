@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
-from shared.db.models import utcnow
+from shared.db.models import new_id, utcnow
 from shared.drafting.models import Draft
 from shared.integrations.models import Delivery
+from shared.outbox.models import OutboxMessage
+from shared.outbox.service import Publish, add_message, publish_claimed
 from shared.routing.models import RoutingDecision
 from shared.schemas import (
     Classification,
@@ -30,15 +32,6 @@ from shared.schemas import (
 )
 
 log = logging.getLogger(__name__)
-Enqueue = Callable[[str], None]
-
-
-class QueueUnavailable(Exception):
-    """The ticket is stored but could not be put on the queue; the sender should retry."""
-
-    def __init__(self, ticket_id: str, reason: str) -> None:
-        super().__init__(reason)
-        self.ticket_id = ticket_id
 
 
 @dataclass(frozen=True)
@@ -50,6 +43,7 @@ class IngestResult:
 
 def _ticket_row(*, source: str, event_id: str, ticket: TicketIn) -> Ticket:
     return Ticket(
+        id=new_id(),
         source=source,
         event_id=event_id,
         external_id=ticket.external_id,
@@ -62,6 +56,7 @@ def _ticket_row(*, source: str, event_id: str, ticket: TicketIn) -> Ticket:
         language=ticket.language,
         created_at=ticket.created_at,
         status=TicketStatus.RECEIVED,
+        triage_attempts=0,
         received_at=utcnow(),
     )
 
@@ -70,71 +65,58 @@ def _find(session: Session, source: str, event_id: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(Ticket.source == source, Ticket.event_id == event_id)).first()
 
 
-def _insert(factory: sessionmaker[Session], row: Ticket) -> Ticket | None:
-    """Commit the new ticket; None when a concurrent request stored the same event first."""
+def _insert_with_message(factory: sessionmaker[Session], row: Ticket) -> OutboxMessage | None:
+    """Commit the ticket and its classification message together; None when a concurrent request stored
+    the same event first."""
     try:
         with session_scope(factory) as session:
             session.add(row)
-        return row
+            session.flush()  # the ticket row first (the message refers to it)
+            return add_message(session, task=TASK_CLASSIFY, args=[row.id], queue=QUEUE_TRIAGE, claim=True)
     except IntegrityError:
         return None
 
 
-def _needs_requeue(ticket: Ticket, grace_s: float) -> bool:
-    """A replay re-enqueues a ticket whose first enqueue failed or never finished."""
-    if ticket.status != TicketStatus.RECEIVED:
-        return False
-    return ticket.failure_reason is not None or utcnow() - ticket.received_at > timedelta(seconds=grace_s)
-
-
-def _enqueue(factory: sessionmaker[Session], enqueue: Enqueue, ticket_id: str) -> str:
-    try:
-        enqueue(ticket_id)
-    except Exception as exc:
-        log.warning("enqueue of ticket %s failed: %s", ticket_id, exc)
-        with session_scope(factory) as session:
-            session.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket_id)
-                .values(failure_reason=f"queue unavailable: {exc}")
-            )
-        raise QueueUnavailable(ticket_id, str(exc)) from exc
-    with session_scope(factory) as session:
-        # conditional: a fast worker may already have triaged it
-        queued = session.execute(
+def mark_tickets_queued(session: Session, messages: Sequence[OutboxMessage]) -> None:
+    """Outbox hook: classification messages handed to the broker move their tickets to `queued` (unless a
+    fast worker already triaged them)."""
+    ids = [str(m.args[0]) for m in messages if m.task == TASK_CLASSIFY and m.args]
+    if ids:
+        session.execute(
             update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.RECEIVED)
+            .where(Ticket.id.in_(ids), Ticket.status == TicketStatus.RECEIVED)
             .values(status=TicketStatus.QUEUED, queued_at=utcnow(), failure_reason=None)
             .execution_options(synchronize_session=False)
         )
-        if queued.rowcount == 1:  # type: ignore[attr-defined]
-            return TicketStatus.QUEUED
-        return session.scalar(select(Ticket.status).where(Ticket.id == ticket_id))  # type: ignore[return-value]
 
 
 def ingest_ticket(
     *,
     session_factory: sessionmaker[Session],
-    enqueue: Enqueue,
+    publish: Publish,
     source: str,
     event_id: str,
     ticket: TicketIn,
-    requeue_grace_s: float = 30.0,
+    on_left_pending: Callable[[], None] | None = None,
 ) -> IngestResult:
-    """Store the ticket once per (source, event_id), then enqueue its id. Commit happens before enqueue."""
-    stored = _insert(session_factory, _ticket_row(source=source, event_id=event_id, ticket=ticket))
-    if stored is not None:  # the common case: a new event (a replay meets the unique constraint)
-        status = _enqueue(session_factory, enqueue, stored.id)
-        log.info("ticket %s accepted from %s (event %s)", stored.id, source, event_id)
-        return IngestResult(stored.id, status, created=True)
+    """Store the ticket once per (source, event_id) with an outbox message in the same transaction, then
+    publish the message when nothing older waits. With the broker away the ticket is accepted all the
+    same: the message stays in the outbox for the relay (`on_left_pending` wakes it)."""
+    row = _ticket_row(source=source, event_id=event_id, ticket=ticket)
+    message = _insert_with_message(session_factory, row)
+    if message is not None:  # the common case: a new event (a replay meets the unique constraint)
+        published = publish_claimed(
+            session_factory=session_factory, publish=publish, message=message, on_sent=mark_tickets_queued
+        )
+        if not published and on_left_pending is not None:
+            on_left_pending()
+        log.info("ticket %s accepted from %s (event %s)", row.id, source, event_id)
+        return IngestResult(row.id, TicketStatus.QUEUED if published else TicketStatus.RECEIVED, True)
     with session_scope(session_factory) as session:
         existing = _find(session, source, event_id)
     if existing is None:
         raise RuntimeError(f"unique violation for {source}/{event_id} without a stored row")
-    status = existing.status
-    if _needs_requeue(existing, requeue_grace_s):
-        status = _enqueue(session_factory, enqueue, existing.id)
-    return IngestResult(existing.id, status, created=False)
+    return IngestResult(existing.id, existing.status, created=False)
 
 
 def _ranked(pairs: list[list[Any]]) -> list[LabelProbability]:

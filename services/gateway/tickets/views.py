@@ -6,9 +6,10 @@ import uuid
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
-from services.gateway.resources import parse_json_body, require_api_key, resources
-from services.gateway.tickets.service import QueueUnavailable, get_ticket_view, ingest_ticket
+from services.gateway.resources import parse_json_body, resources
+from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from shared.schemas import ApiTicketEnvelope, TicketAccepted, TicketIn, WebhookEnvelope
 from shared.signing import SIGNATURE_HEADER, SignatureError, verify
 
@@ -17,22 +18,14 @@ bp = Blueprint("tickets", __name__)
 
 def accept_ticket(*, source: str, event_id: str, ticket: TicketIn) -> Response:
     res = resources()
-    try:
-        result = ingest_ticket(
-            session_factory=res.session_factory,
-            enqueue=res.enqueue_classification,
-            source=source,
-            event_id=event_id,
-            ticket=ticket,
-            requeue_grace_s=res.settings.requeue_grace_s,
-        )
-    except QueueUnavailable as exc:
-        raise ApiError(
-            503,
-            "queue_unavailable",
-            f"ticket {exc.ticket_id} is stored but not yet queued; retry the same request",
-            headers={"Retry-After": "5"},
-        ) from None
+    result = ingest_ticket(
+        session_factory=res.session_factory,
+        publish=res.publish,
+        source=source,
+        event_id=event_id,
+        ticket=ticket,
+        on_left_pending=res.relay.wake,
+    )
     body = TicketAccepted(
         id=result.ticket_id,
         status=result.status,
@@ -62,7 +55,7 @@ def generic_webhook() -> Response:
 
 @bp.post("/v1/tickets")
 def create_ticket() -> Response:
-    require_api_key()
+    require_api_key("ingest")
     envelope = parse_json_body(ApiTicketEnvelope)
     event_id = envelope.event_id or request.headers.get("Idempotency-Key", "").strip()[:200]
     return accept_ticket(source="api", event_id=event_id or uuid.uuid4().hex, ticket=envelope.ticket)

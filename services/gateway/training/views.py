@@ -6,8 +6,9 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
+from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
-from services.gateway.resources import parse_json_body, require_api_key, resources
+from services.gateway.resources import parse_json_body, resources
 from shared.learning.models import RunStatus
 from shared.learning.runs import RunInProgress, create_run, finish_run, get_run, list_runs
 from shared.learning.schemas import TrainingRunIn

@@ -1,0 +1,133 @@
+"""Bearer authentication with scoped keys, and the audit log of admin requests.
+
+Keys come from the database (`helploop keys create`, stored hashed) or, for bootstrapping, from the
+environment: `HELPLOOP_API_KEYS` (scopes ingest and read) and `HELPLOOP_ADMIN_API_KEYS` (every scope).
+A key with `admin` passes every check. Lookups are cached per process for `HELPLOOP_API_KEY_CACHE_S`."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, current_app, g, request
+
+from services.gateway.errors import ApiError
+from services.gateway.resources import Resources, resources
+from shared.access.models import ALL_SCOPES, Scope
+from shared.access.service import find_key, hash_key, record_audit
+
+log = logging.getLogger(__name__)
+CACHE_EXTENSION = "helploop_api_keys"
+CACHE_LIMIT = 10_000
+AUDITED_BODY_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class Principal:
+    actor: str  # what the audit log names: "key:<id> <name>" or "env:admin#1"
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+@dataclass
+class KeyCache:
+    ttl_s: float
+    entries: dict[str, tuple[Principal | None, float]] = field(default_factory=dict)
+
+    def get(self, digest: str) -> tuple[bool, Principal | None]:
+        hit = self.entries.get(digest)
+        if hit is None or hit[1] < time.monotonic():
+            return False, None
+        return True, hit[0]
+
+    def put(self, digest: str, principal: Principal | None) -> None:
+        if len(self.entries) >= CACHE_LIMIT:
+            self.entries.clear()
+        self.entries[digest] = (principal, time.monotonic() + self.ttl_s)
+
+
+def _env_principal(res: Resources, token: bytes) -> Principal | None:
+    found = None
+    for index, key in enumerate(res.settings.admin_api_keys):  # every key compared, in constant time each
+        if hmac.compare_digest(key.encode("utf-8"), token):
+            found = found or Principal(f"env:admin#{index + 1}", frozenset(ALL_SCOPES))
+    for index, key in enumerate(res.settings.api_keys):
+        if hmac.compare_digest(key.encode("utf-8"), token):
+            found = found or Principal(f"env:api#{index + 1}", frozenset({Scope.INGEST, Scope.READ}))
+    return found
+
+
+def authenticate(res: Resources, cache: KeyCache, token: str) -> Principal | None:
+    principal = _env_principal(res, token.encode("utf-8", "replace"))
+    if principal is not None:
+        return principal
+    digest = hash_key(token)
+    cached, principal = cache.get(digest)
+    if cached:
+        return principal
+    row = find_key(session_factory=res.session_factory, token=token)
+    principal = None if row is None else Principal(f"key:{row.id} {row.name}", frozenset(row.scopes))
+    cache.put(digest, principal)
+    return principal
+
+
+def _unauthorized(status: int, message: str) -> ApiError:
+    code = "unauthorized" if status == 401 else "forbidden"
+    return ApiError(status, code, message, headers={"WWW-Authenticate": 'Bearer realm="helploop"'})
+
+
+def require_api_key(scope: str = Scope.READ) -> Principal:
+    """The caller's key must carry `scope` (or `admin`): 401 without a valid key, 403 without the scope.
+    Admin requests, allowed or not, go to the audit log."""
+    if scope == Scope.ADMIN:
+        g.helploop_audit = True
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized(401, "missing bearer API key")
+    principal = authenticate(resources(), current_app.extensions[CACHE_EXTENSION], token.strip())
+    if principal is None:
+        raise _unauthorized(401, "invalid API key")
+    g.helploop_principal = principal
+    if not principal.allows(scope):
+        raise _unauthorized(403, f"this endpoint needs an API key with the {scope!r} scope")
+    return principal
+
+
+def _audited_body() -> object:
+    raw = request.get_data(cache=True)
+    if not raw or len(raw) > AUDITED_BODY_BYTES:
+        return {"bytes": len(raw)} if raw else None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"bytes": len(raw)}
+
+
+def _audit(response: Response) -> Response:
+    if not g.get("helploop_audit"):
+        return response
+    principal: Principal | None = g.get("helploop_principal")
+    try:
+        record_audit(
+            session_factory=resources().session_factory,
+            actor=principal.actor if principal else "anonymous",
+            action=request.endpoint or "unknown",
+            target="/".join(str(v) for v in (request.view_args or {}).values()) or None,
+            status=response.status_code,
+            remote_addr=request.remote_addr,
+            details={"method": request.method, "path": request.path, "body": _audited_body()},
+        )
+    except Exception:  # the audit log must not turn an answered request into a 500
+        log.exception("could not write the audit entry for %s", request.endpoint)
+    return response
+
+
+def init_auth(app: Flask, res: Resources) -> None:
+    app.extensions[CACHE_EXTENSION] = KeyCache(res.settings.api_key_cache_s)
+    app.after_request(_audit)

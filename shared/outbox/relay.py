@@ -1,0 +1,98 @@
+"""The relay: a daemon thread that publishes pending outbox messages. Every gateway process runs one;
+a lease in the database lets one of them work at a time, so the backlog drains in order."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.models import new_id
+from shared.outbox.service import OnSent, Publish, count_pending, hold_lease, purge_sent, relay_pending
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "outbox-relay"
+PURGE_EVERY_S = 300.0
+
+
+@dataclass
+class OutboxRelay:
+    session_factory: sessionmaker[Session]
+    publish: Publish
+    on_sent: OnSent | None = None
+    interval_s: float = 0.5
+    lease_s: float = 10.0
+    retention_s: float = 86400.0
+    batch: int = 200
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}")
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
+    _last_purge: float = field(default=0.0, init=False)
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Something was left pending: look now rather than at the next tick."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = self.interval_s
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            try:
+                failed = self.run_once()
+            except Exception:  # the database away: keep the thread, try again later
+                log.exception("outbox relay pass failed")
+                failed = True
+            backoff = min(backoff * 2, 5.0) if failed else self.interval_s
+
+    def run_once(self) -> bool:
+        """Drain what is pending while holding the lease; True when the broker refused a message."""
+        if not hold_lease(
+            session_factory=self.session_factory, name=LEASE_NAME, holder=self.holder, ttl_s=self.lease_s
+        ):
+            return False
+        failed = False
+        while not self._stop.is_set():
+            result = relay_pending(
+                session_factory=self.session_factory,
+                publish=self.publish,
+                on_sent=self.on_sent,
+                batch=self.batch,
+            )
+            if result.sent:
+                log.info("outbox relay published %d message(s)", result.sent)
+            if result.error is not None:
+                left = result.claimed - result.sent
+                log.warning("outbox relay: broker refused (%s); %d left pending", result.error, left)
+                failed = True
+                break
+            if result.claimed < self.batch:
+                break
+        count_pending(session_factory=self.session_factory)
+        self._purge()
+        return failed
+
+    def _purge(self) -> None:
+        if time.monotonic() - self._last_purge < PURGE_EVERY_S:
+            return
+        self._last_purge = time.monotonic()
+        removed = purge_sent(session_factory=self.session_factory, older_than_s=self.retention_s)
+        if removed:
+            log.info("outbox: removed %d message(s) sent more than %.0fs ago", removed, self.retention_s)

@@ -1,0 +1,61 @@
+"""A worker that stops on an unrecoverable error replaces itself; a requested shutdown just exits."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+from celery.signals import worker_init, worker_shutting_down
+
+from shared import celery_app
+
+
+class Worker:
+    exitcode: int | None = None
+
+
+class StoppingApp:
+    """What `Celery.worker_main` does: announce the worker (`worker_init`), run it, return nothing; the
+    worker keeps its exit code (1 after an unrecoverable error, 0 after SIGTERM)."""
+
+    def __init__(self, code: int | None, signal: str | None = None) -> None:
+        self.code, self.signal = code, signal
+
+    def worker_main(self, argv: list[str]) -> None:
+        assert argv[0] == "worker"
+        worker = Worker()
+        worker_init.send(sender=worker)
+        if self.signal:  # celery's shutdown handlers announce a requested stop
+            worker_shutting_down.send(sender="host", sig=self.signal, how="Cold", exitcode=self.code)
+        worker.exitcode = self.code
+
+
+@pytest.fixture
+def execs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(celery_app.os, "execv", lambda path, argv: calls.append((path, argv)))
+    monkeypatch.setattr(celery_app.time, "sleep", lambda _s: None)
+    return calls
+
+
+def test_an_unrecoverable_error_restarts_the_same_command(execs: list[Any]) -> None:
+    celery_app.run_worker_main(StoppingApp(1), ["worker"], restart_on_failure=True)  # type: ignore[arg-type]
+    assert execs == [(sys.executable, [sys.executable, *sys.orig_argv[1:]])]
+
+
+@pytest.mark.parametrize("code", [0, None])
+def test_a_requested_stop_returns(execs: list[Any], code: int | None) -> None:
+    celery_app.run_worker_main(StoppingApp(code), ["worker"], restart_on_failure=True)  # type: ignore[arg-type]
+    assert execs == []
+
+
+def test_a_cold_shutdown_asked_by_a_signal_is_not_restarted(execs: list[Any]) -> None:
+    celery_app.run_worker_main(StoppingApp(1, "SIGQUIT"), ["worker"], restart_on_failure=True)  # type: ignore[arg-type]
+    assert execs == []
+
+
+def test_without_restarts_the_failure_is_the_exit_status(execs: list[Any]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        celery_app.run_worker_main(StoppingApp(1), ["worker"], restart_on_failure=False)  # type: ignore[arg-type]
+    assert stopped.value.code == 1 and execs == []
