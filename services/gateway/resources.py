@@ -19,8 +19,6 @@ from services.gateway.tickets.service import mark_tickets_queued
 from shared.celery_app import (
     QUEUE_CALLBACKS,
     QUEUE_TRAINING,
-    QUEUE_TRIAGE,
-    TASK_CLASSIFY,
     TASK_RETRAIN,
     TASK_WRITEBACK,
     create_celery,
@@ -71,9 +69,6 @@ class Resources:
 
     def _publish(self, task: str, arg: str | int, queue: str) -> None:
         self.publish(task, [arg], queue)
-
-    def enqueue_classification(self, ticket_id: str) -> None:
-        self._publish(TASK_CLASSIFY, ticket_id, QUEUE_TRIAGE)
 
     def enqueue_writeback(self, delivery_id: int) -> None:
         self._publish(TASK_WRITEBACK, delivery_id, QUEUE_CALLBACKS)

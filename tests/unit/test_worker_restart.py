@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery.signals import worker_init, worker_shutting_down
 
 from shared import celery_app
+from tests.conftest import REPO_ROOT
 
 
 class Worker:
@@ -59,3 +63,39 @@ def test_without_restarts_the_failure_is_the_exit_status(execs: list[Any]) -> No
     with pytest.raises(SystemExit) as stopped:
         celery_app.run_worker_main(StoppingApp(1), ["worker"], restart_on_failure=False)  # type: ignore[arg-type]
     assert stopped.value.code == 1 and execs == []
+
+
+FAILING_WORKER = """
+import sys
+from pathlib import Path
+
+from celery import Celery, bootsteps
+
+from shared.celery_app import run_worker_main
+
+marker = Path(sys.argv[1])
+starts = int(marker.read_text()) + 1 if marker.exists() else 1
+marker.write_text(str(starts))
+app = Celery("failing", broker="memory://")
+
+
+class Unrecoverable(bootsteps.StartStopStep):
+    def start(self, worker):
+        raise RuntimeError("the broker connection broke beyond repair")
+
+
+app.steps["worker"].add(Unrecoverable)
+argv = ["worker", "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+run_worker_main(app, argv, restart_on_failure=starts < 2)
+"""
+
+
+def test_a_real_celery_worker_that_fails_starts_again_in_the_same_process(tmp_path: Path) -> None:
+    script, marker = tmp_path / "failing_worker.py", tmp_path / "starts"
+    script.write_text(FAILING_WORKER)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script), str(marker)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert marker.read_text() == "2", done.stderr[-2000:]  # started, failed, started again (same pid)
+    assert "restarting in" in done.stderr and done.returncode == 1  # the second failure, restarts off
