@@ -130,3 +130,14 @@ def parse_json_body(model: type[M]) -> M:
         raise ApiError(
             422, "validation_error", "request body failed validation", fields=validation_fields(exc)
         ) from None
+
+
+def query_limit(default: int = 100, maximum: int = 1000) -> int:
+    """The `limit` query parameter: an integer in 1..maximum, else a 422 saying so."""
+    try:
+        limit = int(request.args.get("limit", str(default)))
+    except ValueError:
+        raise ApiError(422, "invalid_parameter", "limit must be an integer") from None
+    if not 1 <= limit <= maximum:
+        raise ApiError(422, "invalid_parameter", f"limit must be between 1 and {maximum}")
+    return limit

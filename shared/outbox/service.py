@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,10 +25,10 @@ from shared.outbox.models import Lease, OutboxMessage
 log = logging.getLogger(__name__)
 Publish = Callable[[str, list[Any], str], None]  # task name, args, queue
 OnSent = Callable[[Session, Sequence[OutboxMessage]], None]  # runs in the transaction marking them sent
-CLAIM_S = 30.0
+CLAIM_S = 15.0  # a claim older than this belongs to a publisher that died
 
 
-def _backlog(session: Session, older_than: Any) -> bool:
+def _backlog(session: Session, older_than: datetime) -> bool:
     query = select(OutboxMessage.id).where(
         OutboxMessage.sent_at.is_(None), OutboxMessage.created_at < older_than
     )
@@ -56,7 +56,7 @@ def add_message(
     return message
 
 
-def _free(now: Any) -> Any:
+def _free(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
 
 

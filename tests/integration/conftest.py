@@ -17,6 +17,8 @@ from shared.db import upgrade_database
 from shared.redis_server import free_port
 from shared.registry import Registry
 from tests.conftest import ADMIN_API_KEY, API_KEY, REPO_ROOT, WEBHOOK_SECRET
+from tests.helpdesk_fake import RecordingHelpdesk
+from tests.helpdesk_requests import API_TOKEN, integrations_yaml
 
 BIN = Path(sys.executable).parent
 
@@ -53,6 +55,21 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
+
+
+@pytest.fixture
+def helpdesk() -> Iterator[RecordingHelpdesk]:
+    """A local fake of the helpdesks' REST APIs that records every call."""
+    with RecordingHelpdesk() as fake:
+        yield fake
+
+
+def helpdesk_env(helpdesk: RecordingHelpdesk, directory: Path) -> dict[str, str]:
+    """Stack environment with all four helpdesk integrations writing back to `helpdesk`."""
+    return {
+        "HELPLOOP_INTEGRATIONS_FILE": str(integrations_yaml(directory / "integrations.yml", helpdesk.url)),
+        "HELPDESK_API_TOKEN": API_TOKEN,
+    }
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from shared.outbox.models import OutboxMessage
 from shared.redis_server import EmbeddedRedis, free_port, start_embedded_redis
 from tests.conftest import REPO_ROOT
 from tests.helpdesk_fake import RecordingHelpdesk
-from tests.helpdesk_requests import API_TOKEN, fixture, integrations_yaml, signed
-from tests.integration.conftest import BIN, Stack
+from tests.helpdesk_requests import fixture, signed
+from tests.integration.conftest import BIN, Stack, helpdesk_env
 from tests.integration.faulty_worker import POISON
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -69,16 +69,9 @@ def redis_url(chaos_redis: RestartableRedis) -> str:
 
 
 @pytest.fixture
-def helpdesk() -> Iterator[RecordingHelpdesk]:
-    with RecordingHelpdesk() as fake:
-        yield fake
-
-
-@pytest.fixture
 def stack_env(helpdesk: RecordingHelpdesk, tmp_path: Path) -> dict[str, str]:
     return {
-        "HELPLOOP_INTEGRATIONS_FILE": str(integrations_yaml(tmp_path / "integrations.yml", helpdesk.url)),
-        "HELPDESK_API_TOKEN": API_TOKEN,
+        **helpdesk_env(helpdesk, tmp_path),
         "HELPLOOP_WORKER_CONCURRENCY": "2",
         "HELPLOOP_TRIAGE_MAX_RETRIES": str(MAX_ATTEMPTS - 1),
         "HELPLOOP_TRIAGE_TIME_LIMIT_S": "20",

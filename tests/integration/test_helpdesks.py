@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.helpdesk_fake import Call, RecordingHelpdesk
-from tests.helpdesk_requests import API_TOKEN, SECRETS, fixture, integrations_yaml, signed
-from tests.integration.conftest import Stack
+from tests.helpdesk_requests import API_TOKEN, SECRETS, fixture, signed
+from tests.integration.conftest import Stack, helpdesk_env
 
 CASES = {  # integration → (fixture, the write-back call it expects, where the note text is)
     "zendesk": (
@@ -28,17 +27,8 @@ CASES = {  # integration → (fixture, the write-back call it expects, where the
 
 
 @pytest.fixture
-def helpdesk() -> Iterator[RecordingHelpdesk]:
-    with RecordingHelpdesk() as fake:
-        yield fake
-
-
-@pytest.fixture
 def stack_env(helpdesk: RecordingHelpdesk, tmp_path: Path) -> dict[str, str]:
-    return {
-        "HELPLOOP_INTEGRATIONS_FILE": str(integrations_yaml(tmp_path / "integrations.yml", helpdesk.url)),
-        "HELPDESK_API_TOKEN": API_TOKEN,
-    }
+    return helpdesk_env(helpdesk, tmp_path)
 
 
 def _wait_for_write(helpdesk: RecordingHelpdesk, method: str, path: str, timeout: float) -> Call | None:

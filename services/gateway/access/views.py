@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from services.gateway.auth import require_api_key
-from services.gateway.errors import ApiError
-from services.gateway.resources import resources
+from services.gateway.resources import query_limit, resources
 from shared.access.schemas import AuditEntryView, AuditLog
 from shared.access.service import list_audit
 
@@ -16,12 +15,7 @@ bp = Blueprint("access", __name__)
 @bp.get("/v1/audit")
 def get_audit_log() -> Response:
     require_api_key("admin")
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        raise ApiError(422, "invalid_parameter", "limit must be an integer") from None
-    if not 1 <= limit <= 1000:
-        raise ApiError(422, "invalid_parameter", "limit must be between 1 and 1000")
+    limit = query_limit()
     rows = list_audit(session_factory=resources().session_factory, limit=limit)
     entries = [AuditEntryView.model_validate(row, from_attributes=True) for row in rows]
     return jsonify(AuditLog(entries=entries).model_dump(mode="json"))

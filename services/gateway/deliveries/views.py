@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from services.gateway.auth import require_api_key
 from services.gateway.deliveries.service import list_deliveries, requeue_dead_letter
 from services.gateway.errors import ApiError
-from services.gateway.resources import resources
+from services.gateway.resources import query_limit, resources
 from shared.integrations.models import DeliveryStatus
 
 MAX_ID = 2**63 - 1
@@ -20,12 +20,7 @@ def get_deliveries() -> Response:
     status = request.args.get("status") or None
     if status is not None and status not in set(DeliveryStatus):
         raise ApiError(422, "invalid_parameter", f"status must be one of {sorted(DeliveryStatus)}")
-    try:
-        limit = int(request.args.get("limit", "100"))
-    except ValueError:
-        raise ApiError(422, "invalid_parameter", "limit must be an integer") from None
-    if not 1 <= limit <= 1000:
-        raise ApiError(422, "invalid_parameter", "limit must be between 1 and 1000")
+    limit = query_limit()
     rows = list_deliveries(session_factory=resources().session_factory, status=status, limit=limit)
     return jsonify({"deliveries": [row.model_dump(mode="json") for row in rows]})
 
