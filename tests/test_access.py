@@ -99,6 +99,11 @@ def test_admin_requests_allowed_or_refused_are_audited(client: FlaskClient, fact
     assert log[2]["actor"] == f"key:{row.id} ops" and log[1]["actor"] == "env:api#1"
     assert log[0]["actor"] == "anonymous" and log[0]["target"] == "returns"
     assert log[1]["details"]["body"] == {"since": "2026-01-01T00:00:00Z"}
+    oversized = client.post("/v1/kb/articles", data=b"x" * 300_000, headers=bearer(admin))
+    nested = client.post("/v1/kb/articles", data=b"[" * 1500, headers=bearer(admin))
+    assert (oversized.status_code, nested.status_code) == (413, 422)
+    latest = client.get("/v1/audit?limit=2", headers=bearer(ADMIN_API_KEY)).get_json()["entries"]
+    assert [e["details"]["body"] for e in latest] == [{"bytes": 1500}, {"bytes": 300_000}]
     with session_scope(factory) as session:  # reading the audit log is itself an admin action
         assert (
             session.scalars(select(AuditEntry.action).order_by(AuditEntry.id.desc())).first()

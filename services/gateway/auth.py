@@ -100,13 +100,14 @@ def require_api_key(scope: str = Scope.READ) -> Principal:
 
 
 def _audited_body() -> object:
-    raw = request.get_data(cache=True)
-    if not raw or len(raw) > AUDITED_BODY_BYTES:
-        return {"bytes": len(raw)} if raw else None
+    """The request body when it is small JSON, else its size (never read past the size limit here)."""
+    size = request.content_length or 0
+    if size == 0 or size > AUDITED_BODY_BYTES:
+        return {"bytes": size} if size else None
     try:
-        return json.loads(raw)
-    except ValueError:
-        return {"bytes": len(raw)}
+        return json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply
+        return {"bytes": size}
 
 
 def _audit(response: Response) -> Response:
