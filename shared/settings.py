@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     def _parse_csv_list(cls, value: Any) -> Any:
         return _split_csv(value)
 
-    @field_validator("webhook_secrets", "api_keys", "admin_api_keys")
+    @field_validator("webhook_secrets")  # API keys may be empty: keys made by `helploop keys` replace them
     @classmethod
     def _non_empty(cls, value: list[str]) -> list[str]:
         if not value:

@@ -134,3 +134,20 @@ def test_keys_cli_creates_lists_and_revokes(sqlite_url: str, client: FlaskClient
     audit = client.get("/v1/audit", headers=bearer(ADMIN_API_KEY)).get_json()["entries"]
     assert {"keys.create", "keys.revoke"} <= {e["action"] for e in audit}
     assert all(e["actor"].startswith("cli:") for e in audit if e["action"].startswith("keys."))
+
+
+def test_environment_keys_can_be_switched_off(
+    sqlite_url: str, redis_url: str, tmp_path: Path, factory
+) -> None:  # type: ignore[no-untyped-def]
+    overrides = settings_overrides(
+        database_url=sqlite_url,
+        redis_url=redis_url,
+        model_registry_dir=tmp_path,
+        api_keys="",
+        admin_api_keys="",
+    )
+    client = create_app(overrides).test_client()
+    _, admin = create_key(session_factory=factory, name="ops", scopes=["admin"])
+    assert client.get("/v1/training/runs", headers=bearer(API_KEY)).status_code == 401
+    assert client.get("/v1/training/runs", headers=bearer(ADMIN_API_KEY)).status_code == 401
+    assert client.get("/v1/training/runs", headers=bearer(admin)).status_code == 200
