@@ -49,13 +49,20 @@ def test_start_list_and_show_training_runs(sqlite_url: str, redis_url: str, tmp_
     assert client.get("/v1/training/runs/nope", headers=READ).status_code == 404
 
 
-def test_an_unreachable_queue_fails_the_run_with_503(sqlite_url: str, tmp_path: Path) -> None:
-    client = client_for(sqlite_url, "redis://127.0.0.1:1/0", tmp_path)
-    response = client.post("/v1/training/runs", headers=ADMIN)
-    assert response.status_code == 503
-    runs = client.get("/v1/training/runs", headers=READ).get_json()["runs"]
-    assert runs[0]["status"] == "failed" and runs[0]["error"].startswith("could not enqueue")
-    assert client.post("/v1/training/runs", headers=ADMIN).status_code == 503  # not blocked by the failed one
+def test_an_unreachable_queue_still_accepts_the_run_and_the_relay_queues_it_later(
+    sqlite_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    down = client_for(sqlite_url, "redis://127.0.0.1:1/0", tmp_path)
+    response = down.post("/v1/training/runs", headers=ADMIN)
+    assert response.status_code == 202 and response.get_json()["status"] == "queued"
+    run_id = response.get_json()["id"]
+    assert down.post("/v1/training/runs", headers=ADMIN).status_code == 409  # it is open, not lost
+    up = create_app(
+        settings_overrides(database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path)
+    )
+    assert up.extensions["helploop"].relay.run_once() is False  # what the relay thread does each tick
+    messages = redis.Redis.from_url(redis_url).lrange(QUEUE_TRAINING, 0, -1)
+    assert [json.loads(m)["headers"]["argsrepr"] for m in messages] == [repr([run_id])]
 
 
 def test_reclassify_jobs_shadow_report_and_accuracy_endpoints(

@@ -13,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.gateway.deliveries.service import requeue_dead_letter
 from services.gateway.tickets.service import ingest_ticket
 from services.inference.routing import RoutingContext, route_ticket
 from services.inference.writeback.delivery import (
@@ -22,6 +23,7 @@ from services.inference.writeback.delivery import (
     deliver,
     retry_after_seconds,
 )
+from shared.celery_app import TASK_WRITEBACK
 from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.models import Draft
 from shared.integrations.config import load_integrations
@@ -262,3 +264,16 @@ def test_a_lost_write_back_message_is_re_enqueued_by_the_sweeper(contexts, facto
     ]
     assert requeue_stale_deliveries(session_factory=factory, enqueue=sent.append, stale_after_s=60) == []
     assert sent == [delivery_id]
+
+
+def test_a_retried_dead_letter_is_pending_with_its_outbox_message(contexts, factory, helpdesk) -> None:  # type: ignore[no-untyped-def]
+    routing, writeback = contexts
+    (delivery_id,) = route_ticket(ticket_id=triaged_ticket(factory, "freshdesk", "10"), context=routing)
+    helpdesk.script("POST", "/api/v2/tickets/10/notes", 400, body={"description": "Validation failed"})
+    assert deliver(delivery_id=delivery_id, context=writeback).outcome is DeliveryOutcome.DEAD
+    view, message = requeue_dead_letter(session_factory=factory, delivery_id=delivery_id)
+    assert view.status == DeliveryStatus.PENDING and message is not None
+    assert (message.task, message.args, message.claim is not None) == (TASK_WRITEBACK, [delivery_id], True)
+    assert deliver(delivery_id=delivery_id, context=writeback).outcome is DeliveryOutcome.SENT
+    assert requeue_dead_letter(session_factory=factory, delivery_id=delivery_id)[1] is None  # sent: none
+    assert requeue_dead_letter(session_factory=factory, delivery_id=10**9) is None

@@ -91,9 +91,7 @@ OPERATIONS: dict[str, Operation] = {
         errors=(401, 422),
         query={"status": {"type": "string"}, "limit": {"type": "integer"}},
     ),
-    "deliveries.retry_delivery": Operation(
-        "Retry a dead-lettered delivery", "admin", errors=(401, 404, 409, 503)
-    ),
+    "deliveries.retry_delivery": Operation("Retry a dead-lettered delivery", "admin", errors=(404, 409)),
     "models.get_models": Operation("Registered classifier versions, active and shadow"),
     "models.get_model": Operation("One classifier version's manifest and evaluation"),
     "models.activate": Operation(
@@ -116,7 +114,7 @@ OPERATIONS: dict[str, Operation] = {
         TrainingRunIn,
         body_optional=True,
         ok=(202, None),
-        errors=(401, 403, 409, 422, 503),
+        errors=(409, 422),
     ),
     "training.get_training_runs": Operation("Training runs, newest first", errors=(401,)),
     "training.get_training_run": Operation("One training run with its gate report"),

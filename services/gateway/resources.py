@@ -17,15 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.gateway.errors import ApiError, validation_fields
 from services.gateway.tickets.service import mark_tickets_queued
 from shared.celery_app import (
-    QUEUE_CALLBACKS,
-    QUEUE_TRAINING,
-    TASK_RETRAIN,
-    TASK_WRITEBACK,
     create_celery,
 )
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
+from shared.outbox.models import OutboxMessage
 from shared.outbox.relay import OutboxRelay
+from shared.outbox.service import publish_claimed
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.settings import Settings
@@ -67,14 +65,18 @@ class Resources:
             self._broker_down_until = time.monotonic() + BROKER_BACKOFF_S
             raise
 
-    def _publish(self, task: str, arg: str | int, queue: str) -> None:
-        self.publish(task, [arg], queue)
-
-    def enqueue_writeback(self, delivery_id: int) -> None:
-        self._publish(TASK_WRITEBACK, delivery_id, QUEUE_CALLBACKS)
-
-    def enqueue_retrain(self, run_id: str) -> None:
-        self._publish(TASK_RETRAIN, run_id, QUEUE_TRAINING)
+    def dispatch(self, message: OutboxMessage | None) -> None:
+        """Publish a message staged (and claimed) in a committed transaction, or leave it to the relay."""
+        if message is None:
+            return
+        published = publish_claimed(
+            session_factory=self.session_factory,
+            publish=self.publish,
+            message=message,
+            on_sent=mark_tickets_queued,
+        )
+        if not published:
+            self.relay.wake()
 
 
 def _start_relay(resources: Resources) -> None:

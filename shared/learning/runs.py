@@ -3,6 +3,7 @@ the training worker and the CLI all use these."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -32,9 +33,11 @@ def create_run(
     trigger: str,
     options: dict[str, Any],
     stale_after_s: float,
+    stage: Callable[[Session, str], object] | None = None,
 ) -> TrainingRunView:
     """A queued run; refused while another is open (one requested within `stale_after_s` — older open runs
-    belong to a worker that died, and are marked failed here)."""
+    belong to a worker that died, and are marked failed here). `stage(session, run_id)` runs in the same
+    transaction (the gateway stages the run's outbox message there)."""
     now = utcnow()
     with session_scope(session_factory) as session:
         open_runs = session.scalars(
@@ -47,6 +50,8 @@ def create_run(
         row = TrainingRun(trigger=trigger, options=options, reasons=[], status=RunStatus.QUEUED)
         session.add(row)
         session.flush()
+        if stage is not None:
+            stage(session, row.id)
         return view(row)
 
 

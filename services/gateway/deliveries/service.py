@@ -6,8 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.tickets.service import delivery_view
+from shared.celery_app import QUEUE_CALLBACKS, TASK_WRITEBACK
 from shared.db import session_scope
 from shared.integrations.models import Delivery, DeliveryStatus
+from shared.outbox.models import OutboxMessage
+from shared.outbox.service import add_message
 from shared.schemas import DeliveryView
 
 
@@ -21,9 +24,12 @@ def list_deliveries(
         return [delivery_view(row) for row in session.scalars(query)]
 
 
-def requeue_dead_letter(*, session_factory: sessionmaker[Session], delivery_id: int) -> DeliveryView | None:
+def requeue_dead_letter(
+    *, session_factory: sessionmaker[Session], delivery_id: int
+) -> tuple[DeliveryView, OutboxMessage | None] | None:
     """A dead delivery becomes pending again with one attempt on record, so the worker first checks
-    whether an earlier attempt reached the helpdesk before posting."""
+    whether an earlier attempt reached the helpdesk before posting. A pending delivery gets its outbox
+    message in the same transaction (returned, to publish after the commit)."""
     with session_scope(session_factory) as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
@@ -33,4 +39,9 @@ def requeue_dead_letter(*, session_factory: sessionmaker[Session], delivery_id: 
             row.attempts = min(row.attempts, 1)
             row.next_attempt_at = None
             session.flush()
-        return delivery_view(row)
+        message = None
+        if row.status == DeliveryStatus.PENDING:
+            message = add_message(
+                session, task=TASK_WRITEBACK, args=[row.id], queue=QUEUE_CALLBACKS, claim=True
+            )
+        return delivery_view(row), message

@@ -29,13 +29,13 @@ def get_deliveries() -> Response:
 def retry_delivery(delivery_id: int) -> Response:
     require_api_key("admin")
     res = resources()
-    view = None
+    requeued = None
     if delivery_id <= MAX_ID:  # beyond a 64-bit key no row can exist (and the driver would overflow)
-        view = requeue_dead_letter(session_factory=res.session_factory, delivery_id=delivery_id)
-    if view is None:
+        requeued = requeue_dead_letter(session_factory=res.session_factory, delivery_id=delivery_id)
+    if requeued is None:
         raise ApiError(404, "not_found", f"no delivery {delivery_id}")
-    if view.status == DeliveryStatus.PENDING:
-        res.enqueue_writeback(delivery_id)
+    view, message = requeued
+    res.dispatch(message)
     response = jsonify(view.model_dump(mode="json"))
     response.status_code = 202 if view.status == DeliveryStatus.PENDING else 200
     return response

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
-from shared.learning.models import RunStatus
-from shared.learning.runs import RunInProgress, create_run, finish_run, get_run, list_runs
+from shared.celery_app import QUEUE_TRAINING, TASK_RETRAIN
+from shared.learning.runs import RunInProgress, create_run, get_run, list_runs
 from shared.learning.schemas import TrainingRunIn
+from shared.outbox.models import OutboxMessage
+from shared.outbox.service import add_message
 
-log = logging.getLogger(__name__)
 bp = Blueprint("training", __name__)
 
 
@@ -22,24 +22,26 @@ def start_training_run() -> Response:
     require_api_key("admin")
     body = parse_json_body(TrainingRunIn) if request.get_data(cache=True).strip() else TrainingRunIn()
     res = resources()
+    staged: list[OutboxMessage] = []
+
+    def stage(session: Session, run_id: str) -> None:  # the run and its message: one transaction
+        staged.append(
+            add_message(session, task=TASK_RETRAIN, args=[run_id], queue=QUEUE_TRAINING, claim=True)
+        )
+
     try:
         run = create_run(
             session_factory=res.session_factory,
             trigger="manual",
             options=body.model_dump(),
             stale_after_s=res.settings.training_time_limit_s,
+            stage=stage,
         )
     except RunInProgress as exc:
         raise ApiError(
             409, "run_in_progress", str(exc), fields=[{"field": "run", "message": exc.run_id}]
         ) from None
-    try:
-        res.enqueue_retrain(run.id)
-    except Exception as exc:
-        log.warning("could not enqueue training run %s: %s", run.id, exc)
-        reason = f"could not enqueue: {type(exc).__name__}"
-        finish_run(session_factory=res.session_factory, run_id=run.id, status=RunStatus.FAILED, error=reason)
-        raise ApiError(503, "queue_unavailable", "the task queue is unreachable; try again") from None
+    res.dispatch(staged[0])
     response = jsonify(run.model_dump(mode="json"))
     response.status_code = 202
     response.headers["Location"] = f"/v1/training/runs/{run.id}"
