@@ -12,7 +12,7 @@ from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from services.inference import context as worker_context_module
 from services.inference.context import WorkerContext, warm_up
 from services.inference.microbatch import DirectPredictor
-from services.inference.sweeper import requeue_stale
+from services.inference.sweeper import requeue_stale, requeue_unrouted
 from services.inference.tasks import classify
 from services.inference.triage import Outcome, TriageContext, classify_ticket
 from services.inference.worker import create_worker_app
@@ -25,7 +25,8 @@ from shared.db import (
     session_scope,
     upgrade_database,
 )
-from shared.db.models import utcnow
+from shared.db.models import TriageResult, utcnow
+from shared.routing.models import RoutingDecision
 from shared.settings import load_settings
 from tests.conftest import settings_overrides
 from tests.test_storage import ticket_in
@@ -165,3 +166,51 @@ def test_a_ticket_whose_runs_never_finish_is_failed_after_its_attempts(sqlite_ur
     view = get_ticket_view(session_factory=factory, ticket_id=accepted.ticket_id)
     assert view.status == "failed"
     assert view.failure_reason.startswith("gave up after 3 attempts that never finished")
+
+
+def test_sweeper_requeues_recently_triaged_tickets_that_were_never_routed(sqlite_url: str) -> None:
+    upgrade_database(sqlite_url)
+    factory = build_session_factory(build_engine(sqlite_url))
+    ids = [
+        ingest_ticket(
+            session_factory=factory,
+            publish=lambda *_: None,
+            source="generic",
+            event_id=f"u{i}",
+            ticket=ticket_in(),
+        ).ticket_id
+        for i in range(4)
+    ]
+    unrouted, routed, ancient, fresh = ids
+    hour_ago, two_days_ago = utcnow() - timedelta(hours=1), utcnow() - timedelta(days=2)
+    with session_scope(factory) as session:
+        for ticket_id, when in (
+            (unrouted, hour_ago),
+            (routed, hour_ago),
+            (ancient, two_days_ago),
+            (fresh, utcnow()),
+        ):
+            session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id)
+                .values(status=TicketStatus.TRIAGED, triaged_at=when)
+            )
+        result = TriageResult(
+            ticket_id=routed, model_version="v1", label="x", confidence=0.9, top_k=[], inference_ms=1.0
+        )
+        session.add(result)
+        session.flush()
+        session.add(
+            RoutingDecision(
+                ticket_id=routed,
+                key=f"{result.id}:0",
+                triage_result_id=result.id,
+                route="draft",
+                queue="general",
+                reasons=[],
+                policy_version=1,
+            )
+        )
+    sent: list[str] = []
+    assert requeue_unrouted(session_factory=factory, enqueue=sent.append, stale_after_s=600) == [unrouted]
+    assert sent == [unrouted]

@@ -21,6 +21,7 @@ from shared.celery_app import QUEUE_CALLBACKS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK
 from shared.db import Ticket, TicketStatus, build_engine, build_session_factory, session_scope
 from shared.db.models import utcnow
 from shared.integrations.models import Delivery, DeliveryStatus
+from shared.routing.models import RoutingDecision
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,36 @@ def requeue_stale_deliveries(
     return ids
 
 
+UNROUTED_WINDOW_S = 86400.0  # older triaged tickets without a route predate routing: never re-routed
+
+
+def requeue_unrouted(
+    *,
+    session_factory: sessionmaker[Session],
+    enqueue: Callable[[str], None],
+    stale_after_s: float,
+    limit: int = 200,
+) -> list[str]:
+    """Enqueue again tickets triaged `stale_after_s` ago that have no route yet: their task died (or its
+    message was lost with Redis) between the committed classification and the routing decision. The task
+    finds the classification done and routes (routing and deliveries are idempotent)."""
+    now = utcnow()
+    routed = select(RoutingDecision.id).where(RoutingDecision.ticket_id == Ticket.id).exists()
+    query = select(Ticket.id).where(
+        Ticket.status == TicketStatus.TRIAGED,
+        Ticket.triaged_at < now - timedelta(seconds=stale_after_s),
+        Ticket.triaged_at > now - timedelta(seconds=UNROUTED_WINDOW_S),
+        ~routed,
+    )
+    with session_scope(session_factory) as session:
+        ids = list(session.scalars(query.order_by(Ticket.triaged_at).limit(limit)))
+    for ticket_id in ids:
+        enqueue(ticket_id)
+    if ids:
+        log.warning("re-enqueued %d triaged ticket(s) never routed", len(ids))
+    return ids
+
+
 class StaleTicketSweeper(bootsteps.StartStopStep):
     """Runs `requeue_stale` on the worker's timer, in the parent process (no model, unpooled DB)."""
 
@@ -114,6 +145,7 @@ class StaleTicketSweeper(bootsteps.StartStopStep):
             assert self.factory is not None
             stale_after_s = self.settings.stale_requeue_after_s
             requeue_stale(session_factory=self.factory, enqueue=enqueue, stale_after_s=stale_after_s)
+            requeue_unrouted(session_factory=self.factory, enqueue=enqueue, stale_after_s=stale_after_s)
             requeue_stale_deliveries(
                 session_factory=self.factory, enqueue=enqueue_delivery, stale_after_s=stale_after_s
             )
