@@ -1,14 +1,19 @@
 """A generated, labelled PII test set and its scoring: support messages with e-mail addresses, phone
 numbers in several national formats, payment cards (valid Luhn), IBANs (valid mod-97) and street addresses
 planted at known spans, beside look-alikes that are not personal data (order and tracking numbers, dates,
-amounts, card numbers failing Luhn, IBANs failing mod-97, quantities, versions)."""
+amounts, card numbers failing Luhn, IBANs failing mod-97, quantities, versions) and the product's own
+identifiers as log lines carry them (model versions, ticket, job and event ids, UUIDs, ISO-8601 and compact
+timestamps, hex digests, durations, host:port). Every look-alike's span and kind is recorded too, so a false
+positive is attributed to the kind of thing it redacted."""
 
 from __future__ import annotations
 
 import random
 import string
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 
 from shared.pii import PiiMatch, find_pii, luhn_valid
 
@@ -28,6 +33,8 @@ TEMPLATES = (
     "Please update my account: {pii} (was changed on {neg}).",
     "{pii} is the one to use. The parcel {neg} was lost.",
     "Refund to {pii} please; the amount was {neg}.",
+    "Customer {pii} replied; logged as {neg}.",
+    "Call {pii} back - see {neg} in the logs.",
 )
 
 
@@ -35,6 +42,7 @@ TEMPLATES = (
 class Example:
     text: str
     spans: list[tuple[str, int, int]]  # (kind, start, end) of every planted item
+    negatives: list[tuple[str, int, int]] = field(default_factory=list)  # (kind, start, end) of look-alikes
 
 
 def _email(rng: random.Random) -> str:
@@ -115,31 +123,109 @@ def _address(rng: random.Random) -> str:
     return f"{rng.randint(1, 120)} {rng.choice(FR_STREETS)}"
 
 
-def _negative(rng: random.Random) -> str:
-    """Things support messages are full of that are not personal data."""
-    invalid_card = next(n for n in iter(lambda: "4" + _digits(rng, 15), None) if not luhn_valid(n))
+def _stamp(rng: random.Random) -> datetime:
+    return datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(4 * 365 * 86400))
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+def _uuid(rng: random.Random) -> uuid.UUID:
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+def _invalid_card(rng: random.Random) -> str:
+    number = next(n for n in iter(lambda: "4" + _digits(rng, 15), None) if not luhn_valid(n))
+    return " ".join(number[i : i + 4] for i in range(0, 16, 4))
+
+
+def _invalid_iban(rng: random.Random) -> str:
     valid = iban_for("DE", _bban(rng, "8n10n"))
-    invalid_iban = valid[:2] + f"{(int(valid[2:4]) + 1) % 100:02d}" + valid[4:]
-    options = [
-        f"NW-{_digits(rng, 5)}",
-        f"#{_digits(rng, 8)}",
-        f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/20{rng.randint(20, 27)}",
-        f"20{rng.randint(20, 27)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-        f"€{rng.randint(1, 9)},{_digits(rng, 3)}.{_digits(rng, 2)}",
-        f"1Z{''.join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))}",
-        " ".join(invalid_card[i : i + 4] for i in range(0, 16, 4)),
-        invalid_iban,
-        f"{rng.randint(2, 12)} items",
-        f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
-        f"{rng.randint(10, 23)}:{rng.randint(0, 59):02d}",
-        f"{rng.randint(10, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",  # IPv4
-        f"ticket {_digits(rng, 8)}",
-        f"9400 {' '.join(_digits(rng, 4) for _ in range(4))} {_digits(rng, 2)}",  # USPS tracking
-        f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.20{rng.randint(20, 27)} {rng.randint(10, 23)}:00",
-        f"{rng.randint(2, 5)} x {rng.randint(1, 99)}.{_digits(rng, 2)}",
-        f"SKU {rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
-    ]
-    return rng.choice(options)
+    return valid[:2] + f"{(int(valid[2:4]) + 1) % 100:02d}" + valid[4:]
+
+
+def _iso_timestamp(rng: random.Random) -> str:
+    """As Python, PostgreSQL and the helpdesks write them, log lines' own `asctime` included."""
+    t = _stamp(rng).replace(microsecond=rng.randrange(1_000_000))
+    return rng.choice(
+        [
+            t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            t.isoformat(),
+            t.isoformat(sep=" ", timespec="milliseconds"),
+            t.astimezone(timezone(timedelta(hours=rng.randint(-11, 13)))).isoformat(timespec="seconds"),
+            t.strftime("%Y-%m-%d %H:%M:%S,") + f"{t.microsecond // 1000:03d}",
+        ]
+    )
+
+
+def _event_id(rng: random.Random) -> str:
+    """The webhooks' idempotency keys (services/gateway/webhooks/payloads.py) and the CLI's `evt-<hex>`."""
+    n, m = (rng.randint(1, 10 ** rng.randint(3, 10)) for _ in range(2))
+    return rng.choice(
+        [f"ticket-{n}-created", f"ticket-{n}-article-{m}", f"issue-{n}-created", f"evt-{_uuid(rng).hex}"]
+    )
+
+
+def _duration(rng: random.Random) -> str:
+    value = rng.uniform(0, 10 ** rng.randint(1, 7))
+    return rng.choice(
+        [f"{value:.1f} ms", f"{value:.3f} s", f"took {value:.6f}s", f"loss {rng.random():.17f}"]
+    )
+
+
+def _ipv4(rng: random.Random) -> str:
+    return f"{rng.randint(10, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+
+
+def _host_port(rng: random.Random) -> str:
+    host = rng.choice(["127.0.0.1", _ipv4(rng), "redis", "localhost"])
+    return f"{host}:{rng.choice([5432, 5672, 6379, 8000, rng.randint(1024, 65535)])}"
+
+
+# Things support messages are full of that are not personal data, by kind.
+LOOK_ALIKES: dict[str, Callable[[random.Random], str]] = {
+    "order-ref": lambda rng: f"NW-{_digits(rng, 5)}",
+    "hash-ref": lambda rng: f"#{_digits(rng, 8)}",
+    "date-dmy": lambda rng: f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/20{rng.randint(20, 27)}",
+    "date-iso": lambda rng: f"20{rng.randint(20, 27)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+    "amount": lambda rng: f"€{rng.randint(1, 9)},{_digits(rng, 3)}.{_digits(rng, 2)}",
+    "ups-tracking": lambda rng: f"1Z{''.join(rng.choices(string.ascii_uppercase + string.digits, k=16))}",
+    "card-bad-luhn": _invalid_card,
+    "iban-bad-mod97": _invalid_iban,
+    "quantity": lambda rng: f"{rng.randint(2, 12)} items",
+    "version": lambda rng: f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
+    "clock-time": lambda rng: f"{rng.randint(10, 23)}:{rng.randint(0, 59):02d}",
+    "ipv4": _ipv4,
+    "ticket-number": lambda rng: f"ticket {_digits(rng, 8)}",
+    "usps-tracking": lambda rng: f"9400 {' '.join(_digits(rng, 4) for _ in range(4))} {_digits(rng, 2)}",
+    "date-time-de": lambda rng: f"{_stamp(rng):%d.%m.%Y} {rng.randint(10, 23)}:00",
+    "price-line": lambda rng: f"{rng.randint(2, 5)} x {rng.randint(1, 99)}.{_digits(rng, 2)}",
+    "sku": lambda rng: f"SKU {rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+}
+# The product's own identifiers as log lines carry them: redacting one breaks correlating logs with the API.
+PRODUCT_IDS: dict[str, Callable[[random.Random], str]] = {
+    "model-version": lambda rng: f"{_stamp(rng):%Y%m%d-%H%M%S}-{_hex(rng, 6)}",  # registry.new_version_id
+    "run-stamp": lambda rng: f"bench-{_stamp(rng):%Y%m%d-%H%M%S}",  # helploop bench reports
+    "ticket-id": lambda rng: _uuid(rng).hex,  # shared.db.models.new_id
+    "job-id": lambda rng: f"job {_uuid(rng).hex}",
+    "uuid": lambda rng: str(_uuid(rng)),  # Celery task ids, GitHub delivery ids
+    "iso-timestamp": _iso_timestamp,
+    "compact-timestamp": lambda rng: f"{_stamp(rng):%Y%m%dT%H%M%S}{rng.choice(['', 'Z'])}",
+    "event-id": _event_id,
+    "delivery-id": lambda rng: f"delivery {rng.randint(1, 10 ** rng.randint(3, 10))}",
+    "hex-digest": lambda rng: f"sha256 {_hex(rng, rng.choice([12, 16, 24, 64]))}",
+    "semver": lambda rng: f"v{rng.randint(0, 30)}.{rng.randint(0, 99)}.{rng.randint(0, 99)}",
+    "duration": _duration,
+    "host-port": _host_port,
+}
+NEGATIVES = LOOK_ALIKES | PRODUCT_IDS
+
+
+def _negative(rng: random.Random) -> tuple[str, str]:
+    """A look-alike or a product identifier, with its kind."""
+    kind = rng.choice(sorted(NEGATIVES))
+    return kind, NEGATIVES[kind](rng)
 
 
 GENERATORS: dict[str, Callable[[random.Random], str]] = {
@@ -151,22 +237,33 @@ GENERATORS: dict[str, Callable[[random.Random], str]] = {
 }
 
 
+def _append_negative(rng: random.Random, text: str, negatives: list[tuple[str, int, int]]) -> str:
+    kind, item = _negative(rng)
+    negatives.append((kind, len(text), len(text) + len(item)))
+    return text + item
+
+
 def generate(count: int = 2000, *, seed: int = 17) -> list[Example]:
     rng = random.Random(seed)
     kinds = sorted(GENERATORS)
     examples = []
     for i in range(count):
-        text, spans = "", []
+        text, spans, negatives = "", [], []
         for j in range(1 + (i % 3 == 0)):  # a third of the messages carry two items
             kind = kinds[(i + j) % len(kinds)]
             before, _, after = rng.choice(TEMPLATES).partition("{pii}")
             item = GENERATORS[kind](rng)
-            start = len(text) + len(before)
-            spans.append((kind, start, start + len(item)))
-            text += before + item + after.replace("{neg}", _negative(rng)) + " "  # {pii} first in each
+            text += before
+            spans.append((kind, len(text), len(text) + len(item)))
+            text += item
+            if "{neg}" in after:
+                head, _, after = after.partition("{neg}")
+                text = _append_negative(rng, text + head, negatives)
+            text += after + " "  # {pii} first in each
         if i % 10 == 0:  # and some carry none: only look-alikes
-            text += f"Also, my order {_negative(rng)} and {_negative(rng)}."
-        examples.append(Example(text.strip(), spans))
+            text = _append_negative(rng, text + "Also, my order ", negatives)
+            text = _append_negative(rng, text + " and ", negatives) + "."
+        examples.append(Example(text.strip(), spans, negatives))
     return examples
 
 
@@ -206,3 +303,29 @@ def score(examples: list[Example], detect: Callable[[str], list[PiiMatch]] = fin
     found = sum(s.found for s in scores.values())
     scores["all"] = Score(planted, found, detections, correct)
     return scores
+
+
+@dataclass(frozen=True)
+class NegativeScore:
+    planted: int
+    flagged: int  # look-alikes of this kind a detection overlaps: false positives
+
+    @property
+    def rate(self) -> float:
+        return self.flagged / self.planted if self.planted else 0.0
+
+
+def false_positives(
+    examples: list[Example], detect: Callable[[str], list[PiiMatch]] = find_pii
+) -> dict[str, NegativeScore]:
+    """Per look-alike kind: how many were planted and how many a detection overlaps; "other" counts the
+    detections that overlap neither a planted item nor a look-alike (the templates' own words)."""
+    tallies: dict[str, list[int]] = {kind: [0, 0] for kind in sorted(NEGATIVES)} | {"other": [0, 0]}
+    for example in examples:
+        matches = detect(example.text)
+        for kind, start, end in example.negatives:
+            tallies[kind][0] += 1
+            tallies[kind][1] += any(_overlaps(m, start, end) for m in matches)
+        labelled = example.spans + example.negatives
+        tallies["other"][1] += sum(not any(_overlaps(m, s, e) for _, s, e in labelled) for m in matches)
+    return {kind: NegativeScore(planted, flagged) for kind, (planted, flagged) in tallies.items()}
