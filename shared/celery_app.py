@@ -27,6 +27,7 @@ TASK_KB_INDEX = "helploop.kb.index"
 TASK_KB_SEARCH = "helploop.kb.search"
 TASK_DRAFT = "helploop.drafts.generate"
 TASK_WRITEBACK = "helploop.writeback.deliver"
+TASK_RESOLUTION_LABELS = "helploop.writeback.resolution_labels"  # read a solved ticket's final tags
 TASK_RETRAIN = "helploop.training.retrain"
 TASK_RECLASSIFY_CHUNK = "helploop.batch.reclassify_chunk"
 TASK_SHADOW = "helploop.batch.shadow_classify"
@@ -44,6 +45,7 @@ ROUTES = {
     TASK_KB_INDEX: {"queue": QUEUE_KB},
     TASK_KB_SEARCH: {"queue": QUEUE_KB},
     TASK_WRITEBACK: {"queue": QUEUE_CALLBACKS},
+    TASK_RESOLUTION_LABELS: {"queue": QUEUE_CALLBACKS},
     TASK_RETRAIN: {"queue": QUEUE_TRAINING},
     TASK_RECLASSIFY_CHUNK: {"queue": QUEUE_BATCH},
     TASK_SHADOW: {"queue": QUEUE_BATCH},

@@ -1,8 +1,10 @@
 """Health and readiness for every process: named checks, and the small HTTP server worker nodes run.
 
 Liveness (`/healthz`) answers while the process can serve HTTP at all; readiness (`/readyz`) runs the
-checks (broker, database, an active model) and answers 503 with each failure's reason. Kubernetes probes
-and docker healthchecks use the same endpoints on the gateway and on worker nodes.
+checks (broker, database, an active model) and answers 503 naming what failed. The body says only what is
+safe to show anyone who can reach the port (`NotReady` reasons written for it, else "unavailable"); the
+exception, with paths and addresses, goes to the log. Kubernetes probes and docker healthchecks use the
+same endpoints on the gateway and on worker nodes.
 """
 
 from __future__ import annotations
@@ -21,16 +23,26 @@ from shared.registry import Registry
 
 log = logging.getLogger(__name__)
 Check = tuple[str, Callable[[], Any]]  # a name, and a probe that raises or returns a detail (or None)
+UNAVAILABLE = "unavailable (the log has the reason)"
 
 
-def run_checks(checks: Sequence[Check]) -> tuple[bool, dict[str, Any]]:
-    """Run every probe; the body is `{"status": "ready"|"not_ready", "checks": {name: {ok, detail}}}`."""
+class NotReady(Exception):
+    """A failed check whose message is written to be shown: no paths, addresses or exception text."""
+
+
+def run_checks(checks: Sequence[Check], *, request_id: str | None = None) -> tuple[bool, dict[str, Any]]:
+    """Run every probe; the body is `{"status": "ready"|"not_ready", "checks": {name: {ok, detail}}}`.
+    Failures are logged with their exception (and `request_id`, when a request asked)."""
     results: dict[str, dict[str, Any]] = {}
     for name, probe in checks:
         try:
             results[name] = {"ok": True, "detail": str(probe() or "ok")}
         except Exception as exc:
-            results[name] = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            shown = str(exc) if isinstance(exc, NotReady) else UNAVAILABLE
+            log.warning(
+                "readiness: %s failed (request %s): %s: %s", name, request_id, type(exc).__name__, exc
+            )
+            results[name] = {"ok": False, "detail": shown}
     ready = all(result["ok"] for result in results.values())
     return ready, {"status": "ready" if ready else "not_ready", "checks": results}
 
@@ -39,8 +51,13 @@ def active_model_check(registry: Registry) -> Callable[[], str]:
     def probe() -> str:
         version = registry.active_version()
         if version is None:
-            raise LookupError(f"no active model in {registry.root}")
-        registry.manifest(version)
+            log.info("readiness: no active model in %s", registry.root)
+            raise NotReady("no active model (train one, or activate a version)")
+        try:
+            registry.manifest(version)
+        except Exception:
+            log.exception("readiness: the active model %s is unreadable", version)
+            raise NotReady(f"the active model {version} is unreadable") from None
         return version
 
     return probe

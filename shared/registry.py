@@ -88,7 +88,7 @@ class Registry:
     def manifest(self, version: str) -> dict[str, Any]:
         path = self.bundle_dir(version) / MANIFEST
         if not path.is_file():
-            raise VersionNotFound(f"model version {version!r} not found in {self.root}")
+            raise VersionNotFound(f"model version {version!r} not found")
         return json.loads(path.read_text())
 
     def _read(self, name: str) -> dict[str, Any]:

@@ -186,6 +186,7 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     fields: list[ErrorField] = Field(default_factory=list)
+    request_id: str | None = None  # also the `X-Request-Id` header; the log names it beside the details
 
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")]

@@ -7,13 +7,31 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
     {"change-me", "change-me-admin", "changeme", "secret", "dev-secret", "dev-api-key", ""}
 )
-MIN_SECRET_LENGTH = 16
+PLACEHOLDER_WORDS = ("change-me", "changeme", "placeholder", "your-secret", "your_secret", "<secret>")
+MIN_SECRET_LENGTH = 16  # bytes
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` is unfit to authenticate anyone (empty, a placeholder, too short, one repeated
+    character), or None. The answer never contains the secret."""
+    value = secret.strip()
+    if not value:
+        return "is empty"
+    lowered = value.lower()
+    if lowered in PLACEHOLDER_SECRETS or any(word in lowered for word in PLACEHOLDER_WORDS):
+        return "is a placeholder"
+    if len(value.encode("utf-8")) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} bytes"
+    if len(set(value)) == 1:
+        return "is one character repeated"
+    return None
 
 
 class Environment(StrEnum):
@@ -49,11 +67,20 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me"])
     # keys for admin endpoints (training, activation, rollback, shadow, reclassification); they also read
     admin_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me-admin"])
-    signature_tolerance_s: int = Field(default=300, ge=1)
+    signature_tolerance_s: int = Field(default=300, ge=1)  # signed timestamps (generic, Zendesk)
+    # Jira retries a failed delivery with the original body, documented up to 30 minutes late; its signed
+    # `timestamp` must be within this window (replays inside it are duplicates by the signed issue id)
+    jira_delivery_window_s: int = Field(default=3600, ge=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    # flask-limiter notation ("600/minute", "10/second;1000/hour"); empty: no limit
-    rate_limit_api: str = "600/minute"  # per API key
-    rate_limit_webhooks: str = "3000/minute"  # per helpdesk integration
+    # `limits` notation ("600/minute", "10/second;1000/hour"); empty: no limit
+    rate_limit_api: str = "600/minute"  # per authenticated API key
+    rate_limit_webhooks: str = "3000/minute"  # per helpdesk integration, counted once the signature holds
+    # per client address: missing or invalid API keys, failed webhook signatures and tokens; checked before
+    # any key lookup or signature check
+    rate_limit_auth_failures: str = "30/minute"
+    # reverse proxies in front of the gateway whose X-Forwarded-For/-Proto/-Host are trusted (0: none; the
+    # client address is then the TCP peer's). Rate limits and the audit log use the address this yields.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     # transactional outbox: each gateway process runs a relay thread (one works at a time, by lease) that
     # publishes messages the intake could not (broker away, older messages waiting)
     outbox_relay_enabled: bool = True
@@ -133,6 +160,18 @@ class Settings(BaseSettings):
             raise ValueError("retrain_cron needs five fields: minute hour day-of-month month day-of-week")
         return value
 
+    @field_validator("rate_limit_api", "rate_limit_webhooks", "rate_limit_auth_failures")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"not a rate limit: {value!r} (e.g. '600/minute' or '10/second;1000/hour')"
+                ) from None
+        return value.strip()
+
     @field_validator("webhook_secrets", "api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _parse_csv_list(cls, value: Any) -> Any:
@@ -151,18 +190,26 @@ class Settings(BaseSettings):
             raise ValueError("HELPLOOP_REDIS_URL is a sentinel:// URL: set HELPLOOP_REDIS_SENTINEL_MASTER")
         return self
 
-    def require_real_secrets(self) -> None:
-        """Called at start by every process that checks signatures or keys (the gateway): outside dev
-        and test mode, placeholder or short secrets are refused. Offline tools (train, evaluate) skip it."""
-        if self.env is not Environment.PROD:
-            return
+    def weak_secrets(self) -> list[str]:
+        """Each webhook secret or API key that `secret_problem` rejects, named by variable and position."""
+        problems = []
         for field in ("webhook_secrets", "api_keys", "admin_api_keys"):
-            for secret in getattr(self, field):
-                if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-                    raise ValueError(
-                        f"HELPLOOP_{field.upper()} holds a placeholder or short secret "
-                        f"(min {MIN_SECRET_LENGTH} chars); set real secrets or HELPLOOP_ENV=dev"
-                    )
+            for index, secret in enumerate(getattr(self, field)):
+                if (problem := secret_problem(secret)) is not None:
+                    problems.append(f"HELPLOOP_{field.upper()} #{index + 1} {problem}")
+        return problems
+
+    def require_real_secrets(self) -> list[str]:
+        """Called at start by every process that checks signatures or keys (the gateway): in prod, weak
+        secrets refuse the start; in dev and test they are returned (to be logged as warnings). Offline
+        tools (train, evaluate) skip it."""
+        problems = self.weak_secrets()
+        if problems and self.env is Environment.PROD:
+            raise ValueError(
+                "; ".join(problems) + f" (min {MIN_SECRET_LENGTH} bytes, not a placeholder): set real "
+                "secrets (`helploop init` makes them) or HELPLOOP_ENV=dev"
+            )
+        return problems
 
     @property
     def is_sqlite(self) -> bool:

@@ -153,6 +153,7 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
         "broker_connect_timeout_s": 1.0,
         "rate_limit_api": "",  # tests that hammer one key; tests/test_ratelimit.py sets its own
         "rate_limit_webhooks": "",
+        "rate_limit_auth_failures": "",  # tests that send bad keys and forged webhooks by the hundred
         "outbox_relay_enabled": False,  # tests run the relay themselves (tests/test_gateway.py starts one)
     }
     return {**base, **extra}

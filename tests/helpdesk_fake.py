@@ -1,6 +1,8 @@
 """A local HTTP server standing in for a helpdesk's REST API: it records every call (method, path,
 headers, body), answers scripted failures, stores posted notes per ticket and lists them back in each
-provider's shape (Zendesk `{"comments"}`, Jira `{"values"}`, Zammad and Freshdesk bare lists)."""
+provider's shape (Zendesk `{"comments"}`, Jira `{"values"}`, Zammad and Freshdesk bare lists). Zammad's
+tags too: `POST /api/v1/tags/add` stores a ticket's tag, `GET /api/v1/tags?object=Ticket&o_id=<id>`
+answers `{"tags": [...]}` (docs.zammad.org, API → Ticket → Tags); a test edits `tags` as an agent would."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 TICKET_PATHS = [
     (re.compile(r"^/api/v2/tickets/([^/.]+)(?:\.json|/comments\.json)$"), "zendesk", "comments"),
@@ -45,6 +48,7 @@ class RecordingHelpdesk:
         self.calls: list[Call] = []
         self.scripts: list[Script] = []
         self.posted: dict[str, list[dict[str, Any]]] = {}
+        self.tags: dict[str, list[str]] = {}  # Zammad ticket id → its tags
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -82,8 +86,14 @@ class RecordingHelpdesk:
 
     def _default(self, call: Call) -> tuple[int, dict[str, str], Any]:
         document = call.json() if call.method != "GET" else None
-        if call.path == "/api/v1/tags/add":
-            return 200, {}, True
+        if call.path == "/api/v1/tags/add" and isinstance(document, dict):
+            tags = self.tags.setdefault(str(document.get("o_id")), [])
+            if document.get("item") not in tags:
+                tags.append(str(document.get("item")))
+            return 201, {}, True
+        if call.method == "GET" and urlsplit(call.path).path == "/api/v1/tags":
+            query = parse_qs(urlsplit(call.path).query)
+            return 200, {}, {"tags": list(self.tags.get((query.get("o_id") or [""])[0], []))}
         key, listing = _ticket_key(call.path, document)
         if call.method == "GET":
             items = self.posted.get(key, [])

@@ -21,6 +21,12 @@ SECRETS = {
     "freshdesk": "freshdesk-url-token-0123456789abcdef",
 }
 API_TOKEN = "helpdesk-api-token-do-not-log-0001"
+CREATED = {  # each integration's new-ticket fixture
+    "zendesk": "zendesk_ticket_created",
+    "zammad": "zammad_ticket_created",
+    "jira": "jira_issue_created",
+    "freshdesk": "freshdesk_ticket_created",
+}
 PROVIDERS = {"zendesk": "zendesk", "zammad": "zammad", "jira": "jira_sm", "freshdesk": "freshdesk"}
 
 
@@ -35,7 +41,7 @@ def signed(
     name: str, body: bytes, *, secret: str | None = None, age_s: float = 0
 ) -> tuple[str, dict[str, str]]:
     """(path, headers) for integration `name` posting `body`."""
-    secret = secret or SECRETS[name]
+    secret = SECRETS[name] if secret is None else secret
     path = f"/v1/webhooks/{name}"
     if name == "zendesk":
         stamp = datetime.fromtimestamp(time.time() - age_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

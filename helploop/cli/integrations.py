@@ -31,10 +31,12 @@ def cmd_routing(args: argparse.Namespace) -> int:
 
 
 def cmd_integrations(args: argparse.Namespace) -> int:
+    """Lists each integration's URLs; exit 1 when a secret is weak (a prod gateway would not start)."""
     from shared.integrations.config import load_integrations
 
     path = Path(args.file) if args.file else get_settings().integrations_file
     integrations = load_integrations(path)
+    weak = [problem for integration in integrations.values() for problem in integration.weak_secrets()]
     base = get_settings().public_base_url.rstrip("/")
     for name, integration in integrations.items():
         target = integration.base_url or integration.callback_url or "—"
@@ -42,7 +44,9 @@ def cmd_integrations(args: argparse.Namespace) -> int:
         print(f"{name}: {integration.provider}; webhook {base}/v1/webhooks/{name}; {write}")
     if not integrations:
         print("no integrations configured (HELPLOOP_INTEGRATIONS_FILE)")
-    return 0
+    for problem in weak:
+        print(f"weak secret: {problem}: a prod gateway refuses to start with it")
+    return 1 if weak else 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

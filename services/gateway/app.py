@@ -7,11 +7,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.gateway.access.views import bp as access_bp
 from services.gateway.auth import init_auth
 from services.gateway.deliveries.views import bp as deliveries_bp
-from services.gateway.errors import register_error_handlers
+from services.gateway.errors import register_error_handlers, request_id
 from services.gateway.feedback.views import bp as feedback_bp
 from services.gateway.kb.views import bp as kb_bp
 from services.gateway.learning.views import bp as learning_bp
@@ -48,7 +49,8 @@ def readyz() -> Response:
         return "ok" if res.redis.ping() else "no PONG"
 
     ready, body = run_checks(
-        [("database", database), ("redis", broker), ("model", active_model_check(res.registry))]
+        [("database", database), ("redis", broker), ("model", active_model_check(res.registry))],
+        request_id=request_id(),
     )
     response = jsonify(body)
     response.status_code = 200 if ready else 503
@@ -59,14 +61,18 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     """Build the gateway. `overrides` are settings fields (e.g. `{"database_url": ...}`)."""
     configure_logging()
     settings = settings or load_settings(**(overrides or {}))
-    settings.require_real_secrets()
+    for problem in settings.require_real_secrets():  # prod refuses to start instead
+        log.warning("weak secret: %s (a prod gateway refuses to start)", problem)
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    if settings.trusted_proxy_hops:  # the client's address, scheme and host as the trusted proxies saw them
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
     res = init_resources(app, settings)
     init_metrics(app, res)
     init_auth(app, res)
     register_error_handlers(app)
-    init_rate_limits(app, settings)
+    init_rate_limits(app, settings, res.redis)
     app.register_blueprint(health_bp)
     app.register_blueprint(tickets_bp)
     app.register_blueprint(kb_bp)

@@ -10,11 +10,13 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, current_app, g, request
 
 from services.gateway.errors import ApiError
+from services.gateway.ratelimit import count_auth_failure, rate_limits, refuse_failing_client
 from services.gateway.resources import Resources, resources
 from shared.access.models import ALL_SCOPES, Scope
 from shared.access.service import find_key, hash_key, record_audit
@@ -32,6 +34,11 @@ class Principal:
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
+
+    @property
+    def bucket(self) -> str:
+        """The key's rate-limit bucket: its id, never the token."""
+        return self.actor.split(" ", 1)[0]
 
 
 @dataclass
@@ -62,14 +69,21 @@ def _env_principal(res: Resources, token: bytes) -> Principal | None:
     return found
 
 
-def authenticate(res: Resources, cache: KeyCache, token: str) -> Principal | None:
+def authenticate(
+    res: Resources, cache: KeyCache, token: str, *, gate: Callable[[], None] = lambda: None
+) -> Principal | None:
+    """Environment keys and recently seen valid keys answer at once; any other token first passes `gate`
+    (which raises to refuse: the failed-authentication limit), then the cache or the database decides."""
     principal = _env_principal(res, token.encode("utf-8", "replace"))
     if principal is not None:
         return principal
     digest = hash_key(token)
     cached, principal = cache.get(digest)
-    if cached:
+    if cached and principal is not None:
         return principal
+    gate()
+    if cached:
+        return None
     row = find_key(session_factory=res.session_factory, token=token)
     principal = None if row is None else Principal(f"key:{row.id} {row.name}", frozenset(row.scopes))
     cache.put(digest, principal)
@@ -82,20 +96,34 @@ def _unauthorized(status: int, message: str) -> ApiError:
 
 
 def require_api_key(scope: str = Scope.READ) -> Principal:
-    """The caller's key must carry `scope` (or `admin`): 401 without a valid key, 403 without the scope.
-    Admin requests, allowed or not, go to the audit log."""
+    """The caller's key must carry `scope` (or `admin`): 401 without a valid key, 403 without the scope,
+    429 when the key is over its rate limit or the address over its failed-authentication limit (checked
+    before the key is looked up). Admin requests, allowed or not, go to the audit log."""
     if scope == Scope.ADMIN:
         g.helploop_audit = True
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized(401, "missing bearer API key")
-    principal = authenticate(resources(), current_app.extensions[CACHE_EXTENSION], token.strip())
+    principal: Principal | None = g.get("helploop_principal")
     if principal is None:
-        raise _unauthorized(401, "invalid API key")
-    g.helploop_principal = principal
+        principal = g.helploop_principal = _authenticated_caller()
+        rate_limits().spend("api", principal.bucket, what="this API key")
     if not principal.allows(scope):
         raise _unauthorized(403, f"this endpoint needs an API key with the {scope!r} scope")
+    return principal
+
+
+def _authenticated_caller() -> Principal:
+    """An environment key, or a key seen valid in the last `HELPLOOP_API_KEY_CACHE_S`, is never held up by
+    others' failures at its address; any other token is looked up only while the address is within its
+    failed-authentication budget."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        refuse_failing_client()
+        count_auth_failure()
+        raise _unauthorized(401, "missing bearer API key")
+    cache = current_app.extensions[CACHE_EXTENSION]
+    principal = authenticate(resources(), cache, token.strip(), gate=refuse_failing_client)
+    if principal is None:
+        count_auth_failure()
+        raise _unauthorized(401, "invalid API key")
     return principal
 
 

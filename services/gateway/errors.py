@@ -1,15 +1,32 @@
-"""Every error leaves the gateway as JSON: `{"error", "message", "fields"}`; nothing bad in becomes a 500."""
+"""Every error leaves the gateway as JSON: `{"error", "message", "fields", "request_id"}`; nothing bad in
+becomes a 500, and no 5xx body carries a path or an exception's text: those go to the log, under the
+request id the response names (header `X-Request-Id`)."""
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, g, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")  # a caller's own id is kept when it looks like one
+
+
+def assign_request_id() -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+    return g.request_id
+
+
+def request_id() -> str:
+    """This request's id (assigned on first use: an error can precede the hook that assigns it)."""
+    return g.get("request_id") or assign_request_id()
 
 
 class ApiError(Exception):
@@ -21,8 +38,11 @@ class ApiError(Exception):
         *,
         fields: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        log_detail: str | None = None,
     ) -> None:
+        """`log_detail`: what went wrong inside (an exception's text), for the log only, never the body."""
         super().__init__(message)
+        self.log_detail = log_detail
         self.status = status
         self.error = error
         self.message = message
@@ -41,6 +61,7 @@ def validation_fields(exc: ValidationError) -> list[dict[str, str]]:
 
 def error_response(status: int, error: str, message: str, **extra: Any) -> Response:
     payload: dict[str, Any] = {"error": error, "message": message, "fields": extra.pop("fields", [])}
+    payload["request_id"] = request_id()
     payload.update(extra)
     response = jsonify(payload)
     response.status_code = status
@@ -50,6 +71,8 @@ def error_response(status: int, error: str, message: str, **extra: Any) -> Respo
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
+        if exc.status >= 500:
+            log.warning("%s (request %s): %s %s", exc.error, request_id(), exc.message, exc.log_detail or "")
         response = error_response(exc.status, exc.error, exc.message, fields=exc.fields)
         response.headers.update(exc.headers)
         return response
@@ -64,7 +87,11 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
-        response = error_response(code, name, exc.description or exc.name or "error")
+        message = exc.description or exc.name or "error"
+        if code >= 500:  # werkzeug's own text for its 5xx, never an exception's
+            log.error("HTTP %d (request %s): %s", code, request_id(), message)
+            message = exc.name or "server error"
+        response = error_response(code, name, message)
         allowed = getattr(exc, "valid_methods", None)
         if allowed:
             response.headers["Allow"] = ", ".join(allowed)
@@ -72,5 +99,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        log.error("unhandled error: %s", exc, exc_info=exc)
-        return error_response(500, "internal_error", "internal error; the request was logged")
+        log.error("unhandled error (request %s): %s", request_id(), exc, exc_info=exc)
+        return error_response(
+            500, "internal_error", "internal error; the log has the details under this request_id"
+        )

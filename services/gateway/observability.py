@@ -1,6 +1,7 @@
-"""The gateway's metrics: request timing hooks, and `GET /metrics` with what is read at scrape time —
-queue depth (Redis), the active and shadow model (registry), live accuracy (resolutions, cached) and
-dead letters waiting (database)."""
+"""The gateway's metrics and request ids: request timing hooks, an `X-Request-Id` on every response (the
+caller's when well-formed, else a new one; error bodies and the log lines about them carry it), and
+`GET /metrics` with what is read at scrape time — queue depth (Redis), the active and shadow model
+(registry), live accuracy (resolutions, cached) and dead letters waiting (database)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from services.gateway.errors import REQUEST_ID_HEADER, assign_request_id, request_id
 from services.gateway.resources import Resources
 from shared.celery_app import ALL_QUEUES
 from shared.db import session_scope
@@ -126,9 +128,11 @@ def init_metrics(app: Flask, res: Resources) -> None:
     @app.before_request
     def _start_timer() -> None:
         g.request_started = time.perf_counter()
+        assign_request_id()
 
     @app.after_request
     def _observe(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = request_id()
         started = g.pop("request_started", None)
         if started is None or request.endpoint == "metrics":
             return response

@@ -26,7 +26,7 @@ from shared.outbox.relay import OutboxRelay
 from shared.outbox.service import publish_claimed
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
-from shared.settings import Settings
+from shared.settings import Environment, Settings
 
 EXTENSION_KEY = "helploop"
 FAIL_FAST = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -98,7 +98,7 @@ def init_resources(app: Flask, settings: Settings) -> Resources:
             socket_timeout=settings.broker_connect_timeout_s,
         ),
         registry=Registry(settings.model_registry_dir),
-        integrations=load_integrations(settings.integrations_file),
+        integrations=load_integrations(settings.integrations_file, strict=settings.env is Environment.PROD),
     )
     resources.relay = OutboxRelay(
         session_factory=session_factory,

@@ -30,7 +30,7 @@ from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
-from shared.settings import Settings, get_settings
+from shared.settings import Environment, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def build_context(settings: Settings) -> WorkerContext:
         max_attempts=settings.triage_max_retries + 1,
     )
     knowledge = ActiveKnowledgeBase(factory, settings)
-    integrations = load_integrations(settings.integrations_file)
+    integrations = load_integrations(settings.integrations_file, strict=settings.env is Environment.PROD)
     return WorkerContext(
         settings=settings,
         triage=triage,

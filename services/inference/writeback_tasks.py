@@ -1,4 +1,5 @@
-"""The write-back task (queue `callbacks`): a thin wrapper over `deliver`, retried with its backoff."""
+"""The write-back tasks (queue `callbacks`): thin wrappers over `deliver` and `fetch_final_labels`, retried
+with the write-back backoff."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy.exc import OperationalError
 from services.inference.context import worker_context
 from services.inference.tasks import timed
 from services.inference.writeback.delivery import DeliveryOutcome, deliver
-from shared.celery_app import TASK_WRITEBACK
+from services.inference.writeback.final_labels import LabelsOutcome, fetch_final_labels
+from shared.celery_app import TASK_RESOLUTION_LABELS, TASK_WRITEBACK
 
 log = logging.getLogger(__name__)
 
@@ -30,5 +32,28 @@ log = logging.getLogger(__name__)
 def deliver_writeback(self: Task, delivery_id: int) -> str:
     result = deliver(delivery_id=delivery_id, context=worker_context().writeback)
     if result.outcome is DeliveryOutcome.RETRY:
+        raise self.retry(countdown=result.delay_s)
+    return result.outcome
+
+
+@shared_task(
+    name=TASK_RESOLUTION_LABELS,  # routed to QUEUE_CALLBACKS by task_routes in shared.celery_app
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=None,  # bounded by settings.writeback_max_attempts (this task's retries count the tries)
+    ignore_result=True,
+)
+@timed
+def fetch_resolution_labels(self: Task, ticket_id: str) -> str:
+    """A solved ticket's final tags from its helpdesk → its resolution's final label (staged by the
+    gateway in the resolution's transaction when the webhook carried no tags)."""
+    result = fetch_final_labels(
+        ticket_id=ticket_id, attempt=self.request.retries, context=worker_context().writeback
+    )
+    if result.outcome is LabelsOutcome.RETRY:
         raise self.retry(countdown=result.delay_s)
     return result.outcome

@@ -3,10 +3,16 @@
 Each integration has a name (its webhook URL is `/v1/webhooks/<name>`), a provider, what the gateway needs
 to verify the provider's webhooks, and what the write-back worker needs to call the provider's API.
 Secrets are written as `${ENV_VAR}` so the file itself holds none; they are `SecretStr` and never logged.
+
+Checked at load: names are unique and a helpdesk may not take a built-in source's name (`api`, `generic`:
+its write-back would then receive API tickets with callers' external ids); secrets that authenticate
+(webhook secrets, Freshdesk tokens, callback secrets) must not be empty, placeholders or under 16 bytes —
+`strict` loading (prod) refuses such a file, otherwise each is logged as a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from enum import StrEnum
@@ -24,8 +30,11 @@ from pydantic import (
     model_validator,
 )
 
+from shared.settings import secret_problem
 from shared.validation import describe_errors
 
+log = logging.getLogger(__name__)
+RESERVED_NAMES = frozenset({"api", "generic"})  # ticket sources of the API and the generic webhook
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 
@@ -71,11 +80,30 @@ class Integration(BaseModel):
         missing = [field for field in _required(self) if not getattr(self, field)]
         if missing:
             raise ValueError(f"{self.provider} integration needs {', '.join(missing)}")
+        if self.name in RESERVED_NAMES and self.provider is not Provider.GENERIC:
+            raise ValueError(
+                f"the name {self.name!r} is reserved for tickets from the API and the generic webhook "
+                "(only a `provider: generic` entry may take it); name the helpdesk something else"
+            )
         return self
+
+    def weak_secrets(self) -> list[str]:
+        """Each secret that authenticates requests and is unfit to (see `secret_problem`), by field."""
+        named: list[tuple[str, SecretStr | None]] = [
+            (f"webhook_secrets[{index}]", secret) for index, secret in enumerate(self.webhook_secrets)
+        ]
+        named += [("webhook_token", self.webhook_token), ("callback_secret", self.callback_secret)]
+        problems = []
+        for field_name, secret in named:
+            if secret is not None and (problem := secret_problem(secret.get_secret_value())):
+                problems.append(f"integrations.{self.name}.{field_name} {problem}")
+        return problems
 
     @property
     def secrets(self) -> list[str]:
-        return [s.get_secret_value() for s in self.webhook_secrets]
+        """The webhook secrets that can verify a signature: an empty one never does (any sender could sign
+        with an empty key), whatever the environment."""
+        return [s.get_secret_value() for s in self.webhook_secrets if s.get_secret_value().strip()]
 
 
 def _required(integration: Integration) -> list[str]:
@@ -133,12 +161,42 @@ def parse_integrations(document: Any, *, environ: dict[str, str] | None = None) 
     return out
 
 
-def load_integrations(path: Path | None) -> dict[str, Integration]:
-    """No file: no helpdesk integrations (the generic webhook and the API still work)."""
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (plain YAML keeps the last silently)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise IntegrationError(f"{key!r} appears twice (line {key_node.start_mark.line + 1})")
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def check_secrets(integrations: dict[str, Integration], *, strict: bool) -> list[str]:
+    """Weak secrets: `strict` raises IntegrationError naming them all, else they are logged and returned."""
+    problems = [problem for integration in integrations.values() for problem in integration.weak_secrets()]
+    if problems and strict:
+        raise IntegrationError("; ".join(problems) + " (set real secrets, or HELPLOOP_ENV=dev)")
+    for problem in problems:
+        log.warning("weak integration secret: %s (a prod gateway refuses to start)", problem)
+    return problems
+
+
+def load_integrations(path: Path | None, *, strict: bool = False) -> dict[str, Integration]:
+    """No file: no helpdesk integrations (the generic webhook and the API still work). `strict` (prod):
+    weak secrets refuse the file; otherwise they are logged."""
     if path is None:
         return {}
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return parse_integrations(document)
+        document = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
+        integrations = parse_integrations(document)
+        check_secrets(integrations, strict=strict)
+        return integrations
     except (OSError, yaml.YAMLError, IntegrationError) as exc:
         raise IntegrationError(f"{path}: {exc}") from None

@@ -17,7 +17,7 @@ def test_prod_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_prod_refuses_short_secret() -> None:
-    with pytest.raises(ValueError, match="placeholder or short"):
+    with pytest.raises(ValueError, match="shorter than 16 bytes"):
         Settings(
             _env_file=None, env="prod", webhook_secrets=["short"], api_keys=[STRONG]
         ).require_real_secrets()

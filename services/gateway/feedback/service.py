@@ -1,4 +1,9 @@
-"""Record an agent's resolution of a ticket as a labelled, PII-redacted example linked to the prediction."""
+"""Record an agent's resolution of a ticket as a labelled, PII-redacted example linked to the prediction.
+
+When the helpdesk's webhook does not carry the ticket's final tags (Zammad's default payload), the same
+transaction stages an outbox message for the write-back worker, which reads the tags from the helpdesk's
+API and sets the final label (`helploop.writeback.resolution_labels`, queue `callbacks`).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.celery_app import QUEUE_CALLBACKS, TASK_RESOLUTION_LABELS
 from shared.db import Ticket, session_scope
 from shared.db.models import utcnow
 from shared.integrations.models import Resolution
+from shared.outbox.service import add_message
 from shared.pii import redact
 from shared.schemas import ResolutionView
 
@@ -69,8 +76,13 @@ def record_resolution(
     ticket_id: str | None = None,
     external_id: str | None = None,
     resolved_at: datetime | None = None,
+    fetch_labels: bool = False,
 ) -> ResolutionView:
-    """Insert or update the ticket's one resolution (a reopened and re-solved ticket keeps the last)."""
+    """Insert or update the ticket's one resolution (a reopened and re-solved ticket keeps the last).
+
+    `fetch_labels`: the final labels are in the helpdesk (`source` names the integration), not in the
+    event; an outbox message for the write-back worker is staged with the resolution (the gateway's relay
+    publishes it), and the worker sets the final label and `correct`."""
     at = resolved_at or utcnow()
     for _ in range(2):  # a concurrent first insert loses the race once, then updates
         try:
@@ -84,8 +96,15 @@ def record_resolution(
                 else:
                     _fill(row, ticket, final_labels, reply, at)
                 session.flush()
+                if fetch_labels:
+                    add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id], queue=QUEUE_CALLBACKS)
                 view = _view(row)
-            log.info("resolution of ticket %s recorded (correct=%s)", view.ticket_id, view.correct)
+            log.info(
+                "resolution of ticket %s recorded (correct=%s%s)",
+                view.ticket_id,
+                view.correct,
+                "; final labels to be read from the helpdesk" if fetch_labels else "",
+            )
             return view
         except IntegrityError:
             continue

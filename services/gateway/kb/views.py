@@ -104,9 +104,15 @@ def search() -> Response:
         raise ApiError(
             503,
             "search_unavailable",
-            f"no worker answered the search ({type(exc).__name__})",
+            "no worker answered the search in time, or the queue is unreachable; retry shortly",
             headers={"Retry-After": "5"},
+            log_detail=f"{type(exc).__name__}: {exc}",
         ) from None
     except Exception as exc:  # raised in the worker, e.g. no sentence encoder built yet
-        raise ApiError(503, "search_failed", f"search failed in the worker: {exc}"[:300]) from None
+        raise ApiError(
+            503,
+            "search_failed",
+            "the search failed in the worker; the gateway log has the reason under this request_id",
+            log_detail=f"{type(exc).__name__}: {exc}",
+        ) from None
     return jsonify(KbSearchResult.model_validate(answer).model_dump(mode="json"))

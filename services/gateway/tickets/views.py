@@ -8,10 +8,11 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
+from services.gateway.ratelimit import guard_webhook
 from services.gateway.resources import parse_json_body, resources
 from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from shared.schemas import ApiTicketEnvelope, TicketAccepted, TicketIn, WebhookEnvelope
-from shared.signing import SIGNATURE_HEADER, SignatureError, verify
+from shared.signing import SIGNATURE_HEADER, verify
 
 bp = Blueprint("tickets", __name__)
 
@@ -40,15 +41,15 @@ def accept_ticket(*, source: str, event_id: str, ticket: TicketIn) -> Response:
 @bp.post("/v1/webhooks/generic")
 def generic_webhook() -> Response:
     settings = resources().settings
-    try:
-        verify(
+    guard_webhook(
+        "generic",
+        lambda: verify(
             request.headers.get(SIGNATURE_HEADER),
             request.get_data(cache=True),
             settings.webhook_secrets,
             tolerance_s=settings.signature_tolerance_s,
-        )
-    except SignatureError as exc:
-        raise ApiError(401, "invalid_signature", str(exc)) from None
+        ),
+    )
     envelope = parse_json_body(WebhookEnvelope)
     return accept_ticket(source="generic", event_id=envelope.event_id, ticket=envelope.ticket)
 

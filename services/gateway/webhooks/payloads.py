@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.integrations.tags import intent_from_tags
 from shared.schemas import TicketIn
 
 RESOLVED_STATES = {"solved", "closed", "resolved", "done"}
-INTENT_TAG = re.compile(r"^helploop_intent_([a-z0-9_]+)$")
 
 
 class PayloadError(ValueError):
@@ -37,9 +37,13 @@ class NewTicket:
 
 @dataclass(frozen=True)
 class Resolved:
+    """A solved ticket. `labels_from_helpdesk`: the payload does not carry the ticket's tags (Zammad's
+    default payload never does), so the final labels must be read from the helpdesk's API."""
+
     external_id: str
     final_labels: dict[str, str] = field(default_factory=dict)
     reply: str | None = None
+    labels_from_helpdesk: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,6 @@ def _timestamp(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def intent_from_tags(tags: Any) -> dict[str, str]:
-    """Agents correct the intent by changing the `helploop_intent_<label>` tag we set at write-back."""
-    items = tags.replace(",", " ").split() if isinstance(tags, str) else list(tags or [])
-    for tag in items:
-        match = INTENT_TAG.match(str(tag).strip().lower())
-        if match:
-            return {"label": match.group(1)}
-    return {}
-
-
 def customer(identifier: Any, email: Any, name: Any) -> dict[str, Any]:
     """Our customer fields; the id falls back to the e-mail, then to "unknown"."""
     return {"id": str(identifier or email or "unknown"), "email": email or None, "name": name or None}
@@ -170,7 +164,10 @@ def parse_zendesk(document: Any) -> Event:
 
 
 def parse_zammad(document: Any) -> Event:
-    """Zammad's default trigger payload: `{"ticket": {...}, "article": {...}}`."""
+    """Zammad's default trigger payload: `{"ticket": {...}, "article": {...}}` (the article is `{}` when the
+    trigger fired without a new one, e.g. a state change). Its ticket has no `tags` (tags are not ticket
+    attributes in Zammad): a closed ticket's final intent is then read from the tags API; a custom
+    payload that does carry `tags` is used as it is."""
     ticket = mapping(document, "ticket")
     ticket_id = str(dig(ticket, "id"))
     article = optional_mapping(document.get("article"))
@@ -178,6 +175,8 @@ def parse_zammad(document: Any) -> Event:
         reply = None
         if article and not article.get("internal") and _name(article.get("sender")) == "agent":
             reply = _article_text(article)
+        if "tags" not in ticket:
+            return Resolved(ticket_id, {}, reply, labels_from_helpdesk=True)
         return Resolved(ticket_id, intent_from_tags(ticket.get("tags")), reply)
     if not article:
         return Ignored("no article in the payload")

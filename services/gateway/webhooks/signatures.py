@@ -78,5 +78,7 @@ def verify_token(given: str | None, expected: str) -> None:
     basic-auth password, compared in constant time."""
     if not given:
         raise SignatureError("missing integration token (URL path or basic-auth password)")
+    if not expected.strip():  # an empty token would let anyone in
+        raise SignatureError("this integration has no usable token configured")
     if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8")):
         raise SignatureError("integration token does not match")

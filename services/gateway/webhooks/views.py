@@ -6,12 +6,14 @@ import base64
 import binascii
 import json
 import logging
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from services.gateway.errors import ApiError
 from services.gateway.feedback.service import UnknownTicket, record_resolution
+from services.gateway.ratelimit import count_auth_failure, guard_webhook
 from services.gateway.resources import resources
 from services.gateway.tickets.views import accept_ticket
 from services.gateway.webhooks import payloads, signatures
@@ -26,6 +28,11 @@ PARSERS = {
     Provider.JIRA_SM: payloads.parse_jira,
     Provider.FRESHDESK: payloads.parse_freshdesk,
 }
+# Each helpdesk's delivery id (unsigned: logged to match the helpdesk's delivery log, never trusted for
+# replay detection, which uses the signed ticket/article/issue ids), and Jira's retry count.
+DELIVERY_HEADERS = ("X-Zammad-Delivery", "X-Atlassian-Webhook-Identifier", "X-Zendesk-Webhook-Invocation-Id")
+RETRY_HEADER = "X-Atlassian-Webhook-Retry"
+HEADER_VALUE = re.compile(r"^[\w.:-]{1,100}$")
 
 
 def _basic_password() -> str | None:
@@ -73,19 +80,25 @@ def _integration(name: str) -> Integration:
 def provider_webhook(name: str, token: str | None = None) -> Response:
     integration = _integration(name)
     body = request.get_data(cache=True)
-    try:
-        _verify(integration, token, body)  # before parsing anything the sender controls
-    except SignatureError as exc:
-        raise ApiError(401, "invalid_signature", str(exc)) from None
+    guard_webhook(integration.name, lambda: _verify(integration, token, body))  # before parsing anything
     document = _document(body)
     if integration.provider is Provider.JIRA_SM:
-        _check_jira_freshness(document)
+        _check_jira_window(document)
     event = _parse(integration, document)
+    log.info("webhook %s: %s (delivery %s)", integration.name, type(event).__name__, _delivery())
     if isinstance(event, payloads.NewTicket):
         return accept_ticket(source=integration.name, event_id=event.event_id, ticket=event.ticket)
     if isinstance(event, payloads.Resolved):
         return _resolved(integration, event)
     return jsonify({"status": "ignored", "reason": event.reason})
+
+
+def _delivery() -> str:
+    """The helpdesk's delivery id and retry count, as far as it sends them (for the log line only)."""
+    delivery = next((request.headers[n] for n in DELIVERY_HEADERS if n in request.headers), "-")
+    shown = delivery if HEADER_VALUE.match(delivery) else "(malformed)"
+    retry = request.headers.get(RETRY_HEADER, "")
+    return f"{shown}, retry {retry}" if retry.isdigit() and len(retry) < 4 else shown
 
 
 def _parse(integration: Integration, document: Any) -> payloads.Event:
@@ -102,15 +115,19 @@ def _parse(integration: Integration, document: Any) -> payloads.Event:
     return event
 
 
-def _check_jira_freshness(document: Any) -> None:
-    """The signed payload's `timestamp` (milliseconds) must be recent: an old signed body is a replay."""
+def _check_jira_window(document: Any) -> None:
+    """Jira signs the body, not the time of sending, and retries a failed delivery with the same body (up to
+    30 minutes late, it documents): the body's `timestamp` (milliseconds) must be within
+    `HELPLOOP_JIRA_DELIVERY_WINDOW_S`. Inside it a replay is a duplicate of the signed issue id."""
     stamp = document.get("timestamp") if isinstance(document, dict) else None
     if not isinstance(stamp, int):
         return
+    window = resources().settings.jira_delivery_window_s
     try:
-        signatures.check_fresh(stamp / 1000.0, resources().settings.signature_tolerance_s, None)
+        signatures.check_fresh(stamp / 1000.0, window, None)
     except SignatureError as exc:
-        raise ApiError(401, "invalid_signature", str(exc)) from None
+        count_auth_failure()
+        raise ApiError(401, "invalid_signature", f"{exc}: Jira deliveries are taken {window} s") from None
 
 
 def _resolved(integration: Integration, event: payloads.Resolved) -> Response:
@@ -121,7 +138,10 @@ def _resolved(integration: Integration, event: payloads.Resolved) -> Response:
             external_id=event.external_id,
             final_labels=event.final_labels,
             reply=event.reply,
+            fetch_labels=event.labels_from_helpdesk,
         )
     except UnknownTicket:
         return jsonify({"status": "ignored", "reason": "ticket was never received by helploop"})
+    if event.labels_from_helpdesk:  # staged with the resolution: the worker reads the ticket's final tags
+        resources().relay.wake()
     return jsonify({"status": "recorded", "resolution": resolution.model_dump(mode="json")})

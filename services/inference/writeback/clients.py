@@ -2,6 +2,7 @@
 
 A delivery is one non-idempotent `primary` call (the note/reply), idempotent `followups` (tags), and a
 `lookup` that lists what the ticket already has, so a retry after an unknown outcome never posts twice.
+`TAG_READERS`: how to read a ticket's current tags where the helpdesk's webhook does not carry them.
 """
 
 from __future__ import annotations
@@ -103,6 +104,13 @@ def zammad_plan(integration: Integration, kind: str, payload: dict[str, Any]) ->
     )
 
 
+def zammad_tags_call(integration: Integration, external_id: str) -> HttpCall:
+    """Zammad's tags API: `GET /api/v1/tags?object=Ticket&o_id=<id>` answers `{"tags": [...]}`."""
+    headers = {"Authorization": f"Token token={_secret(integration)}"}
+    url = f"{_base(integration)}/api/v1/tags?object=Ticket&o_id={quote(str(external_id), safe='')}"
+    return HttpCall("GET", url, headers=headers)
+
+
 def _html(text: str) -> str:
     return "<br>".join(html.escape(line) for line in text.splitlines())
 
@@ -155,6 +163,9 @@ PLANNERS = {
     Provider.JIRA_SM: jira_plan,
     Provider.GENERIC: generic_plan,
 }
+
+
+TAG_READERS = {Provider.ZAMMAD: zammad_tags_call}  # helpdesks whose webhooks lack the ticket's tags
 
 
 def listed_items(document: Any) -> list[dict[str, Any]]:

@@ -87,7 +87,8 @@ def backoff_delay(attempt: int, *, base_s: float, max_s: float, retry_after: flo
     return min(max_s, base_s * 2 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)
 
 
-def _call(context: WritebackContext, call: HttpCall) -> requests.Response:
+def call_api(context: WritebackContext, call: HttpCall) -> requests.Response:
+    """One helpdesk API call: 2xx → the response; 429/5xx/network → Retryable; other 4xx → Permanent."""
     try:
         response = context.http.request(
             call.method,
@@ -127,18 +128,18 @@ def _execute(
     context: WritebackContext, plan: Plan, earlier_attempt: bool
 ) -> tuple[DeliveryOutcome, str | None]:
     if earlier_attempt and plan.lookup is not None:
-        listing = _call(context, plan.lookup)
+        listing = call_api(context, plan.lookup)
         try:
             found = find_posted(listing.json(), plan.needle)
         except ValueError:
             found = None
         if found is not None:
             for call in plan.followups:
-                _call(context, call)
+                call_api(context, call)
             return DeliveryOutcome.ALREADY_POSTED, found
-    remote_id = _remote_id(_call(context, plan.primary))
+    remote_id = _remote_id(call_api(context, plan.primary))
     for call in plan.followups:
-        _call(context, call)
+        call_api(context, call)
     return DeliveryOutcome.SENT, remote_id
 
 
