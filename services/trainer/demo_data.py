@@ -777,28 +777,38 @@ def _make_ticket(intent: str, rng: random.Random) -> DemoTicket:
         label=intent,
         customer_name=f"{first} {last}",
         customer_email=email,
-        sentiment=_sentiment(intent, frustrated),
-        priority=_priority(intent, frustrated),
+        sentiment=sentiment_for(intent, frustrated),
+        priority=priority_for(intent, frustrated),
     )
 
 
-def _sentiment(intent: str, frustrated: bool) -> str:
+def sentiment_for(intent: str, frustrated: bool) -> str:
     if intent == "praise":
         return "positive"
     return "negative" if frustrated or intent in _NEGATIVE_INTENTS else "neutral"
 
 
-def _priority(intent: str, frustrated: bool) -> str:
+def priority_for(intent: str, frustrated: bool) -> str:
     if frustrated or intent in _URGENT_INTENTS:
         return "high"
     return "low" if intent in _LOW_PRIORITY_INTENTS else "normal"
 
 
-def generate_tickets(*, per_intent: int = 80, seed: int = 13) -> list[DemoTicket]:
-    """Return ``per_intent`` unique tickets for every intent in ``INTENTS``, shuffled deterministically.
+LANGUAGES = ("en", "zh")
 
-    Raises ValueError for a negative ``per_intent`` and RuntimeError if unique texts cannot be found.
+
+def generate_tickets(
+    *, per_intent: int = 80, seed: int = 13, languages: tuple[str, ...] = ("en",)
+) -> list[DemoTicket]:
+    """Return ``per_intent`` unique tickets for every intent in ``INTENTS`` and language in ``languages``
+    (``"zh"``: Chinese, from ``demo_data_zh``), shuffled deterministically.
+
+    Raises ValueError for a negative ``per_intent`` or an unknown language, and RuntimeError if unique texts
+    cannot be found.
     """
+    unknown = sorted(set(languages) - set(LANGUAGES))
+    if unknown or not languages:
+        raise ValueError(f"languages must be among {', '.join(LANGUAGES)}; got {', '.join(languages)}")
     if per_intent < 0:
         raise ValueError(f"per_intent must be >= 0, got {per_intent}")
     rng = random.Random(seed)
@@ -814,17 +824,25 @@ def generate_tickets(*, per_intent: int = 80, seed: int = 13) -> list[DemoTicket
                 raise RuntimeError(f"could not generate a unique ticket for intent {intent!r}")
             seen.add(ticket.text)
             tickets.append(ticket)
+    if "en" not in languages:
+        tickets = []
+    if "zh" in languages:
+        from services.trainer.demo_data_zh import generate_tickets_zh
+
+        tickets += generate_tickets_zh(per_intent=per_intent, seed=seed)
     rng.shuffle(tickets)
     return tickets
 
 
-def write_dataset(path: pathlib.Path, *, per_intent: int = 80, seed: int = 13) -> int:
+def write_dataset(
+    path: pathlib.Path, *, per_intent: int = 80, seed: int = 13, languages: tuple[str, ...] = ("en",)
+) -> int:
     """Write tickets as CSV or JSONL (columns text, label, sentiment, priority); return the row count."""
     path = pathlib.Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise ValueError(f"unsupported dataset suffix {path.suffix!r}; use .csv or .jsonl")
-    tickets = generate_tickets(per_intent=per_intent, seed=seed)
+    tickets = generate_tickets(per_intent=per_intent, seed=seed, languages=languages)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         if suffix == ".csv":
@@ -848,12 +866,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--per-intent", type=int, default=80, help="tickets per intent (default: 80)")
     parser.add_argument("--seed", type=int, default=13, help="random seed (default: 13)")
+    parser.add_argument("--languages", default="en", help="comma-separated: en, zh or en,zh (default: en)")
     args = parser.parse_args(argv)
+    languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
     try:
         if args.out is None:
-            count = len(generate_tickets(per_intent=args.per_intent, seed=args.seed))
+            count = len(generate_tickets(per_intent=args.per_intent, seed=args.seed, languages=languages))
         else:
-            count = write_dataset(args.out, per_intent=args.per_intent, seed=args.seed)
+            count = write_dataset(args.out, per_intent=args.per_intent, seed=args.seed, languages=languages)
     except ValueError as exc:
         parser.error(str(exc))
     print(count)

@@ -43,3 +43,37 @@ def test_write_dataset_formats(tmp_path: Path, suffix: str) -> None:
         rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert count == len(rows) == 5 * len(INTENTS)
     assert {row["label"] for row in rows} == set(INTENTS)
+
+
+def _chinese_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    return sum("\u4e00" <= c <= "\u9fff" for c in letters) / max(1, len(letters))
+
+
+def test_chinese_tickets_cover_every_intent_in_chinese_and_mix_with_english() -> None:
+    both = generate_tickets(per_intent=60, seed=5, languages=("en", "zh"))
+    chinese = [t for t in both if _chinese_share(t.text) > 0.5]
+    assert len(chinese) == len(both) // 2 == 60 * len(INTENTS)
+    assert Counter(t.label for t in chinese) == dict.fromkeys(INTENTS, 60)
+    assert len({t.text for t in both}) == len(both)
+    assert {t.sentiment for t in chinese} == {"positive", "neutral", "negative"}
+    assert {t.priority for t in chinese} == {"low", "normal", "high"}
+    assert not any("{" in t.text or "}" in t.text for t in chinese)  # every slot filled
+    # English stays what it was: the same tickets with or without Chinese beside them
+    english = {t.text for t in generate_tickets(per_intent=60, seed=5)}
+    assert {t.text for t in both if _chinese_share(t.text) <= 0.5} == english
+    assert generate_tickets(per_intent=5, seed=5, languages=("zh",)) == generate_tickets(
+        per_intent=5, seed=5, languages=("zh",)
+    )
+    with pytest.raises(ValueError, match="languages"):
+        generate_tickets(per_intent=5, languages=("fr",))
+
+
+def test_chinese_demo_data_from_the_command_line(tmp_path: Path) -> None:
+    from services.trainer.demo_data import main
+
+    path = tmp_path / "demo.jsonl"
+    assert main(["--out", str(path), "--per-intent", "3", "--languages", "en,zh"]) == 0
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 2 * 3 * len(INTENTS)
+    assert sum(_chinese_share(row["text"]) > 0.5 for row in rows) == 3 * len(INTENTS)
