@@ -1,28 +1,48 @@
 """Detect personal data in text: e-mail addresses, phone numbers, payment cards (Luhn-checked), IBANs
 (mod-97 checked) and street addresses (English, German and French forms with a street word and a house
-number). Used by the draft guardrails (never echo a customer's data), by redaction before tickets become
-training data, and on log records. `shared/pii_testset.py` measures recall and precision.
+number), and the Chinese forms in `shared/pii_zh.py` (mobile numbers, resident identity numbers, UnionPay
+and bank cards, QQ/WeChat ids, 省/市/区/路/号 addresses). Used by the draft guardrails (never echo a
+customer's data), by redaction before tickets become training data, and on log records.
+`shared/pii_testset.py` and `shared/pii_testset_zh.py` measure recall and precision.
 
 The product's own identifiers are never personal data: ISO-8601 and compact timestamps, model versions
 (`20261129-224224-2bf2d5`), UUIDs with or without dashes and long hex digests are found first, and no other
 detector may match inside one. A digit run glued by `-` or a letter to a longer token (`issue-10001-created`,
-`ticket-123-article-456`, hex) is part of that token, and a decimal number (`1234567.5 ms`) is no phone."""
+`ticket-123-article-456`, hex) is part of that token, and a decimal number (`1234567.5 ms`) is no phone.
+CJK characters are no part of a token ("电话13812345678" holds a number), and full-width forms are read as
+ASCII ("１３８…"); reported offsets and text are always the original's."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from shared import pii_zh
+from shared.pii_checks import IBAN_COUNTRIES, iban_valid, luhn_valid
+from shared.pii_zh import WORD, normalise_width
+
+__all__ = [
+    "PiiMatch",
+    "RedactingFormatter",
+    "find_pii",
+    "iban_valid",
+    "luhn_valid",
+    "presidio_detector",
+    "redact",
+    "register_detector",
+]
+
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Not inside a longer token: no letter, digit or "." right before, no "x-" before or "-x" after.
-_LONE_START, _LONE_END = r"(?<![\w.])(?<!\w-)", r"(?![\w])(?!-\w)"
+_LONE_START, _LONE_END = pii_zh.START, pii_zh.END
 PHONE = re.compile(rf"{_LONE_START}(?:\+|00)?\d[\d ()./-]{{6,}}\d{_LONE_END}")
 CARD = re.compile(rf"{_LONE_START}(?:\d[ -]?){{12,18}}\d{_LONE_END}")
 IBAN = re.compile(
-    r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE
+    rf"(?<!{WORD})[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]{{4}}){{2,7}}(?: ?[A-Z0-9]{{1,3}})?(?!{WORD})", re.IGNORECASE
 )  # typed by hand too
 _EN_STREET = (
     r"Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Way|Close|Court|Ct\.?"
@@ -32,15 +52,16 @@ _DE_STREET = r"straße|strasse|str\.|weg|gasse|platz|allee|ring|damm"
 _FR_STREET = r"rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai"
 ADDRESSES = (
     # 221B Baker Street, 12 Mill Pond Rd
-    re.compile(rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_EN_STREET})(?![A-Za-z])"),
+    re.compile(rf"(?<!{WORD})\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_EN_STREET})(?![A-Za-z])"),
     # Hauptstraße 5, Bahnhofstr. 12a, Am Marktplatz 3
     re.compile(
-        rf"(?<![\w-])(?:[A-ZÄÖÜ][a-zäöüß]+(?:{_DE_STREET})|(?:Am|An der|Im|Auf dem) [A-ZÄÖÜ][a-zäöüß]+)"
-        r"\s+\d{1,4}[a-z]?\b"
+        rf"(?<![-])(?<!{WORD})"
+        rf"(?:[A-ZÄÖÜ][a-zäöüß]+(?:{_DE_STREET})|(?:Am|An der|Im|Auf dem) [A-ZÄÖÜ][a-zäöüß]+)"
+        rf"\s+\d{{1,4}}[a-z]?(?!{WORD})"
     ),
     # 12 rue de la Paix, 3 bis avenue Victor Hugo
     re.compile(
-        rf"\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_STREET})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*"
+        rf"(?<!{WORD})\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_STREET})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*"
         r"[A-ZÀ-Ý][\w'-]+(?:\s+[A-ZÀ-Ý][\w'-]+)?"
     ),
 )
@@ -51,57 +72,30 @@ _TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?(?:Z|[+-](?:[01]
 _COMPACT = r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[T-](?:[01]\d|2[0-3])[0-5]\d[0-5]\d"
 # The product's own identifiers: no detector but the e-mail one may match inside one.
 PRODUCT_ID = re.compile(
-    rf"(?<![\w.])(?:{_DATE}(?:[T ]{_TIME})?"  # 2026-11-29, 2026-11-29T22:42:24Z, …22:42:24.123+00:00
+    rf"(?<![.])(?<!{WORD})(?:{_DATE}(?:[T ]{_TIME})?"  # 2026-11-29, 2026-11-29T22:42:24Z, …22:42:24.123+00:00
     rf"|{_COMPACT}(?:Z|-[0-9a-f]{{6}})?"  # 20261129T224224Z, bench 20261129-224224, model …-2bf2d5
     r"|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"  # UUID
-    r"|[0-9a-f]{32,})(?!\w)",  # ticket and job ids (uuid4 hex), sha1 and sha256 digests
+    rf"|[0-9a-f]{{32,}})(?!{WORD})",  # ticket and job ids (uuid4 hex), sha1 and sha256 digests
     re.IGNORECASE,
 )
 
 
 @dataclass(frozen=True)
 class PiiMatch:
-    kind: str  # "email", "phone", "card", "iban", "address"
+    kind: str  # "email", "phone", "card", "iban", "address", "national_id", "messenger_id"
     text: str
     start: int
     end: int
 
     @property
     def key(self) -> str:
-        """A normal form to compare occurrences: lower-case e-mail, digits/characters only otherwise."""
+        """A normal form to compare occurrences (full-width as ASCII): lower-case e-mail, letters, digits
+        and CJK characters only otherwise, a Chinese mobile number without its +86."""
+        text = unicodedata.normalize("NFKC", self.text)
         if self.kind == "email":
-            return self.text.lower()
-        return re.sub(r"[^0-9A-Z]", "", self.text.upper())
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        value = int(char)
-        if i % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-# IBAN length by country (SWIFT IBAN registry): "de15…" in a 24-character hex digest is no German IBAN (22)
-_IBAN_REGISTRY = """
-AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BI27 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DJ27 DK18 DO28
-EE20 EG29 ES24 FI18 FK18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HN28 HR21 HU28 IE22 IL23 IQ23 IS26
-IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 LY25 MC27 MD24 ME22 MK19 MN20 MR27 MT31 MU30 NI28
-NL18 NO15 OM23 PK24 PL28 PS29 PT25 QA29 RO24 RS22 RU33 SA24 SC31 SD18 SE24 SI19 SK24 SM27 SO23 ST25
-SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20 YE30
-"""
-IBAN_LENGTHS = {country: int(length) for country, length in re.findall(r"([A-Z]{2})(\d\d)", _IBAN_REGISTRY)}
-
-
-def iban_valid(text: str) -> bool:
-    """Mod-97 and the country's registered length (15–34 characters for a country not in the registry)."""
-    compact = re.sub(r"\s", "", text).upper()
-    if len(compact) != IBAN_LENGTHS.get(compact[:2], len(compact)) or not 15 <= len(compact) <= 34:
-        return False
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+            return text.lower()
+        key = re.sub(r"[\W_]", "", text.upper())
+        return re.sub(r"^(?:00)?86(?=1[3-9]\d{9}$)", "", key) if self.kind == "phone" else key
 
 
 SENTENCE_BREAK = re.compile(r"\.\s+")
@@ -130,7 +124,7 @@ def _iban_end(text: str, match: re.Match[str]) -> int | None:
     candidate = match.group(0)
     while len(candidate) >= 15:
         end = match.start() + len(candidate)
-        if not text[end : end + 1].isalnum() and iban_valid(candidate):
+        if not re.match(WORD, text[end : end + 1]) and iban_valid(candidate):
             return end
         candidate = candidate[:-1].rstrip()
     return None
@@ -140,6 +134,60 @@ def _card_like(digits: str) -> bool:
     """13–19 digits, an issuer's first digit (2–6: Mastercard, Amex/Diners/JCB, Visa, Mastercard, Discover)
     and a valid Luhn check digit."""
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_valid(digits)
+
+
+Span = tuple[str, int, int]  # (kind, start, end)
+
+
+def _ibans(masked: str) -> Iterator[Span]:
+    """Valid IBANs of a country that has them ("SF1311234567890" is an SF Express waybill)."""
+    for match in IBAN.finditer(masked):
+        if match.group()[:2].upper() in IBAN_COUNTRIES and (end := _iban_end(masked, match)) is not None:
+            yield "iban", match.start(), end
+
+
+def _cards(masked: str) -> Iterator[Span]:
+    """Issuer digit (2–6, UnionPay's 62 included) and Luhn; or any 16–19 digits after a Chinese bank card
+    label ("银行卡号", "建行卡", "账号"), as some older Chinese debit cards carry no Luhn check digit (a
+    store or member card's "会员卡号" is no such label). Never right after an order or tracking label."""
+    for match in CARD.finditer(masked):
+        digits = re.sub(r"\D", "", match.group())
+        if pii_zh.reference_before(masked, match.start()):
+            continue
+        if _card_like(digits) or (
+            16 <= len(digits) <= 19 and pii_zh.card_label_before(masked, match.start())
+        ):
+            yield "card", match.start(), match.end()
+
+
+def _phones(masked: str) -> Iterator[Span]:
+    """Chinese mobile numbers, then phone numbers in international and national forms that are not
+    an order or tracking number, a company hotline, a date, an IP address or a decimal."""
+    yield from (("phone", start, end) for start, end in pii_zh.mobiles(masked))
+    for match in PHONE.finditer(masked):
+        for piece in SENTENCE_BREAK.split(match.group(0)):  # "version 2.10. 0044 7001 …" is two runs
+            start = match.start() + match.group(0).index(piece)
+            if not piece or not _phone_like(piece, masked[start - 1 : start]):
+                continue
+            if not pii_zh.reference_before(masked, start) and not pii_zh.company_line(
+                masked, start, re.sub(r"\D", "", piece)
+            ):
+                opening = masked[start - 1 : start] == "(" and ")" in piece  # "(0755)8888 6666"
+                yield "phone", start - int(opening), start + len(piece)
+
+
+def _candidates(normal: str, masked: str) -> Iterator[Span]:
+    """Every kind's matches, the more specific kinds first: an identity number is not also a card, a card
+    not also a phone. `normal` is the text with full-width forms as ASCII, `masked` also without the
+    product's identifiers."""
+    yield from _ibans(masked)
+    yield from (("messenger_id", start, end) for start, end in pii_zh.messenger_ids(masked))
+    yield from (("national_id", start, end) for start, end in pii_zh.resident_ids(masked))
+    yield from _cards(masked)
+    for pattern in ADDRESSES:
+        yield from (("address", m.start(), m.end()) for m in pattern.finditer(normal))
+    yield from (("address", start, end) for start, end in pii_zh.addresses(normal))
+    yield from _phones(masked)
 
 
 Detector = Callable[[str], list["PiiMatch"]]
@@ -187,36 +235,23 @@ def _overlaps_any(start: int, end: int, spans: list[range]) -> bool:
 
 def find_pii(text: str) -> list[PiiMatch]:
     """Every match, longest kinds first: a card number is not also reported as a phone number. Only an
-    e-mail address may contain one of the product's identifiers; IBANs, cards and phones are looked for
-    with the identifiers masked, so one next to an identifier is found on its own."""
+    e-mail address may contain one of the product's identifiers; the other kinds are looked for with the
+    identifiers masked, so one next to an identifier is found on its own."""
     found: list[PiiMatch] = []
     taken: list[range] = []
 
-    def add(kind: str, match: re.Match[str], end: int | None = None, *, start: int | None = None) -> None:
-        start, end = (match.start() if start is None else start), (match.end() if end is None else end)
-        if _overlaps_any(start, end, taken):
-            return
-        found.append(PiiMatch(kind, text[start:end], start, end))
-        taken.append(range(start, end))
+    def add(kind: str, start: int, end: int) -> None:
+        if not _overlaps_any(start, end, taken):
+            found.append(PiiMatch(kind, text[start:end], start, end))
+            taken.append(range(start, end))
 
-    for match in EMAIL.finditer(text):
-        add("email", match)
-    masked, identifiers = _masked_product_ids(text)
+    normal = normalise_width(text)
+    for match in EMAIL.finditer(normal):
+        add("email", match.start(), match.end())
+    masked, identifiers = _masked_product_ids(normal)
     taken.extend(identifiers)  # after the e-mail addresses: "<uuid>@reply.example.com" is still one
-    for match in IBAN.finditer(masked):
-        if (end := _iban_end(masked, match)) is not None:
-            add("iban", match, end)
-    for match in CARD.finditer(masked):
-        if _card_like(re.sub(r"\D", "", match.group(0))):
-            add("card", match)
-    for pattern in ADDRESSES:
-        for match in pattern.finditer(text):
-            add("address", match)
-    for match in PHONE.finditer(masked):
-        for piece in SENTENCE_BREAK.split(match.group(0)):  # "version 2.10. 0044 7001 …" is two runs
-            offset = match.start() + match.group(0).index(piece)
-            if piece and _phone_like(piece, masked[offset - 1 : offset]):
-                add("phone", match, offset + len(piece), start=offset)
+    for kind, start, end in _candidates(normal, masked):
+        add(kind, start, end)
     for detect in _detectors:
         for extra in detect(text):
             if not _overlaps_any(extra.start, extra.end, taken):

@@ -4,14 +4,15 @@ planted at known spans, beside look-alikes that are not personal data (order and
 amounts, card numbers failing Luhn, IBANs failing mod-97, quantities, versions) and the product's own
 identifiers as log lines carry them (model versions, ticket, job and event ids, UUIDs, ISO-8601 and compact
 timestamps, hex digests, durations, host:port). Every look-alike's span and kind is recorded too, so a false
-positive is attributed to the kind of thing it redacted."""
+positive is attributed to the kind of thing it redacted. The Chinese part is `shared/pii_testset_zh.py`;
+`score` and `false_positives` measure either."""
 
 from __future__ import annotations
 
 import random
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -287,16 +288,22 @@ def _overlaps(match: PiiMatch, start: int, end: int) -> bool:
     return match.start < end and start < match.end
 
 
-def score(examples: list[Example], detect: Callable[[str], list[PiiMatch]] = find_pii) -> dict[str, Score]:
-    """Recall per kind and in all, precision in all (a detection anywhere else is a false positive)."""
-    tallies: dict[str, list[int]] = {kind: [0, 0] for kind in GENERATORS}
+def score(
+    examples: list[Example],
+    detect: Callable[[str], list[PiiMatch]] = find_pii,
+    *,
+    kinds: Iterable[str] = GENERATORS,
+) -> dict[str, Score]:
+    """Recall per kind (`kinds`, and any other planted) and in all, precision in all (a detection anywhere
+    else is a false positive)."""
+    tallies: dict[str, list[int]] = {kind: [0, 0] for kind in kinds}
     detections = correct = 0
     for example in examples:
         matches = detect(example.text)
         detections += len(matches)
         correct += sum(any(_overlaps(m, s, e) for _, s, e in example.spans) for m in matches)
         for kind, start, end in example.spans:
-            tallies[kind][0] += 1
+            tallies.setdefault(kind, [0, 0])[0] += 1
             tallies[kind][1] += any(m.kind == kind and _overlaps(m, start, end) for m in matches)
     scores = {kind: Score(planted, found, 0, 0) for kind, (planted, found) in tallies.items()}
     planted = sum(s.planted for s in scores.values())
@@ -316,15 +323,19 @@ class NegativeScore:
 
 
 def false_positives(
-    examples: list[Example], detect: Callable[[str], list[PiiMatch]] = find_pii
+    examples: list[Example],
+    detect: Callable[[str], list[PiiMatch]] = find_pii,
+    *,
+    kinds: Iterable[str] = NEGATIVES,
 ) -> dict[str, NegativeScore]:
-    """Per look-alike kind: how many were planted and how many a detection overlaps; "other" counts the
-    detections that overlap neither a planted item nor a look-alike (the templates' own words)."""
-    tallies: dict[str, list[int]] = {kind: [0, 0] for kind in sorted(NEGATIVES)} | {"other": [0, 0]}
+    """Per look-alike kind (`kinds`, and any other planted): how many were planted and how many a detection
+    overlaps; "other" counts the detections that overlap neither a planted item nor a look-alike (the
+    templates' own words)."""
+    tallies: dict[str, list[int]] = {kind: [0, 0] for kind in sorted(kinds)} | {"other": [0, 0]}
     for example in examples:
         matches = detect(example.text)
         for kind, start, end in example.negatives:
-            tallies[kind][0] += 1
+            tallies.setdefault(kind, [0, 0])[0] += 1
             tallies[kind][1] += any(_overlaps(m, start, end) for m in matches)
         labelled = example.spans + example.negatives
         tallies["other"][1] += sum(not any(_overlaps(m, s, e) for _, s, e in labelled) for m in matches)

@@ -1,9 +1,11 @@
-"""PII redaction: recall and precision on the generated set, the hard cases one by one, log lines (which
-keep the product's own identifiers)."""
+"""PII redaction: recall and precision on the generated sets (English and Chinese), the hard cases one by
+one, look-alikes, log lines (which keep the product's own identifiers)."""
 
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import logging
 import re
 import uuid
@@ -12,11 +14,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from helploop.cli.pii import cmd_pii_eval
 from shared import pii
 from shared.db.models import new_id
+from shared.drafting.guardrails import echoed_pii
 from shared.logging_setup import QUIET_LOGGERS, configure_logging
 from shared.pii import PiiMatch, RedactingFormatter, find_pii, iban_valid, redact
+from shared.pii_checks import resident_id_valid
 from shared.pii_testset import PRODUCT_IDS, false_positives, generate, iban_for, score
+from shared.pii_testset_zh import GENERATORS_ZH, NEGATIVES_ZH, generate_zh
 from shared.registry import new_version_id
 
 
@@ -225,4 +231,168 @@ def test_plugged_detectors_do_not_match_inside_product_identifiers(monkeypatch: 
     pii.register_detector(date_times)
     assert redact("published on 2026-11-29T22:42:24Z, seen on Monday") == (
         "published on 2026-11-29T22:42:24Z, seen [date_time]"
+    )
+
+
+# Chinese: the generated set, the hard cases, look-alikes and identifiers next to Chinese words, log lines.
+
+
+@pytest.mark.parametrize("seed", [17, 99])
+def test_chinese_set_meets_the_recall_and_precision_targets(seed: int) -> None:
+    examples = generate_zh(3000, seed=seed)
+    scores = score(examples, kinds=GENERATORS_ZH)
+    overall = scores.pop("all")
+    assert overall.planted >= 3500 and set(scores) == set(GENERATORS_ZH)
+    assert overall.recall >= 0.99 and overall.precision >= 0.95, overall
+    assert all(s.recall >= 0.97 for s in scores.values()), scores
+    negatives = false_positives(examples, kinds=NEGATIVES_ZH)
+    assert sum(negatives[kind].planted for kind in PRODUCT_IDS) >= 1500
+    flagged = {kind for kind, n in negatives.items() if n.flagged}
+    assert flagged <= {"company-line", "order-11-digits", "order-long", "waybill-digits"}, negatives
+
+
+def test_chinese_set_is_seeded_and_not_trivial() -> None:
+    assert generate_zh(50, seed=5) == generate_zh(50, seed=5) != generate_zh(50, seed=6)
+    without_ids = score(generate_zh(600), lambda t: [m for m in find_pii(t) if m.kind != "national_id"])
+    assert without_ids["national_id"].recall == 0 and without_ids["all"].recall < 0.99
+
+
+ID_X = "11010519491231002X"  # MOD 11-2 check character X
+ID_0 = "440305198802291230"  # born on 29 February 1988
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "found"),
+    [
+        ("我的电话是13812345678，谢谢", "phone", "13812345678"),
+        ("手机：+86 138 1234 5678。", "phone", "+86 138 1234 5678"),
+        ("联系0086-139-1234-5678", "phone", "0086-139-1234-5678"),
+        ("电话（+86）15912345678", "phone", "（+86）15912345678"),
+        ("电话１３８１２３４５６７８，谢谢", "phone", "１３８１２３４５６７８"),
+        ("座机010-62345678转分机", "phone", "010-62345678"),
+        ("或者打0755-2345678", "phone", "0755-2345678"),
+        (f"身份证号{ID_X}，请核对", "national_id", ID_X),
+        (f"实名认证用的是{ID_X.lower()}", "national_id", ID_X.lower()),
+        (
+            f"证件号 {ID_0[:6]} {ID_0[6:14]} {ID_0[14:]}",
+            "national_id",
+            f"{ID_0[:6]} {ID_0[6:14]} {ID_0[14:]}",
+        ),
+        ("身份证号码110105491231002", "national_id", "110105491231002"),
+        ("退到6228480012345678911这张卡", "card", "6228480012345678911"),
+        ("我的工行卡6214 8312 3456 7896被扣了两次", "card", "6214 8312 3456 7896"),
+        ("银行卡号9559980123456789012（老卡）", "card", "9559980123456789012"),  # no Luhn: after its label
+        (
+            "收货地址：广东省深圳市南山区科技园路88号3栋502室，谢谢",
+            "address",
+            "广东省深圳市南山区科技园路88号3栋502室",
+        ),
+        ("寄到北京市朝阳区建国路93号", "address", "北京市朝阳区建国路93号"),
+        ("上海市黄浦区南京东路100弄5号502室", "address", "上海市黄浦区南京东路100弄5号502室"),
+        ("地址：河南省周口市沈丘县城关镇东关村12号", "address", "河南省周口市沈丘县城关镇东关村12号"),
+        ("我住在阳光花园3栋2单元301室", "address", "阳光花园3栋2单元301室"),
+        ("寄到杭州市西湖区文三路九十三号", "address", "杭州市西湖区文三路九十三号"),
+        ("QQ号：123456789，有事找我", "messenger_id", "123456789"),
+        ("加我微信danareyes", "messenger_id", "danareyes"),
+        ("发票发到我邮箱zhangwei@163.com，谢谢", "email", "zhangwei@163.com"),
+        ("卡号4111111111111111，账户DE89370400440532013000", "card", "4111111111111111"),
+        ("寄到221B Baker Street谢谢", "address", "221B Baker Street"),
+    ],
+)
+def test_chinese_personal_data_is_found_whole_and_redacted(text: str, kind: str, found: str) -> None:
+    matches = find_pii(text)
+    assert (matches[0].kind, matches[0].text) == (kind, found)
+    assert text[matches[0].start : matches[0].end] == found  # offsets are the original's (full-width too)
+    assert found not in redact(text) and f"[{kind}]" in redact(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单号13812345678还没发货，订单编号：15912345678",  # 11 digits from 1, labelled as orders
+        "工单号13912345678，退款单号（18612345678）",
+        "淘宝订单2812345678901234567申请退款，拼多多订单编号 231129-045219876543210",
+        "顺丰单号SF1311234567890查不到，圆通YT7512345678901，JDVA12345678901，JT0001234567890",
+        "中通快递773123456789012，韵达4312345678901到哪了",  # all digits; Yunda's may pass Luhn
+        "2026年11月29日 14:30下的单，预计11月3号送达，2026/11/29，20261129",
+        "退款金额：¥1,299.00，一共付了1299元，人民币12,345.67元",
+        "验证码384920收不到，动态码：0392",
+        "发票代码044031900111，发票号码12345678，全电发票号码24442000000012345678",
+        "支付宝交易号2026112922001412345678901234",
+        "客服热线400-820-8820，打了4008208820没人接，客服电话021-62345678，打95588投诉",
+        "QQ群123456789，购物卡9800123456789012余额不对，会员卡号9559980123456789012",
+        "我在上海买的，从广州市发货的，上海市浦东新区的仓库，坐3号线到北京路店",
+        "iPhone 15 Pro 256GB 买了3件，第2件半价，双11买的",
+    ],
+)
+def test_chinese_look_alikes_are_not_redacted(text: str) -> None:
+    assert find_pii(text) == []
+
+
+def test_resident_identity_numbers_need_checksum_date_and_province() -> None:
+    assert resident_id_valid(ID_X) and resident_id_valid(ID_X.lower()) and resident_id_valid(ID_0)
+    assert not resident_id_valid(ID_0[:-1] + "1")  # check character
+    assert not resident_id_valid("440305198702291237")  # 29 February 1987
+    assert not resident_id_valid("990305198802291230")  # no province 99
+    assert resident_id_valid("110105491231002") and not resident_id_valid("110105491331002")
+    assert find_pii(f"身份证号{ID_0[:-1]}1") == []  # a mistyped one is not reported as something else
+
+
+def test_echoed_chinese_phone_is_caught_with_or_without_plus_86() -> None:
+    ticket = "我的手机号是+86 138 1234 5678，地址北京市朝阳区建国路93号"
+    assert echoed_pii("好的，我们会致电13812345678。", ticket_text=ticket) == ["phone"]
+    assert echoed_pii("包裹将寄到北京市朝阳区建国路93号。", ticket_text=ticket) == ["address"]
+    assert echoed_pii("我们会尽快处理您的退款。", ticket_text=ticket) == []
+
+
+CHINESE_LOG_LINES = {
+    "model-version": "模型20261129-224224-2bf2d5已发布",
+    "ticket-id": "工单a73194e7d91b4a449658986947371542已分配给账单组",
+    "uuid": "任务5daf75ab-2381-4546-b263-7f2c7a7879fd完成",
+    "timestamp": "日志时间2026-11-29T22:42:24Z，快递单号SF1311234567890",
+    "event-id": "事件ticket-01234567890-created已忽略，订单号13812345678",
+}
+
+
+@pytest.mark.parametrize("message", CHINESE_LOG_LINES.values(), ids=CHINESE_LOG_LINES.keys())
+def test_chinese_log_lines_keep_identifiers_and_references(
+    helploop_log: Callable[[str], str], message: str
+) -> None:
+    assert helploop_log(message).rstrip("\n").endswith(f"helploop.tests.pii: {message}")
+
+
+@pytest.mark.parametrize(
+    ("message", "logged"),
+    [
+        ("客户来电：我的电话是13812345678，订单还没到", "客户来电：我的电话是[phone]，订单还没到"),
+        (
+            "工单a73194e7d91b4a449658986947371542：退到银行卡6228480012345678911，身份证" + ID_X,
+            "工单a73194e7d91b4a449658986947371542：退到银行卡[card]，身份证[national_id]",
+        ),
+        (
+            "模型20261129-224224-2bf2d5，寄到北京市朝阳区建国路93号",
+            "模型20261129-224224-2bf2d5，寄到[address]",
+        ),
+    ],
+)
+def test_chinese_log_line_with_personal_data_is_redacted(
+    helploop_log: Callable[[str], str], message: str, logged: str
+) -> None:
+    line = helploop_log(message)
+    assert line.rstrip("\n").endswith(f"helploop.tests.pii: {logged}"), line
+    assert "13812345678" not in line and "6228480012345678911" not in line and ID_X not in line
+
+
+def test_pii_eval_reports_each_language(capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(language="all", examples=300, seed=17, min_recall=0.99, min_precision=0.95)
+    assert cmd_pii_eval(args) == 0
+    out = capsys.readouterr().out
+    tables = json.loads(out[: out.index("\nen: ")])  # the tables, then one line per language
+    assert set(tables) == {"en", "zh"} and "national_id" in tables["zh"] and "iban" in tables["en"]
+    assert (
+        "order-11-digits" in tables["zh"]["false_positives"]
+        and "model-version" in tables["zh"]["false_positives"]
+    )
+    assert re.search(r"^en: recall 1\.0000 .*: met;", out, re.M) and re.search(
+        r"^zh: recall .*: met;", out, re.M
     )
