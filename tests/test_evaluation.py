@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,10 +41,53 @@ def test_report_has_metrics_baseline_and_plots(
     assert "oos" not in intent  # no out-of-scope queries in this test file
     assert stored["model_eval"]["latency"]["batch1_p50_ms"] > 0
     assert set(stored["baseline"]["heads"]) == {"intent", "sentiment", "priority"}
+    assert "baselines.png" in report["plots"]
     for name in report["plots"]:
         assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (tmp_path / "report" / "report.md").read_text()
-    assert "Before fine-tuning" in markdown and "| intent |" in markdown
+    assert "before fine-tuning" in markdown and "| intent |" in markdown
+    # the TF-IDF baseline: trained on the fine-tuned model's split of the training file, same test tickets
+    tfidf = stored["tfidf_baseline"]
+    assert set(tfidf["heads"]) == {"intent", "sentiment", "priority"}
+    assert tfidf["train_examples"] == stored["baseline"]["train_examples"] == len(_training_split(stored))
+    side = stored["versus_baselines"]["heads"]["intent"]
+    assert side["tfidf"] == {k: tfidf["heads"]["intent"][k] for k in ("accuracy", "macro_f1")}
+    assert side["fine_tuned_minus_tfidf"]["accuracy"] == pytest.approx(
+        intent["accuracy"] - tfidf["heads"]["intent"]["accuracy"]
+    )
+    assert f"{side['tfidf']['accuracy']:.4f} / {side['tfidf']['macro_f1']:.4f}" in markdown
+    assert "against the TF-IDF baseline" in markdown
+
+
+def _training_split(stored: dict[str, Any]) -> list[Any]:
+    from services.trainer.config import TrainConfig
+    from services.trainer.pipeline import load_splits
+
+    return load_splits(TrainConfig(**stored["model"]["training_config"]))[0]
+
+
+def test_report_renders_when_the_baselines_cannot_be_built(
+    trained_registry: Registry, demo_test_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.trainer.linear_baseline as linear_baseline
+
+    def no_sklearn(*args: Any, **kwargs: Any) -> Any:
+        raise ModuleNotFoundError("No module named 'sklearn'")
+
+    monkeypatch.setattr(linear_baseline, "tfidf_baseline", no_sklearn)
+    report = run_evaluation(
+        registry=trained_registry,
+        model="active",
+        test_file=demo_test_file,
+        out_dir=tmp_path / "report",
+        baseline=False,
+    )
+    assert "sklearn" in report["tfidf_baseline"]["unavailable"]
+    assert report["baseline"]["unavailable"] == "skipped (--no-baseline)"
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "Not available: No module named 'sklearn' (install the train extra" in markdown
+    assert "| intent | all | 112 |" in markdown and "| n/a | n/a | n/a |" in markdown
+    assert (tmp_path / "report" / "baselines.png").is_file()
 
 
 def test_int8_bundle_keeps_predictions_and_reports_the_delta(

@@ -6,10 +6,46 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from shared.settings import get_settings
 
 RECIPES = Path(__file__).resolve().parents[2] / "services" / "trainer" / "recipes"
+
+
+def _tfidf_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """Per head: the TF-IDF baseline's accuracy/macro-F1 and the fine-tuned model minus it (or why not)."""
+    tfidf = report.get("tfidf_baseline", {})
+    if "unavailable" in tfidf:
+        return {"unavailable": tfidf["unavailable"]}
+    side = report.get("versus_baselines", {}).get("heads", {})
+    return {
+        name: {
+            **{k: v for k, v in head.items() if k in ("accuracy", "macro_f1", "unavailable")},
+            "fine_tuned_minus_tfidf": side.get(name, {}).get("fine_tuned_minus_tfidf"),
+        }
+        for name, head in tfidf.get("heads", {}).items()
+    }
+
+
+def baseline_only(config: Any, test_file: Path, out: Path) -> dict[str, Any]:
+    """The TF-IDF baseline alone, on the split the recipe's training would use (seconds, no training)."""
+    from services.trainer.baseline import run_baselines
+    from services.trainer.data import load_examples
+    from services.trainer.evaluate import example_languages
+
+    test = load_examples(test_file, text_column=config.text_column, head_columns=config.head_columns)
+    tfidf = run_baselines(
+        config=config.to_json(),
+        test=test,
+        languages=example_languages(test),
+        base_dir=None,
+        max_length=config.max_length,
+        centroid=False,
+    )["tfidf_baseline"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tfidf_baseline.json").write_text(json.dumps(tfidf, indent=2))
+    return tfidf
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -25,6 +61,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     config = TrainConfig.from_file(
         RECIPES / f"{args.name}.yaml", train_file=splits["train"], valid_file=splits.get("valid")
     )
+    if args.baseline_only:
+        print(json.dumps(baseline_only(config, splits["test"], Path(args.out) / args.name), indent=2))
+        return 0
     started = time.perf_counter()
     trained = run_training(config, registry=registry)
     train_minutes = (time.perf_counter() - started) / 60
@@ -44,6 +83,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             for h, r in report["model_eval"]["heads"].items()
         },
         "baseline": report.get("baseline", {}).get("heads"),
+        "tfidf_baseline": _tfidf_summary(report),
         "int8_minus_fp32_accuracy": int8_report["comparison"]["accuracy_delta"],
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -57,4 +97,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--out", default="var/reports")
     p.add_argument("--data", default="var/data")
     p.add_argument("--registry", default="var/bench-models")
+    p.add_argument(
+        "--baseline-only",
+        action="store_true",
+        help="only the TF-IDF + linear SVM baseline on the recipe's training split (seconds; no training)",
+    )
     p.set_defaults(handler=cmd_benchmark)

@@ -96,6 +96,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         head_columns=_head_columns(args),
         baseline=not args.no_baseline,
         compare=args.compare,
+        tfidf_baseline=not args.no_tfidf_baseline,
     )
     print((out / "report.md").read_text())
     print(f"report written to {out}/ (report.json, report.md, {len(report['plots'])} plots)")
@@ -188,6 +189,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--head", action="append", metavar="NAME=COLUMN")
     p.add_argument("--compare", help="another version to evaluate on the same data (default: the parent)")
     p.add_argument("--no-baseline", action="store_true", help="skip the zero-shot centroid baseline")
+    p.add_argument(
+        "--no-tfidf-baseline",
+        action="store_true",
+        help="skip the TF-IDF + linear SVM baseline (trained in seconds on the model's training split)",
+    )
     p.add_argument("--registry")
     p.set_defaults(handler=cmd_evaluate)
     p = commands.add_parser("export", help="derive a fused and/or int8 bundle from a registered model")

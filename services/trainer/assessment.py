@@ -1,4 +1,5 @@
-"""`helploop evaluate`: a registered model on a test file, beside the zero-shot baseline, as a report."""
+"""`helploop evaluate`: a registered model on a test file, beside its baselines (zero-shot centroid,
+TF-IDF + linear SVM), as a report."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from services.trainer.baseline import run_baselines, side_by_side
 from services.trainer.data import load_examples
-from services.trainer.evaluate import evaluate_bundle
+from services.trainer.evaluate import evaluate_bundle, example_languages
 from services.trainer.report import write_report
 from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
@@ -46,6 +48,7 @@ def run_evaluation(
     head_columns: dict[str, str] | None = None,
     baseline: bool = True,
     compare: str | None = None,
+    tfidf_baseline: bool = True,
 ) -> dict[str, Any]:
     version = resolve_version(registry, model)
     manifest = registry.verify(version)
@@ -55,7 +58,8 @@ def run_evaluation(
     examples = load_examples(test_file, text_column=config.get("text_column", "text"), head_columns=columns)
     classifier = OnnxClassifier(bundle, version=version)
     log.info("evaluating %s on %d examples from %s", version, len(examples), test_file)
-    model_eval = evaluate_bundle(classifier, examples)
+    languages = example_languages(examples)
+    model_eval = evaluate_bundle(classifier, examples, languages=languages)
     report: dict[str, Any] = {
         "model": {
             "version": version,
@@ -69,14 +73,17 @@ def run_evaluation(
     compare = compare or manifest.get("parent_version")
     if compare:
         report["comparison"] = _comparison(registry, compare, examples, classifier.heads[0].name, model_eval)
-    train_file = Path(config.get("train_file", ""))
-    if baseline and train_file.is_file():
-        from services.trainer.baseline import centroid_baseline
-
-        train = load_examples(train_file, text_column=config.get("text_column", "text"), head_columns=columns)
-        report["baseline"] = centroid_baseline(
-            manifest["base_model"]["dir"], train, examples, max_length=classifier.max_length
-        )
+    baselines = run_baselines(
+        config=config,
+        test=examples,
+        languages=languages,
+        base_dir=manifest.get("base_model", {}).get("dir"),
+        max_length=classifier.max_length,
+        centroid=baseline,
+        tfidf=tfidf_baseline,
+    )
+    report.update(baselines)
+    report["versus_baselines"] = side_by_side(model_eval, baselines["baseline"], baselines["tfidf_baseline"])
     metrics_path = bundle / "metrics.json"
     history = json.loads(metrics_path.read_text()).get("history", []) if metrics_path.is_file() else []
     write_report(report, history, out_dir)

@@ -14,6 +14,7 @@ from shared.runtime.classifier import OUT_OF_SCOPE, HeadSpec, OnnxClassifier, pr
 from shared.runtime.scoring import expected_calibration_error, reliability_bins, softmax
 
 log = logging.getLogger(__name__)
+UNKNOWN_LANGUAGE = "unknown"
 
 
 def per_class(gold: list[str], pred: list[str], labels: list[str]) -> dict[str, dict[str, float]]:
@@ -51,11 +52,35 @@ def _oos_metrics(gold: list[str], pred: list[str], oos_gold: set[str]) -> dict[s
 
 
 def _accuracy_and_f1(gold: list[str], pred: list[str]) -> dict[str, float]:
+    if not gold:
+        return {"accuracy": 0.0, "macro_f1": 0.0}
     table = per_class(gold, pred, sorted(set(gold) | set(pred)))
     return {
         "accuracy": float(np.mean([g == p for g, p in zip(gold, pred, strict=True)])),
         "macro_f1": float(np.mean([row["f1"] for row in table.values() if row["support"]])),
     }
+
+
+def example_languages(examples: list[Example]) -> list[str]:
+    """The product's language guess per text (`unknown` where it cannot tell: too short, too unsure)."""
+    from shared.runtime.language import detect_language
+
+    return [detect_language(e.text).language or UNKNOWN_LANGUAGE for e in examples]
+
+
+def score_predictions(gold: list[str], pred: list[str], languages: list[str] | None = None) -> dict[str, Any]:
+    """Accuracy and macro-F1 over all examples, and per language when `languages` is given."""
+    result: dict[str, Any] = {"examples": len(gold), **_accuracy_and_f1(gold, pred)}
+    if languages is not None:
+        result["by_language"] = {
+            language: {
+                "examples": len(rows),
+                **_accuracy_and_f1([gold[i] for i in rows], [pred[i] for i in rows]),
+            }
+            for language in sorted(set(languages))
+            if (rows := [i for i, lang in enumerate(languages) if lang == language])
+        }
+    return result
 
 
 def _calibration(spec: HeadSpec, logits: np.ndarray, gold: list[str]) -> dict[str, Any]:
@@ -77,10 +102,15 @@ def _calibration(spec: HeadSpec, logits: np.ndarray, gold: list[str]) -> dict[st
 
 
 def head_report(
-    spec: HeadSpec, logits: np.ndarray, examples: list[Example], scores: np.ndarray | None = None
+    spec: HeadSpec,
+    logits: np.ndarray,
+    examples: list[Example],
+    scores: np.ndarray | None = None,
+    languages: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Accuracy and macro-F1 of the classifier alone (argmax; a trained OOS class counts as out of scope)
-    and of what the product returns (with the rejection rule), per-class P/R/F1, ECE, confusions, OOS."""
+    """Accuracy and macro-F1 of the classifier alone (argmax; a trained OOS class counts as out of scope;
+    also per language when `languages` is given) and of what the product returns (with the rejection
+    rule), per-class P/R/F1, ECE, confusions, OOS."""
     rows = [i for i, e in enumerate(examples) if spec.name in e.labels]
     oos_names = {spec.oos_label, OUT_OF_SCOPE} - {None}
     gold = [
@@ -93,8 +123,7 @@ def head_report(
     head_scores = scores[rows] if scores is not None else None
     final = [p.label for p in predict_head(spec, head_logits, top_k=1, scores=head_scores)]
     report: dict[str, Any] = {
-        "examples": len(rows),
-        **_accuracy_and_f1(gold, argmax),
+        **score_predictions(gold, argmax, [languages[i] for i in rows] if languages else None),
         "with_rejection": {
             **_accuracy_and_f1(gold, final),
             "rejected_share": float(np.mean([p == OUT_OF_SCOPE for p in final])),
@@ -126,9 +155,15 @@ def measure_latency(classifier: OnnxClassifier, texts: list[str], sample: int = 
 
 
 def evaluate_bundle(
-    classifier: OnnxClassifier, examples: list[Example], *, batch_size: int = 64, latency: bool = True
+    classifier: OnnxClassifier,
+    examples: list[Example],
+    *,
+    batch_size: int = 64,
+    latency: bool = True,
+    languages: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Metrics per head; `latency`: also time batch-1 predictions on a sample (reports, not the gate)."""
+    """Metrics per head; `latency`: also time batch-1 predictions on a sample (reports, not the gate);
+    `languages` (one per example, see `example_languages`): accuracy and macro-F1 also per language."""
     texts = [e.text for e in examples]
     started = time.perf_counter()
     chunks = [classifier.forward(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
@@ -137,7 +172,7 @@ def evaluate_bundle(
     per_chunk = [classifier.reject_scores(c) for c in chunks]
     scores = {name: np.concatenate([c[name] for c in per_chunk]) for name in classifier.gaussians}
     heads = {
-        h.name: head_report(h, logits[h.name], examples, scores.get(h.name))
+        h.name: head_report(h, logits[h.name], examples, scores.get(h.name), languages)
         for h in classifier.heads
         if any(h.name in e.labels for e in examples)
     }
