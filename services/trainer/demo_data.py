@@ -22,6 +22,7 @@ import json
 import pathlib
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -797,6 +798,26 @@ def priority_for(intent: str, frustrated: bool) -> str:
 LANGUAGES = ("en", "zh")
 
 
+def unique_tickets(
+    make: Callable[[str, random.Random], DemoTicket], *, per_intent: int, rng: random.Random
+) -> list[DemoTicket]:
+    """``per_intent`` tickets with distinct texts for every intent in ``INTENTS``, each ``make(intent, rng)``;
+    RuntimeError when 100 draws in a row repeat a text."""
+    seen: set[str] = set()
+    tickets: list[DemoTicket] = []
+    for intent in INTENTS:
+        for _ in range(per_intent):
+            for _attempt in range(100):
+                ticket = make(intent, rng)
+                if ticket.text not in seen:
+                    break
+            else:
+                raise RuntimeError(f"could not generate a unique ticket for intent {intent!r}")
+            seen.add(ticket.text)
+            tickets.append(ticket)
+    return tickets
+
+
 def generate_tickets(
     *, per_intent: int = 80, seed: int = 13, languages: tuple[str, ...] = ("en",)
 ) -> list[DemoTicket]:
@@ -812,18 +833,7 @@ def generate_tickets(
     if per_intent < 0:
         raise ValueError(f"per_intent must be >= 0, got {per_intent}")
     rng = random.Random(seed)
-    seen: set[str] = set()
-    tickets: list[DemoTicket] = []
-    for intent in INTENTS:
-        for _ in range(per_intent):
-            for _attempt in range(100):
-                ticket = _make_ticket(intent, rng)
-                if ticket.text not in seen:
-                    break
-            else:
-                raise RuntimeError(f"could not generate a unique ticket for intent {intent!r}")
-            seen.add(ticket.text)
-            tickets.append(ticket)
+    tickets = unique_tickets(_make_ticket, per_intent=per_intent, rng=rng)  # drawn always: same shuffle
     if "en" not in languages:
         tickets = []
     if "zh" in languages:

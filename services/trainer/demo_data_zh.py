@@ -13,7 +13,7 @@ import random
 import re
 from typing import NamedTuple
 
-from services.trainer.demo_data import INTENTS, DemoTicket, priority_for, sentiment_for
+from services.trainer.demo_data import INTENTS, DemoTicket, priority_for, sentiment_for, unique_tickets
 
 
 class _Spec(NamedTuple):
@@ -396,17 +396,4 @@ def generate_tickets_zh(*, per_intent: int = 80, seed: int = 13) -> list[DemoTic
     """`per_intent` unique Chinese tickets for every intent in `INTENTS` (not shuffled: the caller mixes)."""
     if set(_SPECS) != set(INTENTS):
         raise RuntimeError("the Chinese demo intents differ from the English ones")
-    rng = random.Random(seed)
-    seen: set[str] = set()
-    tickets: list[DemoTicket] = []
-    for intent in INTENTS:
-        for _ in range(per_intent):
-            for _attempt in range(100):
-                ticket = _ticket(intent, rng)
-                if ticket.text not in seen:
-                    break
-            else:
-                raise RuntimeError(f"could not generate a unique Chinese ticket for intent {intent!r}")
-            seen.add(ticket.text)
-            tickets.append(ticket)
-    return tickets
+    return unique_tickets(_ticket, per_intent=per_intent, rng=random.Random(seed))
