@@ -311,3 +311,25 @@ def test_every_response_names_its_request_id(sqlite_url: str, redis_url: str, tm
     made = client.get("/v1/tickets/nope", headers={"X-Request-Id": "bad id!"} | AUTH)
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-Id"])
     assert made.status_code == 404 and made.get_json()["request_id"] == made.headers["X-Request-Id"]
+
+
+def test_with_redis_away_the_limits_step_aside_and_tickets_are_still_accepted(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = _gateway(
+        sqlite_url,
+        "redis://127.0.0.1:1/0",  # nothing listens there: the limiter cannot count
+        tmp_path,
+        rate_limit_api="1/minute",
+        rate_limit_webhooks="1/minute",
+        rate_limit_auth_failures="1/minute",
+    )
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING):
+        accepted = [_post(client, "generic", *_request("generic", i)).status_code for i in range(3)]
+        keys = [client.get("/v1/models", headers=AUTH).status_code for _ in range(3)]
+        bad = [
+            client.get("/v1/models", headers={"Authorization": "Bearer hlk_x"}).status_code for _ in range(3)
+        ]
+    assert accepted == [202] * 3 and keys == [200] * 3 and bad == [401] * 3
+    assert "rate limits not counted" in caplog.text

@@ -37,7 +37,7 @@ STORAGE_BACKOFF_S = 2.0  # after a Redis error, requests go unlimited this long 
 
 @dataclass
 class RateLimits:
-    """The gateway's limiter; `None` storage (or empty limits) means no limits."""
+    """The gateway's limiter; no limiter (or no limits for a bucket) means unlimited."""
 
     limiter: MovingWindowRateLimiter | None
     limits: dict[str, list[RateLimitItem]]
