@@ -4,6 +4,9 @@
   appear in the ticket or in a cited article; otherwise the draft is `ungrounded` (never auto-sent);
 - no echo of the customer's personal data (e-mail, phone, card, IBAN) from the ticket;
 - not empty and not degenerate (repetition loops, a phrase repeated over and over).
+
+Chinese drafts are checked alike: a number glued to Chinese characters ("请在3个工作日内", "退还59.90元")
+is still an item, full-width digits count as ASCII, and ¥/元/块/人民币 amounts are amounts.
 """
 
 from __future__ import annotations
@@ -13,16 +16,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from shared.pii import find_pii
+from shared.pii_zh import WORD, normalise_width
 
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# boundaries are "not a Latin word character" (WORD), so Chinese characters around an item don't hide it
 REFERENCE = re.compile(
-    r"(?<![\w-])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+|#\d{3,}"
+    rf"(?<!-)(?<!{WORD})(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+|#\d{{3,}}"
 )
 AMOUNT = re.compile(
-    r"(?:[$€£]\s?\d[\d,]*(?:\.\d+)?|\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|dollars|euros|pounds))"
+    r"(?:[$€£¥￥]\s?\d[\d,]*(?:\.\d+)?"
+    r"|\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|CNY|RMB|dollars|euros|pounds|元|块|人民币))"
 )
-NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+NUMBER = re.compile(rf"(?<![.])(?<!{WORD})\d+(?:[.,]\d+)*(?!{WORD})")
 MIN_CHARS = 20
 
 
@@ -56,7 +62,7 @@ def grounding_items(text: str) -> list[tuple[str, str, str]]:
     """(kind, shown text, comparison key) for every checkable item, URLs and e-mails first so their
     digits are not checked again as numbers."""
     items: list[tuple[str, str, str]] = []
-    rest = text
+    rest = normalise_width(text)
     for kind, pattern in (("url", URL), ("email", EMAIL)):
         for match in pattern.finditer(rest):
             items.append((kind, _strip_trailing(match.group(0)), _strip_trailing(match.group(0)).lower()))

@@ -77,3 +77,41 @@ def test_pii_detection_checks_card_and_iban_checksums() -> None:
     assert kinds == ["phone", "email", "card", "iban"]
     assert [m.kind for m in find_pii("order NW-48213 on 12/03/2026 for 4111 1111 1111 1112")] == []
     assert redact("mail dana@example.com now") == "mail [email] now"
+
+
+TICKET_ZH = "你好，我的订单NW-48213（59.90元）收到的时候盖子裂了。我叫王芳，电话13812345678。"
+ARTICLE_ZH = (
+    "收到的商品破损：请在签收后 14 天内告诉我们。我们会用特快配送（1-2 个工作日）免费补发，或者全额退款。"
+    "详情：https://help.northwind.example/zh/damaged-items"
+)
+GROUNDED_ZH = (
+    "王芳您好，很抱歉订单NW-48213到货破损。您在14天内联系了我们，我们可以用特快配送（1-2个工作日）补发，"
+    "或全额退还59.90元。详情见https://help.northwind.example/zh/damaged-items 。"
+)
+PLANTED_ZH = [
+    ("order id", "补发订单号是NW-99102，今天发货。"),
+    ("amount in yuan", "我们已退款64.90元到您的卡上。"),
+    ("amount with ¥", "已为您退还¥64.90。"),
+    ("number glued to Chinese", "预计3个工作日内送达。"),
+    ("full-width number", "预计３个工作日内送达。"),
+    ("phone glued to Chinese", "请拨打4008123456联系我们。"),
+    ("date", "包裹会在12月3日送到。"),
+]
+
+
+def test_a_grounded_chinese_draft_passes() -> None:
+    report = check_draft(GROUNDED_ZH, ticket_text=TICKET_ZH, cited_articles=[ARTICLE_ZH])
+    assert report.ok, report.reasons
+
+
+@pytest.mark.parametrize(("kind", "sentence"), PLANTED_ZH, ids=[k for k, _ in PLANTED_ZH])
+def test_every_planted_invention_in_a_chinese_draft_is_flagged(kind: str, sentence: str) -> None:
+    draft = f"王芳您好，感谢您告诉我们。{sentence}再次抱歉给您带来不便。"
+    report = check_draft(draft, ticket_text=TICKET_ZH, cited_articles=[ARTICLE_ZH])
+    assert Flag.UNGROUNDED in report.flags, kind
+
+
+def test_echoing_a_chinese_customers_phone_is_flagged() -> None:
+    draft = "王芳您好，我们已记录您的电话13812345678，会尽快联系您处理订单NW-48213。"
+    report = check_draft(draft, ticket_text=TICKET_ZH, cited_articles=[ARTICLE_ZH])
+    assert Flag.PII_ECHO in report.flags
