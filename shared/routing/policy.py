@@ -1,7 +1,9 @@
 """The routing policy: a YAML file validated at load, reloaded when it changes, applied per ticket.
 
 `decide(policy, facts)` is a pure function: route ∈ {auto_reply, draft, escalate}, a target queue and the
-reasons, in the order they were found. A guardrail-flagged or missing draft is never auto-sent.
+reasons, in the order they were found. A guardrail-flagged or missing draft is never auto-sent. A policy
+may branch on the ticket's language (`by_language`): its own queues (a team that reads it), auto-reply off
+or a higher confidence minimum for it; a language not in `languages` still goes to a human with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.validation import describe_errors
 
@@ -60,13 +62,30 @@ class IntentRule(_Strict):
     queue: str | None = None
 
 
+class LanguageRule(_Strict):
+    """What changes for tickets in one language (every field optional)."""
+
+    queue: str | None = None  # drafts and auto-replies: replaces the default and the intents' queues
+    escalation_queue: str | None = None  # escalations (and senior ones) in this language
+    auto_reply: bool = True  # false: never auto-reply in this language
+    min_confidence: float | None = Field(default=None, ge=0, le=1)  # a further minimum, never less
+
+
 class RoutingPolicy(_Strict):
     version: int = 1
     auto_reply: AutoReply = AutoReply()
     queues: Queues = Queues()
     languages: list[str] = Field(default_factory=lambda: ["en"])
+    by_language: dict[str, LanguageRule] = Field(default_factory=dict)
     senior: Senior = Senior()
     intents: dict[str, IntentRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rules_for_served_languages(self) -> RoutingPolicy:
+        unserved = sorted(set(self.by_language) - set(self.languages))
+        if unserved:
+            raise ValueError(f"by_language names {', '.join(unserved)}, not in languages: add it there too")
+        return self
 
 
 @dataclass(frozen=True)
@@ -95,7 +114,7 @@ def _escalation_reasons(policy: RoutingPolicy, facts: RouteFacts, rule: IntentRu
     reasons = []
     if facts.out_of_scope:
         reasons.append("out_of_scope")
-    language = (facts.language or "").split("-")[0].lower()
+    language = _language(facts)
     if facts.language_supported is False or (language and language not in policy.languages):
         reasons.append(f"unsupported_language:{language or 'unknown'}")
     if rule.escalate:
@@ -103,13 +122,21 @@ def _escalation_reasons(policy: RoutingPolicy, facts: RouteFacts, rule: IntentRu
     return reasons
 
 
-def _auto_reply_blockers(policy: RoutingPolicy, facts: RouteFacts, rule: IntentRule) -> list[str]:
+def _language(facts: RouteFacts) -> str:
+    return (facts.language or "").split("-")[0].lower()
+
+
+def _auto_reply_blockers(
+    policy: RoutingPolicy, facts: RouteFacts, rule: IntentRule, language: LanguageRule
+) -> list[str]:
     blockers = []
     if not policy.auto_reply.enabled:
         blockers.append("auto_reply_disabled")
     if not rule.auto_reply:
         blockers.append(f"auto_reply_not_enabled_for_intent:{facts.intent}")
-    needed = max(policy.auto_reply.min_confidence, rule.min_confidence or 0.0)
+    if not language.auto_reply:
+        blockers.append(f"auto_reply_not_enabled_for_language:{_language(facts)}")
+    needed = max(policy.auto_reply.min_confidence, rule.min_confidence or 0.0, language.min_confidence or 0.0)
     if facts.confidence < needed:
         blockers.append(f"confidence_below_threshold:{facts.confidence:.3f}<{needed:.3f}")
     if not facts.has_draft:
@@ -120,20 +147,20 @@ def _auto_reply_blockers(policy: RoutingPolicy, facts: RouteFacts, rule: IntentR
 
 def decide(policy: RoutingPolicy, facts: RouteFacts) -> RouteDecision:
     rule = policy.intents.get(facts.intent, IntentRule())
+    language = policy.by_language.get(_language(facts), LanguageRule())
     senior = facts.sentiment in policy.senior.sentiments and facts.priority in policy.senior.priorities
     escalation = _escalation_reasons(policy, facts, rule)
     if senior:
         escalation.append(f"{facts.sentiment}_sentiment_{facts.priority}_priority")
     if escalation:
-        queue = policy.queues.senior if senior else policy.queues.escalation
+        queue = language.escalation_queue or (policy.queues.senior if senior else policy.queues.escalation)
         return RouteDecision(Route.ESCALATE, queue, escalation)
-    blockers = _auto_reply_blockers(policy, facts, rule)
+    queue = language.queue or rule.queue or policy.queues.default
+    blockers = _auto_reply_blockers(policy, facts, rule, language)
     if blockers:
-        return RouteDecision(Route.DRAFT, rule.queue or policy.queues.default, blockers)
+        return RouteDecision(Route.DRAFT, queue, blockers)
     return RouteDecision(
-        Route.AUTO_REPLY,
-        rule.queue or policy.queues.default,
-        [f"auto_reply_allowed:{facts.intent}@{facts.confidence:.3f}"],
+        Route.AUTO_REPLY, queue, [f"auto_reply_allowed:{facts.intent}@{facts.confidence:.3f}"]
     )
 
 

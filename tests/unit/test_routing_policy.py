@@ -108,3 +108,38 @@ def test_holder_reloads_a_changed_file_and_keeps_the_last_valid_one(tmp_path: Pa
     assert holder.get().version == 2 and holder.get().auto_reply.enabled
     rewrite("version: 3\nauto_reply: {enabled: maybe-not}\n", 2 * 10**9)
     assert holder.get().version == 2  # the invalid edit is refused, routing keeps working
+
+
+BILINGUAL = parse_policy(
+    {
+        "auto_reply": {"enabled": True, "min_confidence": 0.9},
+        "languages": ["en", "zh"],
+        "by_language": {
+            "zh": {"queue": "support_zh", "escalation_queue": "tier2_zh", "min_confidence": 0.99},
+            "en": {"auto_reply": True},
+        },
+        "intents": {"discount_code": {"auto_reply": True}, "payment_failed": {"queue": "billing"}},
+    }
+)
+
+
+def test_a_policy_branches_on_the_tickets_language() -> None:
+    english = decide(BILINGUAL, facts(confidence=0.95))
+    assert (english.route, english.queue) == (Route.AUTO_REPLY, "support")
+    chinese = decide(BILINGUAL, facts(language="zh", confidence=0.95))  # a higher minimum for Chinese
+    assert (chinese.route, chinese.queue) == (Route.DRAFT, "support_zh")
+    assert chinese.reasons == ["confidence_below_threshold:0.950<0.990"]
+    assert decide(BILINGUAL, facts(language="zh-Hans", confidence=0.995)).route is Route.AUTO_REPLY
+    billing = decide(BILINGUAL, facts(language="zh", intent="payment_failed"))
+    assert billing.queue == "support_zh"  # the team that reads the language takes every intent
+    escalated = decide(BILINGUAL, facts(language="zh", out_of_scope=True))
+    assert (escalated.route, escalated.queue) == (Route.ESCALATE, "tier2_zh")
+    unsupported = decide(BILINGUAL, facts(language="ja"))
+    assert (unsupported.queue, unsupported.reasons) == ("tier2", ["unsupported_language:ja"])
+    off = parse_policy({**BILINGUAL.model_dump(), "by_language": {"zh": {"auto_reply": False}}})
+    assert "auto_reply_not_enabled_for_language:zh" in decide(off, facts(language="zh")).reasons
+
+
+def test_a_language_rule_needs_its_language_served() -> None:
+    with pytest.raises(PolicyError, match=r"by_language names zh, not in languages"):
+        parse_policy({"languages": ["en"], "by_language": {"zh": {"queue": "support_zh"}}})
