@@ -1,4 +1,5 @@
-"""`helploop kb build-encoder | import PATH | search QUERY`: the knowledge base from the command line."""
+"""`helploop kb build-encoder | import PATH | search QUERY`: the knowledge base from the command line;
+`helploop kb-eval`: bilingual retrieval recall of the KB sentence encoder on the demo knowledge base."""
 
 from __future__ import annotations
 
@@ -77,6 +78,30 @@ def cmd_kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_eval(args: argparse.Namespace) -> int:
+    from services.trainer.kb_eval import ENCODERS, encoder_pair
+    from shared.kb.retrieval_eval import demo_passages, evaluate, format_table, load_eval_set
+
+    queries = load_eval_set(Path(args.set))
+    passages = demo_passages(chunked=args.passages == "chunks")
+    runs = [(name, True) for name in ENCODERS] if args.encoder == "all" else [(args.encoder, True)]
+    if args.encoder in ("all", "multilingual-e5-small") and args.e5_without_prefixes:
+        runs.append(("multilingual-e5-small", False))
+    results = {}
+    for name, prefixes in runs:
+        embed_queries, embed_passages, label = encoder_pair(
+            name, prefixes=prefixes, cache_dir=get_settings().cache_dir
+        )
+        results[label] = evaluate(embed_queries, embed_passages, queries=queries, passages=passages)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"set": str(args.set), "queries": len(queries), "passages": args.passages, "results": results}
+    (out / "kb_eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(format_table(results))
+    print(f"({len(queries)} queries, {len(passages)} {args.passages}; written to {out / 'kb_eval.json'})")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("kb", help="knowledge base: build the encoder, import articles, search")
     sub = p.add_subparsers(dest="kb_command", required=True)
@@ -92,3 +117,28 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     q.add_argument("query")
     q.add_argument("-k", type=int, default=5)
     q.set_defaults(handler=cmd_kb_search)
+    p = commands.add_parser("kb-eval", help="bilingual KB retrieval recall@1/@3 of the sentence encoder")
+    p.add_argument(
+        "--encoder",
+        choices=["minilm", "multilingual-e5-small", "all"],
+        default="all",
+        help="minilm: the product's encoder (exported ONNX if built, else PyTorch); default all",
+    )
+    p.add_argument(
+        "--set",
+        default=str(DEMO_KB_DIR.parent / "eval" / "demo_bilingual.jsonl"),
+        help="labelled JSONL: query, language (en/zh), article (English slug); default the demo set",
+    )
+    p.add_argument(
+        "--passages",
+        choices=["chunks", "articles"],
+        default="chunks",
+        help="KB chunks scored by the best one, as search does (default), or one passage per whole article",
+    )
+    p.add_argument(
+        "--e5-without-prefixes",
+        action="store_true",
+        help="also run multilingual-e5-small without its query:/passage: prefixes",
+    )
+    p.add_argument("--out", default="var/reports/kb", help="directory for kb_eval.json")
+    p.set_defaults(handler=cmd_kb_eval)
