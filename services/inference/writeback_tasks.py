@@ -4,6 +4,7 @@ with the write-back backoff."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
@@ -15,18 +16,24 @@ from services.inference.writeback.final_labels import LabelsOutcome, fetch_final
 from shared.celery_app import TASK_RESOLUTION_LABELS, TASK_WRITEBACK
 
 log = logging.getLogger(__name__)
+# Tasks that call a helpdesk: acknowledged after the work, database hiccups retried by Celery, the
+# helpdesk's own failures retried by the task with the write-back backoff, bounded by
+# settings.writeback_max_attempts (not by Celery's max_retries).
+HELPDESK_CALL_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": None,
+    "ignore_result": True,
+}
 
 
 @shared_task(
     name=TASK_WRITEBACK,  # routed to QUEUE_CALLBACKS by task_routes in shared.celery_app
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=None,  # bounded by settings.writeback_max_attempts (counted in the database)
-    ignore_result=True,
+    **HELPDESK_CALL_OPTIONS,
 )
 @timed
 def deliver_writeback(self: Task, delivery_id: int) -> str:
@@ -38,14 +45,7 @@ def deliver_writeback(self: Task, delivery_id: int) -> str:
 
 @shared_task(
     name=TASK_RESOLUTION_LABELS,  # routed to QUEUE_CALLBACKS by task_routes in shared.celery_app
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=None,  # bounded by settings.writeback_max_attempts (this task's retries count the tries)
-    ignore_result=True,
+    **HELPDESK_CALL_OPTIONS,
 )
 @timed
 def fetch_resolution_labels(self: Task, ticket_id: str) -> str:

@@ -27,20 +27,20 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 
-class _IntentSpec(NamedTuple):
+class IntentSpec(NamedTuple):
     subjects: tuple[str, ...]
     bodies: tuple[str, ...]
     asides: tuple[str, ...]
 
 
-def _items(text: str) -> tuple[str, ...]:
+def items(text: str) -> tuple[str, ...]:
     """Split a " | "-separated list; keeps the data tables below compact."""
     return tuple(item.strip() for item in text.split("|"))
 
 
-_SPECS: dict[str, _IntentSpec] = {
-    "cancel_order": _IntentSpec(
-        subjects=_items(
+_SPECS: dict[str, IntentSpec] = {
+    "cancel_order": IntentSpec(
+        subjects=items(
             "Cancel order {order_id} | Please cancel my order | cancellation request | "
             "Need to cancel before it ships | Cancel my purchase | Changed my mind - {order_id}"
         ),
@@ -71,13 +71,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "needed it for an event this weekend.\n\nPlease cancel it and release the payment hold on my "
             "{card}.",
         ),
-        asides=_items(
+        asides=items(
             "PS: please also cancel {other_order}, I ordered that one by mistake. | "
             "Also, if it's easier, you can just cancel my other order {other_order} too."
         ),
     ),
-    "change_address": _IntentSpec(
-        subjects=_items(
+    "change_address": IntentSpec(
+        subjects=items(
             "Wrong shipping address | Change delivery address for {order_id} | Update address on my order | "
             "Moved house - new address | Address correction | Typo in my address"
         ),
@@ -104,13 +104,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "We are relocating the office next week, so please change the shipping address on order "
             "{order_id} ({qty} items) to {address}. The invoice details can stay as they are.",
         ),
-        asides=_items(
+        asides=items(
             "By the way, I've moved, so future deliveries should go to {address}. | "
             "Also, please update the address on my account to {address} for next time."
         ),
     ),
-    "where_is_my_order": _IntentSpec(
-        subjects=_items(
+    "where_is_my_order": IntentSpec(
+        subjects=items(
             "Where is my order? | Order {order_id} not arrived | Tracking not updating | "
             "Still waiting for my package | Delivery status {order_id} | where is my parcel?? | "
             "Late delivery"
@@ -138,13 +138,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "Expected delivery for {order_id} was {weekday}. Today the status changed to 'delayed' with no "
             "explanation. When can I actually expect it?",
         ),
-        asides=_items(
+        asides=items(
             "Also, any idea when my other order {other_order} will arrive? | "
             "btw my other order {other_order} still hasn't shown up either."
         ),
     ),
-    "refund_request": _IntentSpec(
-        subjects=_items(
+    "refund_request": IntentSpec(
+        subjects=items(
             "Refund request | Where is my refund? | Money back for order {order_id} | Charged twice | "
             "Refund not received | Requesting a refund"
         ),
@@ -173,13 +173,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "The price of the {kitchen} dropped by {percent}% a few days after I bought it. Could you "
             "refund the difference? Order {order_id}.",
         ),
-        asides=_items(
+        asides=items(
             "Also, I'm still waiting on a refund for {other_order}. | "
             "PS I never got the refund for my earlier order {other_order} either."
         ),
     ),
-    "return_item": _IntentSpec(
-        subjects=_items(
+    "return_item": IntentSpec(
+        subjects=items(
             "Return request | How do I return an item? | Return label needed | "
             "Exchange for a different size | Want to send back {order_id} | Returning my purchase"
         ),
@@ -207,13 +207,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "I want to return the {gadget} because the colour looks different from the photos. Nothing "
             "wrong with it otherwise. Is the return free or is there a restocking fee?",
         ),
-        asides=_items(
+        asides=items(
             "Also, how do I return the {garment} from a previous order? | "
             "PS can I still send back the {product} from my last order?"
         ),
     ),
-    "damaged_item": _IntentSpec(
-        subjects=_items(
+    "damaged_item": IntentSpec(
+        subjects=items(
             "Item arrived broken | Damaged on arrival | Received a damaged product | "
             "Broken item in my parcel | Order {order_id} arrived damaged | Arrived cracked and unusable"
         ),
@@ -240,13 +240,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "{carrier} left the delivery for {order_id} outside in the rain. When I opened it the {garment} "
             "was soaked and the dye had run, so it's ruined. I need a replacement sent out.",
         ),
-        asides=_items(
+        asides=items(
             "Also, one item from an earlier order arrived scratched, not a big deal though. | "
             "PS the {kitchen} from my last order also had a small chip when it arrived."
         ),
     ),
-    "warranty_claim": _IntentSpec(
-        subjects=_items(
+    "warranty_claim": IntentSpec(
+        subjects=items(
             "Warranty claim | Stopped working after a few months | Faulty item under warranty | "
             "Is this covered by warranty? | Defective product - warranty"
         ),
@@ -277,13 +277,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "anymore. We registered it for the extended warranty when we bought it (order {order_id}). How "
             "do we proceed?",
         ),
-        asides=_items(
+        asides=items(
             "Also, is the {gadget} I bought last year still under warranty? | "
             "Unrelated, but my {kitchen} is acting up too - is that covered by the warranty?"
         ),
     ),
-    "complaint": _IntentSpec(
-        subjects=_items(
+    "complaint": IntentSpec(
+        subjects=items(
             "Very disappointed | Complaint about your service | Terrible customer service | Not happy | "
             "Formal complaint | Unacceptable experience"
         ),
@@ -316,13 +316,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "You keep sending me marketing emails even though I've unsubscribed twice, and now I get text "
             "messages I never signed up for. Honestly, this makes me not want to shop with you again.",
         ),
-        asides=_items(
+        asides=items(
             "Honestly, the customer service experience has been disappointing lately. | "
             "To be frank, your response times have not been great recently."
         ),
     ),
-    "praise": _IntentSpec(
-        subjects=_items(
+    "praise": IntentSpec(
+        subjects=items(
             "Thank you! | Great service | Just wanted to say thanks | Love my new purchase | "
             "Compliments to your team | Happy customer"
         ),
@@ -351,13 +351,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "I rarely write emails like this, but I'm genuinely impressed. Ordered late on {weekday}, had "
             "it by the next afternoon, and all the packaging was recyclable. Brilliant work, Northwind team.",
         ),
-        asides=_items(
+        asides=items(
             "Otherwise I really love your products, keep it up. | "
             "By the way, the {kitchen} I got from you last month is great."
         ),
     ),
-    "product_question": _IntentSpec(
-        subjects=_items(
+    "product_question": IntentSpec(
+        subjects=items(
             "Question about one of your products | Product question | Before I buy | Is this compatible? | "
             "Sizing question | Quick question about an item"
         ),
@@ -383,13 +383,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "Is the {gadget} on your site the latest model? I see different model numbers elsewhere and "
             "want to be sure I'm getting the current version with the longer warranty.",
         ),
-        asides=_items(
+        asides=items(
             "Also, do you sell replacement parts for the {kitchen}? | "
             "Quick unrelated question: does the {garment} come in {color}?"
         ),
     ),
-    "account_locked": _IntentSpec(
-        subjects=_items(
+    "account_locked": IntentSpec(
+        subjects=items(
             "Can't log in | Account locked | Locked out of my account | Password reset not working | "
             "Login problem | Account suspended?"
         ),
@@ -418,13 +418,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "I changed my email address to {email} in my profile and now neither the old nor the new one "
             "works for logging in. The system says 'account not found'. Help!",
         ),
-        asides=_items(
+        asides=items(
             "Also, I can't seem to log in to my account at the moment. | "
             "PS the site keeps saying my account is locked when I try to sign in."
         ),
     ),
-    "invoice_request": _IntentSpec(
-        subjects=_items(
+    "invoice_request": IntentSpec(
+        subjects=items(
             "Invoice request | Need a VAT invoice | Receipt for order {order_id} | "
             "Invoice with company details | Copy of invoice please"
         ),
@@ -451,13 +451,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "The invoice for order {order_id} is in my old name. I recently got married, so could you issue "
             "it under my current name, {first} {last}?",
         ),
-        asides=_items(
+        asides=items(
             "also, can I get an invoice for it? | "
             "Also, please send me the invoice for this order when you get a chance."
         ),
     ),
-    "payment_failed": _IntentSpec(
-        subjects=_items(
+    "payment_failed": IntentSpec(
+        subjects=items(
             "Payment declined | Payment failed at checkout | Card not accepted | Error when paying | "
             "Can't complete my order | PayPal payment not working"
         ),
@@ -485,13 +485,13 @@ _SPECS: dict[str, _IntentSpec] = {
             "Your email says payment for order {order_id} failed and the order will be cancelled in {days} "
             "days unless I update my payment details. But the page to update payment just shows an error.",
         ),
-        asides=_items(
+        asides=items(
             "Also, my card was declined the first time I tried to pay, not sure why. | "
             "PS the checkout threw a payment error twice before it finally worked."
         ),
     ),
-    "discount_code": _IntentSpec(
-        subjects=_items(
+    "discount_code": IntentSpec(
+        subjects=items(
             "Discount code not working | Promo code {code} | Coupon problem | Forgot to apply my code | "
             "Any discount codes? | Voucher invalid"
         ),
@@ -518,7 +518,7 @@ _SPECS: dict[str, _IntentSpec] = {
             "Is there a discount for bulk orders? I'd like to buy {qty} of the {product} for our office and "
             "wondered if there's a code or business discount available.",
         ),
-        asides=_items(
+        asides=items(
             "Also, my discount code didn't seem to apply, could you check? | "
             "PS do you have any promo codes running at the moment?"
         ),
@@ -527,74 +527,74 @@ _SPECS: dict[str, _IntentSpec] = {
 
 INTENTS: tuple[str, ...] = tuple(sorted(_SPECS))
 
-_GENERIC_SUBJECTS = _items(
+_GENERIC_SUBJECTS = items(
     "Order {order_id} | Hello | Support request | Customer enquiry | (no subject) | Message from {first} | "
     "Re: Order {order_id} | Help please"
 )
 _FRUSTRATED_INTENTS = frozenset(
-    _items(
+    items(
         "account_locked | complaint | damaged_item | discount_code | payment_failed | refund_request | "
         "warranty_claim | where_is_my_order"
     )
 )
-_NEGATIVE_INTENTS = frozenset(_items("complaint | damaged_item"))
-_URGENT_INTENTS = frozenset(_items("account_locked | payment_failed"))
-_LOW_PRIORITY_INTENTS = frozenset(_items("praise | product_question | discount_code | invoice_request"))
-_FRUSTRATIONS = _items(
+_NEGATIVE_INTENTS = frozenset(items("complaint | damaged_item"))
+_URGENT_INTENTS = frozenset(items("account_locked | payment_failed"))
+_LOW_PRIORITY_INTENTS = frozenset(items("praise | product_question | discount_code | invoice_request"))
+_FRUSTRATIONS = items(
     "This is really frustrating. | I'm losing my patience here. | Please sort this out ASAP! | "
     "Not impressed at all. | Seriously?! | I need an answer today. | "
     "This is the third time I'm writing about this."
 )
-_KITCHEN = _items(
+_KITCHEN = items(
     "cast iron skillet | electric kettle | cafetiere | stand mixer | bamboo cutting board | "
     "ceramic dinner set | toaster | stainless steel pot set | glass storage jar set"
 )
-_GADGETS = _items(
+_GADGETS = items(
     "wireless earbuds | power bank | bluetooth speaker | wireless charger | USB-C hub | "
     "noise-cancelling headphones | webcam | smart plug | mechanical keyboard"
 )
-_GARMENTS = _items(
+_GARMENTS = items(
     "linen shirt | wool jumper | rain jacket | cotton hoodie | summer dress | fleece jacket | "
     "knit cardigan | puffer coat"
 )
-_FIRST_NAMES = _items(
+_FIRST_NAMES = items(
     "Maria | John | Aisha | Wei | Olga | Kwame | Sofia | Liam | Yuki | Mateo | Fatima | Noah | Ingrid | "
     "Ravi | Chloe | Diego | Amara | Lukas | Mei | Omar | Hannah | Tomasz | Zara | Kenji | Isabel | Samuel | "
     "Nadia | Arjun | Elena | Patrick"
 )
-_LAST_NAMES = _items(
+_LAST_NAMES = items(
     "Smith | Garcia | Okafor | Chen | Novak | Mensah | Rossi | Murphy | Tanaka | Fernandez | Haddad | "
     "Johansson | Patel | Dubois | Kowalski | Nguyen | Schmidt | O'Brien | Kim | Silva | Ahmed | Andersen | "
     "Costa | Brown | Ivanova | Wilson | Santos | Hughes | Yilmaz | Lopez"
 )
-_AGENTS = _items("Priya | Tom | Lena | Marco | Grace | Ahmed | Sven")
-_CITIES = _items(
+_AGENTS = items("Priya | Tom | Lena | Marco | Grace | Ahmed | Sven")
+_CITIES = items(
     "Portland | Leeds | Austin | Manchester | Denver | Bristol | Toronto | Glasgow | Seattle | Cork | "
     "Melbourne | Nottingham | Halifax | Brighton | Phoenix"
 )
-_STREETS = _items(
+_STREETS = items(
     "Maple Avenue | High Street | Oak Lane | Station Road | Elm Street | Church Road | Harbour View | "
     "Mill Lane | Cedar Drive | Victoria Road"
 )
-_CARRIERS = _items("UPS | FedEx | DHL | USPS | Royal Mail | DPD | Evri | Canada Post")
-_CARD_BRANDS = _items("Visa | Mastercard | Amex | Visa debit card | Mastercard debit")
-_MONTHS = _items(
+_CARRIERS = items("UPS | FedEx | DHL | USPS | Royal Mail | DPD | Evri | Canada Post")
+_CARD_BRANDS = items("Visa | Mastercard | Amex | Visa debit card | Mastercard debit")
+_MONTHS = items(
     "January | February | March | April | May | June | July | August | September | October | November | "
     "December"
 )
-_WEEKDAYS = _items("Monday | Tuesday | Wednesday | Thursday | Friday | Saturday | Sunday")
-_CODE_PREFIXES = _items("WELCOME | SPRING | NWFRIENDS | SUMMER | HOME | STUDENT | VIP | FLASH")
-_COMPANIES = _items(
+_WEEKDAYS = items("Monday | Tuesday | Wednesday | Thursday | Friday | Saturday | Sunday")
+_CODE_PREFIXES = items("WELCOME | SPRING | NWFRIENDS | SUMMER | HOME | STUDENT | VIP | FLASH")
+_COMPANIES = items(
     "Bluefield Design Ltd | Harper & Cole LLP | Quarry Lane Studio | Nordic Dental Group | "
     "Acorn Logistics Inc."
 )
-_SIZES = _items("XS | S | M | L | XL")
-_COLORS = _items("navy | olive | charcoal | sand | burgundy | white")
-_GREETINGS = _items(
+_SIZES = items("XS | S | M | L | XL")
+_COLORS = items("navy | olive | charcoal | sand | burgundy | white")
+_GREETINGS = items(
     "Hi, | Hello, | Hello team, | Dear Northwind support, | Dear Sir or Madam, | Hey, | Hi there, | "
     "Good morning, | To whom it may concern, | Hi {agent},"
 )
-_SIGN_OFFS = _items(
+_SIGN_OFFS = items(
     "Thanks,\n{first} | Thanks, {first} | Best regards\n{first} {last}\n+1 555 01{phone} | "
     "Kind regards,\n{first} {last} | Cheers,\n{first} | Sent from my iPhone | Get Outlook for Android | "
     "Regards, {initial}. {last} | {first} | Thank you in advance,\n{first} {last} | "

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import random
 import re
-from typing import NamedTuple
 
-from services.trainer.demo_data import INTENTS, DemoTicket, priority_for, sentiment_for, unique_tickets
+from services.trainer.demo_data import (
+    INTENTS,
+    DemoTicket,
+    IntentSpec,
+    items,
+    priority_for,
+    sentiment_for,
+    unique_tickets,
+)
 
-
-class _Spec(NamedTuple):
-    subjects: tuple[str, ...]
-    bodies: tuple[str, ...]
-    asides: tuple[str, ...]
-
-
-def _items(text: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in text.split("|"))
-
-
-_SPECS: dict[str, _Spec] = {
-    "cancel_order": _Spec(
-        _items("取消订单 {order_id} | 申请取消订单 | 订单拍错了，要取消 | 还没发货请帮我取消 | 不想要了"),
+_SPECS: dict[str, IntentSpec] = {
+    "cancel_order": IntentSpec(
+        items("取消订单 {order_id} | 申请取消订单 | 订单拍错了，要取消 | 还没发货请帮我取消 | 不想要了"),
         (
             "帮我取消一下订单{order_id}，拍错了",
             "订单{order_id}我不要了，麻烦取消一下，还没发货吧？",
@@ -41,12 +37,12 @@ _SPECS: dict[str, _Spec] = {
             "订单{order_id}显示要{weeks}周才能到，太久了，我周末就要用，请取消并解冻{card}的预授权。",
             "我想撤销订单{order_id}，金额{amount}，计划有变用不上了，不用改地址，直接取消就行。",
         ),
-        _items(
+        items(
             "另外{other_order}也帮我取消一下，那个也是拍错的。 | 顺便把我另一个订单{other_order}也取消了吧。"
         ),
     ),
-    "change_address": _Spec(
-        _items("修改收货地址 | 订单{order_id}地址写错了 | 改一下配送地址 | 收货地址填错了 | 搬家了要改地址"),
+    "change_address": IntentSpec(
+        items("修改收货地址 | 订单{order_id}地址写错了 | 改一下配送地址 | 收货地址填错了 | 搬家了要改地址"),
         (
             "订单{order_id}的收货地址写错了，能改成{address}吗？",
             "我刚发现下单时地址填的是老家，还没发货的话请改到{address}，谢谢。",
@@ -57,10 +53,10 @@ _SPECS: dict[str, _Spec] = {
             "地址少写了门牌号，订单{order_id}，请改成{address}，不然快递员找不到。",
             "能不能把订单{order_id}改成送到我公司？地址是{address}，白天家里没人收。",
         ),
-        _items("对了，我搬家了，以后的包裹都寄到{address}。 | 另外帮我把账户里的默认地址也改成{address}。"),
+        items("对了，我搬家了，以后的包裹都寄到{address}。 | 另外帮我把账户里的默认地址也改成{address}。"),
     ),
-    "where_is_my_order": _Spec(
-        _items(
+    "where_is_my_order": IntentSpec(
+        items(
             "我的快递到哪了 | 订单{order_id}还没收到 | 物流一直不更新 | 包裹还没到 | 查一下物流 | 发货了吗"
         ),
         (
@@ -76,10 +72,10 @@ _SPECS: dict[str, _Spec] = {
             "只收到了{kitchen}，{gadget}没到，是分开发的吗？订单{order_id}，我只有一个快递单号。",
             "网站上说已经发货了，但是物流链接打不开，订单{order_id}是哪家快递？单号多少？",
         ),
-        _items("还有我另一个订单{other_order}什么时候能到？ | 顺便问下{other_order}也还没到。"),
+        items("还有我另一个订单{other_order}什么时候能到？ | 顺便问下{other_order}也还没到。"),
     ),
-    "refund_request": _Spec(
-        _items("申请退款 | 订单{order_id}退款 | 退款什么时候到账 | 钱还没退回来 | 要求退款"),
+    "refund_request": IntentSpec(
+        items("申请退款 | 订单{order_id}退款 | 退款什么时候到账 | 钱还没退回来 | 要求退款"),
         (
             "我要退款，订单{order_id}。",
             "订单{order_id}的退款什么时候到账？",
@@ -91,10 +87,10 @@ _SPECS: dict[str, _Spec] = {
             "你们客服{agent}{date}答应给我退{amount}，到现在还没看到，退款进度能查一下吗？",
             "我收到的{garment}尺码是{size}，我买的不是这个，已经按你们说的寄回了，单号{tracking}，请退款到原支付账户。",
         ),
-        _items("另外{other_order}的退款也还没到。 | 顺便问一下，之前那单{other_order}的钱退了没有？"),
+        items("另外{other_order}的退款也还没到。 | 顺便问一下，之前那单{other_order}的钱退了没有？"),
     ),
-    "return_item": _Spec(
-        _items("申请退货 | 怎么退货 | 订单{order_id}想退货 | 七天无理由退货 | 退货流程"),
+    "return_item": IntentSpec(
+        items("申请退货 | 怎么退货 | 订单{order_id}想退货 | 七天无理由退货 | 退货流程"),
         (
             "{garment}尺码不合适，想退货，怎么操作？",
             "订单{order_id}里的{product}想退掉，还没拆封，能退吗？",
@@ -105,10 +101,10 @@ _SPECS: dict[str, _Spec] = {
             "送礼收到的{product}重复了，想退掉换成余额，没有小票，订单号可能是{order_id}。",
             "请问退货需要原包装吗？{gadget}的盒子我已经扔了，东西是新的。",
         ),
-        _items("对了，另一个订单{other_order}我可能也要退。 | 还有，{other_order}里的东西也想一起退。"),
+        items("对了，另一个订单{other_order}我可能也要退。 | 还有，{other_order}里的东西也想一起退。"),
     ),
-    "damaged_item": _Spec(
-        _items("收到的东西坏了 | 商品破损 | 订单{order_id}质量问题 | 到货就是坏的 | 包裹被压坏了"),
+    "damaged_item": IntentSpec(
+        items("收到的东西坏了 | 商品破损 | 订单{order_id}质量问题 | 到货就是坏的 | 包裹被压坏了"),
         (
             "收到的{kitchen}是碎的，包装都压扁了。",
             "订单{order_id}的{gadget}开不了机，刚拆开就这样。",
@@ -119,10 +115,10 @@ _SPECS: dict[str, _Spec] = {
             "收到的{product}外壳有划痕，边角也磕坏了，这是新品吗？请给我换一个。",
             "打开包裹发现{kitchen}的把手断了，根本没法用，要求换货或者退款。",
         ),
-        _items("另外之前收到的{gadget}也有点问题。 | 顺便说一下，{other_order}的包装也是破的。"),
+        items("另外之前收到的{gadget}也有点问题。 | 顺便说一下，{other_order}的包装也是破的。"),
     ),
-    "warranty_claim": _Spec(
-        _items("保修申请 | {gadget}坏了能保修吗 | 售后维修 | 质保期内出问题 | 申请保修"),
+    "warranty_claim": IntentSpec(
+        items("保修申请 | {gadget}坏了能保修吗 | 售后维修 | 质保期内出问题 | 申请保修"),
         (
             "{gadget}用了{months}个月就坏了，还在保修期内吗？",
             "去年买的{kitchen}不加热了，订单{order_id}，想申请保修。",
@@ -133,10 +129,10 @@ _SPECS: dict[str, _Spec] = {
             "保修换回来的{kitchen}又坏了，同样的问题，这次能直接退款吗？",
             "{garment}才穿了几次就开线了，你们衣服有质保吗？",
         ),
-        _items("顺便问下保修期是多久？ | 另外{kitchen}的保修卡我找不到了，有影响吗？"),
+        items("顺便问下保修期是多久？ | 另外{kitchen}的保修卡我找不到了，有影响吗？"),
     ),
-    "complaint": _Spec(
-        _items("投诉 | 对服务很不满意 | 客服态度太差 | 要投诉 | 体验非常糟糕"),
+    "complaint": IntentSpec(
+        items("投诉 | 对服务很不满意 | 客服态度太差 | 要投诉 | 体验非常糟糕"),
         (
             "你们的服务太差了，我要投诉。",
             "联系了三次客服都没人解决，每次都让我等，这是什么态度？",
@@ -147,10 +143,10 @@ _SPECS: dict[str, _Spec] = {
             "网站写的是次日达，实际等了{days}天，这是虚假宣传。",
             "我对订单{order_id}的处理非常不满意，希望有主管联系我。",
         ),
-        _items("说实话，你们的客服回复也太慢了。 | 另外我对你们的售后服务很失望。"),
+        items("说实话，你们的客服回复也太慢了。 | 另外我对你们的售后服务很失望。"),
     ),
-    "praise": _Spec(
-        _items("感谢 | 好评 | 谢谢你们的服务 | 很满意 | 表扬客服{agent}"),
+    "praise": IntentSpec(
+        items("感谢 | 好评 | 谢谢你们的服务 | 很满意 | 表扬客服{agent}"),
         (
             "东西收到了，质量很好，谢谢！",
             "{product}特别好用，包装也很用心，会再来买的。",
@@ -161,10 +157,10 @@ _SPECS: dict[str, _Spec] = {
             "{kitchen}收到了，做工比想象的好，家里人都很喜欢，谢谢Northwind。",
             "之前的问题你们主动联系我解决了，很感动，给你们好评。",
         ),
-        _items("对了，你们的包装很环保，点赞。 | 顺便说一句，客服{agent}人很好。"),
+        items("对了，你们的包装很环保，点赞。 | 顺便说一句，客服{agent}人很好。"),
     ),
-    "product_question": _Spec(
-        _items("商品咨询 | 请问{product}的尺寸 | 这个有货吗 | 产品问题咨询 | 想了解一下{gadget}"),
+    "product_question": IntentSpec(
+        items("商品咨询 | 请问{product}的尺寸 | 这个有货吗 | 产品问题咨询 | 想了解一下{gadget}"),
         (
             "{gadget}支持苹果手机吗？",
             "{kitchen}能用在电磁炉上吗？",
@@ -176,10 +172,10 @@ _SPECS: dict[str, _Spec] = {
             "{gadget}和上一代有什么区别？值得升级吗？",
             "请问{product}有没有别的颜色？我想要{color}的。",
         ),
-        _items("另外想问下{gadget}有没有现货？ | 顺便问一下{kitchen}保修多久？"),
+        items("另外想问下{gadget}有没有现货？ | 顺便问一下{kitchen}保修多久？"),
     ),
-    "account_locked": _Spec(
-        _items("账号被锁了 | 登录不了 | 账户被冻结 | 无法登录账号 | 收不到验证码"),
+    "account_locked": IntentSpec(
+        items("账号被锁了 | 登录不了 | 账户被冻结 | 无法登录账号 | 收不到验证码"),
         (
             "我的账号被锁了，登录不上。",
             "输错了几次密码，账号就被锁了，怎么解锁？",
@@ -190,10 +186,10 @@ _SPECS: dict[str, _Spec] = {
             "登录的时候一直提示错误{errcode}，换了浏览器也不行，我急着下单。",
             "我的账户好像被盗了，密码被改了，订单里还有我没买过的东西，请马上冻结。",
         ),
-        _items("另外我的账号好像也登不上了。 | 顺便说下，我收不到你们的验证码短信。"),
+        items("另外我的账号好像也登不上了。 | 顺便说下，我收不到你们的验证码短信。"),
     ),
-    "invoice_request": _Spec(
-        _items("开发票 | 申请发票 | 订单{order_id}发票 | 要增值税专用发票 | 发票抬头修改"),
+    "invoice_request": IntentSpec(
+        items("开发票 | 申请发票 | 订单{order_id}发票 | 要增值税专用发票 | 发票抬头修改"),
         (
             "订单{order_id}能开发票吗？",
             "麻烦给订单{order_id}开一张电子发票，抬头是{company}。",
@@ -203,10 +199,10 @@ _SPECS: dict[str, _Spec] = {
             "请问{date}的订单发票在哪里下载？我在订单页面没看到。",
             "我们公司这个月买了{qty}单，能不能合并开一张发票？抬头{company}。",
         ),
-        _items("另外{other_order}也需要开发票。 | 顺便把上个月那单{other_order}的发票也开一下。"),
+        items("另外{other_order}也需要开发票。 | 顺便把上个月那单{other_order}的发票也开一下。"),
     ),
-    "payment_failed": _Spec(
-        _items("付款失败 | 支付不了 | 扣款了但订单没成功 | 银行卡支付失败 | 付不了款"),
+    "payment_failed": IntentSpec(
+        items("付款失败 | 支付不了 | 扣款了但订单没成功 | 银行卡支付失败 | 付不了款"),
         (
             "付款一直失败，怎么回事？",
             "用{card}付款提示支付失败，卡里钱是够的。",
@@ -217,10 +213,10 @@ _SPECS: dict[str, _Spec] = {
             "结账的时候页面一直转圈，最后提示支付超时，但银行发短信说扣款成功了。",
             "优惠券用了以后就付不了款了，不用券反而可以，是系统问题吗？",
         ),
-        _items("另外我上次付款也失败过一次。 | 顺便说下付款页面经常卡。"),
+        items("另外我上次付款也失败过一次。 | 顺便说下付款页面经常卡。"),
     ),
-    "discount_code": _Spec(
-        _items("优惠码不能用 | 优惠券无效 | 折扣码问题 | 满减没生效 | 新人券用不了"),
+    "discount_code": IntentSpec(
+        items("优惠码不能用 | 优惠券无效 | 折扣码问题 | 满减没生效 | 新人券用不了"),
         (
             "优惠码{code}用不了，提示无效。",
             "新人优惠券领了但是结账的时候没有抵扣。",
@@ -231,35 +227,35 @@ _SPECS: dict[str, _Spec] = {
             "用了{code}以后运费反而变贵了，这合理吗？",
             "下单时忘记用优惠码{code}了，还能补用吗？订单{order_id}。",
         ),
-        _items("对了，优惠码{code}也帮我看一下。 | 顺便问下还有没有别的优惠活动？"),
+        items("对了，优惠码{code}也帮我看一下。 | 顺便问下还有没有别的优惠活动？"),
     ),
 }
 
-_GENERIC_SUBJECTS = _items(
+_GENERIC_SUBJECTS = items(
     "订单{order_id} | 你好 | 咨询 | 客户反馈 | （无主题） | 来自{name}的留言 | 回复：订单{order_id} | 求助"
 )
-_FRUSTRATIONS = _items(
+_FRUSTRATIONS = items(
     "真的很无语。 | 都等了这么久了！ | 请今天给我答复。 | 这已经是我第三次联系你们了。 | 太失望了。 | "
     "再不处理我就投诉了！ | 能不能快点？"
 )
-_KITCHEN = _items(
+_KITCHEN = items(
     "铸铁平底锅 | 电热水壶 | 法压壶 | 厨师机 | 竹砧板 | 陶瓷餐具套装 | 烤面包机 | 不锈钢锅具套装 | 玻璃密封罐"
 )
-_GADGETS = _items(
+_GADGETS = items(
     "无线耳机 | 充电宝 | 蓝牙音箱 | 无线充电器 | USB-C扩展坞 | 降噪耳机 | 摄像头 | 智能插座 | 机械键盘"
 )
-_GARMENTS = _items("亚麻衬衫 | 羊毛毛衣 | 冲锋衣 | 棉质卫衣 | 连衣裙 | 抓绒外套 | 针织开衫 | 羽绒服")
-_SURNAMES = _items(
+_GARMENTS = items("亚麻衬衫 | 羊毛毛衣 | 冲锋衣 | 棉质卫衣 | 连衣裙 | 抓绒外套 | 针织开衫 | 羽绒服")
+_SURNAMES = items(
     "王 | 李 | 张 | 刘 | 陈 | 杨 | 黄 | 赵 | 吴 | 周 | 徐 | 孙 | 马 | 朱 | 胡 | 郭 | 林 | 何 | 高 | 罗"
 )
-_GIVEN = _items(
+_GIVEN = items(
     "伟 | 芳 | 娜 | 敏 | 静 | 磊 | 洋 | 艳 | 勇 | 杰 | "
     "婷 | 强 | 晨 | 雪 | 浩然 | 子涵 | 欣怡 | 一鸣 | 思远 | 佳琪"
 )
 _PINYIN = {"王": "wang", "李": "li", "张": "zhang", "刘": "liu", "陈": "chen", "杨": "yang", "黄": "huang",
            "赵": "zhao", "吴": "wu", "周": "zhou", "徐": "xu", "孙": "sun", "马": "ma", "朱": "zhu",
            "胡": "hu", "郭": "guo", "林": "lin", "何": "he", "高": "gao", "罗": "luo"}  # fmt: skip
-_AGENTS = _items("小王 | 小李 | 小陈 | Lena | 小张 | Grace | 小周")
+_AGENTS = items("小王 | 小李 | 小陈 | Lena | 小张 | Grace | 小周")
 _DISTRICTS = {  # city → districts that are really in it
     "上海": ("浦东新区", "徐汇区", "静安区"),
     "北京": ("朝阳区", "海淀区", "东城区"),
@@ -273,26 +269,26 @@ _DISTRICTS = {  # city → districts that are really in it
     "苏州": ("工业园区", "姑苏区", "吴中区"),
 }
 _CITIES = tuple(_DISTRICTS)
-_ROADS = _items("人民路 | 建设路 | 中山路 | 解放路 | 文一路 | 科技园路 | 长江路 | 新华街 | 和平路 | 学府路")
-_CARRIERS = _items("顺丰 | 中通 | 圆通 | 韵达 | 京东物流 | EMS | 申通")
+_ROADS = items("人民路 | 建设路 | 中山路 | 解放路 | 文一路 | 科技园路 | 长江路 | 新华街 | 和平路 | 学府路")
+_CARRIERS = items("顺丰 | 中通 | 圆通 | 韵达 | 京东物流 | EMS | 申通")
 _TRACKING_PREFIXES = ("SF", "ZT", "YT", "YD", "JD", "EMS")
-_PAYMENTS = _items("招商银行信用卡 | 建设银行储蓄卡 | 工商银行卡 | 支付宝 | 微信支付 | 花呗")
-_COMPANIES = _items(
+_PAYMENTS = items("招商银行信用卡 | 建设银行储蓄卡 | 工商银行卡 | 支付宝 | 微信支付 | 花呗")
+_COMPANIES = items(
     "深圳市蓝田设计有限公司 | 上海和光贸易有限公司 | 杭州云帆科技有限公司 | 北京青禾文化传媒有限公司"
 )
-_CODE_PREFIXES = _items("WELCOME | NEW | VIP | DOUBLE11 | SPRING | HOME")
-_COLORS = _items("藏青色 | 橄榄绿 | 炭灰色 | 米色 | 酒红色 | 白色")
-_WEEKDAYS = _items("周一 | 周二 | 周三 | 周四 | 周五 | 周六 | 周日")
-_GREETINGS = _items(
+_CODE_PREFIXES = items("WELCOME | NEW | VIP | DOUBLE11 | SPRING | HOME")
+_COLORS = items("藏青色 | 橄榄绿 | 炭灰色 | 米色 | 酒红色 | 白色")
+_WEEKDAYS = items("周一 | 周二 | 周三 | 周四 | 周五 | 周六 | 周日")
+_GREETINGS = items(
     "您好， | 你好， | 在吗？ | 客服你好， | 亲，在吗？ | 您好，客服， | 你好{agent}， | 打扰了，"
 )
-_SIGN_OFFS = _items(
+_SIGN_OFFS = items(
     "谢谢！ | 麻烦尽快处理，谢谢。 | 辛苦了！ | 谢谢\n{name} | 发自我的iPhone | 等你们回复。 | "
     "{name}\n订单账号：{email} | 期待回复，谢谢！"
 )
 _ASIDE_RATE = 0.19
 _FRUSTRATED = frozenset(
-    _items(
+    items(
         "account_locked | complaint | damaged_item | discount_code | payment_failed | refund_request | "
         "warranty_claim | where_is_my_order"
     )
