@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
 
-.PHONY: install run test fuzz chaos lint bench eval k8s-rules clean
+.PHONY: install run test fuzz chaos lint bench eval eval-bases k8s-rules clean
 
 install: $(STAMP)
 
@@ -45,10 +45,19 @@ lint: install
 bench: install
 	$(BIN)/helploop bench
 
-# Classifier quality on public data (not part of make test): reports under var/reports/<dataset>/.
+# Classifier quality on public data (not part of make test): reports under var/reports/<dataset>/<base>/.
+# Each with the default base (`auto`: MiniLM-L6 for English-only data, multilingual-e5-small otherwise);
+# `make eval-bases` adds the other base on each set, for the side-by-side table in the README.
 eval: install
 	$(BIN)/helploop benchmark banking77
 	$(BIN)/helploop benchmark clinc150
+	$(BIN)/helploop benchmark cais_zh
+	$(BIN)/helploop benchmark waimai_zh
+
+eval-bases: install
+	$(BIN)/helploop benchmark banking77 --base-model multilingual-e5-small
+	$(BIN)/helploop benchmark clinc150 --base-model multilingual-e5-small
+	$(BIN)/helploop benchmark cais_zh --base-model minilm-l6
 
 # The Prometheus Operator's copy of deploy/prometheus/alerts.yml.
 k8s-rules: install

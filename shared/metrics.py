@@ -145,7 +145,14 @@ WRITEBACK_OUTCOMES = ("sent", "retry", "dead")
 TRAINING_OUTCOMES = ("promoted", "shadow", "passed", "rejected", "skipped", "failed")
 DRAFT_SOURCES = ("model", "template")
 OUTBOX_PATHS = ("inline", "relay")
-GUARDRAIL_FLAGS = ("ungrounded", "pii_echo", "empty", "degenerate")  # shared.drafting.guardrails.Flag
+GUARDRAIL_FLAGS = (  # shared.drafting.guardrails.Flag
+    "ungrounded",
+    "pii_echo",
+    "empty",
+    "degenerate",
+    "wrong_language",
+    "language_not_served",
+)
 
 
 def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, ...] = ()) -> None:

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     redis_sentinel_password: str | None = None  # the sentinels' own password, where they have one
     model_registry_dir: Path = Path("./var/models")
     datasets_dir: Path = Path("../shared/datasets")
-    base_encoder_dir: Path | None = None
+    base_encoder_dir: Path | None = None  # a local HF encoder dir instead of the pinned packages
+    # the knowledge-base sentence encoder: multilingual-e5-small (cross-language search) or minilm-l6
+    kb_encoder: Literal["multilingual-e5-small", "minilm-l6"] = "multilingual-e5-small"
     encoder_registry_dir: Path = Path("./var/encoders")  # the sentence encoder for knowledge-base search
     generator_registry_dir: Path = Path("./var/generators")  # reply-draft generator bundles
     cache_dir: Path = Path("./var/cache")  # converted base weights (e.g. the generator's GGUF → fp32)
@@ -114,7 +116,9 @@ class Settings(BaseSettings):
     kb_search_timeout_s: float = Field(default=10.0, gt=0)
     drafts_enabled: bool = True
     draft_kb_passages: int = Field(default=3, ge=0, le=10)
-    draft_min_kb_score: float = Field(default=0.25, ge=-1, le=1)
+    # a KB passage below this cosine is left out of the prompt; unset: the encoder bundle's own floor
+    # (scores are not comparable across encoders: MiniLM 0.25, multilingual-e5 0.75, see kb build-encoder)
+    draft_min_kb_score: float | None = Field(default=None, ge=-1, le=1)
     draft_max_new_tokens: int = Field(default=256, ge=1, le=1024)
     draft_temperature: float = Field(default=0.0, ge=0, le=2)
     draft_top_p: float = Field(default=0.9, gt=0, le=1)

@@ -135,7 +135,8 @@ def train_config(demo_csv: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory: pytest.TempPathFactory, train_config: Any) -> Registry:
-    """The real MiniLM encoder fine-tuned (three heads) for a few steps on demo data, exported, active."""
+    """The default base for English tickets (`auto` → MiniLM-L6) fine-tuned (three heads) for a few steps
+    on demo data, exported, active (the multilingual base: tests/test_multilingual_model.py)."""
     from services.trainer.pipeline import run_training
 
     registry = Registry(tmp_path_factory.mktemp("models"))
@@ -161,11 +162,18 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """The pretrained MiniLM exported as the knowledge base's sentence encoder, active."""
+    """The product's knowledge-base encoder (multilingual-e5-small, int8, query:/passage: prefixes), active.
+    Exported once per checkout into var/cache/encoders (its version is the weights' sha256), then copied."""
+    import shutil
+
     from services.trainer.encoder_export import build_sentence_encoder
 
+    cache = REPO_ROOT / "var" / "cache"
+    built = Registry(cache / "encoders")
+    version = build_sentence_encoder(built, cache_dir=cache, activate=False)
     registry = Registry(tmp_path_factory.mktemp("encoders"))
-    build_sentence_encoder(registry)
+    shutil.copytree(built.bundle_dir(version), registry.bundle_dir(version))
+    registry.activate(version)
     return registry
 
 

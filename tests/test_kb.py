@@ -129,3 +129,71 @@ def test_article_api_round_trip_and_errors(sqlite_url: str, redis_url: str, tmp_
     assert client.delete("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 403
     assert client.delete("/v1/kb/articles/gift-wrapping", headers=ADMIN).status_code == 204
     assert client.get("/v1/kb/articles/gift-wrapping", headers=AUTH).status_code == 404
+
+
+TINY_KB = [  # three English articles and their Chinese twins, as separate articles
+    KbArticleIn(
+        id="late-parcels",
+        title="Late or lost parcels",
+        body="A parcel counts as late 7 working days after dispatch. We then open a trace with the "
+        "carrier; if it is not found within 5 days we send a replacement or refund the order.",
+    ),
+    KbArticleIn(
+        id="invoices",
+        title="Invoices",
+        body="Every order has a VAT invoice. Download it from Orders in your account, or ask us to "
+        "issue it to your company name.",
+    ),
+    KbArticleIn(
+        id="account-locked",
+        title="Locked account",
+        body="After 5 failed sign-ins an account is locked for 30 minutes. Reset your password from the "
+        "sign-in page.",
+    ),
+    KbArticleIn(
+        id="late-parcels-zh",
+        title="包裹延误或丢失",
+        body="发货后超过 7 个工作日仍未送达即视为延误，我们会联系快递公司查件；"
+        "5 天内仍找不到，我们补发或退款。",
+    ),
+    KbArticleIn(
+        id="invoices-zh",
+        title="发票",
+        body="每笔订单都可以开具增值税发票。您可以在账号的订单页面下载，也可以让我们开成公司抬头。",
+    ),
+    KbArticleIn(
+        id="account-locked-zh",
+        title="账号被锁定",
+        body="连续 5 次登录失败后账号会被锁定 30 分钟。您可以在登录页重置密码。",
+    ),
+]
+CROSS_LINGUAL = [
+    ("我的包裹还没到，已经两周了，我要退款", "late-parcels"),
+    ("请帮我开一张公司抬头的发票", "invoices"),
+    ("密码输错几次后账号登不上去了", "account-locked"),
+    ("my parcel still hasn't arrived after two weeks", "late-parcels"),
+    ("I need an invoice with my company's name on it", "invoices"),
+]
+
+
+def _tiny_kb(url: str, encoder: SentenceEncoder, language: str) -> KnowledgeBase:
+    factory = factory_for(url)
+    with session_scope(factory) as session:
+        for article in TINY_KB:
+            if article.id.endswith("-zh") == (language == "zh"):
+                upsert_article(session=session, article=article, source="test")
+    return KnowledgeBase(factory, encoder)
+
+
+@pytest.mark.parametrize("articles", ["en", "zh"])
+@pytest.mark.parametrize(("query", "slug"), CROSS_LINGUAL)
+def test_a_ticket_finds_its_article_in_either_language(
+    sqlite_url: str, encoder: SentenceEncoder, articles: str, query: str, slug: str
+) -> None:
+    """The product's encoder (multilingual-e5, query:/passage:): a Chinese ticket finds the English article
+    in an English-only KB and the Chinese one in a Chinese-only KB, and an English ticket likewise."""
+    kb = _tiny_kb(sqlite_url, encoder, articles)
+    hits, _ = kb.search(query, k=3)
+    expected = slug if articles == "en" else f"{slug}-zh"
+    assert hits[0].article_id == expected, [(h.article_id, round(h.score, 3)) for h in hits]
+    assert hits[0].score >= encoder.min_relevance  # good enough to be put into a draft's prompt

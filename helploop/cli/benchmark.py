@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.trainer.base_model import BASE_MODELS, DEFAULT_BASE_MODEL
+from services.trainer.datasets import DATASETS
 from shared.settings import get_settings
 
 RECIPES = Path(__file__).resolve().parents[2] / "services" / "trainer" / "recipes"
@@ -48,6 +50,19 @@ def baseline_only(config: Any, test_file: Path, out: Path) -> dict[str, Any]:
     return tfidf
 
 
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """`--option epochs=8 --option early_stopping_metric=macro_f1`: training options over the recipe's."""
+    import yaml
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option takes KEY=VALUE (a training option), not {item!r}")
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return options
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from services.trainer.assessment import run_evaluation
     from services.trainer.config import TrainConfig
@@ -58,8 +73,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     registry = Registry(Path(args.registry))
     splits = prepare(args.name, datasets_dir=get_settings().datasets_dir, out_dir=Path(args.data))
+    overrides = {"base_model": args.base_model} if args.base_model else {}
+    overrides |= parse_options(args.option or [])
     config = TrainConfig.from_file(
-        RECIPES / f"{args.name}.yaml", train_file=splits["train"], valid_file=splits.get("valid")
+        RECIPES / f"{args.name}.yaml", train_file=splits["train"], valid_file=splits.get("valid"), **overrides
     )
     if args.baseline_only:
         print(json.dumps(baseline_only(config, splits["test"], Path(args.out) / args.name), indent=2))
@@ -67,7 +84,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     trained = run_training(config, registry=registry)
     train_minutes = (time.perf_counter() - started) / 60
-    out = Path(args.out) / args.name
+    base = registry.manifest(trained.version)["base_model"]["name"]  # `auto` resolved
+    out = Path(args.out) / args.name / (args.tag or base)
     report = run_evaluation(registry=registry, model=trained.version, test_file=splits["test"], out_dir=out)
     int8 = quantize_bundle(registry, trained.version)
     int8_report = run_evaluation(
@@ -75,6 +93,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     )
     summary = {
         "dataset": args.name,
+        "base_model": base,
+        "options": parse_options(args.option or []),
         "version": trained.version,
         "int8_version": int8,
         "train_minutes_wall": round(train_minutes, 1),
@@ -85,6 +105,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         "baseline": report.get("baseline", {}).get("heads"),
         "tfidf_baseline": _tfidf_summary(report),
         "int8_minus_fp32_accuracy": int8_report["comparison"]["accuracy_delta"],
+        "vocabulary_trim": trained.metrics.get("vocabulary_trim"),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
@@ -93,7 +114,17 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("benchmark", help="train and evaluate on a public dataset (make eval)")
-    p.add_argument("name", choices=["banking77", "clinc150"])
+    p.add_argument("name", choices=DATASETS)
+    p.add_argument(
+        "--base-model", help=f"{' | '.join(BASE_MODELS)} (default: the recipe's, else {DEFAULT_BASE_MODEL})"
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a training option over the recipe's (repeatable)",
+    )
+    p.add_argument("--tag", help="report sub-directory (default: the base model's name)")
     p.add_argument("--out", default="var/reports")
     p.add_argument("--data", default="var/data")
     p.add_argument("--registry", default="var/bench-models")

@@ -1,4 +1,5 @@
-"""`helploop send-test-ticket`: sign and post a ticket to the generic webhook, then wait for its triage."""
+"""`helploop send-test-ticket`: sign and post a ticket to the generic webhook, wait for its triage and its
+draft, and print both (a one-screen summary, then the whole ticket view)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ def ticket_payload(
             "body": body,
             "customer": {"id": "cust-42", "email": customer_email, "name": "Alex Doe"},
             "channel": "email",
-            "language": "en",
             "created_at": datetime.now(UTC).isoformat(),
         },
     }
@@ -51,6 +51,39 @@ def wait_for_triage(status_url: str, api_key: str, *, timeout: float = 15) -> di
     return view
 
 
+def wait_for_draft(status_url: str, api_key: str, view: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    """The ticket view once its draft is stored (or as it is after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while not view.get("draft") and view.get("status") == "triaged" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        view = requests.get(status_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=5).json()
+    return view
+
+
+def summary(view: dict[str, Any]) -> str:
+    """What a person checks first: intent, language, route, the draft and what it cites."""
+    result = view.get("classification") or {}
+    routing = view.get("routing") or {}
+    draft = view.get("draft") or {}
+    lines = [
+        f"intent: {result.get('label')} (confidence {result.get('confidence', 0):.2f}"
+        f"{', out of scope' if result.get('out_of_scope') else ''})",
+        f"language: {result.get('language')}",
+        f"language_supported: {str(result.get('language_supported')).lower()}",
+        f"route: {routing.get('route')} -> queue {routing.get('queue')} "
+        f"({'; '.join(routing.get('reasons', []))})",
+    ]
+    if draft:
+        flags = ", ".join(draft.get("flags", [])) or "none"
+        lines.append(
+            f"draft ({draft.get('source')}, flags: {flags}; cites {', '.join(draft.get('citations', []))}):"
+        )
+        lines.extend(f"  {line}" for line in str(draft.get("text", "")).splitlines())
+    else:
+        lines.append("draft: none yet (drafts are off, or the drafts worker is still busy)")
+    return "\n".join(lines)
+
+
 def cmd_send_test_ticket(args: argparse.Namespace) -> int:
     settings = get_settings()
     base_url = (args.url or settings.public_base_url).rstrip("/")
@@ -61,9 +94,14 @@ def cmd_send_test_ticket(args: argparse.Namespace) -> int:
     print(f"POST /v1/webhooks/generic -> {response.status_code} {response.text.strip()}")
     if response.status_code not in (200, 202):
         return 1
-    view = wait_for_triage(response.json()["status_url"], settings.api_keys[0], timeout=args.timeout)
-    print(json.dumps(view, indent=2))
-    print(f"status {view.get('status')} after {time.monotonic() - started:.2f}s")
+    status_url = response.json()["status_url"]
+    view = wait_for_triage(status_url, settings.api_keys[0], timeout=args.timeout)
+    triaged = time.monotonic() - started
+    if args.draft_timeout > 0:
+        view = wait_for_draft(status_url, settings.api_keys[0], view, timeout=args.draft_timeout)
+    print(json.dumps(view, indent=2, ensure_ascii=False))
+    print(summary(view))
+    print(f"status {view.get('status')} after {triaged:.2f}s; draft after {time.monotonic() - started:.2f}s")
     return 0 if view.get("status") == "triaged" else 1
 
 
@@ -72,5 +110,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("text", help="the ticket body")
     p.add_argument("--subject", default="")
     p.add_argument("--url", help="gateway base URL (default: HELPLOOP_PUBLIC_BASE_URL)")
-    p.add_argument("--timeout", type=float, default=15)
+    p.add_argument("--timeout", type=float, default=15, help="seconds to wait for the classification")
+    p.add_argument(
+        "--draft-timeout",
+        type=float,
+        default=120,
+        help="seconds to wait for the draft as well (0: do not wait)",
+    )
     p.set_defaults(handler=cmd_send_test_ticket)

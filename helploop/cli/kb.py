@@ -10,6 +10,7 @@ from pathlib import Path
 from shared.settings import get_settings
 
 DEMO_KB_DIR = Path(__file__).resolve().parents[2] / "shared" / "kb" / "demo_articles"
+DEMO_KB_DIRS = (DEMO_KB_DIR, DEMO_KB_DIR.with_name("demo_articles_zh"))  # English and their Chinese twins
 
 
 def ensure_encoder() -> str:
@@ -22,7 +23,8 @@ def ensure_encoder() -> str:
     if version is None:
         from services.trainer.encoder_export import build_sentence_encoder
 
-        version = build_sentence_encoder(registry, base_dir=settings.base_encoder_dir)
+        base = str(settings.base_encoder_dir) if settings.base_encoder_dir else settings.kb_encoder
+        version = build_sentence_encoder(registry, base=base, cache_dir=settings.cache_dir)
     return version
 
 
@@ -63,10 +65,11 @@ def cmd_kb_build_encoder(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_import(args: argparse.Namespace) -> int:
-    path = DEMO_KB_DIR if args.demo else Path(args.path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist")
-    print(json.dumps(import_articles(path, index=not args.no_index)))
+    paths = DEMO_KB_DIRS if args.demo else (Path(args.path),)
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        print(json.dumps({"source": path.name, **import_articles(path, index=not args.no_index)}))
     return 0
 
 
@@ -89,9 +92,7 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
         runs.append(("multilingual-e5-small", False))
     results = {}
     for name, prefixes in runs:
-        embed_queries, embed_passages, label = encoder_pair(
-            name, prefixes=prefixes, cache_dir=get_settings().cache_dir
-        )
+        embed_queries, embed_passages, label = encoder_pair(name, prefixes=prefixes, torch=args.torch)
         results[label] = evaluate(embed_queries, embed_passages, queries=queries, passages=passages)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     q = sub.add_parser("import", help="import Markdown/JSON/CSV articles (a file or a directory)")
     source = q.add_mutually_exclusive_group(required=True)
     source.add_argument("path", nargs="?")
-    source.add_argument("--demo", action="store_true", help="the demo shop's knowledge base")
+    source.add_argument(
+        "--demo", action="store_true", help="the demo shop's knowledge base (English and Chinese articles)"
+    )
     q.add_argument("--no-index", action="store_true", help="store only; workers embed on their next search")
     q.set_defaults(handler=cmd_kb_import)
     q = sub.add_parser("search", help="search the knowledge base in this process")
@@ -120,10 +123,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("kb-eval", help="bilingual KB retrieval recall@1/@3 of the sentence encoder")
     p.add_argument(
         "--encoder",
-        choices=["minilm", "multilingual-e5-small", "all"],
+        choices=["minilm-l6", "multilingual-e5-small", "all"],
         default="all",
-        help="minilm: the product's encoder (exported ONNX if built, else PyTorch); default all",
+        help="the KB encoder bundle as workers run it (exported ONNX; built on first use); default all",
     )
+    p.add_argument("--torch", action="store_true", help="the fp32 PyTorch encoder instead of the ONNX bundle")
     p.add_argument(
         "--set",
         default=str(DEMO_KB_DIR.parent / "eval" / "demo_bilingual.jsonl"),

@@ -20,6 +20,7 @@ from shared.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 DEMO_DATA = Path("var/demo/tickets.csv")
 DEMO_GOLDEN = Path("var/demo/golden.csv")
+DEMO_LANGUAGES = "en,zh"  # the demo shop's customers write English and Chinese
 DRAFTS_METRICS_PORT = 9312  # beside the main worker's (HELPLOOP_WORKER_METRICS_PORT) on the same host
 DRAFTS_METRICS = [
     "--metrics-port",
@@ -47,8 +48,9 @@ def ensure_model(settings: Settings, *, epochs: int) -> None:
         log.info("active model: %s", registry.active_version())
         return
     helploop = str(Path(sys.executable).with_name("helploop"))
-    log.info("no active model: training the demo model (a few minutes on 2 cores)")
-    subprocess.run([helploop, "demo-data", "--out", str(DEMO_DATA)], check=True)
+    log.info("no active model: training the bilingual demo model (about 10 minutes on 2 cores)")
+    demo = [helploop, "demo-data", "--out", str(DEMO_DATA), "--languages", DEMO_LANGUAGES]
+    subprocess.run(demo, check=True)
     # the templated demo set saturates accuracy early; a higher rate makes the model confident in 4 epochs
     train = [helploop, "train", "--train", str(DEMO_DATA), "--epochs", str(epochs), "--learning-rate", "3e-4"]
     heads = ["--head", "intent=label", "--head", "sentiment=sentiment", "--head", "priority=priority"]
@@ -62,7 +64,10 @@ def golden_set_env(settings: Settings) -> dict[str, str]:
     if not DEMO_GOLDEN.is_file():
         helploop = str(Path(sys.executable).with_name("helploop"))
         subprocess.run(
-            [helploop, "demo-data", "--out", str(DEMO_GOLDEN), "--per-intent", "30", "--seed", "99"],
+            [
+                *(helploop, "demo-data", "--out", str(DEMO_GOLDEN), "--per-intent", "30", "--seed", "99"),
+                *("--languages", DEMO_LANGUAGES),
+            ],
             check=True,
         )
     return {"HELPLOOP_GOLDEN_SET_FILE": str(DEMO_GOLDEN.resolve())}
@@ -160,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
             f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
+            f'  .venv/bin/helploop send-test-ticket "我的包裹还没到，已经两周了，我要退款" --url {url}\n'
             f"Models: GET {url}/v1/models; retraining: POST {url}/v1/training/runs (admin key in .env).\n"
             f"Metrics: {url}/metrics, worker http://127.0.0.1:{settings.worker_metrics_port}/metrics, "
             f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics, "

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from services.trainer.datasets import DATASETS
 from shared.settings import get_settings
 
 # CLI flag → TrainConfig field; a flag left unset keeps the config file's value (or the default).
@@ -29,8 +30,9 @@ OVERRIDABLE = (
     "freeze",
     "oos_label",
     "base_model",
+    "trim_vocabulary",
 )
-RENAMED = {"valid": "valid_file", "base_model": "base_model_dir"}
+RENAMED = {"valid": "valid_file"}
 
 
 def _head_columns(args: argparse.Namespace) -> dict[str, str] | None:
@@ -55,8 +57,8 @@ def build_config(args: argparse.Namespace) -> Any:
         overrides["head_columns"] = heads
     if args.no_calibrate:
         overrides["calibrate"] = False
-    if "base_model_dir" not in overrides and get_settings().base_encoder_dir is not None:
-        overrides["base_model_dir"] = get_settings().base_encoder_dir
+    if "base_model" not in overrides and get_settings().base_encoder_dir is not None:
+        overrides["base_model"] = str(get_settings().base_encoder_dir)
     if args.config:
         return TrainConfig.from_file(Path(args.config), **overrides)
     return TrainConfig(**overrides)
@@ -138,7 +140,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from services.trainer.demo_data import write_dataset
 
-    count = write_dataset(Path(args.out), per_intent=args.per_intent, seed=args.seed)
+    languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
+    count = write_dataset(Path(args.out), per_intent=args.per_intent, seed=args.seed, languages=languages)
     print(f"wrote {count} demo tickets to {args.out}")
     return 0
 
@@ -178,7 +181,19 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument(
         "--no-calibrate", action="store_true", help="skip temperature scaling and the OOS threshold"
     )
-    p.add_argument("--base-model", help="a local Hugging Face model dir (default: the pinned MiniLM package)")
+    p.add_argument(
+        "--base-model",
+        help="auto (default: minilm-l6 when the training tickets are all English, else "
+        "multilingual-e5-small), multilingual-e5-small (Chinese, English and ~100 more languages), "
+        "minilm-l6 (English only, 6 layers: twice as fast) or a local Hugging Face model directory",
+    )
+    p.add_argument(
+        "--no-trim-vocabulary",
+        dest="trim_vocabulary",
+        action="store_false",
+        default=None,
+        help="keep the whole 250k-piece vocabulary of a multilingual base (the bundle is ~3x larger)",
+    )
     p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
     p.set_defaults(handler=cmd_train)
     p = commands.add_parser("evaluate", help="evaluate a model on a labelled test file; write a report dir")
@@ -212,11 +227,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.set_defaults(handler=cmd_export)
     p = commands.add_parser("datasets", help="convert a public dataset from HELPLOOP_DATASETS_DIR to JSONL")
     p.add_argument("action", choices=["prepare"])
-    p.add_argument("name", choices=["banking77", "clinc150"])
+    p.add_argument("name", choices=DATASETS)
     p.add_argument("--out", default="var/data")
     p.set_defaults(handler=cmd_datasets)
     p = commands.add_parser("demo-data", help="write the seeded demo-shop ticket dataset")
     p.add_argument("--out", required=True, help="output .csv or .jsonl")
     p.add_argument("--per-intent", type=int, default=80)
+    p.add_argument(
+        "--languages",
+        default="en",
+        help="comma-separated: en, zh or en,zh (Chinese tickets written for the demo shop)",
+    )
     p.add_argument("--seed", type=int, default=13)
     p.set_defaults(handler=cmd_demo_data)

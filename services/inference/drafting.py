@@ -1,7 +1,9 @@
 """Draft a reply for one classified ticket and store it: the plain function behind the Celery task.
 
 Prompt = system instructions + the top knowledge-base chunks + the ticket + its predicted intent. The
-draft is checked by the guardrails; empty or degenerate output is replaced by the intent's template.
+draft is checked by the guardrails; empty or degenerate output, or a draft not in the ticket's language, is
+replaced by the intent's template in the ticket's language (a generator whose bundle lists the languages it
+writes is not even asked for a ticket in another one).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import Ticket, session_scope
-from shared.drafting.guardrails import Flag, check_draft
+from shared.drafting.guardrails import Flag, GuardrailReport, check_draft
 from shared.drafting.models import Draft
 from shared.drafting.prompt import Passage, build_prompt
 from shared.drafting.templates import fallback_reply
@@ -25,7 +27,7 @@ from shared.metrics import DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
 from shared.runtime.generator import Generation, GenerationConfig
 
 log = logging.getLogger(__name__)
-UNUSABLE = {Flag.EMPTY, Flag.DEGENERATE}
+UNUSABLE = {Flag.EMPTY, Flag.DEGENERATE, Flag.WRONG_LANGUAGE, Flag.LANGUAGE_NOT_SERVED}
 
 
 class DraftOutcome(StrEnum):
@@ -42,7 +44,7 @@ class DraftContext:
     knowledge: Any  # ActiveKnowledgeBase
     generation: GenerationConfig
     kb_passages: int = 3
-    min_kb_score: float = 0.25
+    min_kb_score: float | None = None  # None: the encoder's own relevance floor
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class TicketFacts:
     text: str
     intent: str | None
     customer_name: str | None
+    language: str | None  # detected from the text at triage (the helpdesk's tag when detection failed)
 
 
 def _load(session: Session, ticket_id: str, version: str) -> TicketFacts | DraftOutcome:
@@ -63,27 +66,52 @@ def _load(session: Session, ticket_id: str, version: str) -> TicketFacts | Draft
         return DraftOutcome.ALREADY_DONE
     result = ticket.results[-1]
     intent = None if result.out_of_scope else result.label
-    return TicketFacts(ticket.text, intent, ticket.customer_name)
+    return TicketFacts(ticket.text, intent, ticket.customer_name, result.language or ticket.language)
 
 
 def retrieve_passages(context: DraftContext, text: str) -> list[Passage]:
     if context.kb_passages == 0:
         return []
-    hits, _ = context.knowledge.get().search(text, k=context.kb_passages)
+    knowledge = context.knowledge.get()
+    hits, _ = knowledge.search(text, k=context.kb_passages)
+    floor = knowledge.encoder.min_relevance if context.min_kb_score is None else context.min_kb_score
     return [
         Passage(h.article_id, f"{h.title} — {h.heading}" if h.heading else h.title, h.text)
         for h in hits
-        if h.score >= context.min_kb_score
+        if h.score >= floor
     ]
+
+
+def _check(facts: TicketFacts, passages: list[Passage], generation: Generation | None) -> GuardrailReport:
+    if generation is None:  # not generated: the generator does not write the ticket's language
+        reason = f"the generator does not write {facts.language}: the {facts.language} template instead"
+        return GuardrailReport([Flag.LANGUAGE_NOT_SERVED], [reason])
+    return check_draft(
+        generation.text,
+        ticket_text=facts.text,
+        cited_articles=[p.text for p in passages],
+        language=facts.language,
+    )
+
+
+def _generate(
+    context: DraftContext, generator: Any, facts: TicketFacts, passages: list[Passage]
+) -> Generation:
+    languages = getattr(generator, "languages", None)
+    if languages and facts.language and facts.language not in languages:
+        return Generation("", [], 0, "skipped", 0.0, 0.0)
+    prompt = build_prompt(ticket=facts.text, intent=facts.intent, passages=passages)
+    with INFERENCE_DURATION.labels("generate").time():
+        return generator.generate([prompt], context.generation)[0]
 
 
 def _draft_row(
     ticket_id: str, version: str, facts: TicketFacts, passages: list[Passage], generation: Generation
 ) -> Draft:
-    report = check_draft(generation.text, ticket_text=facts.text, cited_articles=[p.text for p in passages])
+    report = _check(facts, passages, generation if generation.finish_reason != "skipped" else None)
     unusable = bool(UNUSABLE & set(report.flags))
     text = (
-        fallback_reply(intent=facts.intent, customer_name=facts.customer_name)
+        fallback_reply(intent=facts.intent, customer_name=facts.customer_name, language=facts.language)
         if unusable
         else generation.text
     )
@@ -111,9 +139,7 @@ def draft_reply(*, ticket_id: str, context: DraftContext) -> DraftOutcome:
         return facts
     started = time.perf_counter()
     passages = retrieve_passages(context, facts.text)
-    prompt = build_prompt(ticket=facts.text, intent=facts.intent, passages=passages)
-    with INFERENCE_DURATION.labels("generate").time():
-        generation = generator.generate([prompt], context.generation)[0]
+    generation = _generate(context, generator, facts, passages)
     row = _draft_row(ticket_id, generator.version, facts, passages, generation)
     try:
         with session_scope(context.session_factory) as session:

@@ -7,7 +7,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-PATH_FIELDS = ("train_file", "valid_file", "base_model_dir")
+from services.trainer.base_model import DEFAULT_BASE_MODEL
+from services.trainer.vocab_trim import DEFAULT_KEEP_TOP
+
+PATH_FIELDS = ("train_file", "valid_file")
 STOPPING_METRICS = ("loss", "macro_f1", "accuracy")
 CLASS_WEIGHTING = ("none", "balanced")
 
@@ -18,7 +21,9 @@ class TrainConfig:
     valid_file: Path | None = None
     text_column: str = "text"
     head_columns: dict[str, str] = field(default_factory=lambda: {"intent": "label"})  # head → column
-    base_model_dir: Path | None = None  # default: the pinned MiniLM encoder package
+    base_model: str = DEFAULT_BASE_MODEL  # auto | multilingual-e5-small | minilm-l6 | a local HF model dir
+    trim_vocabulary: bool = True  # a large unigram vocabulary keeps only the pieces its languages use
+    vocabulary_keep_top: int = DEFAULT_KEEP_TOP  # most probable pieces kept per script (vocab_trim)
     seed: int = 13
     learning_rate: float = 1e-4
     weight_decay: float = 0.01
@@ -54,6 +59,8 @@ class TrainConfig:
             raise ValueError(
                 f"class_weighting must be one of {CLASS_WEIGHTING}, not {self.class_weighting!r}"
             )
+        if isinstance(self.base_model, Path):
+            self.base_model = str(self.base_model)
         if not self.head_columns:
             raise ValueError("head_columns needs at least one head")
 

@@ -4,13 +4,15 @@ converted to the JSONL our trainer and evaluator read."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-DATASETS = ("banking77", "clinc150")
+DATASETS = ("banking77", "clinc150", "cais_zh", "waimai_zh")
+WAIMAI_LABELS = {"1": "positive", "0": "negative"}
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, str]]) -> int:
@@ -52,12 +54,56 @@ def _clinc150(source: Path, out: Path) -> dict[str, Path]:
     return splits
 
 
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _cais_zh(source: Path, out: Path) -> dict[str, Path]:
+    """CAIS (Chinese smart-speaker intents, 14 labels): the official train / valid / test CSVs."""
+    splits = {}
+    for split in ("train", "valid", "test"):
+        rows = [{"text": r["text"], "label": r["label"]} for r in _read_csv(source / f"{split}.csv")]
+        _write_jsonl(out / f"{split}.jsonl", rows)
+        splits[split] = out / f"{split}.jsonl"
+    return splits
+
+
+def hashed_split(text: str) -> str:
+    """A stable 80/10/10 split by the text's hash (the same text always lands in the same split)."""
+    bucket = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) % 10
+    return "test" if bucket == 0 else "valid" if bucket == 1 else "train"
+
+
+def _waimai_zh(source: Path, out: Path) -> dict[str, Path]:
+    """waimai_10k (Chinese food-delivery reviews, positive / negative) as a `sentiment` head; no official
+    split ships, so duplicates are dropped and each text goes to train / valid / test by its hash."""
+    rows: dict[str, list[dict[str, str]]] = {"train": [], "valid": [], "test": []}
+    seen: set[str] = set()
+    for row in _read_csv(source / "waimai_10k.csv"):
+        text = row["review"].strip()
+        if not text or text in seen or row["label"] not in WAIMAI_LABELS:
+            continue
+        seen.add(text)
+        rows[hashed_split(text)].append({"text": text, "sentiment": WAIMAI_LABELS[row["label"]]})
+    splits = {}
+    for split, split_rows in rows.items():
+        _write_jsonl(out / f"{split}.jsonl", split_rows)
+        splits[split] = out / f"{split}.jsonl"
+    return splits
+
+
 def prepare(name: str, *, datasets_dir: Path, out_dir: Path) -> dict[str, Path]:
     """Write `<out_dir>/<name>/{train,valid?,test}.jsonl`; returns the split files."""
-    source = Path(datasets_dir) / name
+    source = Path(datasets_dir) / {"waimai_zh": "waimai_10k_zh"}.get(name, name)
     if not source.is_dir():
         raise FileNotFoundError(f"{source} not found (set HELPLOOP_DATASETS_DIR)")
-    builders = {"banking77": _banking77, "clinc150": _clinc150}
+    builders = {
+        "banking77": _banking77,
+        "clinc150": _clinc150,
+        "cais_zh": _cais_zh,
+        "waimai_zh": _waimai_zh,
+    }
     if name not in builders:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     splits = builders[name](source, Path(out_dir) / name)

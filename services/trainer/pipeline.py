@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from services.trainer.base_model import MINILM_ENCODER, locate
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example, load_examples, stratified_split
 from shared.registry import Registry, new_version_id, sha256_file
 from shared.runtime.classifier import HeadSpec
 from shared.runtime.language import detect_language
+from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 MIN_LANGUAGE_SHARE = 0.02
@@ -64,16 +64,12 @@ def _code_version() -> str:
         return "unknown"
 
 
-def _manifest(config: TrainConfig, base_dir: Path, parity: float) -> dict[str, Any]:
+def _manifest(config: TrainConfig, base: dict[str, Any], parity: float) -> dict[str, Any]:
     data_files = [p for p in (config.train_file, config.valid_file) if p is not None]
     return {
         "task": "multi-head-classification",
         "created_at": datetime.now(UTC).isoformat(),
-        "base_model": {
-            "dir": str(base_dir),
-            "package": MINILM_ENCODER.package,
-            "weights_sha256": MINILM_ENCODER.sha256 if config.base_model_dir is None else None,
-        },
+        "base_model": base,
         "training_config": config.to_json(),
         "data": {str(p): sha256_file(p) for p in data_files},
         "code_version": _code_version(),
@@ -191,15 +187,21 @@ def run_training(
     manifest_extra: dict[str, Any] | None = None,
 ) -> TrainingResult:
     """`manifest_extra`: lineage of a retrained candidate (parent version, dataset fingerprint, run id)."""
+    import tempfile
+
+    from services.trainer.base_prep import prepare_base, trim_effect
     from services.trainer.train import fine_tune
 
     started = time.perf_counter()
-    base_dir = locate(MINILM_ENCODER, config.base_model_dir)
     train, valid = load_splits(config)
     log.info("training on %d examples, validating on %d", len(train), len(valid))
     staging = registry.staging_dir()
     try:
-        outcome = fine_tune(config, str(base_dir), train, valid, log_dir=staging / "tensorboard")
+        with tempfile.TemporaryDirectory(prefix="helploop-base-") as workdir:
+            prepared = prepare_base(config, train, cache_dir=get_settings().cache_dir, workdir=Path(workdir))
+            outcome = fine_tune(
+                config, str(prepared.model_dir), train, valid, log_dir=staging / "tensorboard"
+            )
         parity, calibration = _build_bundle(config, outcome, train, valid, staging)
         metrics = {
             "validation": outcome.best,
@@ -209,11 +211,12 @@ def run_training(
             "train_examples": len(train),
             "valid_examples": len(valid),
             "heads": outcome.head_labels,
+            "vocabulary_trim": trim_effect(outcome, prepared, valid, config),
             "train_seconds": round(time.perf_counter() - started, 1),
         }
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
         version = new_version_id()
-        manifest = {**_manifest(config, base_dir, parity), **(manifest_extra or {})}
+        manifest = {**_manifest(config, prepared.manifest(), parity), **(manifest_extra or {})}
         bundle = registry.publish(staging, version=version, manifest=manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -70,7 +70,16 @@ def length_grouped_batches(
 
 
 def encode(tokenizer: Any, texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
-    return tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    """input_ids, attention_mask and token_type_ids (zeros for tokenizers without segments, e.g. XLM-R's:
+    every exported graph takes the same three inputs)."""
+    return tokenizer(
+        texts,
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+        return_token_type_ids=True,
+    )
 
 
 def _targets(batch: list[Example], head_labels: dict[str, list[str]]) -> dict[str, torch.Tensor]:

@@ -3,7 +3,9 @@
 - grounded: every URL, e-mail, phone number, order/reference id, amount and number in the draft must
   appear in the ticket or in a cited article; otherwise the draft is `ungrounded` (never auto-sent);
 - no echo of the customer's personal data (e-mail, phone, card, IBAN) from the ticket;
-- not empty and not degenerate (repetition loops, a phrase repeated over and over).
+- not empty and not degenerate (repetition loops, a phrase repeated over and over);
+- in the customer's language: a draft the language detector confidently places in another language than
+  the ticket (an English reply to a Chinese ticket) is `wrong_language`.
 
 Chinese drafts are checked alike: a number glued to Chinese characters ("请在3个工作日内", "退还59.90元")
 is still an item, full-width digits count as ASCII, and ¥/元/块/人民币 amounts are amounts.
@@ -37,6 +39,8 @@ class Flag:
     PII_ECHO = "pii_echo"
     EMPTY = "empty"
     DEGENERATE = "degenerate"
+    WRONG_LANGUAGE = "wrong_language"
+    LANGUAGE_NOT_SERVED = "language_not_served"  # the generator does not write it: not asked at all
 
 
 @dataclass(frozen=True)
@@ -114,12 +118,30 @@ def degenerate_reason(draft: str) -> str | None:
     return None
 
 
-def check_draft(draft: str, *, ticket_text: str, cited_articles: list[str]) -> GuardrailReport:
-    """All flags that apply, with a readable reason for each."""
+def language_mismatch(draft: str, language: str | None) -> str | None:
+    """Why the draft is not in `language` (the ticket's), or None when it is or either cannot be told."""
+    from shared.runtime.language import detect_language
+
+    if not language:
+        return None
+    detected = detect_language(draft).language
+    if detected is None or detected == language:
+        return None
+    return f"the ticket is in {language}, the draft in {detected}"
+
+
+def check_draft(
+    draft: str, *, ticket_text: str, cited_articles: list[str], language: str | None = None
+) -> GuardrailReport:
+    """All flags that apply, with a readable reason for each (`language`: the ticket's, when known)."""
     flags: list[str] = []
     reasons: list[str] = []
     if len(draft.strip()) < MIN_CHARS:
         return GuardrailReport([Flag.EMPTY], [f"draft has {len(draft.strip())} characters"])
+    mismatch = language_mismatch(draft, language)
+    if mismatch:
+        flags.append(Flag.WRONG_LANGUAGE)
+        reasons.append(mismatch)
     degenerate = degenerate_reason(draft)
     if degenerate:
         flags.append(Flag.DEGENERATE)

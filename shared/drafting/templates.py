@@ -1,6 +1,7 @@
-"""Fallback replies per intent, used when the generator is unavailable or its draft is flagged.
+"""Fallback replies per intent and language, used when the generator is unavailable or its draft is flagged.
 
-They promise nothing that needs a number, an id or a link, so they are always grounded.
+They promise nothing that needs a number, an id or a link, so they are always grounded. A ticket gets the
+fallback in its own language (English or Chinese); other languages get English.
 """
 
 from __future__ import annotations
@@ -41,7 +42,36 @@ BY_INTENT = {
 SIGN_OFF = "Kind regards,\nThe customer service team"
 
 
-def fallback_reply(*, intent: str | None, customer_name: str | None) -> str:
+# Chinese: written as a Chinese support team writes (您 throughout), not translated sentence by sentence.
+GREETING_ZH = "{name}您好，"
+GENERIC_ZH = "感谢您联系我们。我们已经收到您的消息，相关同事会尽快核实处理并回复您。"
+BY_INTENT_ZH = {
+    "cancel_order": "收到您取消订单的请求。我们正在确认订单是否已经从仓库发出，"
+    "稍后会告知您取消结果或其他可选方案。",
+    "change_address": "收到您提供的新收货地址。我们正在确认包裹是否还能修改地址，改好后会第一时间通知您。",
+    "where_is_my_order": "很抱歉您的包裹还没有送到。我们正在联系仓库和快递公司核实物流状态，"
+    "查到结果后马上告诉您。",
+    "refund_request": "收到您关于退款的消息。我们正在核实，稍后会和您确认退款的具体情况。",
+    "return_item": "感谢您联系我们办理退货。我们稍后会把退货说明和预付费退货面单发给您。",
+    "damaged_item": "很抱歉您收到的商品有损坏。我们可以为您换货或退款，按您的意愿处理；"
+    "方便的话请拍一张破损照片，可以加快处理。",
+    "warranty_claim": "很抱歉商品出现了故障。我们会审核您的保修申请，并尽快告诉您下一步怎么处理。",
+    "complaint": "非常抱歉给您带来了不好的体验。您的投诉已经转交给主管，主管会亲自查看并回复您。",
+    "praise": "非常感谢您的肯定和鼓励！我们已经把您的话转达给团队。",
+    "product_question": "感谢您对商品的咨询。我们正在核实相关信息，稍后回复您。",
+    "account_locked": "很抱歉您的账号无法登录。为了您的账户安全，我们会先核实您的身份，再协助您恢复登录。",
+    "invoice_request": "收到您的开票申请，我们会尽快把发票发给您。",
+    "payment_failed": "很抱歉您的付款没有成功。我们正在查看原因，稍后告诉您如何完成订单。",
+    "discount_code": "收到您关于优惠码的消息。我们正在核实活动规则，稍后回复您。",
+}
+SIGN_OFF_ZH = "祝好！\n客服团队"
+
+
+def fallback_reply(*, intent: str | None, customer_name: str | None, language: str | None = "en") -> str:
+    if language == "zh":
+        name = (customer_name or "").strip()
+        body = BY_INTENT_ZH.get(intent or "", GENERIC_ZH)
+        return f"{GREETING_ZH.format(name=name)}\n\n{body}\n\n{SIGN_OFF_ZH}"
     name = (customer_name or "").split(" ")[0].strip() or "there"
     body = BY_INTENT.get(intent or "", GENERIC)
     return f"{GREETING.format(name=name)}\n\n{body}\n\n{SIGN_OFF}"

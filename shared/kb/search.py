@@ -92,7 +92,7 @@ class KnowledgeBase:
         if not index.hits:
             return [], index.revision
         with INFERENCE_DURATION.labels("retrieve").time():
-            return index.search(self.encoder.embed([query])[0], k=k), index.revision
+            return index.search(self.encoder.embed_queries([query])[0], k=k), index.revision
 
     def index_pending(self, *, article_id: str | None = None, batch_size: int = 64) -> int:
         """Embed chunks that have no embedding from this encoder yet; returns how many were embedded."""
@@ -106,7 +106,7 @@ class KnowledgeBase:
                     return done
                 titles = {c.article_id: c.article.title for c in chunks}
                 texts = [embedding_text(titles[c.article_id], c.heading, c.text) for c in chunks]
-                vectors = self.encoder.embed(texts)
+                vectors = self.encoder.embed_passages(texts)
                 store_embeddings(
                     session=session, chunks=chunks, vectors=vectors, encoder=self.encoder.version
                 )

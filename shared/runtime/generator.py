@@ -98,6 +98,8 @@ class OnnxGenerator:
         self.pad_id = int(self.config["pad_token_id"])
         self.cache_dims = tuple(self.config["cache_dims"])  # (2·layers, kv_heads, head_dim)
         self.max_context = int(self.config["max_context"])
+        # the languages its drafts are written in (None: not recorded, bundles before this key)
+        self.languages: list[str] | None = self.config.get("languages")
         self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)
         self.device = session_device(self.session)
         self.bind_io = self.device == "cuda" if bind_io is None else bind_io

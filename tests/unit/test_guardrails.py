@@ -115,3 +115,22 @@ def test_echoing_a_chinese_customers_phone_is_flagged() -> None:
     draft = "王芳您好，我们已记录您的电话13812345678，会尽快联系您处理订单NW-48213。"
     report = check_draft(draft, ticket_text=TICKET_ZH, cited_articles=[ARTICLE_ZH])
     assert Flag.PII_ECHO in report.flags
+
+
+def test_a_draft_in_another_language_than_the_ticket_is_flagged() -> None:
+    from shared.drafting.templates import BY_INTENT, BY_INTENT_ZH, fallback_reply
+
+    chinese_ticket = "我的包裹还没到，已经两周了，我要退款"
+    english = check_draft(GROUNDED, ticket_text=chinese_ticket, cited_articles=[ARTICLE], language="zh")
+    assert Flag.WRONG_LANGUAGE in english.flags and "the ticket is in zh, the draft in en" in english.reasons
+    assert check_draft(GROUNDED, ticket_text=TICKET, cited_articles=[ARTICLE], language="en").ok
+    # the fallback a flagged draft is replaced by is in the ticket's language, for every intent
+    assert set(BY_INTENT_ZH) == set(BY_INTENT)
+    for intent in [*BY_INTENT, None]:
+        reply = fallback_reply(intent=intent, customer_name="王芳", language="zh")
+        assert (
+            reply.startswith("王芳您好")
+            and not check_draft(reply, ticket_text=chinese_ticket, cited_articles=[], language="zh").flags
+        ), reply
+        english_reply = fallback_reply(intent=intent, customer_name="Dana Hill", language="en")
+        assert check_draft(english_reply, ticket_text=TICKET, cited_articles=[], language="en").ok

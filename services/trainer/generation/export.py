@@ -94,7 +94,9 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
     program.save(str(path), external_data=False)
 
 
-def generator_config(model: Any, tokenizer: Any, *, attention: str = "grouped") -> dict[str, Any]:
+def generator_config(
+    model: Any, tokenizer: Any, *, attention: str = "grouped", languages: tuple[str, ...] = ("en",)
+) -> dict[str, Any]:
     config = model.config
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
@@ -107,6 +109,7 @@ def generator_config(model: Any, tokenizer: Any, *, attention: str = "grouped") 
         "cache_dims": [shape[0], shape[2], shape[4]],
         "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
         "attention": attention,  # "grouped": services/trainer/generation/attention.py
+        "languages": list(languages),  # what its drafts are written in; other tickets get a template
         "input_names": INPUT_NAMES,
         "output_names": OUTPUT_NAMES,
     }

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.trainer.base_model import MINILM_L6
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example
 from services.trainer.retrain.dataset import RetrainData, build_dataset, load_label_map, load_resolutions
@@ -61,6 +62,8 @@ def candidate_config(recipe: dict[str, Any], train_file: Path, settings: Setting
     """The active model's recipe on the new data (validation split from it); quick-run overrides."""
     known = {f.name for f in fields(TrainConfig)}
     values = {k: v for k, v in recipe.items() if k in known}
+    if "base_model" not in recipe:  # a parent from before the base was a choice: MiniLM, or a local dir
+        values["base_model"] = recipe.get("base_model_dir") or MINILM_L6
     values.update(train_file=train_file, valid_file=None)
     if settings.retrain_epochs is not None:  # whole epochs: the recipe's step cap no longer applies
         values.update(epochs=settings.retrain_epochs, max_steps=None)
