@@ -3,7 +3,8 @@
 `decide(policy, facts)` is a pure function: route ∈ {auto_reply, draft, escalate}, a target queue and the
 reasons, in the order they were found. A guardrail-flagged or missing draft is never auto-sent. A policy
 may branch on the ticket's language (`by_language`): its own queues (a team that reads it), auto-reply off
-or a higher confidence minimum for it; a language not in `languages` still goes to a human with the reason.
+or a higher confidence minimum for it. A ticket in a language the classifier was not trained on, or not in the
+policy's `languages` when it lists them, still goes to a human with the reason.
 """
 
 from __future__ import annotations
@@ -75,13 +76,16 @@ class RoutingPolicy(_Strict):
     version: int = 1
     auto_reply: AutoReply = AutoReply()
     queues: Queues = Queues()
-    languages: list[str] = Field(default_factory=lambda: ["en"])
+    # the languages the team answers in; unset: those the classifier was trained on (`language_supported`)
+    languages: list[str] | None = None
     by_language: dict[str, LanguageRule] = Field(default_factory=dict)
     senior: Senior = Senior()
     intents: dict[str, IntentRule] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _rules_for_served_languages(self) -> RoutingPolicy:
+        if self.languages is None:  # served = what the model knows; decided per ticket
+            return self
         unserved = sorted(set(self.by_language) - set(self.languages))
         if unserved:
             raise ValueError(f"by_language names {', '.join(unserved)}, not in languages: add it there too")
@@ -115,7 +119,8 @@ def _escalation_reasons(policy: RoutingPolicy, facts: RouteFacts, rule: IntentRu
     if facts.out_of_scope:
         reasons.append("out_of_scope")
     language = _language(facts)
-    if facts.language_supported is False or (language and language not in policy.languages):
+    listed = policy.languages is None or not language or language in policy.languages
+    if facts.language_supported is False or not listed:
         reasons.append(f"unsupported_language:{language or 'unknown'}")
     if rule.escalate:
         reasons.append(f"intent_requires_human:{facts.intent}")

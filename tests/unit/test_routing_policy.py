@@ -20,6 +20,7 @@ from shared.routing.policy import (
 
 ENABLED = parse_policy(
     {
+        "languages": ["en"],
         "auto_reply": {"enabled": True, "min_confidence": 0.9},
         "intents": {
             "where_is_my_order": {"auto_reply": True, "min_confidence": 0.97},
@@ -143,3 +144,14 @@ def test_a_policy_branches_on_the_tickets_language() -> None:
 def test_a_language_rule_needs_its_language_served() -> None:
     with pytest.raises(PolicyError, match=r"by_language names zh, not in languages"):
         parse_policy({"languages": ["en"], "by_language": {"zh": {"queue": "support_zh"}}})
+
+
+def test_without_a_language_list_the_classifiers_languages_are_served() -> None:
+    default = load_policy(None)
+    assert default.languages is None
+    chinese = decide(default, facts(language="zh", language_supported=True))
+    assert chinese.route is Route.DRAFT and not any(r.startswith("unsupported") for r in chinese.reasons)
+    unknown = decide(default, facts(language="ja", language_supported=False))
+    assert unknown.route is Route.ESCALATE and unknown.reasons == ["unsupported_language:ja"]
+    rules = parse_policy({"by_language": {"zh": {"queue": "support_zh"}}}).by_language
+    assert rules["zh"].queue == "support_zh"
