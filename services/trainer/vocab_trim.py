@@ -152,15 +152,21 @@ def _used_ids(tokenizer_path: Path, texts: list[str]) -> set[int]:
 
 
 def trim_vocabulary(
-    source: Path, target: Path, texts: list[str], *, keep_top: int = DEFAULT_KEEP_TOP
+    source: Path,
+    target: Path,
+    texts: list[str],
+    *,
+    keep_top: int = DEFAULT_KEEP_TOP,
+    scripts: list[str] | None = None,
 ) -> TrimReport:
-    """Write a trimmed copy of the model directory `source` (config, weights, tokenizer) to `target`."""
+    """Write a trimmed copy of the model directory `source` (config, weights, tokenizer) to `target`;
+    `scripts` (else those of `texts`) choose which scripts get their quota of most probable pieces."""
     import torch
     from transformers import AutoModel
 
     spec = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = spec["model"]["vocab"]
-    scripts = corpus_scripts(texts)
+    scripts = sorted(scripts) if scripts is not None else corpus_scripts(texts)
     specials = {token["id"] for token in spec.get("added_tokens", [])} | {spec["model"]["unk_id"]}
     used = _used_ids(source / "tokenizer.json", texts)
     keep = kept_ids(vocab, used=used, specials=specials, scripts=set(scripts), keep_top=keep_top)
