@@ -154,3 +154,33 @@ def test_profile_stages_and_the_end_to_end_table(tmp_path: Path) -> None:
     )
     assert "highest rate sustained **10/s**" in text and "model: onnxruntime run 60.0 %" in text
     assert "fp16 GEMM, onnxruntime CUDA (cuBLAS) | 700000.0 GFLOP/s" in text
+
+
+def test_memory_section_measures_one_worker_with_every_model(
+    trained_registry: Registry, encoder_registry: Registry, generator_registry: Registry
+) -> None:
+    """`make bench`'s memory section on the test models: a fresh process loads the classifier, the KB
+    encoder and the generator, uses each, and reports RSS per step (the table renders from it)."""
+    from helploop.bench.isolated import measure_in_fresh_process
+    from helploop.bench.memory import MODULE
+    from helploop.bench.report import memory_table
+
+    spec = {
+        "name": "test",
+        "threads": 1,
+        "new_tokens": 4,
+        **{
+            role: str(registry.bundle_dir(registry.active_version()))
+            for role, registry in (
+                ("classifier", trained_registry),
+                ("encoder", encoder_registry),
+                ("generator", generator_registry),
+            )
+        },
+    }
+    result = measure_in_fresh_process(MODULE, spec)
+    steps = list(result["steps_rss_mb"].values())
+    assert steps == sorted(steps[:4]) + steps[4:] and steps[3] - steps[2] > 100, result  # loads add up
+    assert result["rss_mb"] == max(steps)
+    table = memory_table({"budget_mb": 1000, "encoder": "e", "classifier": "c", "variants": {"x": result}})
+    assert "+ generator" in table and "1000 MB budget" in table

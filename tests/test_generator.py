@@ -202,6 +202,35 @@ def test_int8_generator_bundle_is_smaller_and_still_drafts(
     assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text
 
 
+def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float32(
+    generator_registry: Registry, generator: OnnxGenerator, tmp_path: Path
+) -> None:
+    """`--quantize w8` (what train-generator serves by default): the tied LM head is stored pre-transposed
+    and quantized too (no float32 Transpose copy of the embedding table left for onnxruntime to fold), and
+    greedy decoding starts with float32's tokens."""
+    import onnx
+
+    from services.trainer.quantize import quantize_bundle
+
+    registry = Registry(tmp_path)
+    parent = generator.version
+    shutil.copytree(generator_registry.bundle_dir(parent), tmp_path / parent)
+    version = quantize_bundle(registry, parent, mode="w8", graph="decoder.onnx")
+    assert "int8 weights" in registry.verify(version)["quantization"]
+    sizes = [(registry.bundle_dir(v) / "decoder.onnx").stat().st_size for v in (parent, version)]
+    assert sizes[1] < 0.55 * sizes[0], sizes
+    graph = onnx.load(str(registry.bundle_dir(version) / "decoder.onnx"), load_external_data=False).graph
+    weights = {i.name for i in graph.initializer}
+    left = [n.name for n in graph.node if n.op_type in ("MatMul", "Transpose") and set(n.input) & weights]
+    assert not left and sum(n.op_type == "MatMulNBits" for n in graph.node) > 100, left
+    w8 = OnnxGenerator(registry.bundle_dir(version), version=version)
+    config = GenerationConfig(max_new_tokens=12)
+    quantized, reference = (g.generate([PARITY_PROMPT], config)[0] for g in (w8, generator))
+    assert quantized.token_ids[:4] == reference.token_ids[:4], (quantized.text, reference.text)
+    report = check_draft(quantized.text, ticket_text=PARITY_PROMPT, cited_articles=[])
+    assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text
+
+
 def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(
     generator_registry: Registry, generator: OnnxGenerator, tmp_path: Path
 ) -> None:

@@ -75,8 +75,9 @@ def measure_runtime(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
-    """The active generator, or (fresh clone) the base model exported for this run (a minute or two)."""
+def fp32_bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
+    """A scratch registry with the active generator's float32 bundle (its parent when the active one is
+    quantized), or on a fresh clone the base model exported for this run (a minute or two)."""
     from services.trainer.generation.pipeline import build_generator
     from services.trainer.generation.train import GeneratorTrainConfig
 
@@ -84,7 +85,9 @@ def _bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
     scratch_registry = Registry(scratch / "generators")
     scratch_registry.root.mkdir(parents=True, exist_ok=True)
     version = registry.active_version()
-    if version is None:
+    if version is not None and registry.manifest(version).get("quantization"):
+        version = registry.manifest(version).get("parent_version")
+    if version is None or not registry.bundle_dir(version).is_dir():
         version = build_generator(
             registry=scratch_registry,
             cache_dir=settings.cache_dir,
@@ -113,19 +116,20 @@ def _prompts() -> list[str]:
 def bench_generation(
     *, scratch: Path, settings: Any, threads: int, new_tokens: int = 48, repeats: int = 3, device: str = "cpu"
 ) -> dict[str, Any]:
-    """fp32 and int8 decoders on a CPU; fp32 and fp16 (KV cache kept on the GPU) with `device="cuda"`."""
+    """fp32, w8 (int8 weight blocks: what train-generator serves) and int8 decoders on a CPU; fp32 and
+    fp16 (KV cache kept on the GPU) with `device="cuda"`."""
     from services.trainer.generation.base import converted_dir
     from services.trainer.quantize import quantize_bundle
 
-    registry, fp32 = _bundle(settings, scratch)
-    low = "fp16" if device == "cuda" else "int8"
-    reduced = quantize_bundle(registry, fp32, mode=low, graph="decoder.onnx")
+    registry, fp32 = fp32_bundle(settings, scratch)
+    lows = ("fp16",) if device == "cuda" else ("w8", "int8")
+    reduced = {low: quantize_bundle(registry, fp32, mode=low, graph="decoder.onnx") for low in lows}
     common = {"threads": threads, "prompts": _prompts(), "batches": list(BATCHES), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
     specs += [
         {"name": f"onnxruntime + KV cache, {kind}", "kind": "onnx", "bundle": str(registry.bundle_dir(v))}
-        for kind, v in (("fp32", fp32), (low, reduced))
+        for kind, v in (("fp32", fp32), *reduced.items())
     ]
     results = {spec["name"]: measure_in_fresh_process(MODULE, spec | common) for spec in specs}
     plain = {r["batch"]: r["tokens_per_s"] for r in results[PLAIN]["runs"]}

@@ -164,6 +164,23 @@ def generation_table(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def memory_table(result: dict[str, Any]) -> str:
+    variants = result["variants"]
+    steps = list(next(iter(variants.values()))["steps_rss_mb"])
+    rows = ["| RSS MB | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for step in steps:
+        rows.append(
+            f"| {step} | " + " | ".join(str(v["steps_rss_mb"][step]) for v in variants.values()) + " |"
+        )
+    verdicts = " | ".join(
+        ("within" if v["rss_mb"] < result["budget_mb"] else "over") + f" ({v['rss_mb']})"
+        for v in variants.values()
+    )
+    rows += [f"| **{result['budget_mb']} MB budget** | {verdicts} |", ""]
+    rows.append(f"Classifier {result['classifier']}, knowledge-base encoder {result['encoder']}.")
+    return "\n".join(rows)
+
+
 TABLES = {
     "limits": ("The machine's limit (measured in this run)", limits_table),
     "classification": (
@@ -176,6 +193,7 @@ TABLES = {
         endtoend_table,
     ),
     "reclassify": ("Reclassification throughput (real worker, Redis, SQLite)", reclassify_table),
+    "memory": ("Memory: one worker holding classifier, knowledge-base encoder and generator", memory_table),
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shared.settings import get_settings
 
-SECTIONS = ("classification", "generation", "endtoend", "reclassify")
+SECTIONS = ("classification", "generation", "memory", "endtoend", "reclassify")
 
 
 def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
@@ -50,6 +50,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         runners: dict[str, Callable[[], object]] = {
             "classification": lambda: _classification(source, settings, threads, sections["limits"]),
             "generation": lambda: _generation(scratch / "generator", settings, threads, args.device),
+            "memory": lambda: _memory(source, settings, threads, scratch / "memory"),
             "endtoend": lambda: _end_to_end(source, settings, threads, scratch / "e2e"),
             "reclassify": lambda: _reclassify(args, source, settings, threads, scratch / "env"),
         }
@@ -77,6 +78,12 @@ def _generation(scratch: Path, settings, threads: int, device: str):  # type: ig
     from helploop.bench.generation import bench_generation
 
     return bench_generation(scratch=scratch, settings=settings, threads=threads, device=device)
+
+
+def _memory(source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
+    from helploop.bench.memory import bench_memory
+
+    return bench_memory(source=source, settings=settings, scratch=scratch, threads=threads)
 
 
 def _end_to_end(source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
