@@ -184,3 +184,16 @@ def test_memory_section_measures_one_worker_with_every_model(
     assert result["rss_mb"] == max(steps)
     table = memory_table({"budget_mb": 1000, "encoder": "e", "classifier": "c", "variants": {"x": result}})
     assert "+ generator" in table and "1000 MB budget" in table
+
+
+def test_in_process_step_of_the_end_to_end_section_runs(
+    trained_registry: Registry, redis_url: str, tmp_path: Path
+) -> None:
+    """The end-to-end section's in-process reference (gateway `ingest_ticket` + worker `classify_ticket`)
+    calls the services as they are today: a signature change there breaks this test, not `make bench`."""
+    from helploop.bench.endtoend import in_process_ms
+    from helploop.bench.harness import bench_env
+
+    with bench_env(tmp_path, source=trained_registry, redis_url=redis_url, threads=1) as env:
+        result = in_process_ms(env, ["Where is my parcel?", "I want a refund"], count=34)
+    assert result["p50"] is not None and 0 < result["p50"] < 5000, result
