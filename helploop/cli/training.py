@@ -173,9 +173,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         ("--seed", int),
         ("--patience", int),
     ):
-        p.add_argument(flag, type=kind)
-    p.add_argument("--early-stopping-metric", choices=["loss", "macro_f1", "accuracy"])
-    p.add_argument("--class-weighting", choices=["none", "balanced"])
+        recipe = flag in ("--epochs", "--label-smoothing", "--patience")
+        p.add_argument(flag, type=kind, help="default: the base model's recipe" if recipe else None)
+    p.add_argument(
+        "--early-stopping-metric",
+        choices=["loss", "macro_f1", "accuracy"],
+        help="default: the base model's recipe (MiniLM-L6: 4 epochs, loss, patience 2, no label smoothing; "
+        "multilingual-e5-small: 10 epochs, macro_f1, patience 3, label smoothing 0.1)",
+    )
+    p.add_argument("--class-weighting", choices=["none", "balanced", "sqrt"])
     p.add_argument("--freeze", help="none | embeddings | bottom_n:<k> | head_only")
     p.add_argument("--oos-label", help="the out-of-scope label name (default: oos)")
     p.add_argument(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,21 @@ from services.trainer.vocab_trim import DEFAULT_KEEP_TOP
 
 PATH_FIELDS = ("train_file", "valid_file")
 STOPPING_METRICS = ("loss", "macro_f1", "accuracy")
-CLASS_WEIGHTING = ("none", "balanced")
+CLASS_WEIGHTING = ("none", "balanced", "sqrt")
+# Options left unset take the chosen base model's recipe (measured: README "Choosing the base model").
+# MiniLM-L6 reached 92.9 % on Banking77 with 4 epochs stopped on validation loss; multilingual-e5-small,
+# 12 layers and a rare-intent-heavy Chinese set, needed longer: on CAIS 4 epochs/loss gave 94.27 % (below
+# the TF-IDF baseline's 94.96), 10 epochs stopped on macro-F1 with label smoothing 0.1 gave 95.26 %.
+RECIPES: dict[str, dict[str, Any]] = {
+    "minilm-l6": {"epochs": 4, "early_stopping_metric": "loss", "patience": 2, "label_smoothing": 0.0},
+    "multilingual-e5-small": {
+        "epochs": 10,
+        "early_stopping_metric": "macro_f1",
+        "patience": 3,
+        "label_smoothing": 0.1,
+    },
+}
+RECIPE_FALLBACK = "minilm-l6"  # a local model directory
 
 
 @dataclass
@@ -29,16 +43,16 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06
     dropout: float = 0.1  # on the pooled embedding, before the heads
-    label_smoothing: float = 0.0
+    label_smoothing: float | None = None  # None: the base model's recipe (RECIPES)
     batch_size: int = 32
-    epochs: int = 4
+    epochs: int | None = None  # None: the base model's recipe
     max_steps: int | None = None  # stop after this many optimizer steps (quick runs, tests)
     max_length: int = 128
     group_by_length: bool = True  # batches of similar lengths: less padding, faster epochs
     valid_fraction: float = 0.15
-    early_stopping_metric: str = "loss"  # validation loss (lower is better), "macro_f1" or "accuracy"
-    patience: int = 2  # epochs without improvement of that metric before stopping
-    class_weighting: str = "none"  # "balanced": inverse class frequency in the loss
+    early_stopping_metric: str | None = None  # "loss" (lower is better), "macro_f1", "accuracy"; None: recipe
+    patience: int | None = None  # epochs without improvement of that metric before stopping; None: recipe
+    class_weighting: str = "none"  # "balanced": inverse class frequency in the loss; "sqrt": its root
     freeze: str = "none"  # none | embeddings | bottom_n:<k> | head_only
     oos_label: str = "oos"  # a label with this name is trained as the out-of-scope class
     oos_max_in_scope_drop: float = 0.01  # the rejection threshold may cost at most this in-scope accuracy
@@ -51,7 +65,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 setattr(self, name, Path(value))
-        if self.early_stopping_metric not in STOPPING_METRICS:
+        if self.early_stopping_metric not in (*STOPPING_METRICS, None):
             raise ValueError(
                 f"early_stopping_metric must be one of {STOPPING_METRICS}, not {self.early_stopping_metric!r}"
             )
@@ -63,6 +77,11 @@ class TrainConfig:
             self.base_model = str(self.base_model)
         if not self.head_columns:
             raise ValueError("head_columns needs at least one head")
+
+    def for_base(self, base_name: str) -> TrainConfig:
+        """This config with every option left unset taken from `base_name`'s recipe."""
+        recipe = RECIPES.get(base_name, RECIPES[RECIPE_FALLBACK])
+        return replace(self, **{k: v for k, v in recipe.items() if getattr(self, k) is None})
 
     @property
     def primary_head(self) -> str:

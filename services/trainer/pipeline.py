@@ -179,6 +179,13 @@ def _build_bundle(
     return parity, calibration
 
 
+def _recipe_summary(config: TrainConfig) -> str:
+    return (
+        f"{config.epochs} epochs, early stop on {config.early_stopping_metric} (patience {config.patience}), "
+        f"label smoothing {config.label_smoothing}"
+    )
+
+
 def run_training(
     config: TrainConfig,
     *,
@@ -199,6 +206,8 @@ def run_training(
     try:
         with tempfile.TemporaryDirectory(prefix="helploop-base-") as workdir:
             prepared = prepare_base(config, train, cache_dir=get_settings().cache_dir, workdir=Path(workdir))
+            config = config.for_base(prepared.base.name)
+            log.info("training recipe (%s): %s", prepared.base.name, _recipe_summary(config))
             outcome = fine_tune(
                 config, str(prepared.model_dir), train, valid, log_dir=staging / "tensorboard"
             )

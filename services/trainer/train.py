@@ -178,7 +178,8 @@ class EarlyStopping:
 def class_weights(
     train: list[Example], head_labels: dict[str, list[str]], mode: str
 ) -> dict[str, torch.Tensor]:
-    """'balanced': n / (k · count) per class, as in scikit-learn; 'none': no weights."""
+    """'balanced': n / (k · count) per class, as in scikit-learn; 'sqrt': its square root, scaled to a mean
+    of 1 over the examples (rare intents count more without drowning the common one); 'none': no weights."""
     if mode == "none":
         return {}
     weights = {}
@@ -186,9 +187,11 @@ def class_weights(
         counts = np.array(
             [sum(e.labels.get(head) == label for e in train) for label in labels], dtype=np.float64
         )
-        weights[head] = torch.tensor(
-            counts.sum() / (len(labels) * np.maximum(counts, 1)), dtype=torch.float32
-        )
+        balanced = counts.sum() / (len(labels) * np.maximum(counts, 1))
+        if mode == "sqrt":
+            balanced = np.sqrt(balanced)
+            balanced /= (balanced * counts).sum() / counts.sum()
+        weights[head] = torch.tensor(balanced, dtype=torch.float32)
     return weights
 
 

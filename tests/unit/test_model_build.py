@@ -58,6 +58,9 @@ def test_balanced_class_weights_follow_inverse_frequency() -> None:
     weights = class_weights(train, {"intent": ["a", "b"]}, "balanced")["intent"]
     assert torch.allclose(weights, torch.tensor([40 / 60, 40 / 20]))
     assert class_weights(train, {"intent": ["a", "b"]}, "none") == {}
+    root = class_weights(train, {"intent": ["a", "b"]}, "sqrt")["intent"]
+    assert torch.isclose(root[1] / root[0], torch.tensor(3.0).sqrt())  # the square root of balanced's ratio
+    assert torch.isclose((root * torch.tensor([30.0, 10.0])).sum() / 40, torch.tensor(1.0))  # mean 1
 
 
 def test_missing_labels_are_masked_out_of_the_loss() -> None:
