@@ -197,3 +197,22 @@ def test_in_process_step_of_the_end_to_end_section_runs(
     with bench_env(tmp_path, source=trained_registry, redis_url=redis_url, threads=1) as env:
         result = in_process_ms(env, ["Where is my parcel?", "I want a refund"], count=34)
     assert result["p50"] is not None and 0 < result["p50"] < 5000, result
+
+
+def test_bench_measures_the_other_base_model_beside_the_active_one(tmp_path: Path) -> None:
+    """`make bench` shows both bases: the section beside the active classifier trains the other one."""
+    from helploop.cli.bench import SECTIONS, other_base
+
+    assert "classification_other_base" in SECTIONS
+    for name, expected in (
+        ("multilingual-e5-small", "minilm-l6"),
+        ("minilm-l6", "multilingual-e5-small"),
+        (None, "multilingual-e5-small"),  # a bundle from before the choice was MiniLM
+    ):
+        staging = tmp_path / f".staging-{expected}-{name}"
+        staging.mkdir()
+        registry = Registry(tmp_path / str(name))
+        registry.root.mkdir()
+        registry.publish(staging, version="v1", manifest={"base_model": {"name": name}})
+        registry.activate("v1")
+        assert other_base(registry) == expected

@@ -117,7 +117,8 @@ def limits_table(result: dict[str, Any]) -> str:
 
 
 def classification_table(result: dict[str, Any]) -> str:
-    rows = [
+    rows = [f"Base model: {result['base_model']}.", ""] if "base_model" in result else []
+    rows += [
         "| variant | tickets | batch | tickets/s | p50 ms | p99 ms | % of limit | × plain | RSS MB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -185,6 +186,10 @@ TABLES = {
     "limits": ("The machine's limit (measured in this run)", limits_table),
     "classification": (
         "Classification: the plain way vs our runtime (each in its own process)",
+        classification_table,
+    ),
+    "classification_other_base": (
+        "Classification on the other base model (a demo classifier trained for the run)",
         classification_table,
     ),
     "generation": ("Reply generation (each runtime in its own process)", generation_table),

@@ -11,27 +11,52 @@ from pathlib import Path
 
 from shared.settings import get_settings
 
-SECTIONS = ("classification", "generation", "memory", "endtoend", "reclassify")
+SECTIONS = ("classification", "classification_other_base", "generation", "memory", "endtoend", "reclassify")
 
 
 def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
     """The configured active classifier; on a fresh clone, a demo model trained for the run (about a
     minute: throughput does not depend on how well it was trained)."""
-    from services.trainer.config import TrainConfig
-    from services.trainer.demo_data import write_dataset
-    from services.trainer.pipeline import run_training
+    from services.trainer.base_model import MINILM_L6
     from shared.registry import Registry
 
     registry = Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
     if registry.active_version():
         return registry
+    return _demo_registry(scratch, MINILM_L6)
+
+
+def other_base(source) -> str:  # type: ignore[no-untyped-def]
+    """The base model the measured classifier was not trained from: `make bench` shows both."""
+    from services.trainer.base_model import MINILM_L6, MULTILINGUAL_E5_SMALL
+
+    base = source.manifest(source.active_version()).get("base_model") or {}
+    return MINILM_L6 if base.get("name") == MULTILINGUAL_E5_SMALL else MULTILINGUAL_E5_SMALL
+
+
+def _demo_registry(scratch: Path, base_model: str):  # type: ignore[no-untyped-def]
+    """A demo classifier on `base_model` (bilingual demo tickets for e5), trained for throughput only."""
+    from services.trainer.base_model import MULTILINGUAL_E5_SMALL
+    from services.trainer.config import TrainConfig
+    from services.trainer.demo_data import write_dataset
+    from services.trainer.pipeline import run_training
+    from shared.registry import Registry
+
     data = scratch / "demo.csv"
-    write_dataset(data, per_intent=30, seed=13)
+    languages = ("en", "zh") if base_model == MULTILINGUAL_E5_SMALL else ("en",)
+    write_dataset(data, per_intent=30, seed=13, languages=languages)
     heads = {"intent": "label", "sentiment": "sentiment", "priority": "priority"}
-    config = TrainConfig(train_file=data, head_columns=heads, max_steps=30, batch_size=16, max_length=128)
-    scratch_registry = Registry(scratch / "models")
-    run_training(config, registry=scratch_registry, activate=True)
-    return scratch_registry
+    config = TrainConfig(
+        train_file=data,
+        head_columns=heads,
+        max_steps=30,
+        batch_size=16,
+        max_length=128,
+        base_model=base_model,
+    )
+    registry = Registry(scratch / "models")
+    run_training(config, registry=registry, activate=True)
+    return registry
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -49,6 +74,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         source = _measured_registry(args, scratch / "source")
         runners: dict[str, Callable[[], object]] = {
             "classification": lambda: _classification(source, settings, threads, sections["limits"]),
+            "classification_other_base": lambda: _classification(
+                _demo_registry(scratch / "other", other_base(source)), settings, threads, sections["limits"]
+            ),
             "generation": lambda: _generation(scratch / "generator", settings, threads, args.device),
             "memory": lambda: _memory(source, settings, threads, scratch / "memory"),
             "endtoend": lambda: _end_to_end(source, settings, threads, scratch / "e2e"),
@@ -65,13 +93,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _classification(source, settings, threads: int, limits):  # type: ignore[no-untyped-def]
+    """The classifier's own base (untrimmed) is what the plain transformers way loads."""
     from helploop.bench.classification_suite import bench_classification
-    from services.trainer.base_model import MINILM_ENCODER, locate
+    from services.trainer.base_model import MINILM_ENCODER, MINILM_L6, MULTILINGUAL_E5_SMALL, locate
+    from services.trainer.e5 import multilingual_e5_dir
 
-    base_dir = locate(MINILM_ENCODER, settings.base_encoder_dir)
-    return bench_classification(
+    base = source.manifest(source.active_version()).get("base_model") or {}
+    name = base.get("name") or MINILM_L6  # bundles from before the choice: MiniLM or their own directory
+    if name == MULTILINGUAL_E5_SMALL:
+        base_dir = multilingual_e5_dir(settings.cache_dir)
+    elif name == MINILM_L6 or not base.get("dir"):
+        base_dir = locate(MINILM_ENCODER, settings.base_encoder_dir)
+    else:
+        base_dir = Path(base["dir"])
+    result = bench_classification(
         source=source, base_dir=base_dir, datasets_dir=settings.datasets_dir, threads=threads, limits=limits
     )
+    return {"base_model": name, **result}
 
 
 def _generation(scratch: Path, settings, threads: int, device: str):  # type: ignore[no-untyped-def]
