@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from helploop.bench.classification import rss_mb
 from helploop.bench.isolated import measure_in_fresh_process
 from shared.registry import Registry
 
@@ -24,9 +25,7 @@ TICKETS = (
 
 
 def _rss_mb() -> float:
-    import psutil
-
-    return round(psutil.Process().memory_info().rss / 1e6, 1)
+    return round(rss_mb(), 1)
 
 
 def measure_worker(spec: dict[str, Any]) -> dict[str, Any]:
