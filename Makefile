@@ -47,7 +47,7 @@ bench: install
 
 # Classifier quality on public data (not part of make test): reports under var/reports/<dataset>/<base>/.
 # Each with the default base (`auto`: MiniLM-L6 for English-only data, multilingual-e5-small otherwise);
-# `make eval-bases` adds the other base on each set, for the side-by-side table in the README.
+# `make eval-bases` adds the other base on each set, for the side-by-side table in docs/models.md.
 eval: install
 	$(BIN)/helploop benchmark banking77
 	$(BIN)/helploop benchmark clinc150

@@ -147,7 +147,7 @@ KEY_SCOPES = ("read", "ingest", "admin")
 
 SECURITY = {
     **{scope: [{"apiKey": []}] for scope in KEY_SCOPES},
-    "signature": [],  # checked from the body's signature header (see the README's webhook section)
+    "signature": [],  # checked from the body's signature header (see docs/integrations.md)
     "none": [],
 }
 

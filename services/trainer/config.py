@@ -13,7 +13,7 @@ from services.trainer.vocab_trim import DEFAULT_KEEP_TOP
 PATH_FIELDS = ("train_file", "valid_file")
 STOPPING_METRICS = ("loss", "macro_f1", "accuracy")
 CLASS_WEIGHTING = ("none", "balanced", "sqrt")
-# Options left unset take the chosen base model's recipe (measured: README "Choosing the base model").
+# Options left unset take the chosen base model's recipe (measured: docs/models.md "Choosing the base model").
 # MiniLM-L6 reached 92.9 % on Banking77 with 4 epochs stopped on validation loss; multilingual-e5-small,
 # 12 layers and a rare-intent-heavy Chinese set, needed longer: on CAIS 4 epochs/loss gave 94.27 % (below
 # the TF-IDF baseline's 94.96), 10 epochs stopped on macro-F1 with label smoothing 0.1 gave 95.26 %.
