@@ -86,6 +86,11 @@ DRAFTS = Counter("helploop_drafts_total", "Reply drafts stored, by source (model
 DRAFTS_FLAGGED = Counter(
     "helploop_drafts_flagged_total", "Guardrail flags raised on drafts, by reason", ["reason"]
 )
+DRAFT_ADOPTIONS = Counter(
+    "helploop_draft_adoptions_total",
+    "Resolved tickets by what the agent did with the draft (sent_as_is, edited, discarded) and its source",
+    ["outcome", "source"],
+)
 WRITEBACK_ATTEMPTS = Counter(
     "helploop_writeback_attempts_total",
     "Write-back calls by provider and outcome (sent, retry, dead)",
@@ -152,7 +157,14 @@ GUARDRAIL_FLAGS = (  # shared.drafting.guardrails.Flag
     "degenerate",
     "wrong_language",
     "language_not_served",
+    "placeholder",
+    "deflection",
+    "unsupported_promise",
+    "unsupported_refusal",
+    "contradiction",
+    "untuned_generator",
 )
+ADOPTION_OUTCOMES = ("sent_as_is", "edited", "discarded")  # shared.drafting.adoption
 
 
 def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, ...] = ()) -> None:
@@ -176,3 +188,6 @@ def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, .
     for provider in PROVIDERS:
         for outcome in WRITEBACK_OUTCOMES:
             WRITEBACK_ATTEMPTS.labels(provider, outcome)
+    for outcome in ADOPTION_OUTCOMES:
+        for source in DRAFT_SOURCES:
+            DRAFT_ADOPTIONS.labels(outcome, source)

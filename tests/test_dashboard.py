@@ -19,6 +19,8 @@ SCRAPE_TIME = {  # read by the gateway at scrape time (services/gateway/observab
     "helploop_active_model_info",
     "helploop_live_accuracy_ratio",
     "helploop_live_accuracy_resolved_tickets",
+    "helploop_draft_adoption_ratio",
+    "helploop_draft_adoption_resolved_tickets",
     "helploop_writeback_dead_letters_waiting",
 }
 

@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from services.gateway.tickets.service import ingest_ticket
-from services.inference.drafting import DraftContext, DraftOutcome, draft_reply
+from services.inference.drafting import (
+    UNUSABLE,
+    DraftContext,
+    DraftOutcome,
+    TicketFacts,
+    _draft_row,
+    draft_reply,
+)
 from services.inference.model_holder import ActiveArtifact
 from services.trainer.generation.base import converted_dir
 from services.trainer.generation.data import ReplyExample
@@ -31,7 +38,7 @@ from shared.kb.search import KnowledgeBase
 from shared.kb.store import upsert_article
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
-from shared.runtime.generator import GenerationConfig, OnnxGenerator
+from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
 from shared.schemas import KbArticleIn
 from tests.conftest import REPO_ROOT
 from tests.test_storage import ticket_in
@@ -170,14 +177,41 @@ def test_draft_cites_the_knowledge_base_and_is_idempotent(
         knowledge=Knowledge(),
         generation=GenerationConfig(max_new_tokens=48, stop_strings=("<|im_end|>",)),
     )
+    # the active generator is untuned: it is not asked, the ticket gets the template, with the reason
     assert draft_reply(ticket_id=ticket_id, context=context) == DraftOutcome.DRAFTED
     assert draft_reply(ticket_id=ticket_id, context=context) == DraftOutcome.ALREADY_DONE
     with session_scope(factory) as session:
-        drafts = session.query(Draft).all()
-        assert len(drafts) == 1
-        draft = drafts[0]
+        draft = session.query(Draft).one()
+        assert draft.source == "template" and draft.flags == [Flag.UNTUNED_GENERATOR] and draft.tokens == 0
+        assert draft.text.startswith("Hi ") and draft.citations == ["late-or-lost-parcels"]
+        session.delete(draft)
+    # allowed (evaluation only), the model drafts; its draft is checked like any other
+    context.allow_untuned = True
+    assert draft_reply(ticket_id=ticket_id, context=context) == DraftOutcome.DRAFTED
+    with session_scope(factory) as session:
+        draft = session.query(Draft).one()
         assert draft.citations == ["late-or-lost-parcels"] and draft.text and draft.tokens > 0
-        assert draft.source in ("model", "template") and draft.intent == "where_is_my_order"
+        assert draft.intent == "where_is_my_order"
+        assert draft.source == ("template" if set(draft.flags) & UNUSABLE else "model"), draft.flags
+
+
+def test_an_unsafe_model_draft_is_replaced_by_the_template_with_its_reasons() -> None:
+    facts = TicketFacts(
+        "my parcel never arrived and it's been two weeks, I want a refund", "refund_request", "Sam Lee", "en"
+    )
+    passages = [Passage("late-or-lost-parcels", "Late parcels", "We refund the order in full or resend it.")]
+    text = (
+        "I am not able to provide refunds based on the details provided. I would recommend contacting our "
+        "customer service team at [Your Company Name]."
+    )
+    generation = Generation(text, [1, 2, 3], 3, "eos", 0.1, 120.0)
+    report = check_draft(
+        text, ticket_text=facts.text, cited_articles=[p.text for p in passages], language="en"
+    )
+    row = _draft_row("t1", "g1", facts, passages, (generation, report))
+    assert row.source == "template" and row.text.startswith("Hi Sam,") and "refund" in row.text
+    assert {Flag.PLACEHOLDER, Flag.DEFLECTION, Flag.UNSUPPORTED_REFUSAL} <= set(row.flags)
+    assert len(row.reasons) == len(row.flags) and row.tokens == 3
 
 
 def test_int8_generator_bundle_is_smaller_and_still_drafts(

@@ -22,11 +22,40 @@ def _encoder() -> Any:
     return SentenceEncoder(Registry(get_settings().encoder_registry_dir).bundle_dir(version), version=version)
 
 
+DEMO_SEED = 31  # the demo hold-out (`evaluate-generator --demo`) uses another seed
+DEMO_HOLDOUT_SEED = 97
+
+
+def demo_examples(*, per_intent: int, seed: int) -> list[Any]:
+    """The demo shop's resolved English tickets (the generator writes English), with the knowledge-base
+    passages the drafting prompt will show for each: the demo articles, searched by the active encoder."""
+    import tempfile
+
+    from helploop.cli.kb import demo_knowledge_base
+    from services.trainer.demo_replies import demo_resolutions
+    from services.trainer.generation.data import ReplyExample
+    from shared.kb.search import relevant_passages
+
+    settings = get_settings()
+    with tempfile.TemporaryDirectory() as directory:
+        knowledge = demo_knowledge_base(Path(directory))
+        resolutions = demo_resolutions(
+            retrieve=lambda text: relevant_passages(
+                knowledge, text, k=settings.draft_kb_passages, min_score=settings.draft_min_kb_score
+            ),
+            per_intent=per_intent,
+            seed=seed,
+        )
+    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages) for r in resolutions]
+
+
 def _examples(args: argparse.Namespace) -> list[Any] | None:
     from services.trainer.generation.data import bitext_splits, load_reply_file
 
     if args.base_only:
         return None
+    if args.demo:
+        return demo_examples(per_intent=args.per_intent, seed=DEMO_SEED)
     if args.data:
         examples = load_reply_file(Path(args.data))
     else:
@@ -47,6 +76,7 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         epochs=args.epochs,
         max_steps=args.max_steps,
+        train_layers=args.train_layers,
     )
     examples = _examples(args)
     version = build_generator(
@@ -54,7 +84,9 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
         cache_dir=settings.cache_dir,
         examples=examples,
         config=config,
-        encoder=_encoder() if examples else None,
+        # Bitext/file replies get the nearest resolved ticket's reply as context; demo examples carry the
+        # knowledge-base passages already
+        encoder=_encoder() if examples and not args.demo else None,
         activate=not args.no_activate and args.serve == "fp32",
         attention=args.attention,
     )
@@ -113,7 +145,11 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     registry = Registry(settings.generator_registry_dir)
-    train, test = bitext_splits(settings.datasets_dir, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+    if args.demo:  # the demo shop: train on seed 31, hold out tickets generated with another seed
+        train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED)
+        test = demo_examples(per_intent=max(2, (args.offset + args.limit) // 14 + 1), seed=DEMO_HOLDOUT_SEED)
+    else:
+        train, test = bitext_splits(settings.datasets_dir, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
     versions = {"untuned": args.base, "fine-tuned": args.model or registry.active_version()}
     generators = {
         name: OnnxGenerator(registry.bundle_dir(v), version=v)
@@ -129,10 +165,12 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         encoder=_encoder(),
         generators=generators,
         config=config,
+        keep_passages=args.demo,
     )
     if args.speed and generators:
         report["speed"] = _speed(list(generators.values()), report["prompts"][:8])
-    write_report(report, Path(args.out))
+    title = "the demo shop's hold-out tickets" if args.demo else "the Bitext hold-out"
+    write_report(report, Path(args.out), title=title)
     print(json.dumps(report["systems"], indent=2))
     return 0
 
@@ -141,7 +179,23 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("train-generator", help="fine-tune the reply generator and export it (KV cache)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", help="JSONL/CSV with ticket, reply[, intent] (default: Bitext train split)")
-    source.add_argument("--base-only", action="store_true", help="export the untuned model")
+    source.add_argument(
+        "--base-only",
+        action="store_true",
+        help="export the untuned model (for evaluation: drafting never uses an untuned generator's drafts)",
+    )
+    source.add_argument(
+        "--demo",
+        action="store_true",
+        help="the demo shop's resolved tickets: agents' replies grounded in the demo knowledge base, with "
+        "the passages the drafting prompt shows (what make run trains)",
+    )
+    p.add_argument("--per-intent", type=int, default=20, help="--demo: tickets per intent (default 20)")
+    p.add_argument(
+        "--train-layers",
+        type=int,
+        help="train only the top N of the decoder layers (default: all); make run uses 15 of 30",
+    )
     p.add_argument("--limit", type=int, help="use the first N examples")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--max-steps", type=int)
@@ -165,12 +219,20 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("evaluate-generator", help="chrF/ROUGE-L on the Bitext hold-out, three ways")
     p.add_argument("--model", help="fine-tuned generator version (default: the active one)")
     p.add_argument("--base", help="untuned generator version (from train-generator --base-only)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="the demo shop instead of Bitext: hold-out tickets of another seed, with their KB passages",
+    )
+    p.add_argument(
+        "--per-intent", type=int, default=20, help="--demo: training tickets per intent (retrieval)"
+    )
     p.add_argument("--limit", type=int, default=100)
     p.add_argument(
         "--offset", type=int, default=0, help="start in the hold-out (e.g. 300: a slice for tuning decoding)"
     )
     p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--repetition-penalty", type=float, default=1.1)
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 (default, what drafting uses)")
     p.add_argument("--speed", action="store_true", help="also time transformers generate vs ours, batch 1/8")
     p.add_argument("--speed-only", action="store_true", help="only the timing, added to an existing report")
     p.add_argument("--out", default="var/reports/generator")

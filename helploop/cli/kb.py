@@ -28,7 +28,7 @@ def ensure_encoder() -> str:
     return version
 
 
-def _knowledge_base():  # type: ignore[no-untyped-def]
+def _knowledge_base(database_url: str | None = None):  # type: ignore[no-untyped-def]
     from shared.db import build_engine, build_session_factory
     from shared.kb.search import KnowledgeBase
     from shared.registry import Registry
@@ -37,16 +37,30 @@ def _knowledge_base():  # type: ignore[no-untyped-def]
     settings = get_settings()
     version = ensure_encoder()
     encoder = SentenceEncoder(Registry(settings.encoder_registry_dir).bundle_dir(version), version=version)
-    return KnowledgeBase(build_session_factory(build_engine(settings.database_url)), encoder)
+    return KnowledgeBase(build_session_factory(build_engine(database_url or settings.database_url)), encoder)
 
 
-def import_articles(path: Path, *, index: bool = True) -> dict[str, int]:
+def demo_knowledge_base(directory: Path):  # type: ignore[no-untyped-def]
+    """The demo shop's articles (both languages) in a fresh SQLite database under `directory`, searched
+    by the active encoder exactly as the drafting workers search the team's knowledge base."""
+    from shared.db import upgrade_database
+
+    url = f"sqlite:///{directory / 'demo_kb.db'}"
+    upgrade_database(url)
+    for path in DEMO_KB_DIRS:
+        import_articles(path, index=False, database_url=url)
+    knowledge = _knowledge_base(url)
+    knowledge.index_pending()
+    return knowledge
+
+
+def import_articles(path: Path, *, index: bool = True, database_url: str | None = None) -> dict[str, int]:
     from shared.db import build_engine, build_session_factory, session_scope
     from shared.kb.importers import read_articles
     from shared.kb.store import upsert_article
 
     articles = read_articles(path)
-    factory = build_session_factory(build_engine(get_settings().database_url))
+    factory = build_session_factory(build_engine(database_url or get_settings().database_url))
     counts = {"articles": len(articles), "created": 0, "changed": 0, "unchanged": 0, "indexed_chunks": 0}
     with session_scope(factory) as session:
         for article in articles:
@@ -55,7 +69,7 @@ def import_articles(path: Path, *, index: bool = True) -> dict[str, int]:
             counts["changed"] += result.changed and not result.created
             counts["unchanged"] += not result.changed
     if index:
-        counts["indexed_chunks"] = _knowledge_base().index_pending()
+        counts["indexed_chunks"] = _knowledge_base(database_url).index_pending()
     return counts
 
 

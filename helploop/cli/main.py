@@ -12,6 +12,7 @@ from helploop.cli import (
     benchmark,
     client,
     generation,
+    guardrails,
     integrations,
     kb,
     keys,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         integrations.register,
         learning.register,
         pii.register,
+        guardrails.register,
     ]
     for register in registrars:
         register(commands)

@@ -1,7 +1,7 @@
 """The gateway's metrics and request ids: request timing hooks, an `X-Request-Id` on every response (the
 caller's when well-formed, else a new one; error bodies and the log lines about them carry it), and
 `GET /metrics` with what is read at scrape time — queue depth (Redis), the active and shadow model
-(registry), live accuracy (resolutions, cached) and dead letters waiting (database)."""
+(registry), live accuracy and draft adoption (resolutions, cached) and dead letters waiting (database)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.gateway.errors import REQUEST_ID_HEADER, assign_request_id, reques
 from services.gateway.resources import Resources
 from shared.celery_app import ALL_QUEUES
 from shared.db import session_scope
+from shared.drafting.adoption_service import adoption_report
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.learning.reports import live_accuracy
 from shared.metrics import HTTP_DURATION, PROVIDERS, WEBHOOK_DURATION, exposition_registry
@@ -34,10 +35,18 @@ class ScrapeTimeCollector(Collector):
     def __init__(self, resources: Resources, *, accuracy_ttl_s: float = 60.0) -> None:
         self.res = resources
         self._accuracy: tuple[float, list[Metric]] = (0.0, [])
+        self._adoption: tuple[float, list[Metric]] = (0.0, [])
         self._accuracy_ttl_s = accuracy_ttl_s
 
     def collect(self) -> Iterator[Metric]:
-        for source in (self._queues, self._models, self._accuracy_metrics, self._dead_letters):
+        sources = (
+            self._queues,
+            self._models,
+            self._accuracy_metrics,
+            self._adoption_metrics,
+            self._dead_letters,
+        )
+        for source in sources:
             try:
                 yield from source()
             except Exception as exc:
@@ -90,6 +99,28 @@ class ScrapeTimeCollector(Collector):
             ratio.add_metric([version], float(report["accuracy"]))
         self._accuracy = (time.monotonic(), [ratio, resolved])
         return self._accuracy[1]
+
+    def _adoption_metrics(self) -> list[Metric]:
+        cached_at, metrics = self._adoption
+        if time.monotonic() - cached_at < self._accuracy_ttl_s:
+            return metrics
+        report = adoption_report(session_factory=self.res.session_factory, window_days=ACCURACY_WINDOW_DAYS)
+        ratio = GaugeMetricFamily(
+            "helploop_draft_adoption_ratio",
+            "Share of resolved tickets whose draft the agent sent as is or edited (not discarded), 7 days",
+            labels=["source"],
+        )
+        resolved = GaugeMetricFamily(
+            "helploop_draft_adoption_resolved_tickets",
+            "Resolved tickets with a draft and the agent's reply behind the adoption ratio, last 7 days",
+            labels=["source"],
+        )
+        for source, summary in report["per_source"].items():
+            resolved.add_metric([source], float(summary["resolved_with_draft"]))
+            if summary["adoption_rate"] is not None:
+                ratio.add_metric([source], float(summary["adoption_rate"]))
+        self._adoption = (time.monotonic(), [ratio, resolved])
+        return self._adoption[1]
 
     def _dead_letters(self) -> list[Metric]:
         waiting = GaugeMetricFamily(

@@ -135,6 +135,12 @@ OPERATIONS: dict[str, Operation] = {
         errors=(401, 404, 422),
         query={"window_days": {"type": "number"}, "model_version": {"type": "string"}},
     ),
+    "learning.get_draft_adoption": Operation(
+        "What agents did with the drafts: sent as is, edited or discarded (overall, per intent, generator "
+        "version, language, draft source)",
+        errors=(401, 422),
+        query={"window_days": {"type": "number"}},
+    ),
     "access.get_audit_log": Operation(
         "Admin requests (allowed or refused), newest first",
         "admin",

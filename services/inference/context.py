@@ -105,6 +105,7 @@ def _draft_context(
         generation=generation,
         kb_passages=settings.draft_kb_passages,
         min_kb_score=settings.draft_min_kb_score,
+        allow_untuned=settings.draft_allow_untuned_generator,
     )
 
 

@@ -1,9 +1,12 @@
 """Draft a reply for one classified ticket and store it: the plain function behind the Celery task.
 
 Prompt = system instructions + the top knowledge-base chunks + the ticket + its predicted intent. The
-draft is checked by the guardrails; empty or degenerate output, or a draft not in the ticket's language, is
-replaced by the intent's template in the ticket's language (a generator whose bundle lists the languages it
-writes is not even asked for a ticket in another one).
+draft is checked by the guardrails. A draft that is empty, degenerate, in another language than the
+ticket, or says something unsafe (a template placeholder, "contact customer service", a promise or refusal
+no cited article supports, a figure contradicting an article) is replaced by the intent's template in the
+ticket's language; the flags and reasons stay on the stored draft. A generator is not even asked when its
+bundle lists the languages it writes and the ticket's is not one, or when it was never fine-tuned (an
+untuned model is never a draft source unless `HELPLOOP_DRAFT_ALLOW_UNTUNED_GENERATOR` says so).
 """
 
 from __future__ import annotations
@@ -19,15 +22,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import Ticket, session_scope
-from shared.drafting.guardrails import Flag, GuardrailReport, check_draft
+from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, check_draft
 from shared.drafting.models import Draft
 from shared.drafting.prompt import Passage, build_prompt
 from shared.drafting.templates import fallback_reply
+from shared.kb.search import relevant_passages
 from shared.metrics import DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
 from shared.runtime.generator import Generation, GenerationConfig
 
 log = logging.getLogger(__name__)
-UNUSABLE = {Flag.EMPTY, Flag.DEGENERATE, Flag.WRONG_LANGUAGE, Flag.LANGUAGE_NOT_SERVED}
+UNUSABLE = {
+    Flag.EMPTY,
+    Flag.DEGENERATE,
+    Flag.WRONG_LANGUAGE,
+    Flag.LANGUAGE_NOT_SERVED,
+    Flag.UNTUNED_GENERATOR,
+    *CONTENT_FLAGS,
+}
 
 
 class DraftOutcome(StrEnum):
@@ -45,6 +56,7 @@ class DraftContext:
     generation: GenerationConfig
     kb_passages: int = 3
     min_kb_score: float | None = None  # None: the encoder's own relevance floor
+    allow_untuned: bool = False  # an untuned generator's drafts are used (evaluation only)
 
 
 @dataclass(frozen=True)
@@ -70,45 +82,52 @@ def _load(session: Session, ticket_id: str, version: str) -> TicketFacts | Draft
 
 
 def retrieve_passages(context: DraftContext, text: str) -> list[Passage]:
-    if context.kb_passages == 0:
-        return []
-    knowledge = context.knowledge.get()
-    hits, _ = knowledge.search(text, k=context.kb_passages)
-    floor = knowledge.encoder.min_relevance if context.min_kb_score is None else context.min_kb_score
-    return [
-        Passage(h.article_id, f"{h.title} — {h.heading}" if h.heading else h.title, h.text)
-        for h in hits
-        if h.score >= floor
-    ]
+    return relevant_passages(
+        context.knowledge.get(), text, k=context.kb_passages, min_score=context.min_kb_score
+    )
 
 
-def _check(facts: TicketFacts, passages: list[Passage], generation: Generation | None) -> GuardrailReport:
-    if generation is None:  # not generated: the generator does not write the ticket's language
+def skip_reason(context: DraftContext, generator: Any, facts: TicketFacts) -> GuardrailReport | None:
+    """Why the generator is not asked at all (the ticket gets its template), or None."""
+    languages = getattr(generator, "languages", None)
+    if languages and facts.language and facts.language not in languages:
         reason = f"the generator does not write {facts.language}: the {facts.language} template instead"
         return GuardrailReport([Flag.LANGUAGE_NOT_SERVED], [reason])
+    if not getattr(generator, "fine_tuned", False) and not context.allow_untuned:
+        reason = f"generator {generator.version} was never fine-tuned: the template instead"
+        return GuardrailReport([Flag.UNTUNED_GENERATOR], [reason])
+    return None
+
+
+def _check(facts: TicketFacts, passages: list[Passage], generation: Generation) -> GuardrailReport:
     return check_draft(
         generation.text,
         ticket_text=facts.text,
-        cited_articles=[p.text for p in passages],
+        cited_articles=[p.cited_text() for p in passages],
         language=facts.language,
     )
 
 
 def _generate(
     context: DraftContext, generator: Any, facts: TicketFacts, passages: list[Passage]
-) -> Generation:
-    languages = getattr(generator, "languages", None)
-    if languages and facts.language and facts.language not in languages:
-        return Generation("", [], 0, "skipped", 0.0, 0.0)
+) -> tuple[Generation, GuardrailReport]:
+    skipped = skip_reason(context, generator, facts)
+    if skipped is not None:
+        return Generation("", [], 0, "skipped", 0.0, 0.0), skipped
     prompt = build_prompt(ticket=facts.text, intent=facts.intent, passages=passages)
     with INFERENCE_DURATION.labels("generate").time():
-        return generator.generate([prompt], context.generation)[0]
+        generation = generator.generate([prompt], context.generation)[0]
+    return generation, _check(facts, passages, generation)
 
 
 def _draft_row(
-    ticket_id: str, version: str, facts: TicketFacts, passages: list[Passage], generation: Generation
+    ticket_id: str,
+    version: str,
+    facts: TicketFacts,
+    passages: list[Passage],
+    outcome: tuple[Generation, GuardrailReport],
 ) -> Draft:
-    report = _check(facts, passages, generation if generation.finish_reason != "skipped" else None)
+    generation, report = outcome
     unusable = bool(UNUSABLE & set(report.flags))
     text = (
         fallback_reply(intent=facts.intent, customer_name=facts.customer_name, language=facts.language)
@@ -139,8 +158,8 @@ def draft_reply(*, ticket_id: str, context: DraftContext) -> DraftOutcome:
         return facts
     started = time.perf_counter()
     passages = retrieve_passages(context, facts.text)
-    generation = _generate(context, generator, facts, passages)
-    row = _draft_row(ticket_id, generator.version, facts, passages, generation)
+    generation, report = _generate(context, generator, facts, passages)
+    row = _draft_row(ticket_id, generator.version, facts, passages, (generation, report))
     try:
         with session_scope(context.session_factory) as session:
             session.add(row)

@@ -5,7 +5,10 @@
 - no echo of the customer's personal data (e-mail, phone, card, IBAN) from the ticket;
 - not empty and not degenerate (repetition loops, a phrase repeated over and over);
 - in the customer's language: a draft the language detector confidently places in another language than
-  the ticket (an English reply to a Chinese ticket) is `wrong_language`.
+  the ticket (an English reply to a Chinese ticket) is `wrong_language`;
+- what it says (`shared.drafting.policy_checks`): no template placeholders, no "contact customer service"
+  deflection, no promise or refusal of a refund, cancellation, compensation, replacement, delivery date or
+  policy exception that no cited article supports, no figure contradicting a cited article.
 
 Chinese drafts are checked alike: a number glued to Chinese characters ("请在3个工作日内", "退还59.90元")
 is still an item, full-width digits count as ASCII, and ¥/元/块/人民币 amounts are amounts.
@@ -17,6 +20,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from shared.drafting.policy_checks import (
+    commitment_reasons,
+    contradiction_reasons,
+    deflection_reason,
+    placeholder_reason,
+)
 from shared.pii import find_pii
 from shared.pii_zh import WORD, normalise_width
 
@@ -25,7 +34,10 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # boundaries are "not a Latin word character" (WORD), so Chinese characters around an item don't hide it
 REFERENCE = re.compile(
     rf"(?<!-)(?<!{WORD})(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+|#\d{{3,}}"
+    rf"|(?<!{WORD})(?=[A-Z0-9]*\d[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{{8,}}(?!{WORD})"  # 1Z999AA10123456784
 )
+MEASURE = re.compile(r"\d+(?:-[a-z]+)+")  # "3-year", "2-day": a number and its unit, checked as the number
+CITATION_MARK = re.compile(r"\[\d{1,2}\]")  # "[1]": the prompt's passage numbers, not a fact
 AMOUNT = re.compile(
     r"(?:[$€£¥￥]\s?\d[\d,]*(?:\.\d+)?"
     r"|\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|CNY|RMB|dollars|euros|pounds|元|块|人民币))"
@@ -41,6 +53,22 @@ class Flag:
     DEGENERATE = "degenerate"
     WRONG_LANGUAGE = "wrong_language"
     LANGUAGE_NOT_SERVED = "language_not_served"  # the generator does not write it: not asked at all
+    PLACEHOLDER = "placeholder"
+    DEFLECTION = "deflection"
+    UNSUPPORTED_PROMISE = "unsupported_promise"
+    UNSUPPORTED_REFUSAL = "unsupported_refusal"
+    CONTRADICTION = "contradiction"
+    UNTUNED_GENERATOR = "untuned_generator"  # the active generator was never fine-tuned: not asked at all
+
+
+# what each content flag's reason starts with (the list of items follows)
+CONTENT_FLAGS = (
+    Flag.PLACEHOLDER,
+    Flag.DEFLECTION,
+    Flag.UNSUPPORTED_PROMISE,
+    Flag.UNSUPPORTED_REFUSAL,
+    Flag.CONTRADICTION,
+)
 
 
 @dataclass(frozen=True)
@@ -66,14 +94,16 @@ def grounding_items(text: str) -> list[tuple[str, str, str]]:
     """(kind, shown text, comparison key) for every checkable item, URLs and e-mails first so their
     digits are not checked again as numbers."""
     items: list[tuple[str, str, str]] = []
-    rest = normalise_width(text)
+    rest = CITATION_MARK.sub(" ", normalise_width(text))
     for kind, pattern in (("url", URL), ("email", EMAIL)):
         for match in pattern.finditer(rest):
             items.append((kind, _strip_trailing(match.group(0)), _strip_trailing(match.group(0)).lower()))
         rest = pattern.sub(" ", rest)
-    for match in REFERENCE.finditer(rest):
+    references = [m for m in REFERENCE.finditer(rest) if not MEASURE.fullmatch(m.group(0))]
+    for match in references:
         items.append(("reference", match.group(0), match.group(0).lower().lstrip("#")))
-    rest = REFERENCE.sub(" ", rest)
+    for match in reversed(references):
+        rest = rest[: match.start()] + " " + rest[match.end() :]
     for match in AMOUNT.finditer(rest):
         items.append(("amount", match.group(0), _number_key(match.group(0))))
     rest = AMOUNT.sub(" ", rest)
@@ -130,28 +160,45 @@ def language_mismatch(draft: str, language: str | None) -> str | None:
     return f"the ticket is in {language}, the draft in {detected}"
 
 
+def content_findings(draft: str, *, ticket_text: str, cited_articles: list[str]) -> list[tuple[str, str]]:
+    """(flag, reason) for what the draft says: placeholders, deflection, unsupported commitments,
+    contradicted figures."""
+    findings: list[tuple[str, str]] = []
+    placeholder = placeholder_reason(draft)
+    if placeholder:
+        findings.append((Flag.PLACEHOLDER, placeholder))
+    deflection = deflection_reason(draft)
+    if deflection:
+        findings.append((Flag.DEFLECTION, deflection))
+    promises, refusals = commitment_reasons(draft, ticket_text=ticket_text, cited_articles=cited_articles)
+    if promises:
+        findings.append((Flag.UNSUPPORTED_PROMISE, "no cited article supports: " + "; ".join(promises)))
+    if refusals:
+        findings.append((Flag.UNSUPPORTED_REFUSAL, "no cited article says no to: " + "; ".join(refusals)))
+    contradictions = contradiction_reasons(draft, ticket_text=ticket_text, cited_articles=cited_articles)
+    if contradictions:
+        findings.append((Flag.CONTRADICTION, "; ".join(contradictions[:3])))
+    return findings
+
+
 def check_draft(
     draft: str, *, ticket_text: str, cited_articles: list[str], language: str | None = None
 ) -> GuardrailReport:
     """All flags that apply, with a readable reason for each (`language`: the ticket's, when known)."""
-    flags: list[str] = []
-    reasons: list[str] = []
-    if len(draft.strip()) < MIN_CHARS:
-        return GuardrailReport([Flag.EMPTY], [f"draft has {len(draft.strip())} characters"])
-    mismatch = language_mismatch(draft, language)
-    if mismatch:
-        flags.append(Flag.WRONG_LANGUAGE)
-        reasons.append(mismatch)
-    degenerate = degenerate_reason(draft)
-    if degenerate:
-        flags.append(Flag.DEGENERATE)
-        reasons.append(degenerate)
+    stripped = draft.strip()
+    # a Chinese character carries about as much as three Latin letters
+    if len(stripped) + 2 * len(re.findall(r"[\u4e00-\u9fff]", stripped)) < MIN_CHARS:
+        return GuardrailReport([Flag.EMPTY], [f"draft has {len(stripped)} characters"])
+    findings: list[tuple[str, str | None]] = [
+        (Flag.WRONG_LANGUAGE, language_mismatch(draft, language)),
+        (Flag.DEGENERATE, degenerate_reason(draft)),
+    ]
     missing = ungrounded_items(draft, sources=[ticket_text, *cited_articles])
     if missing:
-        flags.append(Flag.UNGROUNDED)
-        reasons.append("not in the ticket or a cited article: " + ", ".join(missing[:10]))
+        findings.append((Flag.UNGROUNDED, "not in the ticket or a cited article: " + ", ".join(missing[:10])))
     echoed = echoed_pii(draft, ticket_text=ticket_text)
     if echoed:
-        flags.append(Flag.PII_ECHO)
-        reasons.append("repeats the customer's " + ", ".join(echoed))
-    return GuardrailReport(flags, reasons)
+        findings.append((Flag.PII_ECHO, "repeats the customer's " + ", ".join(echoed)))
+    findings.extend(content_findings(draft, ticket_text=ticket_text, cited_articles=cited_articles))
+    found = [(flag, reason) for flag, reason in findings if reason]
+    return GuardrailReport([flag for flag, _ in found], [reason for _, reason in found])  # type: ignore[misc]

@@ -30,3 +30,21 @@ class Draft(Base):
     tokens: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DraftAdoption(Base):
+    """What the agent did with the draft once the ticket was resolved (`shared.drafting.adoption`)."""
+
+    __tablename__ = "draft_adoptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
+    generator_version: Mapped[str] = mapped_column(String(64), index=True)
+    draft_source: Mapped[str] = mapped_column(String(16))  # model | template
+    intent: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))  # sent_as_is | edited | discarded
+    chrf: Mapped[float] = mapped_column(Float)
+    edit_distance: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

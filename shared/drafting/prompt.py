@@ -25,6 +25,11 @@ class Passage:
     source_id: str
     title: str
     text: str
+    url: str | None = None  # the article's public address: a draft may link it
+
+    def cited_text(self) -> str:
+        """What a draft citing this passage may take facts from (guardrails): its text and its link."""
+        return f"{self.text}\n{self.url}" if self.url else self.text
 
 
 def _clip(text: str, words: int) -> str:

@@ -1,7 +1,8 @@
 """Fallback replies per intent and language, used when the generator is unavailable or its draft is flagged.
 
-They promise nothing that needs a number, an id or a link, so they are always grounded. A ticket gets the
-fallback in its own language (English or Chinese); other languages get English.
+They promise nothing that needs a number, an id or a link, and commit to no refund, replacement or
+cancellation (that is the team's policy to state), so they pass every guardrail without a cited article.
+A ticket gets the fallback in its own language (English or Chinese); other languages get English.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ BY_INTENT = {
     "our warehouse and the carrier and will update you with what we find.",
     "refund_request": "Thank you for your message about your refund. We are looking into it and will "
     "confirm the details of the refund shortly.",
-    "return_item": "Thank you for getting in touch about a return. We will send you the return "
-    "instructions and a prepaid label shortly.",
-    "damaged_item": "I'm sorry that your item arrived damaged. We will arrange a replacement or a refund, "
-    "whichever you prefer; a photo of the damage helps us process it faster.",
+    "return_item": "Thank you for getting in touch about a return. We are checking your order and will send "
+    "you the next steps shortly.",
+    "damaged_item": "I'm sorry that your item arrived damaged. We are checking the options for you right "
+    "away; a photo of the damage and of the box helps us sort it out faster.",
     "warranty_claim": "I'm sorry the product has stopped working. We will review your warranty claim and "
     "get back to you with the next steps.",
     "complaint": "I'm sorry about your experience. Your complaint has been passed to a team lead, who will "
@@ -52,9 +53,9 @@ BY_INTENT_ZH = {
     "where_is_my_order": "很抱歉您的包裹还没有送到。我们正在联系仓库和快递公司核实物流状态，"
     "查到结果后马上告诉您。",
     "refund_request": "收到您关于退款的消息。我们正在核实，稍后会和您确认退款的具体情况。",
-    "return_item": "感谢您联系我们办理退货。我们稍后会把退货说明和预付费退货面单发给您。",
-    "damaged_item": "很抱歉您收到的商品有损坏。我们可以为您换货或退款，按您的意愿处理；"
-    "方便的话请拍一张破损照片，可以加快处理。",
+    "return_item": "感谢您联系我们办理退货。我们正在核实订单，稍后把下一步的操作告诉您。",
+    "damaged_item": "很抱歉您收到的商品有损坏。我们马上为您核实处理方案；"
+    "方便的话请拍一张商品和外包装的破损照片，可以加快处理。",
     "warranty_claim": "很抱歉商品出现了故障。我们会审核您的保修申请，并尽快告诉您下一步怎么处理。",
     "complaint": "非常抱歉给您带来了不好的体验。您的投诉已经转交给主管，主管会亲自查看并回复您。",
     "praise": "非常感谢您的肯定和鼓励！我们已经把您的话转达给团队。",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
+from shared.drafting.prompt import Passage
 from shared.kb.chunking import embedding_text
 from shared.kb.models import KbArticle, KbChunk
 from shared.kb.store import current_revision, pending_chunks, store_embeddings
@@ -111,3 +112,19 @@ class KnowledgeBase:
                     session=session, chunks=chunks, vectors=vectors, encoder=self.encoder.version
                 )
                 done += len(chunks)
+
+
+def relevant_passages(
+    knowledge: KnowledgeBase, text: str, *, k: int, min_score: float | None
+) -> list[Passage]:
+    """The drafting prompt's context: the top `k` articles' best chunks at or above the relevance floor
+    (`min_score`, else the encoder's own). Training data is built with this very function."""
+    if k == 0:
+        return []
+    hits, _ = knowledge.search(text, k=k)
+    floor = knowledge.encoder.min_relevance if min_score is None else min_score
+    return [
+        Passage(h.article_id, f"{h.title} — {h.heading}" if h.heading else h.title, h.text, h.url)
+        for h in hits
+        if h.score >= floor
+    ]

@@ -100,6 +100,8 @@ class OnnxGenerator:
         self.max_context = int(self.config["max_context"])
         # the languages its drafts are written in (None: not recorded, bundles before this key)
         self.languages: list[str] | None = self.config.get("languages")
+        # fine-tuned on replies (bundles before this key: treated as untuned, see services/inference/drafting)
+        self.fine_tuned = bool(self.config.get("fine_tuned", False))
         self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)
         self.device = session_device(self.session)
         self.bind_io = self.device == "cuda" if bind_io is None else bind_io

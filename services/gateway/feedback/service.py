@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.celery_app import QUEUE_CALLBACKS, TASK_RESOLUTION_LABELS
 from shared.db import Ticket, session_scope
 from shared.db.models import utcnow
+from shared.drafting.adoption_service import record_adoption
 from shared.integrations.models import Resolution
+from shared.metrics import DRAFT_ADOPTIONS
 from shared.outbox.service import add_message
 from shared.pii import redact
 from shared.schemas import ResolutionView
@@ -96,13 +98,18 @@ def record_resolution(
                 else:
                     _fill(row, ticket, final_labels, reply, at)
                 session.flush()
+                adoption = record_adoption(session, ticket=ticket, reply=row.reply, at=at)
+                outcome = (adoption.outcome, adoption.draft_source) if adoption is not None else None
                 if fetch_labels:
                     add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id], queue=QUEUE_CALLBACKS)
                 view = _view(row)
+            if outcome is not None:
+                DRAFT_ADOPTIONS.labels(*outcome).inc()
             log.info(
-                "resolution of ticket %s recorded (correct=%s%s)",
+                "resolution of ticket %s recorded (correct=%s, draft %s%s)",
                 view.ticket_id,
                 view.correct,
+                outcome[0] if outcome else "none",
                 "; final labels to be read from the helpdesk" if fetch_labels else "",
             )
             return view

@@ -1,7 +1,8 @@
 """Batch reclassification jobs, shadow reports and live accuracy over HTTP.
 
 `POST /v1/reclassify` (admin), `GET /v1/jobs/<id>`, `POST /v1/jobs/<id>/resume` (admin),
-`GET /v1/models/<v>/shadow-report`, `GET /v1/accuracy?window_days=7&model_version=`.
+`GET /v1/models/<v>/shadow-report`, `GET /v1/accuracy?window_days=7&model_version=`,
+`GET /v1/drafts/adoption?window_days=30`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
+from shared.drafting.adoption_service import adoption_report
 from shared.learning import jobs
 from shared.learning.dispatch import dispatch_chunks
 from shared.learning.reports import live_accuracy, shadow_report
@@ -109,15 +111,27 @@ def get_shadow_report(version: str) -> Response:
     return jsonify(report)
 
 
-@bp.get("/v1/accuracy")
-def get_live_accuracy() -> Response:
-    require_api_key()
+def _window_days(default: str) -> float:
     try:
-        window = float(request.args.get("window_days", "7"))
+        window = float(request.args.get("window_days", default))
     except ValueError:
         raise ApiError(422, "invalid_parameter", "window_days must be a number") from None
     if not 0 < window <= 365:
         raise ApiError(422, "invalid_parameter", "window_days must be in (0, 365]")
+    return window
+
+
+@bp.get("/v1/drafts/adoption")
+def get_draft_adoption() -> Response:
+    require_api_key()
+    window = _window_days("30")
+    return jsonify(adoption_report(session_factory=resources().session_factory, window_days=window))
+
+
+@bp.get("/v1/accuracy")
+def get_live_accuracy() -> Response:
+    require_api_key()
+    window = _window_days("7")
     version = _known_version(request.args.get("model_version") or None)
     return jsonify(
         live_accuracy(session_factory=resources().session_factory, version=version, window_days=window)

@@ -1,8 +1,10 @@
-"""`helploop evaluate-generator`: the Bitext hold-out, three ways side by side.
+"""`helploop evaluate-generator`: a hold-out, three ways side by side.
 
 (a) the untuned model, (b) nearest-neighbour retrieval of a training reply, (c) the fine-tuned model —
-(a) and (c) get the same prompt (the ticket plus the reply to its nearest training ticket).
-Metrics: chrF and ROUGE-L F1 against the reference replies, guardrail flag rate, tokens/s.
+(a) and (c) get the same prompt: on Bitext the ticket plus the reply to its nearest training ticket; on
+the demo shop (`--demo`) the knowledge-base passages the drafting workers would show.
+Metrics: chrF and ROUGE-L F1 against the reference replies, guardrail flag rate (and the flags by
+reason), tokens/s.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,14 +62,16 @@ def generate_all(
 
 def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str, Any]:
     references = [e.reply for e in test]
-    flagged = [
-        not check_draft(text, ticket_text=e.ticket, cited_articles=[p.text for p in e.passages]).ok
+    reports = [
+        check_draft(text, ticket_text=e.ticket, cited_articles=[p.text for p in e.passages])
         for text, e in zip(output.texts, test, strict=True)
     ]
+    flagged = [not r.ok for r in reports]
     return {
         "system": name,
         **text_scores(output.texts, references),
         "guardrail_flag_rate": sum(flagged) / max(len(flagged), 1),
+        "flags": dict(Counter(flag for r in reports for flag in r.flags)),
         "tokens_per_second": output.tokens / output.seconds if output.seconds else None,
         "examples": len(references),
     }
@@ -80,9 +85,13 @@ def evaluate_generators(
     generators: dict[str, OnnxGenerator],
     config: GenerationConfig,
     batch: int = 8,
+    keep_passages: bool = False,
 ) -> dict[str, Any]:
+    """`keep_passages`: the test examples carry their prompt's context already (the demo shop's KB
+    passages); otherwise each gets the reply to its nearest training ticket."""
     neighbours = nearest(encoder, [e.ticket for e in test], [e.ticket for e in train])
-    test = with_neighbour_replies(test, train, neighbours, skip_self=False)
+    if not keep_passages:
+        test = with_neighbour_replies(test, train, neighbours, skip_self=False)
     retrieval = SystemOutput([train[n[0]].reply for n in neighbours], 0, 0.0)
     rows = [_row("nearest-neighbour retrieval", retrieval, test)]
     prompts = [build_prompt(ticket=e.ticket, intent=e.intent, passages=e.passages) for e in test]
@@ -102,26 +111,27 @@ def evaluate_generators(
     }
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> Path:
+def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bitext hold-out") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(
         json.dumps({k: v for k, v in report.items() if k != "prompts"}, indent=2)
     )
     lines = [
-        "# Reply drafts on the Bitext hold-out",
+        f"# Reply drafts on {title}",
         "",
         f"{report['examples']} held-out tickets (never trained on), greedy decoding, "
         f"max {report['max_new_tokens']} new tokens, repetition penalty "
         f"{report.get('repetition_penalty', 1.1)}.",
         "",
-        "| system | chrF | ROUGE-L | guardrail flags | tokens/s |",
-        "|---|---|---|---|---|",
+        "| system | chrF | ROUGE-L | guardrail flags | flags by reason | tokens/s |",
+        "|---|---|---|---|---|---|",
     ]
     for row in report["systems"]:
         speed = f"{row['tokens_per_second']:.1f}" if row["tokens_per_second"] else "—"
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(row.get("flags", {}).items())) or "—"
         lines.append(
             f"| {row['system']} | {row['chrf']:.1f} | {row['rouge_l']:.1f} | "
-            f"{row['guardrail_flag_rate']:.1%} | {speed} |"
+            f"{row['guardrail_flag_rate']:.1%} | {reasons} | {speed} |"
         )
     if report.get("speed"):
         lines += ["", "Decoding speed (64 new tokens, greedy, median of 3):", ""]

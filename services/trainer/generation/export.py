@@ -115,13 +115,16 @@ def generator_config(
     }
 
 
-def write_generator_bundle(model: Any, tokenizer: Any, staging: Path, *, attention: str = "grouped") -> None:
-    """`attention`: "grouped" (fast, the default) or "repeated" (transformers' own)."""
+def write_generator_bundle(
+    model: Any, tokenizer: Any, staging: Path, *, attention: str = "grouped", fine_tuned: bool = False
+) -> None:
+    """`attention`: "grouped" (fast, the default) or "repeated" (transformers' own); `fine_tuned`: trained
+    on replies (drafting never uses an untuned bundle's drafts)."""
     import json
 
     if attention not in ("grouped", "repeated"):
         raise ValueError(f"attention must be 'grouped' or 'repeated', not {attention!r}")
     export_decoder(model, staging / "decoder.onnx", attention=attention)
     tokenizer.save_pretrained(str(staging))
-    config = generator_config(model, tokenizer, attention=attention)
+    config = {**generator_config(model, tokenizer, attention=attention), "fine_tuned": fine_tuned}
     (staging / "config.json").write_text(json.dumps(config, indent=2))

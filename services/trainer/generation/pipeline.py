@@ -103,7 +103,7 @@ def build_generator(
     model.eval()
     staging = registry.staging_dir()
     try:
-        write_generator_bundle(model, tokenizer, staging, attention=attention)
+        write_generator_bundle(model, tokenizer, staging, attention=attention, fine_tuned=bool(examples))
         check_generator_parity(model, tokenizer, staging)
         suffix = "ft" if examples else "base"
         version = f"{new_version_id()}-{suffix}"

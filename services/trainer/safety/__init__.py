@@ -1,0 +1,1 @@
+"""Draft-safety evaluation: a labelled set of clean drafts and planted faults, scored per reason."""

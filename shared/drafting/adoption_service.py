@@ -1,0 +1,87 @@
+"""Adoption of drafts: recorded with each resolution that carries the agent's reply, reported over a
+window (overall, per intent, per generator version, per language, per draft source)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db import Ticket, session_scope
+from shared.db.models import utcnow
+from shared.drafting.adoption import ADOPTION_THRESHOLDS, EDITED, OUTCOMES, SENT_AS_IS, compare
+from shared.drafting.models import Draft, DraftAdoption
+from shared.pii import redact
+
+MAX_ROWS = 200_000
+
+
+def record_adoption(
+    session: Session, *, ticket: Ticket, reply: str | None, at: datetime
+) -> DraftAdoption | None:
+    """Compare the agent's (redacted) final reply with the ticket's latest draft, in the caller's
+    transaction; a re-resolved ticket updates its row. None when there is no reply or no draft."""
+    if not reply:
+        return None
+    draft = session.scalars(
+        select(Draft).where(Draft.ticket_id == ticket.id).order_by(Draft.created_at.desc(), Draft.id.desc())
+    ).first()
+    if draft is None:
+        return None
+    adoption = compare(redact(draft.text), reply)
+    row = session.scalars(select(DraftAdoption).where(DraftAdoption.ticket_id == ticket.id)).first()
+    if row is None:
+        row = DraftAdoption(ticket_id=ticket.id)
+        session.add(row)
+    latest = ticket.results[-1] if ticket.results else None
+    row.draft_id = draft.id
+    row.generator_version = draft.generator_version
+    row.draft_source = draft.source
+    row.intent = draft.intent
+    row.language = (latest.language if latest else None) or ticket.language
+    row.outcome = adoption.outcome
+    row.chrf = adoption.chrf
+    row.edit_distance = adoption.edit_distance
+    row.resolved_at = at
+    return row
+
+
+def _summary(rows: list[DraftAdoption]) -> dict[str, Any]:
+    counts = Counter(r.outcome for r in rows)
+    n = len(rows)
+    kept = counts[SENT_AS_IS] + counts[EDITED]
+    return {
+        "resolved_with_draft": n,
+        **{outcome: counts[outcome] for outcome in OUTCOMES},
+        "adoption_rate": round(kept / n, 4) if n else None,  # sent as is or edited
+        "sent_as_is_rate": round(counts[SENT_AS_IS] / n, 4) if n else None,
+        "mean_chrf": round(sum(r.chrf for r in rows) / n, 2) if n else None,
+        "mean_edit_distance": round(sum(r.edit_distance for r in rows) / n, 4) if n else None,
+    }
+
+
+def adoption_report(*, session_factory: sessionmaker[Session], window_days: float) -> dict[str, Any]:
+    """Adoption of drafts resolved in the last `window_days`, overall and broken down."""
+    since = utcnow() - timedelta(days=window_days)
+    query = select(DraftAdoption).where(DraftAdoption.resolved_at >= since).limit(MAX_ROWS)
+    with session_scope(session_factory) as session:
+        rows = list(session.scalars(query))
+        session.expunge_all()
+    groups: dict[str, dict[str, list[DraftAdoption]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        groups["per_intent"][row.intent or "unknown"].append(row)
+        groups["per_generator_version"][row.generator_version].append(row)
+        groups["per_language"][row.language or "unknown"].append(row)
+        groups["per_source"][row.draft_source].append(row)
+    return {
+        "window_days": window_days,
+        "thresholds": ADOPTION_THRESHOLDS,
+        **_summary(rows),
+        **{
+            name: {key: _summary(items) for key, items in sorted(group.items())}
+            for name, group in groups.items()
+        },
+    }
