@@ -48,23 +48,31 @@ def list_models(registry: Registry) -> list[dict[str, Any]]:
 
 
 def activate_model(
-    *, registry: Registry, version: str, redis_client: redis.Redis | None, force: bool = False
+    *,
+    registry: Registry,
+    version: str,
+    redis_client: redis.Redis | None,
+    force: bool = False,
+    kind: str = CLASSIFIER,
 ) -> dict[str, Any]:
+    """`kind`: which registry this is (classifier, generator, encoder), named in the announcement."""
     previous = registry.activate(version, force=force)
-    announce(redis_client, registry=CLASSIFIER, event="activated", version=version)
+    announce(redis_client, registry=kind, event="activated", version=version)
     return {"active": version, "previous": previous}
 
 
-def rollback_model(*, registry: Registry, redis_client: redis.Redis | None) -> dict[str, Any]:
+def rollback_model(
+    *, registry: Registry, redis_client: redis.Redis | None, kind: str = CLASSIFIER
+) -> dict[str, Any]:
     current = registry.active_version()
     target = registry.rollback()
-    announce(redis_client, registry=CLASSIFIER, event="rolled_back", version=target)
+    announce(redis_client, registry=kind, event="rolled_back", version=target)
     return {"active": target, "previous": current}
 
 
 def set_shadow_model(
-    *, registry: Registry, version: str | None, redis_client: redis.Redis | None
+    *, registry: Registry, version: str | None, redis_client: redis.Redis | None, kind: str = CLASSIFIER
 ) -> dict[str, Any]:
     registry.set_shadow(version)
-    announce(redis_client, registry=CLASSIFIER, event="shadow", version=version)
+    announce(redis_client, registry=kind, event="shadow", version=version)
     return {"shadow": version, "active": registry.active_version()}

@@ -9,13 +9,12 @@ import pytest
 from sacrebleu.metrics import CHRF
 
 from services.gateway.app import create_app
-from services.gateway.tickets.service import ingest_ticket
 from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.adoption import DISCARDED, EDITED, SENT_AS_IS, chrf, compare, edit_distance
 from shared.drafting.models import Draft, DraftAdoption
 from shared.metrics import DRAFT_ADOPTIONS
 from tests.conftest import API_KEY, settings_overrides
-from tests.test_storage import ticket_in
+from tests.test_storage import stored_ticket
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 DRAFT = (
@@ -51,11 +50,9 @@ def gateway(sqlite_url: str, redis_url: str, tmp_path: Path):  # type: ignore[no
 
 
 def _drafted_ticket(factory, external_id: str, *, intent: str, text: str, source: str = "model") -> str:  # type: ignore[no-untyped-def]
-    ticket = ticket_in(body="My parcel has not arrived, contact me at sam.lee@example.com")
-    ticket = ticket.model_copy(update={"external_id": external_id})
-    ticket_id = ingest_ticket(
-        session_factory=factory, publish=lambda *_: None, source="api", event_id=external_id, ticket=ticket
-    ).ticket_id
+    ticket_id = stored_ticket(
+        factory, "My parcel has not arrived, contact me at sam.lee@example.com", external_id
+    )
     with session_scope(factory) as session:
         session.add(
             TriageResult(

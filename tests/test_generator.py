@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from services.gateway.tickets.service import ingest_ticket
 from services.inference.drafting import (
     UNUSABLE,
     DraftContext,
@@ -41,7 +40,7 @@ from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
 from shared.schemas import KbArticleIn
 from tests.conftest import REPO_ROOT
-from tests.test_storage import ticket_in
+from tests.test_storage import stored_ticket
 
 CACHE = REPO_ROOT / "var" / "cache"
 
@@ -150,10 +149,7 @@ def test_draft_cites_the_knowledge_base_and_is_idempotent(
     )
     with session_scope(factory) as session:
         upsert_article(session=session, article=article, source="test")
-    ticket = ticket_in(body="My parcel still hasn't arrived after 9 days. Where is it?")
-    ticket_id = ingest_ticket(
-        session_factory=factory, publish=lambda *_: None, source="api", event_id="e1", ticket=ticket
-    ).ticket_id
+    ticket_id = stored_ticket(factory, "My parcel still hasn't arrived after 9 days. Where is it?")
     with session_scope(factory) as session:
         session.add(
             TriageResult(

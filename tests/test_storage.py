@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.tickets.service import get_ticket_view, ingest_ticket, mark_tickets_queued
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
@@ -30,10 +31,10 @@ from shared.outbox.service import add_message, count_pending, hold_lease, purge_
 from shared.schemas import TicketIn
 
 
-def ticket_in(body: str = "where is my parcel?") -> TicketIn:
+def ticket_in(body: str = "where is my parcel?", external_id: str = "Z-1") -> TicketIn:
     return TicketIn.model_validate(
         {
-            "external_id": "Z-1",
+            "external_id": external_id,
             "subject": "Order",
             "body": body,
             "customer": {"id": "c1", "email": "a@example.com", "name": "A"},
@@ -41,6 +42,14 @@ def ticket_in(body: str = "where is my parcel?") -> TicketIn:
             "created_at": "2026-11-28T10:00:00+01:00",
         }
     )
+
+
+def stored_ticket(factory: sessionmaker[Session], body: str, external_id: str = "Z-1") -> str:
+    """A ticket accepted through the service (nothing published), its id."""
+    ticket = ticket_in(body=body, external_id=external_id)
+    return ingest_ticket(
+        session_factory=factory, publish=lambda *_: None, source="api", event_id=external_id, ticket=ticket
+    ).ticket_id
 
 
 @pytest.fixture
@@ -52,7 +61,7 @@ def engine(database_url: str) -> Engine:
 
 
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -60,7 +69,7 @@ def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
 
 def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
     upgrade_database(database_url)
-    assert current_revision(engine) == "0007"
+    assert current_revision(engine) == "0008"
 
 
 class Broker:

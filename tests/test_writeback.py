@@ -14,6 +14,7 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.deliveries.service import requeue_dead_letter
+from services.gateway.feedback.service import record_resolution
 from services.gateway.tickets.service import ingest_ticket
 from services.inference.routing import RoutingContext, route_ticket
 from services.inference.writeback.delivery import (
@@ -66,14 +67,22 @@ def contexts(factory, helpdesk: RecordingHelpdesk, tmp_path: Path, monkeypatch: 
 
 
 def triaged_ticket(
-    factory: sessionmaker[Session], source: str, external_id: str, *, flags: list[str] | None = None
+    factory: sessionmaker[Session],
+    source: str,
+    external_id: str,
+    *,
+    flags: list[str] | None = None,
+    body: str = "Where is my parcel NW-1?",
+    customer: str = "c1",
 ) -> str:
-    ticket = ticket_in("Where is my parcel NW-1?").model_copy(update={"external_id": external_id})
+    ticket = ticket_in(body).model_copy(update={"external_id": external_id})
+    ticket.customer.id = customer
+    ticket.customer.email = f"{customer}@example.com"
     result = ingest_ticket(
         session_factory=factory,
         publish=lambda *_: None,
         source=source,
-        event_id=f"e-{source}",
+        event_id=f"e-{source}-{external_id}",
         ticket=ticket,
     )
     with session_scope(factory) as session:
@@ -277,3 +286,31 @@ def test_a_retried_dead_letter_is_pending_with_its_outbox_message(contexts, fact
     assert deliver(delivery_id=delivery_id, context=writeback).outcome is DeliveryOutcome.SENT
     assert requeue_dead_letter(session_factory=factory, delivery_id=delivery_id)[1] is None  # sent: none
     assert requeue_dead_letter(session_factory=factory, delivery_id=10**9) is None
+
+
+def test_an_escalated_ticket_gets_a_brief_from_the_ticket_and_this_customers_history(  # type: ignore[no-untyped-def]
+    contexts, factory, helpdesk, tmp_path
+) -> None:
+    routing, _ = contexts
+    policy = tmp_path / "escalate.yml"
+    policy.write_text("intents: {where_is_my_order: {escalate: true}}\n")
+    escalating = RoutingContext(factory, PolicyHolder(policy), routing.integrations)
+    earlier = triaged_ticket(factory, "zendesk", "901", body="Parcel NW-1 is late.")
+    record_resolution(
+        session_factory=factory,
+        source="api",
+        final_labels={"label": "where_is_my_order"},
+        reply="Traced.",
+        ticket_id=earlier,
+    )
+    triaged_ticket(factory, "zendesk", "902", body="Someone else's parcel NW-7.", customer="c2")
+    body = "Order NW-48213 ($59.90) still not here after two weeks. Can you refund me? Mail c1@example.com"
+    ticket_id = triaged_ticket(factory, "zendesk", "903", flags=[], body=body)
+    assert run_all((escalating, contexts[1]), ticket_id) == [DeliveryOutcome.SENT]
+    note = helpdesk.writes()[-1].json()["ticket"]["comment"]["body"]
+    assert "route: escalate" in note and "Brief for the agent:" in note
+    assert "- Asks: “Can you refund me?”" in note and "sentiment: neutral" in note
+    assert "reference “NW-48213”; amount “$59.90”; duration “two weeks”" in note
+    assert "where_is_my_order · resolved as where_is_my_order on" in note and "ticket 901" in note
+    assert "ticket 902" not in note and "NW-7" not in note  # another customer's history never enters
+    assert "c1@example.com" not in note and "Suggested articles: late-or-lost-parcels" in note

@@ -87,6 +87,9 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
         # Bitext/file replies get the nearest resolved ticket's reply as context; demo examples carry the
         # knowledge-base passages already
         encoder=_encoder() if examples and not args.demo else None,
+        manifest_extra={"lineage": {"demo": {"per_intent": args.per_intent, "seed": DEMO_SEED}}}
+        if args.demo
+        else None,
         activate=not args.no_activate and args.serve == "fp32",
         attention=args.attention,
     )

@@ -1,4 +1,5 @@
-"""The learning loop's commands: `training-worker`, `beat`, `retrain`, `training-runs`, `reclassify`."""
+"""The learning loop's commands: `training-worker`, `beat`, `retrain`, `training-runs`, `reclassify`,
+`simulate-resolutions`."""
 
 from __future__ import annotations
 
@@ -138,6 +139,60 @@ def cmd_reclassify(args: argparse.Namespace) -> int:
     return 0 if args.no_wait else _follow(factory, job_id, args.interval)
 
 
+def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
+    """Demo tickets stored and resolved with an agent's reply, as a helpdesk's solved events would do."""
+    from datetime import timedelta
+
+    from tqdm import tqdm
+
+    from helploop.cli.kb import _knowledge_base
+    from services.gateway.feedback.service import record_resolution
+    from services.gateway.tickets.service import ingest_ticket
+    from services.trainer.demo_replies import demo_resolutions
+    from shared.db import build_engine, build_session_factory
+    from shared.kb.search import relevant_passages
+    from shared.schemas import TicketIn
+
+    settings = get_settings()
+    knowledge = _knowledge_base()
+    resolutions = demo_resolutions(
+        retrieve=lambda text: relevant_passages(knowledge, text, k=3, min_score=None),
+        per_intent=max(1, -(-args.count // 14)),
+        seed=args.seed,
+        style=args.style,
+    )[: args.count]
+    factory = build_session_factory(build_engine(settings.database_url))
+    start = datetime.now(UTC) - timedelta(minutes=len(resolutions))
+    for i, r in enumerate(tqdm(resolutions, desc="resolving", unit="ticket")):
+        subject, _, body = r.ticket.partition("\n\n")
+        ticket = TicketIn.model_validate(
+            {
+                "external_id": f"sim-{args.seed}-{i}",
+                "subject": subject[:1000],
+                "body": body or subject,
+                "customer": {"id": f"sim-{i}", "name": r.customer_name},
+                "created_at": start + timedelta(minutes=i),
+            }
+        )
+        accepted = ingest_ticket(
+            session_factory=factory,
+            publish=lambda *_: None,
+            source="api",
+            event_id=ticket.external_id,
+            ticket=ticket,
+        )
+        record_resolution(
+            session_factory=factory,
+            source="api",
+            final_labels={"label": r.intent},
+            reply=r.reply,
+            ticket_id=accepted.ticket_id,
+            resolved_at=start + timedelta(minutes=i, seconds=30),
+        )
+    print(json.dumps({"resolved": len(resolutions), "style": args.style, "seed": args.seed}))
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("training-worker", help="run the training worker (Celery queue `training`)")
     p.add_argument("--metrics-port", type=int, help="HTTP port of /metrics (default 9311; 0: none)")
@@ -165,3 +220,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("run", nargs="?")
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(handler=cmd_training_runs)
+    p = commands.add_parser(
+        "simulate-resolutions",
+        help="store demo tickets resolved with an agent's reply (try the learning loop without a helpdesk)",
+        description="Generates seeded demo tickets, stores them and records each one's resolution with the "
+        "final intent and an agent's reply grounded in the knowledge base, as a helpdesk's solved events "
+        "would. `--style team` writes in a team's own voice (named agents, their greeting and closing): the "
+        "nightly retrain then has something of its own to learn.",
+    )
+    p.add_argument("--count", type=int, default=500, help="resolved tickets (default 500)")
+    p.add_argument("--seed", type=int, default=77, help="seed of the demo tickets (default 77)")
+    p.add_argument("--style", choices=["demo", "team"], default="team")
+    p.set_defaults(handler=cmd_simulate_resolutions)

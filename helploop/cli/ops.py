@@ -97,7 +97,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     from shared import model_lifecycle as lifecycle
     from shared.registry import Registry
 
-    registry = Registry(get_settings().model_registry_dir)
+    settings = get_settings()
+    directories = {
+        "classifier": settings.model_registry_dir,
+        "generator": settings.generator_registry_dir,
+        "encoder": settings.encoder_registry_dir,
+    }
+    registry = Registry(directories[args.kind])
     if args.action == "list":
         _print_models(lifecycle.list_models(registry))
         return 0
@@ -115,13 +121,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not args.version:
             raise ValueError("models activate needs a version")
         result = lifecycle.activate_model(
-            registry=registry, version=args.version, redis_client=client, force=args.force
+            registry=registry, version=args.version, redis_client=client, force=args.force, kind=args.kind
         )
     elif args.action == "rollback":
-        result = lifecycle.rollback_model(registry=registry, redis_client=client)
+        result = lifecycle.rollback_model(registry=registry, redis_client=client, kind=args.kind)
     else:  # shadow: a version, or "off"
         version = None if args.version in (None, "off") else args.version
-        result = lifecycle.set_shadow_model(registry=registry, version=version, redis_client=client)
+        result = lifecycle.set_shadow_model(
+            registry=registry, version=version, redis_client=client, kind=args.kind
+        )
     print(json.dumps(result))
     return 0
 
@@ -149,8 +157,16 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--bind", default="127.0.0.1:8000")
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(handler=cmd_gateway)
-    p = commands.add_parser("models", help="list, show, activate, roll back or shadow classifier versions")
+    p = commands.add_parser(
+        "models", help="list, show, activate, roll back or shadow classifier (or generator, encoder) versions"
+    )
     p.add_argument("action", choices=["list", "show", "activate", "rollback", "shadow"])
+    p.add_argument(
+        "--kind",
+        choices=["classifier", "generator", "encoder"],
+        default="classifier",
+        help="which registry (default classifier); the workers swap to a new active version between tasks",
+    )
     p.add_argument("version", nargs="?", help="a version ('shadow off' stops shadowing)")
     p.add_argument("--force", action="store_true", help="activate even a version the gate rejected")
     p.set_defaults(handler=cmd_models)

@@ -159,7 +159,12 @@ def build_context(settings: Settings) -> WorkerContext:
         triage=triage,
         knowledge=knowledge,
         drafts=_draft_context(settings, factory, knowledge),
-        routing=RoutingContext(factory, PolicyHolder(settings.routing_policy_file), integrations),
+        routing=RoutingContext(
+            factory,
+            PolicyHolder(settings.routing_policy_file),
+            integrations,
+            history_retention_days=settings.history_retention_days,
+        ),
         writeback=_writeback_context(settings, factory, integrations),
         batch=BatchContext(factory, versions, top_k=settings.top_k),
         shadow=ShadowContext(factory, registry, versions),

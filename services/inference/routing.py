@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.writeback.render import plan_deliveries
 from shared.db import Ticket, TriageResult, session_scope
+from shared.drafting.brief import agent_brief, previous_tickets
 from shared.drafting.models import Draft
 from shared.integrations.config import Integration, Provider
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.metrics import TICKETS_ROUTED
 from shared.routing.models import RoutingDecision
-from shared.routing.policy import PolicyHolder, RouteFacts, decide
+from shared.routing.policy import PolicyHolder, Route, RouteFacts, decide
 
 log = logging.getLogger(__name__)
 GENERIC_SOURCES = ("generic", "api")
@@ -31,6 +32,7 @@ class RoutingContext:
     session_factory: sessionmaker[Session]
     policy: PolicyHolder
     integrations: dict[str, Integration]
+    history_retention_days: float = 365.0  # how far back a customer's earlier tickets enter the brief
 
     def integration_for(self, source: str) -> Integration | None:
         """Tickets from a helpdesk integration go back to it; generic/API tickets to the `generic` one."""
@@ -62,6 +64,15 @@ def _latest_draft(session: Session, ticket_id: str) -> Draft | None:
     return session.scalars(query).first()
 
 
+def _brief(
+    session: Session, context: RoutingContext, ticket: Ticket, result: TriageResult, draft: Draft | None
+) -> list[str]:
+    """What the agent taking an escalated ticket reads first (shared.drafting.brief)."""
+    history = previous_tickets(session, ticket, retention_days=context.history_retention_days)
+    citations = list(draft.citations) if draft is not None else []
+    return agent_brief(ticket=ticket, result=result, history=history, citations=citations)
+
+
 def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) -> RoutingDecision:
     result = ticket.results[-1]
     draft = _latest_draft(session, ticket.id)
@@ -86,9 +97,11 @@ def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) 
     session.flush()
     integration = context.integration_for(ticket.source)
     if integration is not None:
-        session.add_all(
-            plan_deliveries(ticket=ticket, decision=row, result=result, draft=draft, integration=integration)
+        brief = _brief(session, context, ticket, result, draft) if row.route == Route.ESCALATE else None
+        planned = plan_deliveries(
+            ticket=ticket, decision=row, result=result, draft=draft, integration=integration, brief=brief
         )
+        session.add_all(planned)
     log.info("ticket %s routed: %s → %s (%s)", ticket.id, row.route, row.queue, "; ".join(row.reasons))
     return row
 

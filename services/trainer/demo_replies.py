@@ -116,6 +116,13 @@ CLOSINGS = {
     "zh": ("如有其他问题，直接回复这封邮件就可以。", "感谢您的耐心。", ""),
 }
 SIGN_OFF = {"en": "Kind regards,\nThe Northwind Goods team", "zh": "祝好！\nNorthwind Goods 客服团队"}
+# a team's own voice, for simulated resolutions (`helploop simulate-resolutions --style team`): named
+# agents, their own greeting and closing; the facts are the same knowledge-base sections
+TEAM_AGENTS = ("Priya", "Tom", "Lena", "Marco", "Grace")
+TEAM_CLOSINGS = {
+    "en": ("If anything else comes up, just reply here and it comes straight back to me.",),
+    "zh": ("还有任何问题，直接回复这封邮件，会直接转到我这里。",),
+}
 ORDER_ID = re.compile(r"\bNW-\d{4,}\b", re.IGNORECASE)
 
 
@@ -154,10 +161,11 @@ class DemoResolution:
     grounded_in_context: bool  # False: no retrieved section answered it (the template's words)
 
 
-def greeting(name: str, language: str) -> str:
+def greeting(name: str, language: str, style: str = "demo") -> str:
     if language == "zh":
         return f"{name.strip()}您好，"
-    return f"Hi {(name.split(' ')[0].strip() or 'there')},"
+    first = name.split(" ")[0].strip() or "there"
+    return f"Hello {first}," if style == "team" else f"Hi {first},"
 
 
 def demo_reply(
@@ -168,22 +176,30 @@ def demo_reply(
     language: str,
     passages: list[Passage],
     rng: random.Random,
+    style: str = "demo",
 ) -> tuple[str, bool]:
-    """(reply, whether a retrieved passage answered it)."""
+    """(reply, whether a retrieved passage answered it); `style` "team": a team's own voice."""
     bodies = answering_bodies(intent, passages, language)
     if not bodies:
         fallback = (
-            (BY_INTENT_ZH.get(intent, GENERIC_ZH),) if language == "zh" else (BY_INTENT.get(intent, GENERIC),)
+            BY_INTENT_ZH.get(intent, GENERIC_ZH) if language == "zh" else BY_INTENT.get(intent, GENERIC)
         )
-        bodies = list(fallback)
+        bodies = [fallback]
     opener = rng.choice(OPENERS[language][intent])
     order = ORDER_ID.search(ticket)
-    if order and language == "en" and rng.random() < 0.4:
+    if order and language == "en" and (style == "team" or rng.random() < 0.4):
         opener += f" I've noted your order {order.group(0)}."
     separator = "" if language == "zh" else " "
     middle = separator.join([opener, *bodies])
-    closing = rng.choice(CLOSINGS[language])
-    parts = [greeting(customer_name, language), middle, closing, SIGN_OFF[language]]
+    if style == "team":
+        agent = rng.choice(TEAM_AGENTS)
+        closing, sign_off = (
+            TEAM_CLOSINGS[language][0],
+            f"{'祝好！' if language == 'zh' else 'Best wishes,'}\n{agent}",
+        )
+    else:
+        closing, sign_off = rng.choice(CLOSINGS[language]), SIGN_OFF[language]
+    parts = [greeting(customer_name, language, style), middle, closing, sign_off]
     return "\n\n".join(p for p in parts if p), bool(answering_bodies(intent, passages, language))
 
 
@@ -193,6 +209,7 @@ def demo_resolutions(
     per_intent: int,
     seed: int,
     languages: tuple[str, ...] = ("en",),
+    style: str = "demo",
 ) -> list[DemoResolution]:
     """Seeded demo tickets with the passages `retrieve` gives them and the agent's reply to each."""
     from services.trainer.demo_data import generate_tickets
@@ -210,6 +227,7 @@ def demo_resolutions(
             language=language,
             passages=passages,
             rng=rng,
+            style=style,
         )
         resolutions.append(
             DemoResolution(

@@ -30,10 +30,18 @@ def _head_summary(result: TriageResult) -> str:
     return " · ".join(parts)
 
 
-def note_text(decision: RoutingDecision, result: TriageResult, draft: Draft | None, marker: str) -> str:
+def note_text(
+    decision: RoutingDecision,
+    result: TriageResult,
+    draft: Draft | None,
+    marker: str,
+    brief: list[str] | None = None,
+) -> str:
+    """`brief`: the escalation brief for the agent (shared.drafting.brief), right after the route."""
     lines = [
         f"helploop triage · route: {decision.route} → queue {decision.queue}",
         f"Why: {'; '.join(decision.reasons)}",
+        *(["", *brief, ""] if brief else []),
         _head_summary(result) + ("" if not result.out_of_scope else " · out of scope"),
         f"Classifier: {result.model_version}",
     ]
@@ -96,8 +104,10 @@ def plan_deliveries(
     result: TriageResult,
     draft: Draft | None,
     integration: Integration,
+    brief: list[str] | None = None,
 ) -> list[Delivery]:
-    """The deliveries one decision needs. A public reply only for the auto-reply route with a clean draft."""
+    """The deliveries one decision needs. A public reply only for the auto-reply route with a clean draft;
+    `brief` goes into the note (and the callback body) of an escalated ticket."""
     base = {"external_id": ticket.external_id, "customer_email": ticket.customer_email}
 
     def make(kind: DeliveryKind, payload: dict[str, Any]) -> Delivery:
@@ -114,10 +124,11 @@ def plan_deliveries(
         )
 
     if integration.provider is Provider.GENERIC:
-        return [make(DeliveryKind.CALLBACK, {"body": callback_body(ticket, decision, result, draft)})]
+        body = {**callback_body(ticket, decision, result, draft), **({"brief": brief} if brief else {})}
+        return [make(DeliveryKind.CALLBACK, {"body": body})]
     key = f"{ticket.id}:{decision.id}:{DeliveryKind.NOTE}"
     note = {
-        "text": note_text(decision, result, draft, key),
+        "text": note_text(decision, result, draft, key, brief),
         "tags": tags_for(decision, result),
         "fields": field_values(integration, decision, result),
     }

@@ -83,8 +83,10 @@ def build_generator(
     base_dir: Path | None = None,
     activate: bool = True,
     attention: str = "grouped",
+    manifest_extra: dict[str, Any] | None = None,
 ) -> str:
-    """Publish a generator bundle (fine-tuned when `examples` are given, else the base model)."""
+    """Publish a generator bundle (fine-tuned when `examples` are given, else the base model);
+    `manifest_extra` records the lineage (what the nightly retrain regenerates its base data from)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -113,6 +115,7 @@ def build_generator(
             "training_config": config.to_json() if examples else None,
             "training": training,
             "attention": attention,
+            **(manifest_extra or {}),
         }
         registry.publish(staging, version=version, manifest=manifest)
     except BaseException:

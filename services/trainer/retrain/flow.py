@@ -163,6 +163,7 @@ def retrain(*, run_id: str, options: dict[str, Any], context: RetrainContext) ->
         config=gate_config(context.settings),
     )
     status = _promote(context, candidate, verdict, options.get("promote", "activate"))
+    generator = _generator_step(run_id, options, context)
     log.info(
         "training run %s: candidate %s %s (%s)",
         run_id,
@@ -180,8 +181,25 @@ def retrain(*, run_id: str, options: dict[str, Any], context: RetrainContext) ->
             "gate": verdict.to_json(),
             "golden_source": data.golden_source,
             "evaluations": evaluations,
+            "generator": generator,
         },
     }
+
+
+def _generator_step(run_id: str, options: dict[str, Any], context: RetrainContext) -> dict[str, Any]:
+    """The reply generator's retraining (services/trainer/retrain/generator.py); its failure is reported
+    in the run and never undoes the classifier's outcome."""
+    from services.trainer.retrain.generator import retrain_generator
+
+    if not context.settings.drafts_enabled or options.get("generator") is False:
+        return {"status": "skipped", "reasons": ["drafts disabled or not asked for"]}
+    try:
+        return retrain_generator(
+            run_id=run_id, settings=context.settings, session_factory=context.session_factory
+        )
+    except Exception as exc:
+        log.exception("training run %s: the generator step failed", run_id)
+        return {"status": "failed", "reasons": [f"{type(exc).__name__}: {exc}"[:500]]}
 
 
 def run_retrain(*, run_id: str, context: RetrainContext) -> str:

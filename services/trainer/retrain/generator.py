@@ -1,0 +1,237 @@
+"""The nightly run's second half: retrain the reply generator from agents' final replies, behind a gate.
+
+Dataset: every resolution that carries the agent's reply (ticket and reply PII-redacted again,
+deduplicated, the newest of a pair wins), each with the knowledge-base passages the drafting workers would
+show for its ticket and its final intent; the newest slice (`recent_fraction`, at least `MIN_HOLDOUT`) is
+the team's own hold-out, never trained on. The candidate is fine-tuned from the base model on the lineage's
+base data (the demo shop's replies when the active generator came from `train-generator --demo`) plus the
+older resolutions, with the active generator's recipe, then served as w8 like `train-generator`.
+
+Gate, on the hold-out: the candidate's chrF and ROUGE-L at least the active generator's and at least
+nearest-neighbour retrieval of a past reply's chrF, and its guardrail flag rate not above the active one's.
+Only then is it activated (the drafting workers swap to it); otherwise it stays published, not active.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.trainer.generation.data import ReplyExample
+from shared.db import session_scope
+from shared.drafting.prompt import Passage
+from shared.integrations.models import Resolution
+from shared.pii import redact
+from shared.registry import Registry
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+MIN_HOLDOUT = 10
+MIN_REPLIES = 30  # fewer resolutions with a reply than this: no generator candidate
+
+
+@dataclass
+class GeneratorData:
+    train: list[ReplyExample]
+    holdout: list[ReplyExample]
+    stats: dict[str, int]
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def load_replies(session_factory: sessionmaker[Session], *, limit: int) -> list[ReplyExample]:
+    """Resolutions with the agent's reply, oldest first, PII-redacted, one per (ticket, reply) pair."""
+    query = (
+        select(Resolution.text, Resolution.reply, Resolution.final_labels, Resolution.resolved_at)
+        .where(Resolution.reply.is_not(None))
+        .order_by(Resolution.resolved_at.desc())
+        .limit(limit)
+    )
+    with session_scope(session_factory) as session:
+        rows = session.execute(query).all()
+    newest: dict[tuple[str, str], ReplyExample] = {}
+    for text, reply, labels, _ in rows:  # newest first: the first of a pair wins
+        if not text or not reply or not reply.strip():
+            continue
+        example = ReplyExample(redact(text), redact(reply), (labels or {}).get("label") or None)
+        newest.setdefault((_key(example.ticket), _key(example.reply)), example)
+    return list(reversed(newest.values()))
+
+
+def split_holdout(
+    examples: list[ReplyExample], fraction: float
+) -> tuple[list[ReplyExample], list[ReplyExample]]:
+    """(older, newest slice): the candidate is judged on the future, as the classifier is."""
+    size = max(MIN_HOLDOUT, math.ceil(len(examples) * fraction))
+    return examples[:-size], examples[-size:]
+
+
+def with_passages(
+    examples: list[ReplyExample], retrieve: Callable[[str], list[Passage]]
+) -> list[ReplyExample]:
+    return [replace(e, passages=retrieve(e.ticket)) for e in examples]
+
+
+def build_generator_data(
+    *,
+    session_factory: sessionmaker[Session],
+    retrieve: Callable[[str], list[Passage]],
+    base: list[ReplyExample],
+    recent_fraction: float,
+    limit: int,
+) -> GeneratorData | None:
+    """None when fewer than `MIN_REPLIES` resolutions carry a reply."""
+    replies = load_replies(session_factory, limit=limit)
+    if len(replies) < MIN_REPLIES:
+        return None
+    older, holdout = split_holdout(replies, recent_fraction)
+    held = {_key(e.ticket) for e in holdout}
+    base = [e for e in base if _key(e.ticket) not in held]
+    train = [*base, *with_passages(older, retrieve)]
+    stats = {"replies": len(replies), "team_train": len(older), "base": len(base), "holdout": len(holdout)}
+    return GeneratorData(train, with_passages(holdout, retrieve), stats)
+
+
+def judge_generator(
+    candidate: dict[str, Any], active: dict[str, Any], retrieval: dict[str, Any]
+) -> list[str]:
+    """Why the candidate may not replace the active generator ([] = it may)."""
+    reasons = []
+    for metric in ("chrf", "rouge_l"):
+        if candidate[metric] < active[metric]:
+            reasons.append(
+                f"{metric} {candidate[metric]:.1f} below the active generator's {active[metric]:.1f}"
+            )
+    if candidate["chrf"] < retrieval["chrf"]:
+        reasons.append(
+            f"chrf {candidate['chrf']:.1f} below retrieval of a past reply ({retrieval['chrf']:.1f})"
+        )
+    if candidate["guardrail_flag_rate"] > active["guardrail_flag_rate"]:
+        reasons.append(
+            f"guardrail flag rate {candidate['guardrail_flag_rate']:.1%} above the active generator's "
+            f"{active['guardrail_flag_rate']:.1%}"
+        )
+    return reasons
+
+
+def lineage_base(
+    registry: Registry, version: str, retrieve: Callable[[str], list[Passage]]
+) -> list[ReplyExample]:
+    """The base data the active generator was trained on, regenerated: the demo shop's replies."""
+    from services.trainer.demo_replies import demo_resolutions
+
+    demo = registry.manifest(version).get("lineage", {}).get("demo")
+    if not demo:
+        return []
+    resolutions = demo_resolutions(
+        retrieve=retrieve, per_intent=int(demo["per_intent"]), seed=int(demo["seed"])
+    )
+    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages) for r in resolutions]
+
+
+def _retriever(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> tuple[Any, Callable[[str], list[Passage]]]:
+    """The active sentence encoder and the drafting workers' passage retrieval over the team's KB."""
+    from shared.kb.search import KnowledgeBase, relevant_passages
+    from shared.runtime.encoder import SentenceEncoder
+
+    encoders = Registry(settings.encoder_registry_dir)
+    version = encoders.active_version()
+    if version is None:
+        raise RuntimeError("no active sentence encoder: run `helploop kb build-encoder`")
+    encoder = SentenceEncoder(encoders.bundle_dir(version), version=version)
+    knowledge = KnowledgeBase(session_factory, encoder)
+    k, floor = settings.draft_kb_passages, settings.draft_min_kb_score
+    return encoder, lambda text: relevant_passages(knowledge, text, k=k, min_score=floor)
+
+
+def _candidate(registry: Registry, active: str, data: GeneratorData, settings: Settings, run_id: str) -> str:
+    from services.trainer.generation.pipeline import build_generator
+    from services.trainer.generation.train import GeneratorTrainConfig
+    from services.trainer.quantize import quantize_bundle
+
+    manifest = registry.manifest(active)
+    recipe = manifest.get("training_config") or {}
+    config = GeneratorTrainConfig(**recipe) if recipe else GeneratorTrainConfig(train_layers=15, max_steps=60)
+    parent = build_generator(
+        registry=registry,
+        cache_dir=settings.cache_dir,
+        examples=data.train,
+        config=config,
+        activate=False,
+        manifest_extra={"lineage": manifest.get("lineage", {}), "retrain": {"run_id": run_id, **data.stats}},
+    )
+    return quantize_bundle(registry, parent, mode="w8", activate=False, graph="decoder.onnx")
+
+
+def retrain_generator(
+    *, run_id: str, settings: Settings, session_factory: sessionmaker[Session]
+) -> dict[str, Any]:
+    """Train, evaluate and gate a generator candidate; the step's report (status promoted, rejected or
+    skipped, with reasons)."""
+    from services.trainer.generation.evaluate import evaluate_generators
+    from shared.runtime.generator import GenerationConfig, OnnxGenerator
+
+    registry = Registry(settings.generator_registry_dir)
+    active = registry.active_version()
+    if active is None:
+        return {"status": "skipped", "reasons": ["no active generator (make run or train-generator --demo)"]}
+    encoder, retrieve = _retriever(settings, session_factory)
+    data = build_generator_data(
+        session_factory=session_factory,
+        retrieve=retrieve,
+        base=lineage_base(registry, active, retrieve),
+        recent_fraction=settings.retrain_recent_fraction,
+        limit=settings.retrain_max_resolutions,
+    )
+    if data is None:
+        return {
+            "status": "skipped",
+            "active_version": active,
+            "reasons": [f"fewer than {MIN_REPLIES} replies"],
+        }
+    candidate = _candidate(registry, active, data, settings, run_id)
+    generators = {v: OnnxGenerator(registry.bundle_dir(v), version=v) for v in (candidate, active)}
+    config = GenerationConfig(
+        max_new_tokens=settings.draft_max_new_tokens,
+        repetition_penalty=settings.draft_repetition_penalty,
+        stop_strings=("<|im_end|>", "<|im_start|>"),
+    )
+    report = evaluate_generators(
+        train=data.train,
+        test=data.holdout,
+        encoder=encoder,
+        generators={"candidate": generators[candidate], "active": generators[active]},
+        config=config,
+        keep_passages=True,
+    )
+    rows = {row["system"]: row for row in report["systems"]}
+    reasons = judge_generator(rows["candidate"], rows["active"], rows["nearest-neighbour retrieval"])
+    if not reasons:
+        registry.activate(candidate)
+    status = "rejected" if reasons else "promoted"
+    log.info(
+        "training run %s: generator %s %s (%s)",
+        run_id,
+        candidate,
+        status,
+        "; ".join(reasons) or "gate passed",
+    )
+    return {
+        "status": status,
+        "active_version": active,
+        "candidate_version": candidate,
+        "reasons": reasons,
+        "dataset": data.stats,
+        "evaluation": {k: v for k, v in report.items() if k != "prompts"},
+    }

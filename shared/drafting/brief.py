@@ -1,0 +1,136 @@
+"""A short brief for the agent who takes an escalated ticket, written into the helpdesk note.
+
+Every line is traceable: what the customer asks is their own sentences (PII-redacted); the facts are
+extracted from the ticket text by pattern (order and reference ids, amounts, dates, durations), each
+quoted as written; earlier tickets are this customer's own (same customer id, else same e-mail), with
+their intent and how they were resolved; suggested articles are the ones the draft cited. Nothing is
+generated, so nothing can be invented. English and Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.db import Ticket, TriageResult
+from shared.db.models import utcnow
+from shared.drafting.guardrails import AMOUNT, REFERENCE
+from shared.integrations.models import Resolution
+from shared.pii import redact
+from shared.pii_zh import normalise_width
+
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+DATE = re.compile(
+    rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th)? {_MONTHS}(?: \d{{4}})?\b|\b{_MONTHS} \d{{1,2}}(?:st|nd|rd|th)?(?:,? "
+    rf"\d{{4}})?\b"
+    r"|\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\d{1,2}月\d{1,2}[日号]"
+    r"|(?i:\b(?:last|this|next) (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month)\b)"
+)
+DURATION = re.compile(
+    r"(?i)\b(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|a few) "
+    r"(?:working |business )?(?:days?|weeks?|months?|hours?)\b"
+    r"|[\d一二两三四五六七八九十几]+ ?(?:个)?(?:天|周|星期|个月|小时|工作日)"
+)
+ASKS = re.compile(
+    r"(?i)\?|？|\b(?:please|i want|i would like|i'd like|can you|could you|i need|kindly)\b|请|我要|麻烦|能"
+    r"不能|可以.*吗|吗"
+)
+_SENTENCE = re.compile(r"(?<=[!?。！？])\s*|(?<=\.)(?!\d)\s*|\n+")  # "59.90" is not a sentence end
+HISTORY_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str  # order/reference, amount, date, duration
+    text: str  # as the customer wrote it
+
+
+def extract_facts(text: str) -> list[Fact]:
+    """Ids, amounts, dates and durations as written in `text` (never e-mails or phone numbers)."""
+    text = redact(normalise_width(text))
+    found: list[Fact] = []
+    for kind, pattern in (
+        ("reference", REFERENCE),
+        ("amount", AMOUNT),
+        ("date", DATE),
+        ("duration", DURATION),
+    ):
+        for match in pattern.finditer(text):
+            value = match.group(0).strip()
+            if value and Fact(kind, value) not in found and not any(value in f.text for f in found):
+                found.append(Fact(kind, value))
+    return found
+
+
+def customer_asks(text: str, *, limit: int = 2) -> list[str]:
+    """The customer's own sentences that ask for something (else the first one), redacted, clipped."""
+    sentences = [s.strip() for s in _SENTENCE.split(redact(text)) if s and len(s.strip()) > 3]
+    asks = [s for s in sentences if ASKS.search(s)] or sentences[:1]
+    return [s if len(s) <= 200 else s[:197] + "..." for s in asks[:limit]]
+
+
+def previous_tickets(session: Session, ticket: Ticket, *, retention_days: float) -> list[str]:
+    """This customer's earlier tickets (newest first, at most three, within the retention window): date,
+    predicted intent, and the resolution's final intent when there is one."""
+    same = []
+    if ticket.customer_id:
+        same.append(Ticket.customer_id == ticket.customer_id)
+    if ticket.customer_email:
+        same.append(Ticket.customer_email == ticket.customer_email)
+    if not same:
+        return []
+    since = utcnow() - timedelta(days=retention_days)
+    query = (
+        select(Ticket)
+        .where(
+            or_(*same), Ticket.id != ticket.id, Ticket.source == ticket.source, Ticket.received_at >= since
+        )
+        .order_by(Ticket.received_at.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    lines = []
+    for earlier in session.scalars(query):
+        lines.append(_history_line(session, earlier))
+    return lines
+
+
+def _history_line(session: Session, earlier: Ticket) -> str:
+    result = session.scalars(
+        select(TriageResult).where(TriageResult.ticket_id == earlier.id).order_by(TriageResult.id.desc())
+    ).first()
+    resolution = session.scalars(select(Resolution).where(Resolution.ticket_id == earlier.id)).first()
+    when = _day(earlier.received_at)
+    intent = result.label if result else "not classified"
+    outcome = (
+        f"resolved as {resolution.final_labels.get('label', 'no label')} on {_day(resolution.resolved_at)}"
+        if resolution
+        else "not resolved"
+    )
+    return f"{when} · {intent} · {outcome} · ticket {earlier.external_id}"
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+def agent_brief(
+    *, ticket: Ticket, result: TriageResult, history: list[str], citations: list[str]
+) -> list[str]:
+    """The brief's lines for the escalation note."""
+    sentiment = (result.heads or {}).get("sentiment", {}).get("label")
+    lines = ["Brief for the agent:"]
+    lines += [f"- Asks: “{sentence}”" for sentence in customer_asks(ticket.text)]
+    lines.append(f"- Intent: {result.label}" + (f" · sentiment: {sentiment}" if sentiment else ""))
+    facts = extract_facts(ticket.text)
+    if facts:
+        lines.append("- From the ticket: " + "; ".join(f"{f.kind} “{f.text}”" for f in facts[:8]))
+    lines += [f"- Earlier ticket: {line}" for line in history] or [
+        "- Earlier tickets: none from this customer"
+    ]
+    if citations:
+        lines.append("- Suggested articles: " + ", ".join(citations))
+    return lines
