@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -34,6 +34,16 @@ class CustomerIn(BaseModel):
     name: Annotated[Text, StringConstraints(max_length=200)] | None = None
 
 
+AttributeKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+AttributeValue = (
+    Annotated[Text, StringConstraints(max_length=200)]
+    | bool
+    | Annotated[int, Field(ge=-(2**53), le=2**53)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[list[Annotated[Text, StringConstraints(max_length=100)]], Field(max_length=20)]
+)
+
+
 class TicketIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -44,6 +54,11 @@ class TicketIn(BaseModel):
     channel: Channel = "email"
     language: LanguageTag | None = None
     created_at: AwareDatetime
+    # what the helpdesk knows of the customer or order (plan, order_ids, locale, …): the routing policy may
+    # branch on them (`attributes:` rules); at most 20, keys like `plan`, values short
+    attributes: Annotated[dict[AttributeKey, AttributeValue], Field(max_length=20)] = Field(
+        default_factory=dict
+    )
 
 
 class WebhookEnvelope(BaseModel):
@@ -169,6 +184,7 @@ class TicketView(BaseModel):
     subject: str
     channel: str
     language: str | None
+    attributes: dict[str, Any] = Field(default_factory=dict)
     classification: Classification | None = None
     draft: DraftView | None = None
     routing: RoutingView | None = None

@@ -185,6 +185,23 @@ def test_api_intake_needs_a_key_and_honours_idempotency_key(client: FlaskClient,
     assert queue.llen(QUEUE_TRIAGE) == 1
 
 
+def test_ticket_attributes_are_stored_and_shown_and_bad_ones_are_a_clear_422(client: FlaskClient) -> None:
+    ticket = ticket_payload("where is my parcel?")["ticket"]
+    attributes = {"plan": "enterprise", "order_ids": ["NW-1", "NW-2"], "vip": True, "seats": 40}
+    accepted = client.post("/v1/tickets", json={"ticket": {**ticket, "attributes": attributes}}, headers=AUTH)
+    assert accepted.status_code == 202, accepted.get_json()
+    view = client.get(f"/v1/tickets/{accepted.get_json()['id']}", headers=AUTH).get_json()
+    assert view["attributes"] == attributes
+    for bad, field in (
+        ({"Plan": "x"}, "ticket.attributes"),
+        ({"plan": {"nested": 1}}, "ticket.attributes.plan"),
+        ({f"k{i}": i for i in range(21)}, "ticket.attributes"),
+    ):
+        response = client.post("/v1/tickets", json={"ticket": {**ticket, "attributes": bad}}, headers=AUTH)
+        assert response.status_code == 422, bad
+        assert response.get_json()["fields"][0]["field"].startswith(field), response.get_json()
+
+
 def test_reads_need_a_key_and_unknown_ids_are_json_404(client: FlaskClient) -> None:
     assert client.get("/v1/tickets/abc").status_code == 401
     response = client.get("/v1/tickets/abc", headers=AUTH)

@@ -44,7 +44,7 @@ class RoutingContext:
         return integration if integration is not None and integration.writeback else None
 
 
-def facts_for(result: TriageResult, draft: Draft | None) -> RouteFacts:
+def facts_for(result: TriageResult, draft: Draft | None, attributes: dict | None = None) -> RouteFacts:
     heads = result.heads or {}
     return RouteFacts(
         intent=result.label,
@@ -56,6 +56,7 @@ def facts_for(result: TriageResult, draft: Draft | None) -> RouteFacts:
         priority=(heads.get("priority") or {}).get("label"),
         has_draft=draft is not None,
         draft_flags=list(draft.flags) if draft is not None else [],
+        attributes=dict(attributes or {}),
     )
 
 
@@ -81,7 +82,7 @@ def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) 
     if existing is not None:
         return existing
     policy = context.policy.get()
-    decision = decide(policy, facts_for(result, draft))
+    decision = decide(policy, facts_for(result, draft, ticket.attributes))
     row = RoutingDecision(
         ticket_id=ticket.id,
         key=key,

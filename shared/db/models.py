@@ -69,6 +69,7 @@ class Ticket(Base):
     customer_name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any] | None]  # the webhook's customer/order attributes (plan, order_ids, …)
     created_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.RECEIVED, index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)

@@ -72,6 +72,15 @@ class LanguageRule(_Strict):
     min_confidence: float | None = Field(default=None, ge=0, le=1)  # a further minimum, never less
 
 
+class AttributeRule(_Strict):
+    """What changes for tickets whose attribute has this value (e.g. `plan: enterprise`)."""
+
+    priority: str | None = None  # replaces the predicted priority (the senior rule reads it)
+    queue: str | None = None  # drafts and auto-replies: replaces the intents' and the default queue
+    escalate: bool = False
+    auto_reply: bool = True  # false: never auto-reply to these customers
+
+
 class RoutingPolicy(_Strict):
     version: int = 1
     auto_reply: AutoReply = AutoReply()
@@ -81,6 +90,8 @@ class RoutingPolicy(_Strict):
     by_language: dict[str, LanguageRule] = Field(default_factory=dict)
     senior: Senior = Senior()
     intents: dict[str, IntentRule] = Field(default_factory=dict)
+    # attribute → value → rule, e.g. {plan: {enterprise: {priority: high, queue: vip}}}
+    attributes: dict[str, dict[str, AttributeRule]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _rules_for_served_languages(self) -> RoutingPolicy:
@@ -105,6 +116,7 @@ class RouteFacts:
     priority: str | None = None
     has_draft: bool = False
     draft_flags: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)  # the ticket's, from the helpdesk
 
 
 @dataclass(frozen=True)
@@ -150,18 +162,36 @@ def _auto_reply_blockers(
     return blockers
 
 
+def matching_attributes(policy: RoutingPolicy, facts: RouteFacts) -> list[tuple[str, AttributeRule]]:
+    """("plan=enterprise", its rule) for each attribute rule the ticket matches (a list value matches
+    when it contains the rule's value)."""
+    matched = []
+    for key, rules in policy.attributes.items():
+        value = facts.attributes.get(key)
+        values = (
+            [str(v) for v in value] if isinstance(value, list) else [str(value)] if value is not None else []
+        )
+        matched += [(f"{key}={v}", rules[v]) for v in values if v in rules]
+    return matched
+
+
 def decide(policy: RoutingPolicy, facts: RouteFacts) -> RouteDecision:
     rule = policy.intents.get(facts.intent, IntentRule())
     language = policy.by_language.get(_language(facts), LanguageRule())
-    senior = facts.sentiment in policy.senior.sentiments and facts.priority in policy.senior.priorities
+    attributes = matching_attributes(policy, facts)
+    priority = next((r.priority for _, r in attributes if r.priority), facts.priority)
+    senior = facts.sentiment in policy.senior.sentiments and priority in policy.senior.priorities
     escalation = _escalation_reasons(policy, facts, rule)
+    escalation += [f"attribute_requires_human:{name}" for name, r in attributes if r.escalate]
     if senior:
-        escalation.append(f"{facts.sentiment}_sentiment_{facts.priority}_priority")
+        escalation.append(f"{facts.sentiment}_sentiment_{priority}_priority")
     if escalation:
         queue = language.escalation_queue or (policy.queues.senior if senior else policy.queues.escalation)
         return RouteDecision(Route.ESCALATE, queue, escalation)
-    queue = language.queue or rule.queue or policy.queues.default
+    attribute_queue = next((r.queue for _, r in attributes if r.queue), None)
+    queue = language.queue or attribute_queue or rule.queue or policy.queues.default
     blockers = _auto_reply_blockers(policy, facts, rule, language)
+    blockers += [f"auto_reply_not_enabled_for_attribute:{name}" for name, r in attributes if not r.auto_reply]
     if blockers:
         return RouteDecision(Route.DRAFT, queue, blockers)
     return RouteDecision(

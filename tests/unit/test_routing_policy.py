@@ -155,3 +155,33 @@ def test_without_a_language_list_the_classifiers_languages_are_served() -> None:
     assert unknown.route is Route.ESCALATE and unknown.reasons == ["unsupported_language:ja"]
     rules = parse_policy({"by_language": {"zh": {"queue": "support_zh"}}}).by_language
     assert rules["zh"].queue == "support_zh"
+
+
+def test_ticket_attributes_change_priority_queue_escalation_and_auto_reply() -> None:
+    policy = parse_policy(
+        {
+            "auto_reply": {"enabled": True, "min_confidence": 0.9},
+            "intents": {"discount_code": {"auto_reply": True}, "payment_failed": {"queue": "billing"}},
+            "attributes": {
+                "plan": {"enterprise": {"priority": "high", "queue": "vip", "auto_reply": False}},
+                "flags": {"legal_hold": {"escalate": True}},
+            },
+        }
+    )
+    # an enterprise customer: their drafts go to the vip queue and never out automatically
+    vip = decide(policy, facts(attributes={"plan": "enterprise"}))
+    assert vip.route == Route.DRAFT and vip.queue == "vip"
+    assert vip.reasons == ["auto_reply_not_enabled_for_attribute:plan=enterprise"]
+    assert decide(policy, facts(intent="payment_failed", attributes={"plan": "enterprise"})).queue == "vip"
+    # their priority is high: with negative sentiment, the senior rule escalates
+    angry = decide(policy, facts(sentiment="negative", priority="low", attributes={"plan": "enterprise"}))
+    assert angry.route == Route.ESCALATE and angry.queue == "senior"
+    assert angry.reasons == ["negative_sentiment_high_priority"]
+    # a list attribute matches when it holds the value
+    held = decide(policy, facts(attributes={"flags": ["newsletter", "legal_hold"]}))
+    assert held.route == Route.ESCALATE and held.reasons == ["attribute_requires_human:flags=legal_hold"]
+    # no match: what the policy decides without attributes
+    assert decide(policy, facts(attributes={"plan": "free"})).route == Route.AUTO_REPLY
+    assert decide(policy, facts()).route == Route.AUTO_REPLY
+    with pytest.raises(PolicyError, match="attributes"):
+        parse_policy({"attributes": {"plan": {"enterprise": {"priority": "high", "colour": "red"}}}})

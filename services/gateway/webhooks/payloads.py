@@ -159,6 +159,8 @@ def parse_zendesk(document: Any) -> Event:
             customer=customer(requester.get("id"), requester.get("email"), requester.get("name")),
             channel=_channel(ticket.get("via")),
             created_at=_timestamp(ticket.get("created_at")),
+            # our trigger body may add {"plan": "{{ticket.organization.custom_fields.plan}}", …}
+            attributes=optional_mapping(ticket.get("attributes")),
         ),
     )
 

@@ -217,6 +217,7 @@ def retrain_generator(
     )
     rows = {row["system"]: row for row in report["systems"]}
     reasons = judge_generator(rows["candidate"], rows["active"], rows["nearest-neighbour retrieval"])
+    adoption = _active_adoption(session_factory, active)
     if not reasons:
         registry.activate(candidate)
     status = "rejected" if reasons else "promoted"
@@ -234,4 +235,14 @@ def retrain_generator(
         "reasons": reasons,
         "dataset": data.stats,
         "evaluation": {k: v for k, v in report.items() if k != "prompts"},
+        "active_adoption_30d": adoption,  # what agents did with the active generator's drafts
     }
+
+
+def _active_adoption(session_factory: sessionmaker[Session], version: str) -> dict[str, Any] | None:
+    """The active generator's adoption over 30 days (None without resolved drafts): beside the offline
+    scores in the report, so a team sees whether the generator it replaces was kept by agents."""
+    from shared.drafting.adoption_service import adoption_report
+
+    report = adoption_report(session_factory=session_factory, window_days=30)
+    return report["per_generator_version"].get(version)
