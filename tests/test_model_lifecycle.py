@@ -211,3 +211,30 @@ def test_rollback_switches_back_to_the_kept_model_without_loading(registry: Regi
     assert holder.get() is first and loads == ["v1", "v2"]
     holder.preload("v2")  # an announcement of the version kept loaded: no load either
     assert loads == ["v1", "v2"]
+
+
+def test_generator_versions_have_the_same_lifecycle_over_http(
+    sqlite_url: str, redis_url: str, registry: Registry, tmp_path: Path
+) -> None:
+    generators = Registry(tmp_path / "generators")
+    for version in ("g1-w8", "g2-w8"):
+        publish_fake(generators, version)
+    generators.activate("g1-w8")
+    upgrade_database(sqlite_url)
+    client = create_app(
+        settings_overrides(
+            database_url=sqlite_url,
+            redis_url=redis_url,
+            model_registry_dir=registry.root,
+            generator_registry_dir=generators.root,
+        )
+    ).test_client()
+    listing = client.get("/v1/models?kind=generator", headers=READ).get_json()
+    assert listing["active"] == "g1-w8" and [m["version"] for m in listing["models"]] == ["g2-w8", "g1-w8"]
+    activated = client.post("/v1/models/g2-w8/activate?kind=generator", headers=ADMIN).get_json()
+    assert activated == {"active": "g2-w8", "previous": "g1-w8"} and generators.active_version() == "g2-w8"
+    assert registry.active_version() is None  # the classifier's registry untouched
+    back = client.post("/v1/models/rollback?kind=generator", headers=ADMIN).get_json()
+    assert back == {"active": "g1-w8", "previous": "g2-w8"}
+    assert client.get("/v1/models?kind=tokenizer", headers=READ).status_code == 422
+    assert client.put("/v1/models/shadow/g2-w8?kind=generator", headers=ADMIN).status_code == 422

@@ -41,6 +41,7 @@ class Operation:
     errors: tuple[int, ...] = (404,)
 
 
+KIND_QUERY = {"kind": {"type": "string", "enum": ["classifier", "generator", "encoder"]}}
 OPERATIONS: dict[str, Operation] = {
     "metrics": Operation("Prometheus metrics (text exposition format)", auth="none", errors=()),
     "health.healthz": Operation("Liveness: the process answers", auth="none", errors=()),
@@ -92,20 +93,30 @@ OPERATIONS: dict[str, Operation] = {
         query={"status": {"type": "string"}, "limit": {"type": "integer"}},
     ),
     "deliveries.retry_delivery": Operation("Retry a dead-lettered delivery", "admin", errors=(404, 409)),
-    "models.get_models": Operation("Registered classifier versions, active and shadow"),
-    "models.get_model": Operation("One classifier version's manifest and evaluation"),
+    "models.get_models": Operation(
+        "Registered versions (classifier, or ?kind=generator|encoder), active and shadow",
+        errors=(401, 422),
+        query=KIND_QUERY,
+    ),
+    "models.get_model": Operation(
+        "One version's manifest and evaluation", errors=(401, 404, 422), query=KIND_QUERY
+    ),
     "models.activate": Operation(
         "Activate a version (gated unless forced)",
         "admin",
         ActivateRequest,
         body_optional=True,
         errors=(401, 403, 404, 409, 422),
+        query=KIND_QUERY,
     ),
     "models.rollback": Operation(
-        "Switch back to the previous active version", "admin", errors=(401, 403, 409)
+        "Switch back to the previous active version", "admin", errors=(401, 403, 409, 422), query=KIND_QUERY
     ),
     "models.set_shadow": Operation(
-        "Run a version in shadow beside the active one", "admin", errors=(401, 403, 404, 409)
+        "Run a classifier version in shadow beside the active one",
+        "admin",
+        errors=(401, 403, 404, 409, 422),
+        query=KIND_QUERY,
     ),
     "models.clear_shadow": Operation("Stop shadowing", "admin", errors=(401, 403)),
     "training.start_training_run": Operation(

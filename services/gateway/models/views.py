@@ -1,4 +1,6 @@
-"""The classifier registry over HTTP: `GET /v1/models[/<v>]`; admin: activate, rollback, shadow."""
+"""The model registries over HTTP: `GET /v1/models[/<v>]`; admin: activate, rollback, shadow.
+`?kind=generator` (or `encoder`) reads and switches the reply generator's (the sentence encoder's)
+registry instead of the classifier's; shadowing is the classifier's only."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
 from shared import model_lifecycle as lifecycle
-from shared.registry import RegistryError, VersionNotFound
+from shared.registry import Registry, RegistryError, VersionNotFound
 
 bp = Blueprint("models", __name__)
 
@@ -21,9 +23,26 @@ class ActivateRequest(BaseModel):
     force: bool = False  # activate a version the quality gate rejected
 
 
+KINDS = ("classifier", "generator", "encoder")
+
+
+def _kind() -> str:
+    kind = request.args.get("kind", "classifier")
+    if kind not in KINDS:
+        raise ApiError(422, "invalid_parameter", f"kind must be one of {', '.join(KINDS)}")
+    return kind
+
+
+def _registry() -> Registry:
+    kind, settings = _kind(), resources().settings
+    if kind == "classifier":
+        return resources().registry
+    return Registry(settings.generator_registry_dir if kind == "generator" else settings.encoder_registry_dir)
+
+
 def _registry_call(func: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
     try:
-        return func(registry=resources().registry, **kwargs)
+        return func(registry=_registry(), **kwargs)
     except VersionNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     except RegistryError as exc:
@@ -33,7 +52,7 @@ def _registry_call(func: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[s
 @bp.get("/v1/models")
 def get_models() -> Response:
     require_api_key()
-    registry = resources().registry
+    registry = _registry()
     return jsonify(
         {
             "active": registry.active_version(),
@@ -55,7 +74,11 @@ def activate(version: str) -> Response:
     require_api_key("admin")
     body = parse_json_body(ActivateRequest) if request.get_data(cache=True).strip() else ActivateRequest()
     result = _registry_call(
-        lifecycle.activate_model, version=version, redis_client=resources().redis, force=body.force
+        lifecycle.activate_model,
+        version=version,
+        redis_client=resources().redis,
+        force=body.force,
+        kind=_kind(),
     )
     return jsonify(result)
 
@@ -63,12 +86,14 @@ def activate(version: str) -> Response:
 @bp.post("/v1/models/rollback")
 def rollback() -> Response:
     require_api_key("admin")
-    return jsonify(_registry_call(lifecycle.rollback_model, redis_client=resources().redis))
+    return jsonify(_registry_call(lifecycle.rollback_model, redis_client=resources().redis, kind=_kind()))
 
 
 @bp.put("/v1/models/shadow/<version>")
 def set_shadow(version: str) -> Response:
     require_api_key("admin")
+    if _kind() != "classifier":
+        raise ApiError(422, "invalid_parameter", "only classifier versions run in shadow")
     return jsonify(
         _registry_call(lifecycle.set_shadow_model, version=version, redis_client=resources().redis)
     )
