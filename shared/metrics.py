@@ -162,6 +162,7 @@ GUARDRAIL_FLAGS = (  # shared.drafting.guardrails.Flag
     "unsupported_promise",
     "unsupported_refusal",
     "contradiction",
+    "wrong_name",
     "untuned_generator",
 )
 ADOPTION_OUTCOMES = ("sent_as_is", "edited", "discarded")  # shared.drafting.adoption

@@ -46,7 +46,7 @@ def demo_examples(*, per_intent: int, seed: int) -> list[Any]:
             per_intent=per_intent,
             seed=seed,
         )
-    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages) for r in resolutions]
+    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
 
 
 def _examples(args: argparse.Namespace) -> list[Any] | None:
@@ -118,7 +118,6 @@ def _speed_only(args: argparse.Namespace, generators: list[Any], train: list[Any
     from services.trainer.generation.data import with_neighbour_replies
     from services.trainer.generation.evaluate import write_report
     from services.trainer.generation.pipeline import nearest
-    from shared.drafting.prompt import build_prompt
 
     sample = test[:8]
     sample = with_neighbour_replies(
@@ -127,7 +126,7 @@ def _speed_only(args: argparse.Namespace, generators: list[Any], train: list[Any
         nearest(_encoder(), [e.ticket for e in sample], [e.ticket for e in train]),
         skip_self=False,
     )
-    prompts = [build_prompt(ticket=e.ticket, intent=e.intent, passages=e.passages) for e in sample]
+    prompts = [e.prompt() for e in sample]
     path = Path(args.out) / "report.json"
     report = (
         json.loads(path.read_text())

@@ -105,6 +105,7 @@ def _check(facts: TicketFacts, passages: list[Passage], generation: Generation) 
         ticket_text=facts.text,
         cited_articles=[p.cited_text() for p in passages],
         language=facts.language,
+        customer_name=facts.customer_name,
     )
 
 
@@ -114,7 +115,9 @@ def _generate(
     skipped = skip_reason(context, generator, facts)
     if skipped is not None:
         return Generation("", [], 0, "skipped", 0.0, 0.0), skipped
-    prompt = build_prompt(ticket=facts.text, intent=facts.intent, passages=passages)
+    prompt = build_prompt(
+        ticket=facts.text, intent=facts.intent, passages=passages, customer_name=facts.customer_name
+    )
     with INFERENCE_DURATION.labels("generate").time():
         generation = generator.generate([prompt], context.generation)[0]
     return generation, _check(facts, passages, generation)

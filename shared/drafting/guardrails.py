@@ -58,6 +58,7 @@ class Flag:
     UNSUPPORTED_PROMISE = "unsupported_promise"
     UNSUPPORTED_REFUSAL = "unsupported_refusal"
     CONTRADICTION = "contradiction"
+    WRONG_NAME = "wrong_name"  # greets someone who is not the customer
     UNTUNED_GENERATOR = "untuned_generator"  # the active generator was never fine-tuned: not asked at all
 
 
@@ -68,7 +69,42 @@ CONTENT_FLAGS = (
     Flag.UNSUPPORTED_PROMISE,
     Flag.UNSUPPORTED_REFUSAL,
     Flag.CONTRADICTION,
+    Flag.WRONG_NAME,
 )
+GREETING_NAME = re.compile(
+    r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))[ ,]+(?P<name>[^\W\d_][\w'’-]*)"
+    r"|^\s*(?P<name_zh>[\u4e00-\u9fff]{1,4})(?:您好|你好)",
+    re.IGNORECASE,
+)
+ADDRESSEES = frozenset(
+    [
+        "there",
+        "customer",
+        "customers",
+        "team",
+        "sir",
+        "madam",
+        "all",
+        "friend",
+        "valued",
+        "everyone",
+        "客户",
+        "亲",
+        "亲爱的",
+    ]
+)
+
+
+def greeting_mismatch(draft: str, *, customer_name: str | None, ticket_text: str) -> str | None:
+    """The name the draft greets when it is neither the customer's (as the helpdesk sent it) nor in the
+    ticket; None when there is no greeting by name, or no customer name to compare with."""
+    match = GREETING_NAME.search(draft)
+    if not customer_name or match is None:
+        return None
+    name = match.group("name") or match.group("name_zh")
+    if name.casefold() in ADDRESSEES or name.casefold() in f"{customer_name} {ticket_text}".casefold():
+        return None
+    return f"greets {name!r}; the customer is {customer_name!r}"
 
 
 @dataclass(frozen=True)
@@ -182,9 +218,15 @@ def content_findings(draft: str, *, ticket_text: str, cited_articles: list[str])
 
 
 def check_draft(
-    draft: str, *, ticket_text: str, cited_articles: list[str], language: str | None = None
+    draft: str,
+    *,
+    ticket_text: str,
+    cited_articles: list[str],
+    language: str | None = None,
+    customer_name: str | None = None,
 ) -> GuardrailReport:
-    """All flags that apply, with a readable reason for each (`language`: the ticket's, when known)."""
+    """All flags that apply, with a readable reason for each (`language`: the ticket's, when known;
+    `customer_name`: who the draft must greet, when known)."""
     stripped = draft.strip()
     # a Chinese character carries about as much as three Latin letters
     if len(stripped) + 2 * len(re.findall(r"[\u4e00-\u9fff]", stripped)) < MIN_CHARS:
@@ -200,5 +242,8 @@ def check_draft(
     if echoed:
         findings.append((Flag.PII_ECHO, "repeats the customer's " + ", ".join(echoed)))
     findings.extend(content_findings(draft, ticket_text=ticket_text, cited_articles=cited_articles))
+    findings.append(
+        (Flag.WRONG_NAME, greeting_mismatch(draft, customer_name=customer_name, ticket_text=ticket_text))
+    )
     found = [(flag, reason) for flag, reason in findings if reason]
     return GuardrailReport([flag for flag, _ in found], [reason for _, reason in found])  # type: ignore[misc]

@@ -38,14 +38,21 @@ def _clip(text: str, words: int) -> str:
 
 
 def build_messages(
-    *, ticket: str, intent: str | None, passages: list[Passage], company: str = DEFAULT_COMPANY
+    *,
+    ticket: str,
+    intent: str | None,
+    passages: list[Passage],
+    company: str = DEFAULT_COMPANY,
+    customer_name: str | None = None,
 ) -> list[dict[str, str]]:
+    """`customer_name`: who wrote the ticket, so the reply greets them and nobody else."""
     context = "\n\n".join(
         f"[{i}] {p.title}: {_clip(p.text, MAX_PASSAGE_WORDS)}" for i, p in enumerate(passages, start=1)
     )
     user = (
         f"Context:\n{context or '(none)'}\n\n"
-        f"Ticket (intent: {intent or 'unknown'}):\n{_clip(ticket, MAX_TICKET_WORDS)}"
+        f"Ticket{f' from {customer_name.strip()}' if customer_name and customer_name.strip() else ''} "
+        f"(intent: {intent or 'unknown'}):\n{_clip(ticket, MAX_TICKET_WORDS)}"
     )
     return [{"role": "system", "content": SYSTEM.format(company=company)}, {"role": "user", "content": user}]
 
@@ -56,6 +63,14 @@ def render_chatml(messages: list[dict[str, str]], *, add_generation_prompt: bool
 
 
 def build_prompt(
-    *, ticket: str, intent: str | None, passages: list[Passage], company: str = DEFAULT_COMPANY
+    *,
+    ticket: str,
+    intent: str | None,
+    passages: list[Passage],
+    company: str = DEFAULT_COMPANY,
+    customer_name: str | None = None,
 ) -> str:
-    return render_chatml(build_messages(ticket=ticket, intent=intent, passages=passages, company=company))
+    messages = build_messages(
+        ticket=ticket, intent=intent, passages=passages, company=company, customer_name=customer_name
+    )
+    return render_chatml(messages)

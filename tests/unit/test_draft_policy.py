@@ -122,3 +122,20 @@ def test_the_guardrails_meet_their_targets_on_a_fresh_seed() -> None:
         result = score([*generate(300, seed=101, language=language), *handwritten(language)])
         assert all(result.recall(r) >= 0.99 for r in REASONS if result.planted[r]), result.table()
         assert result.false_flag_rate <= 0.05, result.misses[:3]
+
+
+def test_a_draft_greeting_someone_else_is_flagged() -> None:
+    draft = "Hi Amara,\n\nSorry your parcel is late: a Standard parcel is late 7 working days after dispatch."
+    assert Flag.WRONG_NAME in flags_named(draft, "Alex Doe")
+    assert flags_named(draft.replace("Amara", "Alex"), "Alex Doe") == []
+    assert flags_named(draft.replace("Amara", "there"), "Alex Doe") == []
+    assert flags_named(draft, None) == []  # no name from the helpdesk: nothing to compare with
+    chinese = "李雷您好，\n\n普通快递在发货后 7 个工作日仍未送达就算延误。"
+    assert (
+        Flag.WRONG_NAME
+        in check_draft(chinese, ticket_text="快递没到", cited_articles=[LATE], customer_name="王芳").flags
+    )
+
+
+def flags_named(draft: str, name: str | None) -> list[str]:
+    return check_draft(draft, ticket_text=TICKET, cited_articles=[LATE], customer_name=name).flags

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from shared.drafting.prompt import Passage
+from shared.drafting.prompt import Passage, build_prompt
 
 BITEXT_FILE = "bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 
@@ -24,6 +24,13 @@ class ReplyExample:
     reply: str
     intent: str | None = None
     passages: list[Passage] = field(default_factory=list)
+    customer_name: str | None = None  # in the prompt as at serving time, so the reply greets them
+
+    def prompt(self) -> str:
+        """The drafting prompt for this example, exactly as the drafting workers build it."""
+        return build_prompt(
+            ticket=self.ticket, intent=self.intent, passages=self.passages, customer_name=self.customer_name
+        )
 
 
 def load_reply_file(path: Path) -> list[ReplyExample]:

@@ -20,7 +20,6 @@ from typing import Any
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
 from shared.drafting.guardrails import check_draft
-from shared.drafting.prompt import build_prompt
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
 
@@ -63,7 +62,12 @@ def generate_all(
 def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str, Any]:
     references = [e.reply for e in test]
     reports = [
-        check_draft(text, ticket_text=e.ticket, cited_articles=[p.text for p in e.passages])
+        check_draft(
+            text,
+            ticket_text=e.ticket,
+            cited_articles=[p.cited_text() for p in e.passages],
+            customer_name=e.customer_name,
+        )
         for text, e in zip(output.texts, test, strict=True)
     ]
     flagged = [not r.ok for r in reports]
@@ -94,7 +98,7 @@ def evaluate_generators(
         test = with_neighbour_replies(test, train, neighbours, skip_self=False)
     retrieval = SystemOutput([train[n[0]].reply for n in neighbours], 0, 0.0)
     rows = [_row("nearest-neighbour retrieval", retrieval, test)]
-    prompts = [build_prompt(ticket=e.ticket, intent=e.intent, passages=e.passages) for e in test]
+    prompts = [e.prompt() for e in test]
     for name, generator in generators.items():
         rows.append(
             {

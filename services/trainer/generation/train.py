@@ -12,7 +12,6 @@ from typing import Any
 import torch
 
 from services.trainer.generation.data import ReplyExample
-from shared.drafting.prompt import build_prompt
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -40,7 +39,7 @@ class GeneratorTrainConfig:
 def encode_example(tokenizer: Any, example: ReplyExample, max_length: int) -> tuple[list[int], list[int]]:
     """Token ids and labels: the prompt is context only (labels ignored), the reply + end marker is learned.
     Long prompts lose their beginning, never the reply."""
-    prompt = build_prompt(ticket=example.ticket, intent=example.intent, passages=example.passages)
+    prompt = example.prompt()
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     reply_ids = tokenizer(example.reply.strip() + END, add_special_tokens=False)["input_ids"]
     reply_ids = reply_ids[: max_length // 2]

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.trainer.generation.data import ReplyExample
-from shared.db import session_scope
+from shared.db import Ticket, session_scope
 from shared.drafting.prompt import Passage
 from shared.integrations.models import Resolution
 from shared.pii import redact
@@ -51,7 +51,8 @@ def _key(text: str) -> str:
 def load_replies(session_factory: sessionmaker[Session], *, limit: int) -> list[ReplyExample]:
     """Resolutions with the agent's reply, oldest first, PII-redacted, one per (ticket, reply) pair."""
     query = (
-        select(Resolution.text, Resolution.reply, Resolution.final_labels, Resolution.resolved_at)
+        select(Resolution.text, Resolution.reply, Resolution.final_labels, Ticket.customer_name)
+        .join(Ticket, Ticket.id == Resolution.ticket_id)
         .where(Resolution.reply.is_not(None))
         .order_by(Resolution.resolved_at.desc())
         .limit(limit)
@@ -59,10 +60,10 @@ def load_replies(session_factory: sessionmaker[Session], *, limit: int) -> list[
     with session_scope(session_factory) as session:
         rows = session.execute(query).all()
     newest: dict[tuple[str, str], ReplyExample] = {}
-    for text, reply, labels, _ in rows:  # newest first: the first of a pair wins
+    for text, reply, labels, name in rows:  # newest first: the first of a pair wins
         if not text or not reply or not reply.strip():
             continue
-        example = ReplyExample(redact(text), redact(reply), (labels or {}).get("label") or None)
+        example = ReplyExample(redact(text), redact(reply), (labels or {}).get("label") or None, [], name)
         newest.setdefault((_key(example.ticket), _key(example.reply)), example)
     return list(reversed(newest.values()))
 
@@ -135,7 +136,7 @@ def lineage_base(
     resolutions = demo_resolutions(
         retrieve=retrieve, per_intent=int(demo["per_intent"]), seed=int(demo["seed"])
     )
-    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages) for r in resolutions]
+    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
 
 
 def _retriever(
