@@ -3,9 +3,9 @@
 - `placeholder`: template slots a model copied from its training replies — `[Your Company Name]`,
   `{{Order Number}}`, `<name>`, `XXX`, `【客服名称】`, `某某`;
 - `deflection`: sending the customer to "customer service" — the team they are already writing to;
-- `unsupported_promise` / `unsupported_refusal`: a commitment about a refund, a cancellation, compensation,
-  a replacement, a delivery date or a policy exception that no cited article supports (a refusal is
-  supported only by a cited sentence that itself says no about the same topic);
+- `unsupported_promise` / `unsupported_refusal`: a commitment about a refund, a cancellation, a return,
+  compensation, a replacement, a delivery date or a policy exception that no cited article supports (a
+  refusal is supported only by a cited sentence that itself says no about the same subject);
 - `contradiction`: a figure with a unit ("30 days", "5 个工作日", "$9.95") where the cited article gives the
   same kind of figure for the same thing with another value.
 
