@@ -17,6 +17,7 @@ import yaml
 
 from helploop.cli.client import post_signed, ticket_payload, wait_for_triage
 from shared.redis_server import free_port
+from shared.registry import Registry
 from tests.conftest import API_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import Stack
 from tests.prometheus_tools import find_prometheus
@@ -35,8 +36,14 @@ def panel_queries() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def stack_env() -> dict[str, str]:
-    return {"HELPLOOP_LIVE_ACCURACY_CACHE_S": "1"}  # the resolution sent mid-test shows at the next scrape
+def stack_env(generator_registry: Registry) -> dict[str, str]:
+    return {
+        "HELPLOOP_LIVE_ACCURACY_CACHE_S": "1",  # the resolution sent mid-test shows at the next scrape
+        # drafts on, with the untuned generator: never asked, so each ticket gets its template draft at once,
+        # and the resolution's reply gives the adoption series something to measure
+        "HELPLOOP_DRAFTS_ENABLED": "true",
+        "HELPLOOP_GENERATOR_REGISTRY_DIR": str(generator_registry.root),
+    }
 
 
 def prometheus_config(stack: Stack, path: Path) -> Path:
@@ -96,6 +103,20 @@ def wait_for_series(url: str, expr: str, timeout: float = 30) -> list[dict]:
     return result
 
 
+def draft_of(stack: Stack, ticket_id: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = requests.get(
+            f"{stack.base_url}/v1/tickets/{ticket_id}",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=10,
+        ).json()
+        if view.get("draft"):
+            return view["draft"]
+        time.sleep(0.3)
+    raise AssertionError(f"no draft for {ticket_id}\n{stack.logs()}")
+
+
 def traffic(stack: Stack) -> None:
     texts = [
         "My parcel never arrived, where is it?",
@@ -108,7 +129,11 @@ def traffic(stack: Stack) -> None:
             view = wait_for_triage(response.json()["status_url"], API_KEY, timeout=15)
             assert view["status"] == "triaged", stack.logs()
             if round_ == 0 and text == texts[0]:
-                body = {"intent": view["classification"]["label"]}
+                draft_of(stack, view["id"])
+                body = {
+                    "intent": view["classification"]["label"],
+                    "reply": "Hi Alex, we traced it: it is on its way.",
+                }
                 headers = {"Authorization": f"Bearer {API_KEY}"}
                 requests.post(
                     f"{stack.base_url}/v1/tickets/{view['id']}/resolution",
