@@ -180,6 +180,7 @@ def demo_reply(
 ) -> tuple[str, bool]:
     """(reply, whether a retrieved passage answered it); `style` "team": a team's own voice."""
     bodies = answering_bodies(intent, passages, language)
+    grounded = bool(bodies)
     if not bodies:
         fallback = (
             BY_INTENT_ZH.get(intent, GENERIC_ZH) if language == "zh" else BY_INTENT.get(intent, GENERIC)
@@ -200,7 +201,7 @@ def demo_reply(
     else:
         closing, sign_off = rng.choice(CLOSINGS[language]), SIGN_OFF[language]
     parts = [greeting(customer_name, language, style), middle, closing, sign_off]
-    return "\n\n".join(p for p in parts if p), bool(answering_bodies(intent, passages, language))
+    return "\n\n".join(p for p in parts if p), grounded
 
 
 def demo_resolutions(

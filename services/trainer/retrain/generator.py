@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.trainer.generation.data import ReplyExample
+from services.trainer.retrain.dataset import normalized
 from shared.db import Ticket, session_scope
 from shared.drafting.prompt import Passage
 from shared.integrations.models import Resolution
@@ -44,10 +44,6 @@ class GeneratorData:
     stats: dict[str, int]
 
 
-def _key(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
 def load_replies(session_factory: sessionmaker[Session], *, limit: int) -> list[ReplyExample]:
     """Resolutions with the agent's reply, oldest first, PII-redacted, one per (ticket, reply) pair."""
     query = (
@@ -64,7 +60,7 @@ def load_replies(session_factory: sessionmaker[Session], *, limit: int) -> list[
         if not text or not reply or not reply.strip():
             continue
         example = ReplyExample(redact(text), redact(reply), (labels or {}).get("label") or None, [], name)
-        newest.setdefault((_key(example.ticket), _key(example.reply)), example)
+        newest.setdefault((normalized(example.ticket), normalized(example.reply)), example)
     return list(reversed(newest.values()))
 
 
@@ -95,8 +91,8 @@ def build_generator_data(
     if len(replies) < MIN_REPLIES:
         return None
     older, holdout = split_holdout(replies, recent_fraction)
-    held = {_key(e.ticket) for e in holdout}
-    base = [e for e in base if _key(e.ticket) not in held]
+    held = {normalized(e.ticket) for e in holdout}
+    base = [e for e in base if normalized(e.ticket) not in held]
     train = [*base, *with_passages(older, retrieve)]
     stats = {"replies": len(replies), "team_train": len(older), "base": len(base), "holdout": len(holdout)}
     return GeneratorData(train, with_passages(holdout, retrieve), stats)
