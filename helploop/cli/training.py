@@ -111,7 +111,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from shared.registry import Registry
 
     if not (args.fuse or args.quantize):
-        raise SystemExit("export: give --fuse, --quantize int8|w8|fp16, or both")
+        raise SystemExit("export: give --fuse, --quantize int8|w8|w4|fp16, or both")
     if args.generator and args.fuse:
         raise SystemExit("export: --fuse applies to classifier bundles")
     if args.generator:
@@ -222,10 +222,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--fuse", action="store_true", help="onnxruntime transformer fusions (classifiers)")
     p.add_argument(
         "--quantize",
-        choices=["int8", "w8", "fp16"],
+        choices=["int8", "w8", "w4", "fp16"],
         help="int8: dynamic int8 quantization, for CPUs; w8: int8 weights in blocks of 32 (generators: a "
-        "quarter of the weight memory, closer to float32 than int8); fp16: half precision, for GPUs "
-        "(after --fuse)",
+        "quarter of the weight memory, closer to float32 than int8); w4: 4-bit blocks (an eighth); fp16: "
+        "half precision, for GPUs (after --fuse)",
     )
     p.add_argument(
         "--generator", action="store_true", help="a reply-generator version instead of a classifier"

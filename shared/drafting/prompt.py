@@ -6,6 +6,7 @@ chat templates); a trainer test checks the rendering against the tokenizer's own
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SYSTEM = (
@@ -16,6 +17,9 @@ SYSTEM = (
 DEFAULT_COMPANY = "Northwind Goods"
 MAX_PASSAGE_WORDS = 120
 MAX_TICKET_WORDS = 250
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana, CJK ideographs
+CJK = re.compile(f"[{CJK_CHARS}]")
+UNIT = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")  # one ideograph, or a run of other non-spaces
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,16 @@ class Passage:
 
 
 def _clip(text: str, words: int) -> str:
-    parts = text.split()
-    return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
+    """The first `words` words. Text with Chinese or Japanese, which has no spaces, is cut after
+    `2 × words` units (an ideograph, or a run of other non-space characters), so that a long Chinese
+    ticket cannot flood the prompt."""
+    if CJK.search(text) is None:
+        parts = text.split()
+        return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
+    units = list(UNIT.finditer(text))
+    if len(units) <= 2 * words:
+        return text.strip()
+    return text[: units[2 * words - 1].end()].strip() + " ..."
 
 
 def build_messages(

@@ -1,8 +1,9 @@
 """Reply-drafting examples: (ticket, intent, context passages → agent reply).
 
 Sources: a JSONL/CSV file with `ticket`, `reply` and optionally `intent` columns (resolved tickets and
-the agents' final answers), or the Bitext customer-support set read in place from the datasets dir,
-split by seed into train and a hold-out that training never sees.
+the agents' final answers); read in place from the datasets dir: the Bitext customer-support set (English,
+split by seed into train and a hold-out that training never sees) and the STC-3 Weibo helpdesk dialogues
+(Chinese: the customer's opening turns → the helpdesk's first reply; its own train and test files).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from shared.drafting.prompt import Passage, build_prompt
 
 BITEXT_FILE = "bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
+STC3_DIR = "stc3_customer_helpdesk_zh"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,29 @@ def bitext_splits(
         rows = [ReplyExample(r["instruction"], r["response"], r["intent"]) for r in csv.DictReader(handle)]
     random.Random(seed).shuffle(rows)
     return rows[test_size:], rows[:test_size]
+
+
+def stc3_examples(path: Path) -> list[ReplyExample]:
+    """One example per dialogue: everything the customer wrote before the helpdesk's first non-empty turn
+    (emoji and images were dropped upstream as empty strings) → that turn."""
+    dialogues = json.loads(Path(path).read_text(encoding="utf-8"))
+    examples = []
+    for dialogue in dialogues:
+        opening: list[str] = []
+        for turn in dialogue["turns"]:
+            text = " ".join(u.strip() for u in turn["utterances"] if u.strip())
+            if turn["sender"] == "customer":
+                opening.append(text)
+            elif text and any(opening):
+                examples.append(ReplyExample(" ".join(t for t in opening if t), text))
+                break
+    return examples
+
+
+def stc3_splits(datasets_dir: Path) -> tuple[list[ReplyExample], list[ReplyExample]]:
+    """(train, hold-out): STC-3's own train (3,700 dialogues) and test (390) files."""
+    directory = Path(datasets_dir) / STC3_DIR
+    return stc3_examples(directory / "train_data_cn.json"), stc3_examples(directory / "test_data_cn.json")
 
 
 def with_neighbour_replies(

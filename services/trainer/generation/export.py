@@ -91,7 +91,9 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
             output_names=OUTPUT_NAMES,
             verbose=False,
         )
-    program.save(str(path), external_data=False)
+    # protobuf's 2 GiB limit: a larger graph (Qwen2.5-0.5B in float32) keeps its weights beside it
+    parameters = sum(p.numel() for p in model.parameters())
+    program.save(str(path), external_data=parameters * 4 > 1.8 * 2**30)
 
 
 def generator_config(
@@ -116,15 +118,25 @@ def generator_config(
 
 
 def write_generator_bundle(
-    model: Any, tokenizer: Any, staging: Path, *, attention: str = "grouped", fine_tuned: bool = False
+    model: Any,
+    tokenizer: Any,
+    staging: Path,
+    *,
+    attention: str = "grouped",
+    fine_tuned: bool = False,
+    languages: list[str] | None = None,
 ) -> None:
     """`attention`: "grouped" (fast, the default) or "repeated" (transformers' own); `fine_tuned`: trained
-    on replies (drafting never uses an untuned bundle's drafts)."""
+    on replies (drafting never uses an untuned bundle's drafts); `languages`: what its drafts are written
+    in (tickets in other languages get the template)."""
     import json
 
     if attention not in ("grouped", "repeated"):
         raise ValueError(f"attention must be 'grouped' or 'repeated', not {attention!r}")
     export_decoder(model, staging / "decoder.onnx", attention=attention)
     tokenizer.save_pretrained(str(staging))
-    config = {**generator_config(model, tokenizer, attention=attention), "fine_tuned": fine_tuned}
+    config = {
+        **generator_config(model, tokenizer, attention=attention, languages=tuple(languages or ("en",))),
+        "fine_tuned": fine_tuned,
+    }
     (staging / "config.json").write_text(json.dumps(config, indent=2))

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from services.trainer.export import ExportParityError
-from services.trainer.generation.base import SMOLLM2, converted_dir
+from services.trainer.generation.base import DEFAULT_GENERATOR_BASE, converted_dir, generator_base
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.train import GeneratorTrainConfig, fine_tune_generator
 from shared.drafting.prompt import Passage, build_prompt
@@ -66,6 +66,19 @@ def check_generator_parity(model: Any, tokenizer: Any, bundle: Path, *, tokens: 
     log.info("generator parity: %d greedy tokens identical (PyTorch, ONNX, ONNX without cache)", len(cached))
 
 
+def written_languages(examples: list[ReplyExample], *, min_share: float = 0.05) -> list[str]:
+    """The languages a fine-tuned generator was taught to write: those of at least `min_share` of its
+    training replies (by the serving language detector), most frequent first."""
+    from collections import Counter
+
+    from shared.runtime.language import detect_language
+
+    counts = Counter(detect_language(e.reply).language for e in examples)
+    counts.pop(None, None)
+    total = sum(counts.values()) or 1
+    return [language for language, n in counts.most_common() if n / total >= min_share]
+
+
 def _fingerprint(examples: list[ReplyExample]) -> str:
     digest = hashlib.sha256()
     for e in examples:
@@ -84,15 +97,18 @@ def build_generator(
     activate: bool = True,
     attention: str = "grouped",
     manifest_extra: dict[str, Any] | None = None,
+    base: str = DEFAULT_GENERATOR_BASE,
 ) -> str:
     """Publish a generator bundle (fine-tuned when `examples` are given, else the base model);
+    `base`: one of services.trainer.generation.base.GENERATOR_BASES (ignored with `base_dir`);
     `manifest_extra` records the lineage (what the nightly retrain regenerates its base data from)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from services.trainer.generation.export import write_generator_bundle
 
-    directory = converted_dir(cache_dir, base_dir)
+    pinned = generator_base(base)
+    directory = converted_dir(cache_dir, base_dir, base=base)
     tokenizer = AutoTokenizer.from_pretrained(str(directory))
     model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32)
     training: dict[str, Any] = {}
@@ -105,13 +121,22 @@ def build_generator(
     model.eval()
     staging = registry.staging_dir()
     try:
-        write_generator_bundle(model, tokenizer, staging, attention=attention, fine_tuned=bool(examples))
+        languages = written_languages(examples) if examples else list(pinned.languages)
+        write_generator_bundle(
+            model, tokenizer, staging, attention=attention, fine_tuned=bool(examples), languages=languages
+        )
         check_generator_parity(model, tokenizer, staging)
         suffix = "ft" if examples else "base"
         version = f"{new_version_id()}-{suffix}"
         manifest = {
             "task": "text-generation",
-            "base_model": {"package": SMOLLM2.package, "gguf_sha256": SMOLLM2.sha256, "dir": str(directory)},
+            "base_model": {
+                "name": pinned.name,
+                "packages": list(pinned.packages),
+                "gguf_sha256": pinned.sha256,
+                "licence": pinned.licence,
+                "dir": str(directory),
+            },
             "training_config": config.to_json() if examples else None,
             "training": training,
             "attention": attention,

@@ -130,7 +130,10 @@ def lineage_base(
     if not demo:
         return []
     resolutions = demo_resolutions(
-        retrieve=retrieve, per_intent=int(demo["per_intent"]), seed=int(demo["seed"])
+        retrieve=retrieve,
+        per_intent=int(demo["per_intent"]),
+        seed=int(demo["seed"]),
+        languages=tuple(demo.get("languages", ("en",))),
     )
     return [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
 
@@ -153,6 +156,8 @@ def _retriever(
 
 
 def _candidate(registry: Registry, active: str, data: GeneratorData, settings: Settings, run_id: str) -> str:
+    """Fine-tuned like the active generator: its base model, recipe and served quantization."""
+    from services.trainer.generation.base import DEFAULT_GENERATOR_BASE
     from services.trainer.generation.pipeline import build_generator
     from services.trainer.generation.train import GeneratorTrainConfig
     from services.trainer.quantize import quantize_bundle
@@ -167,8 +172,12 @@ def _candidate(registry: Registry, active: str, data: GeneratorData, settings: S
         config=config,
         activate=False,
         manifest_extra={"lineage": manifest.get("lineage", {}), "retrain": {"run_id": run_id, **data.stats}},
+        base=(manifest.get("base_model") or {}).get("name", DEFAULT_GENERATOR_BASE),
     )
-    return quantize_bundle(registry, parent, mode="w8", activate=False, graph="decoder.onnx")
+    serve = manifest.get("lineage", {}).get("serve", "w8")
+    if serve == "fp32":
+        return parent
+    return quantize_bundle(registry, parent, mode=serve, activate=False, graph="decoder.onnx")
 
 
 def retrain_generator(
