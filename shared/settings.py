@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     # 1.0: drafts come from fine-tuned generators only, and a penalty keeps them from copying the context's
     # wording (demo hold-out: chrF 68.5 at 1.0 vs 60.8 at 1.1, docs/models.md)
     draft_repetition_penalty: float = Field(default=1.0, ge=1, le=2)
+    # a draft never repeats a 4-token sequence of its own (0: off): small models fall into loops
+    # ("联系电话、联系电话、…"); chosen on STC-3 and the demo hold-out, docs/models.md ("Drafts in the
+    # customer's language")
+    draft_no_repeat_ngram: int = Field(default=4, ge=0, le=32)
     draft_time_limit_s: int = Field(default=180, ge=5)
     # an untuned generator invents policies ("I am not able to provide refunds…"): its drafts are replaced
     # by the intent's template unless this is set (for evaluating the base model, never in production)

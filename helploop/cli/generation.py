@@ -199,7 +199,11 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     }
     if args.speed_only:
         return _speed_only(args, list(generators.values()), train, test)
-    config = GenerationConfig(max_new_tokens=args.max_new_tokens, repetition_penalty=args.repetition_penalty)
+    config = GenerationConfig(
+        max_new_tokens=args.max_new_tokens,
+        repetition_penalty=args.repetition_penalty,
+        no_repeat_ngram=args.no_repeat_ngram,
+    )
     report = evaluate_generators(
         train=train,
         test=test[args.offset : args.offset + args.limit],
@@ -302,6 +306,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 (default, what drafting uses)")
+    p.add_argument(
+        "--no-repeat-ngram",
+        type=int,
+        default=0,
+        help="never repeat an n-token sequence of the draft itself (0: off; HELPLOOP_DRAFT_NO_REPEAT_NGRAM)",
+    )
     p.add_argument("--speed", action="store_true", help="also time transformers generate vs ours, batch 1/8")
     p.add_argument("--speed-only", action="store_true", help="only the timing, added to an existing report")
     p.add_argument("--out", default="var/reports/generator")

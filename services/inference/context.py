@@ -96,6 +96,7 @@ def _draft_context(
         temperature=settings.draft_temperature,
         top_p=settings.draft_top_p,
         repetition_penalty=settings.draft_repetition_penalty,
+        no_repeat_ngram=settings.draft_no_repeat_ngram,
         stop_strings=("<|im_end|>", "<|im_start|>"),
     )
     return DraftContext(

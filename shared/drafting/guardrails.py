@@ -26,6 +26,7 @@ from shared.drafting.policy_checks import (
     deflection_reason,
     placeholder_reason,
 )
+from shared.drafting.prompt import CJK_CHARS
 from shared.pii import find_pii
 from shared.pii_zh import WORD, normalise_width
 
@@ -37,6 +38,7 @@ REFERENCE = re.compile(
     rf"|(?<!{WORD})(?=[A-Z0-9]*\d[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{{8,}}(?!{WORD})"  # 1Z999AA10123456784
 )
 MEASURE = re.compile(r"\d+(?:-[a-z]+)+")  # "3-year", "2-day": a number and its unit, checked as the number
+LOOP_TOKEN = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")  # a Chinese character, or a word
 CITATION_MARK = re.compile(r"\[\d{1,2}\]")  # "[1]": the prompt's passage numbers, not a fact
 AMOUNT = re.compile(
     r"(?:[$€£¥￥]\s?\d[\d,]*(?:\.\d+)?"
@@ -169,7 +171,9 @@ def echoed_pii(draft: str, *, ticket_text: str) -> list[str]:
 
 
 def degenerate_reason(draft: str) -> str | None:
-    words = re.findall(r"\w+", draft.lower())
+    """Loops: repeated 4-grams of words (each Chinese character counts as a word: Chinese has no spaces),
+    a line said three times, a word five times in a row."""
+    words = LOOP_TOKEN.findall(draft.lower())
     if len(words) >= 12:
         grams = Counter(zip(words, words[1:], words[2:], words[3:], strict=False))
         repeated = sum(count - 1 for count in grams.values() if count > 1)

@@ -1,8 +1,8 @@
 """Serving-side text generation: onnxruntime + `tokenizers` (no torch), with a KV cache.
 
 The bundle (made by `helploop train-generator`) holds decoder.onnx, tokenizer.json and config.json. The
-decoding loop supports greedy and nucleus sampling, a repetition penalty, EOS and stop strings,
-`max_new_tokens`, and batches of prompts with left padding.
+decoding loop supports greedy and nucleus sampling, a repetition penalty, a ban on repeating the draft's
+own n-grams, EOS and stop strings, `max_new_tokens`, and batches of prompts with left padding.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class GenerationConfig:
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
     repetition_penalty: float = 1.1
+    no_repeat_ngram: int = 0  # n > 0: never repeat an n-token sequence of the draft itself (loops)
     stop_strings: tuple[str, ...] = ()
     seed: int | None = None
 
@@ -63,6 +64,15 @@ def apply_repetition_penalty(logits: np.ndarray, seen: list[list[int]], penalty:
         values = out[row, ids]
         out[row, ids] = np.where(values > 0, values / penalty, values * penalty)
     return out
+
+
+def repeating_tokens(generated: list[int], n: int) -> list[int]:
+    """The tokens that would complete an `n`-gram the draft already holds (transformers'
+    `no_repeat_ngram_size`, but over the generated tokens only: copying the context stays allowed)."""
+    if n <= 0 or len(generated) < n:
+        return []
+    prefix = generated[len(generated) - n + 1 :]
+    return [generated[i + n - 1] for i in range(len(generated) - n + 1) if generated[i : i + n - 1] == prefix]
 
 
 def choose_tokens(logits: np.ndarray, config: GenerationConfig, rng: np.random.Generator) -> np.ndarray:
@@ -199,6 +209,10 @@ class OnnxGenerator:
         )
         if len(rows[0].generated) < config.min_new_tokens:
             logits[:, sorted(self.eos_ids)] = -np.inf
+        for i, row in enumerate(rows):
+            banned = repeating_tokens(row.generated, config.no_repeat_ngram)
+            if banned:
+                logits[i, banned] = -np.inf
         return choose_tokens(logits, config, rng)
 
     def _full_sequence(self, rows: list[_Row], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

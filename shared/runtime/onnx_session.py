@@ -26,7 +26,24 @@ def create_session(path: Path, *, intra_op_threads: int = 0) -> Any:
     # database and other workers (spinning gained nothing measurable alone and stole their CPU under load)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), sess_options=options, providers=choose_providers(available))
+    session = ort.InferenceSession(str(path), sess_options=options, providers=choose_providers(available))
+    release_freed_memory()
+    return session
+
+
+def release_freed_memory() -> None:
+    """Give the heap pages freed while a session was built back to the system (glibc keeps them): the
+    graph's protobuf and the weights onnxruntime re-packed. Qwen2.5's w4 decoder: 777 → 618 MB RSS."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:  # another C library (musl, macOS): nothing to release this way
+        pass
 
 
 def run_bound(session: Any, feeds: dict[str, Any], outputs: dict[str, str]) -> list[Any]:

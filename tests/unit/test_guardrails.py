@@ -68,6 +68,10 @@ def test_empty_and_degenerate_drafts_are_flagged() -> None:
     assert Flag.DEGENERATE in check_draft(loop, ticket_text=TICKET, cited_articles=[]).flags
     assert degenerate_reason("thanks thanks thanks thanks thanks for waiting") is not None
     assert degenerate_reason(GROUNDED) is None
+    # Chinese has no spaces: make run's first Chinese draft looped like this and passed as "one word"
+    chinese_loop = "Hi Alex,\n\n收到" + "您联系我们说明您收到" * 30
+    assert "repeated 4-grams" in (degenerate_reason(chinese_loop) or "")
+    assert degenerate_reason("您好，您的包裹超过7个工作日未送达，我们会立即为您追查，并在2个工作日内回复您。") is None
 
 
 def test_pii_detection_checks_card_and_iban_checksums() -> None:

@@ -164,3 +164,34 @@ def test_a_quantized_copy_of_a_graph_over_two_gib_drops_the_parents_weight_file(
     assert external_data_files(tmp_path / "decoder.onnx") == {"decoder.onnx.data"}
     weight_only_model(tmp_path / "decoder.onnx", tmp_path / "w8.onnx")
     assert external_data_files(tmp_path / "w8.onnx") == set()
+
+
+def test_reply_scores_are_per_language_and_rouge_reads_chinese_by_character() -> None:
+    from services.trainer.generation.evaluate import SystemOutput, _row, text_scores
+
+    assert text_scores(["您好，请私信提供宽带账号"], ["您好，请您私信提供宽带账号"])["rouge_l"] > 90
+    assert text_scores(["谢谢"], ["您好，请私信"])["rouge_l"] == 0
+    test = [
+        ReplyExample("我的宽带三天没网了，怎么回事", "您好，请私信提供宽带账号，我们为您核实。"),
+        ReplyExample(
+            "My parcel has not arrived after two weeks", "Hi, sorry about the wait: we will trace it."
+        ),
+    ]
+    drafts = ["您好，请私信提供宽带账号，我们为您核实。", "Hello, we never received any order from you."]
+    row = _row("fine-tuned", SystemOutput(drafts, 20, 1.0), test)
+    assert set(row["per_language"]) == {"zh", "en"} and row["per_language"]["zh"]["chrf"] == 100.0
+    assert row["per_language"]["en"]["chrf"] < 60 and row["examples"] == 2
+    english_for_chinese = _row("fine-tuned", SystemOutput([drafts[1]], 9, 1.0), test[:1])
+    assert (
+        english_for_chinese["flags"].get("wrong_language") == 1 and "per_language" not in english_for_chinese
+    )
+
+
+def test_the_draft_never_repeats_its_own_ngrams_but_may_copy_the_context() -> None:
+    from shared.runtime.generator import repeating_tokens
+
+    loop = [5, 6, 7, 8, 6, 7]  # "联系电话、联系电" …: 8 would repeat the 3-gram (6, 7, 8)
+    assert repeating_tokens(loop, 3) == [8]
+    assert repeating_tokens(loop, 4) == []  # (8, 6, 7) never came before: no 4-gram repeats yet
+    assert repeating_tokens([1, 1, 1], 2) == [1, 1] and repeating_tokens([1, 2], 3) == []
+    assert repeating_tokens(loop, 0) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
 from shared.drafting.guardrails import check_draft
+from shared.drafting.prompt import CJK, CJK_CHARS
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
 
@@ -33,13 +35,27 @@ class SystemOutput:
     seconds: float
 
 
+class CharacterTokenizer:
+    """ROUGE tokens for text with Chinese: each ideograph a token, other runs of letters/digits a word
+    (rouge_score's own tokenizer keeps only a-z0-9, so a Chinese reply would have no tokens at all)."""
+
+    PATTERN = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
+
+    def tokenize(self, text: str) -> list[str]:
+        return self.PATTERN.findall(text.lower())
+
+
 def text_scores(predictions: list[str], references: list[str]) -> dict[str, float]:
+    """Corpus chrF (sacrebleu) and mean ROUGE-L F1: English with rouge_score's stemmed words, a reference
+    with Chinese in it by characters."""
     from rouge_score import rouge_scorer
     from sacrebleu.metrics import CHRF
 
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    words = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    characters = rouge_scorer.RougeScorer(["rougeL"], tokenizer=CharacterTokenizer())
     rouge = [
-        scorer.score(ref, pred)["rougeL"].fmeasure for pred, ref in zip(predictions, references, strict=True)
+        (characters if CJK.search(ref) else words).score(ref, pred)["rougeL"].fmeasure
+        for pred, ref in zip(predictions, references, strict=True)
     ]
     return {
         "chrf": float(CHRF().corpus_score(predictions, [references]).score),
@@ -59,26 +75,47 @@ def generate_all(
     return SystemOutput(texts, tokens, time.perf_counter() - started)
 
 
-def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str, Any]:
-    references = [e.reply for e in test]
+def _scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
     reports = [
         check_draft(
             text,
             ticket_text=e.ticket,
             cited_articles=[p.cited_text() for p in e.passages],
             customer_name=e.customer_name,
+            language=language,
         )
-        for text, e in zip(output.texts, test, strict=True)
+        for text, e, language in zip(texts, test, languages, strict=True)
     ]
     flagged = [not r.ok for r in reports]
     return {
-        "system": name,
-        **text_scores(output.texts, references),
+        **text_scores(texts, [e.reply for e in test]),
         "guardrail_flag_rate": sum(flagged) / max(len(flagged), 1),
         "flags": dict(Counter(flag for r in reports for flag in r.flags)),
-        "tokens_per_second": output.tokens / output.seconds if output.seconds else None,
-        "examples": len(references),
+        "examples": len(test),
     }
+
+
+def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str, Any]:
+    """Scores over the whole hold-out and, when it mixes languages, per language of the ticket (chrF is
+    computed on characters, so it means the same for Chinese as for English)."""
+    from shared.runtime.language import detect_language
+
+    languages = [detect_language(e.ticket).language for e in test]
+    row = {
+        "system": name,
+        **_scores(output.texts, test, languages),
+        "tokens_per_second": output.tokens / output.seconds if output.seconds else None,
+    }
+    if len({language for language in languages if language}) > 1:  # None: too short to tell
+        row["per_language"] = {
+            language or "unknown": _scores(
+                [t for t, lang in zip(output.texts, languages, strict=True) if lang == language],
+                [e for e, lang in zip(test, languages, strict=True) if lang == language],
+                [language] * languages.count(language),
+            )
+            for language in sorted(set(languages), key=str)
+        }
+    return row
 
 
 def evaluate_generators(
@@ -110,9 +147,29 @@ def evaluate_generators(
         "examples": len(test),
         "max_new_tokens": config.max_new_tokens,
         "repetition_penalty": config.repetition_penalty,
+        "no_repeat_ngram": config.no_repeat_ngram,
         "systems": rows,
         "prompts": prompts,
     }
+
+
+def _per_language_lines(systems: list[dict[str, Any]]) -> list[str]:
+    if not any(row.get("per_language") for row in systems):
+        return []
+    lines = [
+        "",
+        "Per language of the ticket:",
+        "",
+        "| system | language | tickets | chrF | ROUGE-L | flagged |",
+    ]
+    lines.append("|---|---|---|---|---|---|")
+    for row in systems:
+        for language, scores in row.get("per_language", {}).items():
+            lines.append(
+                f"| {row['system']} | {language} | {scores['examples']} | {scores['chrf']:.1f} | "
+                f"{scores['rouge_l']:.1f} | {scores['guardrail_flag_rate']:.1%} |"
+            )
+    return lines
 
 
 def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bitext hold-out") -> Path:
@@ -125,7 +182,8 @@ def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bit
         "",
         f"{report['examples']} held-out tickets (never trained on), greedy decoding, "
         f"max {report['max_new_tokens']} new tokens, repetition penalty "
-        f"{report.get('repetition_penalty', 1.1)}.",
+        f"{report.get('repetition_penalty', 1.1)}, no repeated {report.get('no_repeat_ngram', 0)}-grams "
+        "(0: off).",
         "",
         "| system | chrF | ROUGE-L | guardrail flags | flags by reason | tokens/s |",
         "|---|---|---|---|---|---|",
@@ -137,6 +195,7 @@ def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bit
             f"| {row['system']} | {row['chrf']:.1f} | {row['rouge_l']:.1f} | "
             f"{row['guardrail_flag_rate']:.1%} | {reasons} | {speed} |"
         )
+    lines += _per_language_lines(report["systems"])
     if report.get("speed"):
         lines += ["", "Decoding speed (64 new tokens, greedy, median of 3):", ""]
         lines += ["| runtime | batch | tokens/s | × PyTorch |", "|---|---|---|---|"]

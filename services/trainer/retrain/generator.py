@@ -211,6 +211,7 @@ def retrain_generator(
     config = GenerationConfig(
         max_new_tokens=settings.draft_max_new_tokens,
         repetition_penalty=settings.draft_repetition_penalty,
+        no_repeat_ngram=settings.draft_no_repeat_ngram,
         stop_strings=("<|im_end|>", "<|im_start|>"),
     )
     report = evaluate_generators(
