@@ -79,20 +79,17 @@ def _pretranspose_constant_weights(model: Any) -> int:
     return changed
 
 
-def _quantize_embeddings(model: Any) -> int:
-    """Gather(float table, ids) → Gather(int8 table, ids) · Gather(per-row scale, ids): symmetric int8 per
-    row, a quarter of the memory (Qwen2.5-0.5B's 151,936 × 896 table: 545 → 136 MB); each looked-up row
-    is dequantized on the fly, exact to half a step of its own scale."""
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+def _embedding_tables(model: Any) -> list[tuple[Any, Any]]:
+    """(Gather node, its float table) for every large embedding table read by one Gather on axis 0."""
+    from onnx import TensorProto
 
     weights = {i.name: i for i in model.graph.initializer}
     readers: dict[str, int] = {}
     for node in model.graph.node:
         for name in node.input:
             readers[name] = readers.get(name, 0) + 1
-    changed = 0
-    for node in list(model.graph.node):
+    found = []
+    for node in model.graph.node:
         table = weights.get(node.input[0]) if node.op_type == "Gather" else None
         if table is None or len(table.dims) != 2 or table.data_type != TensorProto.FLOAT:
             continue
@@ -100,45 +97,94 @@ def _quantize_embeddings(model: Any) -> int:
             continue
         if any(a.name == "axis" and a.i != 0 for a in node.attribute) or table.dims[0] < 1024:
             continue
+        found.append((node, table))
+    return found
+
+
+def _int8_rows(name: str, matrix: Any, ids: str, out: str) -> tuple[list[Any], list[Any]]:
+    """int8 table · per-row scale: Gather both, Cast, Mul (standard ops)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    scale = np.maximum(np.abs(matrix).max(axis=1, keepdims=True), 1e-12) / 127.0
+    codes = np.clip(np.rint(matrix / scale), -127, 127).astype(np.int8)
+    tensors = [
+        numpy_helper.from_array(codes, f"{name}.int8"),
+        numpy_helper.from_array(scale, f"{name}.scale"),
+    ]
+    nodes = [
+        helper.make_node("Gather", [f"{name}.int8", ids], [f"{out}.int8"], axis=0),
+        helper.make_node("Cast", [f"{out}.int8"], [f"{out}.float"], to=TensorProto.FLOAT),
+        helper.make_node("Gather", [f"{name}.scale", ids], [f"{out}.scale"], axis=0),
+        helper.make_node("Mul", [f"{out}.float", f"{out}.scale"], [out]),
+    ]
+    return tensors, nodes
+
+
+def _int4_blocks(name: str, matrix: Any, ids: str, out: str, block: int = 32) -> tuple[list[Any], list[Any]]:
+    """Symmetric 4-bit blocks of `block` along each row (onnxruntime's GatherBlockQuantized)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rows, width = matrix.shape
+    blocks = matrix.reshape(rows, width // block, block)
+    scale = np.maximum(np.abs(blocks).max(axis=2, keepdims=True), 1e-12) / 7.0
+    codes = (np.clip(np.rint(blocks / scale), -8, 7).astype(np.int8) & 0x0F).astype(np.uint8)
+    codes = codes.reshape(rows, width)
+    packed = codes[:, 0::2] | (codes[:, 1::2] << 4)  # two per byte, the first in the low nibble
+    tensors = [
+        helper.make_tensor(f"{name}.int4", TensorProto.INT4, [rows, width], packed.tobytes(), raw=True),
+        numpy_helper.from_array(scale.reshape(rows, width // block).astype(np.float32), f"{name}.scale"),
+    ]
+    node = helper.make_node(
+        "GatherBlockQuantized",
+        [f"{name}.int4", ids, f"{name}.scale"],
+        [out],
+        domain="com.microsoft",
+        gather_axis=0,
+        quantize_axis=1,
+        block_size=block,
+    )
+    return tensors, [node]
+
+
+def _quantize_embeddings(model: Any, *, bits: int = 8) -> int:
+    """Large embedding tables: int8 per row (a quarter of float32; Qwen2.5-0.5B's 151,936 × 896 table
+    545 → 136 MB) or, with `bits=4`, 4-bit blocks of 32 (an eighth: 68 MB); rows are dequantized as they
+    are looked up."""
+    from onnx import helper, numpy_helper
+
+    tables = _embedding_tables(model)
+    for node, table in tables:
         matrix = numpy_helper.to_array(table)
-        scale = np.maximum(np.abs(matrix).max(axis=1, keepdims=True), 1e-12) / 127.0
-        codes = np.clip(np.rint(matrix / scale), -127, 127).astype(np.int8)
-        name = table.name
-        model.graph.initializer.remove(table)
-        model.graph.initializer.extend(
-            [
-                numpy_helper.from_array(codes, f"{name}.int8"),
-                numpy_helper.from_array(scale.astype(np.float32), f"{name}.scale"),
-            ]
-        )
         ids, out = node.input[1], node.output[0]
+        four = bits == 4 and matrix.shape[1] % 32 == 0
+        tensors, nodes = (_int4_blocks if four else _int8_rows)(table.name, matrix, ids, out)
+        if four and not any(o.domain == "com.microsoft" for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        model.graph.initializer.remove(table)
+        model.graph.initializer.extend(tensors)
         position = list(model.graph.node).index(node)
         model.graph.node.remove(node)
-        replacement = [
-            helper.make_node("Gather", [f"{name}.int8", ids], [f"{out}.int8"], axis=0),
-            helper.make_node("Cast", [f"{out}.int8"], [f"{out}.float"], to=TensorProto.FLOAT),
-            helper.make_node("Gather", [f"{name}.scale", ids], [f"{out}.scale"], axis=0),
-            helper.make_node("Mul", [f"{out}.float", f"{out}.scale"], [out]),
-        ]
-        for offset, new in enumerate(replacement):
+        for offset, new in enumerate(nodes):
             model.graph.node.insert(position + offset, new)
-        changed += 1
-    return changed
+    return len(tables)
 
 
 def weight_only_model(source: Path, target: Path, *, block_size: int = 32, bits: int = 8, **_: Any) -> None:
     """MatMuls with constant weights → MatMulNBits: symmetric `bits`-bit blocks of `block_size`, computed
     with int8 activations per block (accuracy level 4: onnxruntime's fast CPU kernel; float32 compute
-    measured 2.7x slower than float32 weights). Large embedding tables (Gather) → int8 per row."""
+    measured 2.7x slower than float32 weights). Large embedding tables (Gather) → int8 per row (w8) or
+    4-bit blocks (w4)."""
     import onnx
     from onnxruntime.quantization import matmul_nbits_quantizer as nbits
 
     logging.getLogger(nbits.__name__).setLevel(logging.WARNING)  # else a line per skipped node
     model = onnx.load(str(source))
     moved = _pretranspose_constant_weights(model)
-    embeddings = _quantize_embeddings(model)
+    embeddings = _quantize_embeddings(model, bits=bits)
     log.info(
-        "weight-only int%d: %d transposed weight(s) stored pre-transposed, %d embedding table(s) int8",
+        "weight-only int%d: %d transposed weight(s) stored pre-transposed, %d embedding table(s) quantized",
         bits,
         moved,
         embeddings,
@@ -158,7 +204,7 @@ QUANTIZERS = {"int8": quantize_model, "w8": weight_only_model, "w4": weight_only
 DESCRIPTIONS = {
     "fp16": "fp16 (onnxruntime float16 conversion; float32 outputs)",
     "w8": "int8 weights in symmetric blocks of 32 (MatMulNBits, accuracy level 4; int8 embeddings per row)",
-    "w4": "4-bit weights in symmetric blocks of 32 (MatMulNBits, accuracy level 4; int8 embeddings per row)",
+    "w4": "4-bit weights in symmetric blocks of 32 (MatMulNBits, accuracy level 4; 4-bit embedding blocks)",
 }
 
 

@@ -137,10 +137,16 @@ def test_int8_embedding_tables_follow_the_float_table(tmp_path: Path) -> None:
     kinds = {i.name: i.data_type for i in quantized.graph.initializer}
     assert kinds.get("embed.int8") == TensorProto.INT8 and "embed" not in kinds
     ids = np.array([0, 5, 2047], dtype=np.int64)
-    session = ort.InferenceSession(str(tmp_path / "w8.onnx"), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"ids": ids})[0]
     expected = table[ids] @ weight
-    assert np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
+    session = ort.InferenceSession(str(tmp_path / "w8.onnx"), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {"ids": ids})[0] - expected).max() < 0.05 * np.abs(expected).max()
+    # w4: 4-bit blocks of 32 (GatherBlockQuantized), an eighth of the bytes, still close to float32
+    weight_only_model(tmp_path / "float.onnx", tmp_path / "w4.onnx", bits=4)
+    quantized = onnx.load(str(tmp_path / "w4.onnx"))
+    assert {i.name: i.data_type for i in quantized.graph.initializer}.get("embed.int4") == TensorProto.INT4
+    session = ort.InferenceSession(str(tmp_path / "w4.onnx"), providers=["CPUExecutionProvider"])
+    lookup = session.run(None, {"ids": ids})[0]
+    assert np.abs(lookup - expected).max() < 0.25 * np.abs(expected).max()
 
 
 def test_a_quantized_copy_of_a_graph_over_two_gib_drops_the_parents_weight_file(tmp_path: Path) -> None:
