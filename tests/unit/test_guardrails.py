@@ -71,7 +71,8 @@ def test_empty_and_degenerate_drafts_are_flagged() -> None:
     # Chinese has no spaces: make run's first Chinese draft looped like this and passed as "one word"
     chinese_loop = "Hi Alex,\n\n收到" + "您联系我们说明您收到" * 30
     assert "repeated 4-grams" in (degenerate_reason(chinese_loop) or "")
-    assert degenerate_reason("您好，您的包裹超过7个工作日未送达，我们会立即为您追查，并在2个工作日内回复您。") is None
+    clean = "您好，您的包裹超过7个工作日未送达，我们会立即为您追查，并在2个工作日内回复您。"
+    assert degenerate_reason(clean) is None
 
 
 def test_pii_detection_checks_card_and_iban_checksums() -> None:

