@@ -79,6 +79,26 @@ def written_languages(examples: list[ReplyExample], *, min_share: float = 0.05) 
     return [language for language, n in counts.most_common() if n / total >= min_share]
 
 
+def _trimmed(
+    model: Any, tokenizer: Any, examples: list[ReplyExample], config: GeneratorTrainConfig
+) -> tuple[Any, dict[str, Any]]:
+    """Trim a large BPE vocabulary to the examples' tokens and scripts before fine-tuning (in place);
+    returns the tokenizer to train and export with, and the trim report for the manifest."""
+    import json
+
+    from services.trainer.generation.train import encode_example
+    from services.trainer.generation.vocab_trim import is_trimmable, trim_generator
+
+    if not config.vocabulary_keep_top or not hasattr(tokenizer, "backend_tokenizer"):
+        return tokenizer, {}
+    if not is_trimmable(json.loads(tokenizer.backend_tokenizer.to_str())):
+        return tokenizer, {}
+    token_ids = [encode_example(tokenizer, e, config.max_length)[0] for e in examples]
+    texts = [f"{e.ticket}\n{e.reply}" for e in examples]
+    trimmed, report = trim_generator(model, tokenizer, token_ids, texts, keep_top=config.vocabulary_keep_top)
+    return trimmed, {"vocabulary_trim": report.to_json()}
+
+
 def _fingerprint(examples: list[ReplyExample]) -> str:
     digest = hashlib.sha256()
     for e in examples:
@@ -115,7 +135,8 @@ def build_generator(
     if examples:
         if encoder is not None:
             examples = add_context(encoder, examples)
-        training = fine_tune_generator(model, tokenizer, examples, config)
+        tokenizer, training = _trimmed(model, tokenizer, examples, config)
+        training.update(fine_tune_generator(model, tokenizer, examples, config))
         training = {**training, "loss_history": training["loss_history"][-50:], "examples": len(examples)}
         training["data_sha256"] = _fingerprint(examples)
     model.eval()

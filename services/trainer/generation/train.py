@@ -31,6 +31,10 @@ class GeneratorTrainConfig:
     # train only the top N decoder layers and the final norm (None: every weight); the backward pass then
     # stops there: about 2.5x faster steps on CPU (the demo shop's generator in `make run`)
     train_layers: int | None = None
+    # a byte-level BPE vocabulary of >= 100k tokens (Qwen2.5's) is trimmed to the tokens of the examples,
+    # their scripts' N earliest merges and every single character of those scripts
+    # (services/trainer/generation/vocab_trim.py); None keeps it whole
+    vocabulary_keep_top: int | None = 12_000
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
