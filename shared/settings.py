@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     # an untuned generator invents policies ("I am not able to provide refunds…"): its drafts are replaced
     # by the intent's template unless this is set (for evaluating the base model, never in production)
     draft_allow_untuned_generator: bool = False
-    # how far back a customer's earlier tickets are shown (escalation brief); older ones are never read
+    # how far back a customer's earlier tickets are shown (drafting prompt, escalation brief); older ones
+    # are never read
     history_retention_days: float = Field(default=365.0, gt=0, le=3650)
 
     routing_policy_file: Path | None = None  # None: the conservative built-in policy (no auto-reply)

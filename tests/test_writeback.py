@@ -314,3 +314,61 @@ def test_an_escalated_ticket_gets_a_brief_from_the_ticket_and_this_customers_his
     assert "where_is_my_order · resolved as where_is_my_order on" in note and "ticket 901" in note
     assert "ticket 902" not in note and "NW-7" not in note  # another customer's history never enters
     assert "c1@example.com" not in note and "Suggested articles: late-or-lost-parcels" in note
+
+
+def test_the_drafting_prompt_holds_this_customers_history_and_nobody_elses(factory) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from shared.db import Ticket
+    from shared.db.models import utcnow
+    from shared.drafting.guardrails import Flag, check_draft
+    from shared.drafting.history import prompt_history
+    from shared.drafting.prompt import build_prompt
+
+    def resolved(
+        external_id: str, body: str, reply: str, *, customer: str = "c1", source: str = "zendesk"
+    ) -> str:
+        ticket_id = triaged_ticket(factory, source, external_id, body=body, customer=customer)
+        record_resolution(
+            session_factory=factory,
+            source="api",
+            final_labels={"label": "where_is_my_order"},
+            reply=reply,
+            ticket_id=ticket_id,
+        )
+        return ticket_id
+
+    old = resolved("910", "Parcel NW-10000 is late.", "Traced NW-10000.")
+    with session_scope(factory) as session:  # outside the retention window
+        session.get(Ticket, old).received_at = utcnow() - timedelta(days=400)
+    resolved(
+        "911",
+        "Parcel NW-11111 is late.",
+        "We opened a trace for NW-11111; result by 28 November. Call 07700 900431",
+    )
+    resolved("912", "Someone else's parcel NW-22222.", "Traced NW-22222.", customer="c2")
+    resolved("913", "Same e-mail, another helpdesk: NW-33333.", "Traced NW-33333.", source="freshdesk")
+    follow_up = triaged_ticket(factory, "zendesk", "914", body="Still nothing here.")
+    triaged_ticket(factory, "zendesk", "915", body="Later ticket NW-55555.")  # after the one drafted
+    with session_scope(factory) as session:
+        history = prompt_history(session, session.get(Ticket, follow_up), retention_days=365)
+    assert [h.intent for h in history] == ["where_is_my_order"] and "NW-11111" in history[0].ticket
+    assert "28 November" in history[0].reply and "900431" not in history[0].reply  # redacted
+    prompt = build_prompt(
+        ticket="Still nothing here.", intent="where_is_my_order", passages=[], history=history
+    )
+    assert "Earlier tickets from this customer" in prompt and "result by 28 November" in prompt
+    for other in ("NW-10000", "NW-22222", "NW-33333", "NW-55555"):
+        assert other not in prompt
+    assert "Earlier tickets" not in build_prompt(ticket="Hi", intent=None, passages=[])
+    draft = "Hi, I'm sorry the parcel for order NW-11111 is still not there: we promised news by 28 November."
+    grounded = check_draft(draft, ticket_text="Still nothing here.", cited_articles=[], language="en")
+    assert Flag.UNGROUNDED in grounded.flags  # without the history the order id is invented
+    report = check_draft(
+        draft,
+        ticket_text="Still nothing here.",
+        cited_articles=[],
+        language="en",
+        history=[h.grounding_text() for h in history],
+    )
+    assert Flag.UNGROUNDED not in report.flags

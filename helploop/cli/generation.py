@@ -26,28 +26,36 @@ DEMO_SEED = 31  # the demo hold-out (`evaluate-generator --demo`) uses another s
 DEMO_HOLDOUT_SEED = 97
 
 
-def demo_examples(*, per_intent: int, seed: int, languages: tuple[str, ...] = ("en",)) -> list[Any]:
-    """The demo shop's resolved tickets in `languages` (per intent and language), with the knowledge-base
-    passages the drafting prompt will show for each: the demo articles, searched by the active encoder."""
-    import tempfile
-
+def demo_retriever(directory: Path) -> Any:
+    """The drafting workers' passage search over the demo knowledge base (built under `directory`)."""
     from helploop.cli.kb import demo_knowledge_base
-    from services.trainer.demo_replies import demo_resolutions
-    from services.trainer.generation.data import ReplyExample
     from shared.kb.search import relevant_passages
 
     settings = get_settings()
+    knowledge = demo_knowledge_base(directory)
+    return lambda text: relevant_passages(
+        knowledge, text, k=settings.draft_kb_passages, min_score=settings.draft_min_kb_score
+    )
+
+
+def demo_examples(
+    *, per_intent: int, seed: int, languages: tuple[str, ...] = ("en",), followups: int = 0
+) -> list[Any]:
+    """The demo shop's resolved tickets in `languages` (per intent and language), with the knowledge-base
+    passages the drafting prompt will show for each (the demo articles, searched by the active encoder),
+    then `followups` follow-up tickets per situation and language, with the customer's history."""
+    import tempfile
+
+    from services.trainer.generation.data import demo_reply_examples
+
     with tempfile.TemporaryDirectory() as directory:
-        knowledge = demo_knowledge_base(Path(directory))
-        resolutions = demo_resolutions(
-            retrieve=lambda text: relevant_passages(
-                knowledge, text, k=settings.draft_kb_passages, min_score=settings.draft_min_kb_score
-            ),
+        return demo_reply_examples(
+            retrieve=demo_retriever(Path(directory)),
             per_intent=per_intent,
             seed=seed,
             languages=languages,
+            followups=followups,
         )
-    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
 
 
 def dataset_splits(name: str) -> tuple[list[Any], list[Any]]:
@@ -79,7 +87,9 @@ def _examples(args: argparse.Namespace) -> list[Any] | None:
     if args.base_only:
         return None
     if args.demo:
-        return demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=_languages(args))
+        return demo_examples(
+            per_intent=args.per_intent, seed=DEMO_SEED, languages=_languages(args), followups=args.followups
+        )
     if args.data:
         examples = load_reply_file(Path(args.data))
     else:
@@ -95,6 +105,7 @@ def _lineage(args: argparse.Namespace) -> dict[str, Any]:
             "per_intent": args.per_intent,
             "seed": DEMO_SEED,
             "languages": list(_languages(args)),
+            "followups": args.followups,
         }
     return lineage
 
@@ -177,6 +188,34 @@ def _speed_only(args: argparse.Namespace, generators: list[Any], train: list[Any
     return 0
 
 
+def _evaluate_followups(args: argparse.Namespace, registry: Any) -> int:
+    """Hold-out follow-ups (another seed), drafted with and without the customer's history."""
+    import tempfile
+
+    from services.trainer.demo_followups import demo_followups
+    from services.trainer.generation.history_eval import evaluate_history, write_history_report
+    from shared.runtime.generator import GenerationConfig, OnnxGenerator
+
+    version = args.model or registry.active_version()
+    with tempfile.TemporaryDirectory() as directory:
+        followups = demo_followups(
+            retrieve=demo_retriever(Path(directory)),
+            per_situation=args.followups,
+            seed=DEMO_HOLDOUT_SEED,
+            languages=_languages(args),
+        )
+    config = GenerationConfig(
+        max_new_tokens=args.max_new_tokens,
+        repetition_penalty=args.repetition_penalty,
+        no_repeat_ngram=args.no_repeat_ngram,
+    )
+    generator = OnnxGenerator(registry.bundle_dir(version), version=version)
+    report = evaluate_history(generator=generator, followups=followups, config=config)
+    write_history_report(report, Path(args.out))
+    print((Path(args.out) / "report.md").read_text())
+    return 0
+
+
 def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     from services.trainer.generation.evaluate import evaluate_generators, write_report
     from shared.registry import Registry
@@ -184,6 +223,8 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     registry = Registry(settings.generator_registry_dir)
+    if args.demo and args.followups:
+        return _evaluate_followups(args, registry)
     if args.demo:  # the demo shop: train on seed 31, hold out tickets generated with another seed
         languages = _languages(args)
         train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=languages)
@@ -245,6 +286,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="--demo: the customers' languages, comma-separated: en (default), zh or en,zh (per intent each)",
     )
     p.add_argument(
+        "--followups",
+        type=int,
+        default=0,
+        help="--demo: also N follow-up tickets per situation and language (5 situations: a promised trace, "
+        "refund, return label, replacement, repair), each with the customer's earlier ticket and our reply "
+        "in the prompt; make run uses 10",
+    )
+    p.add_argument(
         "--dataset",
         choices=["bitext", "stc3", "bilingual"],
         default="bitext",
@@ -304,6 +353,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--per-intent", type=int, default=20, help="--demo: training tickets per intent (retrieval)"
     )
     p.add_argument("--languages", default="en", help="--demo: en (default), zh or en,zh")
+    p.add_argument(
+        "--followups",
+        type=int,
+        default=0,
+        help="--demo: instead, N hold-out follow-up tickets per situation and language, drafted with and "
+        "without the customer's history (chrF, ROUGE-L, how often the earlier order and promise are named)",
+    )
     p.add_argument("--limit", type=int, default=100)
     p.add_argument(
         "--dataset",

@@ -95,7 +95,8 @@ def ensure_knowledge_base(settings: Settings) -> None:
 # ("Drafts in the customer's language")
 DEMO_GENERATOR = [
     *("--demo", "--languages", DEMO_LANGUAGES, "--base-model", "qwen2.5-0.5b", "--serve", "w4"),
-    *("--per-intent", "20", "--max-steps", "60", "--train-layers", "8", "--learning-rate", "1e-4"),
+    *("--per-intent", "20", "--followups", "10", "--max-steps", "60", "--train-layers", "8"),
+    *("--learning-rate", "1e-4"),
 ]
 
 

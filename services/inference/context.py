@@ -107,6 +107,7 @@ def _draft_context(
         kb_passages=settings.draft_kb_passages,
         min_kb_score=settings.draft_min_kb_score,
         allow_untuned=settings.draft_allow_untuned_generator,
+        history_retention_days=settings.history_retention_days,
     )
 
 

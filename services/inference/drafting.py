@@ -1,6 +1,7 @@
 """Draft a reply for one classified ticket and store it: the plain function behind the Celery task.
 
-Prompt = system instructions + the top knowledge-base chunks + the ticket + its predicted intent. The
+Prompt = system instructions + the top knowledge-base chunks + the customer's earlier tickets and our replies
+(newest two, redacted: a follow-up's answer depends on what was promised) + the ticket + its intent. The
 draft is checked by the guardrails. A draft that is empty, degenerate, in another language than the
 ticket, or says something unsafe (a template placeholder, "contact customer service", a promise or refusal
 no cited article supports, a figure contradicting an article) is replaced by the intent's template in the
@@ -23,8 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import Ticket, session_scope
 from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, check_draft
+from shared.drafting.history import prompt_history
 from shared.drafting.models import Draft
-from shared.drafting.prompt import Passage, build_prompt
+from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
 from shared.drafting.templates import fallback_reply
 from shared.kb.search import relevant_passages
 from shared.metrics import DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
@@ -57,6 +59,7 @@ class DraftContext:
     kb_passages: int = 3
     min_kb_score: float | None = None  # None: the encoder's own relevance floor
     allow_untuned: bool = False  # an untuned generator's drafts are used (evaluation only)
+    history_retention_days: float = 365.0  # how far back the customer's earlier tickets enter the prompt
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,12 @@ class TicketFacts:
     intent: str | None
     customer_name: str | None
     language: str | None  # detected from the text at triage (the helpdesk's tag when detection failed)
+    history: tuple[EarlierTicket, ...] = ()  # this customer's earlier tickets and our replies
 
 
-def _load(session: Session, ticket_id: str, version: str) -> TicketFacts | DraftOutcome:
+def _load(
+    session: Session, ticket_id: str, version: str, *, retention_days: float
+) -> TicketFacts | DraftOutcome:
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return DraftOutcome.MISSING
@@ -78,7 +84,10 @@ def _load(session: Session, ticket_id: str, version: str) -> TicketFacts | Draft
         return DraftOutcome.ALREADY_DONE
     result = ticket.results[-1]
     intent = None if result.out_of_scope else result.label
-    return TicketFacts(ticket.text, intent, ticket.customer_name, result.language or ticket.language)
+    history = prompt_history(session, ticket, retention_days=retention_days)
+    return TicketFacts(
+        ticket.text, intent, ticket.customer_name, result.language or ticket.language, tuple(history)
+    )
 
 
 def retrieve_passages(context: DraftContext, text: str) -> list[Passage]:
@@ -106,6 +115,7 @@ def _check(facts: TicketFacts, passages: list[Passage], generation: Generation) 
         cited_articles=[p.cited_text() for p in passages],
         language=facts.language,
         customer_name=facts.customer_name,
+        history=[e.grounding_text() for e in facts.history],
     )
 
 
@@ -116,7 +126,11 @@ def _generate(
     if skipped is not None:
         return Generation("", [], 0, "skipped", 0.0, 0.0), skipped
     prompt = build_prompt(
-        ticket=facts.text, intent=facts.intent, passages=passages, customer_name=facts.customer_name
+        ticket=facts.text,
+        intent=facts.intent,
+        passages=passages,
+        customer_name=facts.customer_name,
+        history=list(facts.history),
     )
     with INFERENCE_DURATION.labels("generate").time():
         generation = generator.generate([prompt], context.generation)[0]
@@ -156,7 +170,7 @@ def draft_reply(*, ticket_id: str, context: DraftContext) -> DraftOutcome:
     """Idempotent per (ticket, generator version)."""
     generator = context.generator.get()
     with session_scope(context.session_factory) as session:
-        facts = _load(session, ticket_id, generator.version)
+        facts = _load(session, ticket_id, generator.version, retention_days=context.history_retention_days)
     if isinstance(facts, DraftOutcome):
         return facts
     started = time.perf_counter()

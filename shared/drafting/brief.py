@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from shared.db import Ticket, TriageResult
-from shared.db.models import utcnow
 from shared.drafting.guardrails import AMOUNT, REFERENCE
-from shared.integrations.models import Resolution
+from shared.drafting.history import Earlier, day, earlier_tickets
 from shared.pii import redact
 from shared.pii_zh import normalise_width
 
@@ -40,7 +37,6 @@ ASKS = re.compile(
     r"不能|可以.*吗|吗"
 )
 _SENTENCE = re.compile(r"(?<=[!?。！？])\s*|(?<=\.)(?!\d)\s*|\n+")  # "59.90" is not a sentence end
-HISTORY_LIMIT = 3
 
 
 @dataclass(frozen=True)
@@ -76,45 +72,18 @@ def customer_asks(text: str, *, limit: int = 2) -> list[str]:
 def previous_tickets(session: Session, ticket: Ticket, *, retention_days: float) -> list[str]:
     """This customer's earlier tickets (newest first, at most three, within the retention window): date,
     predicted intent, and the resolution's final intent when there is one."""
-    same = []
-    if ticket.customer_id:
-        same.append(Ticket.customer_id == ticket.customer_id)
-    if ticket.customer_email:
-        same.append(Ticket.customer_email == ticket.customer_email)
-    if not same:
-        return []
-    since = utcnow() - timedelta(days=retention_days)
-    query = (
-        select(Ticket)
-        .where(
-            or_(*same), Ticket.id != ticket.id, Ticket.source == ticket.source, Ticket.received_at >= since
-        )
-        .order_by(Ticket.received_at.desc())
-        .limit(HISTORY_LIMIT)
-    )
-    lines = []
-    for earlier in session.scalars(query):
-        lines.append(_history_line(session, earlier))
-    return lines
+    return [_history_line(e) for e in earlier_tickets(session, ticket, retention_days=retention_days)]
 
 
-def _history_line(session: Session, earlier: Ticket) -> str:
-    result = session.scalars(
-        select(TriageResult).where(TriageResult.ticket_id == earlier.id).order_by(TriageResult.id.desc())
-    ).first()
-    resolution = session.scalars(select(Resolution).where(Resolution.ticket_id == earlier.id)).first()
-    when = _day(earlier.received_at)
-    intent = result.label if result else "not classified"
+def _history_line(earlier: Earlier) -> str:
+    intent = earlier.result.label if earlier.result else "not classified"
+    resolution = earlier.resolution
     outcome = (
-        f"resolved as {resolution.final_labels.get('label', 'no label')} on {_day(resolution.resolved_at)}"
+        f"resolved as {resolution.final_labels.get('label', 'no label')} on {day(resolution.resolved_at)}"
         if resolution
         else "not resolved"
     )
-    return f"{when} · {intent} · {outcome} · ticket {earlier.external_id}"
-
-
-def _day(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d")
+    return f"{day(earlier.ticket.received_at)} · {intent} · {outcome} · ticket {earlier.ticket.external_id}"
 
 
 def agent_brief(

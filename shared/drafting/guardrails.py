@@ -228,9 +228,11 @@ def check_draft(
     cited_articles: list[str],
     language: str | None = None,
     customer_name: str | None = None,
+    history: list[str] | None = None,
 ) -> GuardrailReport:
     """All flags that apply, with a readable reason for each (`language`: the ticket's, when known;
-    `customer_name`: who the draft must greet, when known)."""
+    `customer_name`: who the draft must greet, when known; `history`: the customer's earlier tickets and
+    our replies shown in the prompt, which ground an order id or a date promised there)."""
     stripped = draft.strip()
     # a Chinese character carries about as much as three Latin letters
     if len(stripped) + 2 * len(re.findall(r"[\u4e00-\u9fff]", stripped)) < MIN_CHARS:
@@ -239,9 +241,14 @@ def check_draft(
         (Flag.WRONG_LANGUAGE, language_mismatch(draft, language)),
         (Flag.DEGENERATE, degenerate_reason(draft)),
     ]
-    missing = ungrounded_items(draft, sources=[ticket_text, *cited_articles])
+    missing = ungrounded_items(draft, sources=[ticket_text, *cited_articles, *(history or [])])
     if missing:
-        findings.append((Flag.UNGROUNDED, "not in the ticket or a cited article: " + ", ".join(missing[:10])))
+        where = (
+            "the ticket, a cited article or the customer's earlier tickets"
+            if history
+            else ("the ticket or a cited article")
+        )
+        findings.append((Flag.UNGROUNDED, f"not in {where}: " + ", ".join(missing[:10])))
     echoed = echoed_pii(draft, ticket_text=ticket_text)
     if echoed:
         findings.append((Flag.PII_ECHO, "repeats the customer's " + ", ".join(echoed)))

@@ -17,6 +17,9 @@ SYSTEM = (
 DEFAULT_COMPANY = "Northwind Goods"
 MAX_PASSAGE_WORDS = 120
 MAX_TICKET_WORDS = 250
+MAX_HISTORY = 2  # earlier tickets of the same customer in a prompt, newest first
+MAX_EARLIER_TICKET_WORDS = 50
+MAX_EARLIER_REPLY_WORDS = 80
 CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana, CJK ideographs
 CJK = re.compile(f"[{CJK_CHARS}]")
 UNIT = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")  # one ideograph, or a run of other non-spaces
@@ -34,6 +37,36 @@ class Passage:
     def cited_text(self) -> str:
         """What a draft citing this passage may take facts from (guardrails): its text and its link."""
         return f"{self.text}\n{self.url}" if self.url else self.text
+
+
+@dataclass(frozen=True)
+class EarlierTicket:
+    """One of the customer's earlier tickets as the prompt shows it (texts already PII-redacted)."""
+
+    day: str  # YYYY-MM-DD it arrived
+    intent: str | None
+    ticket: str
+    reply: str | None = None  # the agent's final reply, when it was resolved with one
+
+    def grounding_text(self) -> str:
+        """What a draft may take facts (an order id, a promised date) from."""
+        return f"{self.ticket}\n{self.reply or ''}"
+
+
+def _history_block(history: list[EarlierTicket]) -> str:
+    lines = ["Earlier tickets from this customer (newest first):"]
+    for earlier in history[:MAX_HISTORY]:  # each on one line: the reply's paragraphs joined
+        lines.append(
+            f"- {earlier.day} (intent: {earlier.intent or 'unknown'}): "
+            f"{_clip(' '.join(earlier.ticket.split()), MAX_EARLIER_TICKET_WORDS)}"
+        )
+        reply = (
+            _clip(" ".join(earlier.reply.split()), MAX_EARLIER_REPLY_WORDS)
+            if earlier.reply
+            else "(not answered yet)"
+        )
+        lines.append(f"  Our reply: {reply}")
+    return "\n".join(lines) + "\n\n"
 
 
 def _clip(text: str, words: int) -> str:
@@ -56,13 +89,16 @@ def build_messages(
     passages: list[Passage],
     company: str = DEFAULT_COMPANY,
     customer_name: str | None = None,
+    history: list[EarlierTicket] | None = None,
 ) -> list[dict[str, str]]:
-    """`customer_name`: who wrote the ticket, so the reply greets them and nobody else."""
+    """`customer_name`: who wrote the ticket, so the reply greets them and nobody else; `history`: the
+    same customer's earlier tickets and our replies (a follow-up's answer depends on what we promised)."""
     context = "\n\n".join(
         f"[{i}] {p.title}: {_clip(p.text, MAX_PASSAGE_WORDS)}" for i, p in enumerate(passages, start=1)
     )
     user = (
         f"Context:\n{context or '(none)'}\n\n"
+        f"{_history_block(history) if history else ''}"
         f"Ticket{f' from {customer_name.strip()}' if customer_name and customer_name.strip() else ''} "
         f"(intent: {intent or 'unknown'}):\n{_clip(ticket, MAX_TICKET_WORDS)}"
     )
@@ -81,8 +117,14 @@ def build_prompt(
     passages: list[Passage],
     company: str = DEFAULT_COMPANY,
     customer_name: str | None = None,
+    history: list[EarlierTicket] | None = None,
 ) -> str:
     messages = build_messages(
-        ticket=ticket, intent=intent, passages=passages, company=company, customer_name=customer_name
+        ticket=ticket,
+        intent=intent,
+        passages=passages,
+        company=company,
+        customer_name=customer_name,
+        history=history,
     )
     return render_chatml(messages)

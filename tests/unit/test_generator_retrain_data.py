@@ -52,6 +52,11 @@ def test_replies_reach_the_dataset_redacted_deduplicated_and_the_newest_are_held
         "dana@example.com" not in r.reply + r.ticket and "900431" not in r.reply + r.ticket for r in replies
     )
     assert "[email]" in replies[0].reply and "parcel 0 " in replies[0].reply  # oldest first
+    # the same customer's earlier tickets and our replies, redacted, as the drafting prompt shows them
+    assert replies[0].history == [] and "Parcel 0 " in replies[1].history[0].ticket
+    assert "parcel 0 " in (replies[1].history[0].reply or "")
+    assert all("900431" not in h.grounding_text() for r in replies for h in r.history)
+    assert "Earlier tickets from this customer" in replies[1].prompt()
     base = [ReplyExample("Where is parcel 38?", "It is on its way.", "where_is_my_order")]
     data = build_generator_data(
         session_factory=factory, retrieve=lambda _: [PASSAGE], base=base, recent_fraction=0.2, limit=10_000

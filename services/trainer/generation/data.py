@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from shared.drafting.prompt import Passage, build_prompt
+from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
 
 BITEXT_FILE = "bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 STC3_DIR = "stc3_customer_helpdesk_zh"
@@ -27,11 +28,16 @@ class ReplyExample:
     intent: str | None = None
     passages: list[Passage] = field(default_factory=list)
     customer_name: str | None = None  # in the prompt as at serving time, so the reply greets them
+    history: list[EarlierTicket] = field(default_factory=list)  # the customer's earlier tickets, newest first
 
     def prompt(self) -> str:
         """The drafting prompt for this example, exactly as the drafting workers build it."""
         return build_prompt(
-            ticket=self.ticket, intent=self.intent, passages=self.passages, customer_name=self.customer_name
+            ticket=self.ticket,
+            intent=self.intent,
+            passages=self.passages,
+            customer_name=self.customer_name,
+            history=self.history,
         )
 
 
@@ -99,3 +105,22 @@ def with_neighbour_replies(
         passages = [Passage(f"reply-{j}", "Reply to a similar ticket", pool[j].reply) for j in chosen]
         out.append(replace(example, passages=passages))
     return out
+
+
+def demo_reply_examples(
+    *,
+    retrieve: Callable[[str], list[Passage]],
+    per_intent: int,
+    seed: int,
+    languages: tuple[str, ...] = ("en",),
+    followups: int = 0,
+) -> list[ReplyExample]:
+    """The demo shop's resolved tickets (per intent and language) with the passages `retrieve` gives
+    them, then `followups` follow-ups per situation and language with the customer's history."""
+    from services.trainer.demo_followups import demo_followups, followup_examples
+    from services.trainer.demo_replies import demo_resolutions
+
+    resolutions = demo_resolutions(retrieve=retrieve, per_intent=per_intent, seed=seed, languages=languages)
+    later = demo_followups(retrieve=retrieve, per_situation=followups, seed=seed, languages=languages)
+    examples = [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
+    return examples + followup_examples(later)

@@ -75,7 +75,7 @@ def generate_all(
     return SystemOutput(texts, tokens, time.perf_counter() - started)
 
 
-def _scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
+def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
     reports = [
         check_draft(
             text,
@@ -83,6 +83,7 @@ def _scores(texts: list[str], test: list[ReplyExample], languages: list[str | No
             cited_articles=[p.cited_text() for p in e.passages],
             customer_name=e.customer_name,
             language=language,
+            history=[h.grounding_text() for h in e.history],
         )
         for text, e, language in zip(texts, test, languages, strict=True)
     ]
@@ -103,12 +104,12 @@ def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str,
     languages = [detect_language(e.ticket).language for e in test]
     row = {
         "system": name,
-        **_scores(output.texts, test, languages),
+        **draft_scores(output.texts, test, languages),
         "tokens_per_second": output.tokens / output.seconds if output.seconds else None,
     }
     if len({language for language in languages if language}) > 1:  # None: too short to tell
         row["per_language"] = {
-            language or "unknown": _scores(
+            language or "unknown": draft_scores(
                 [t for t, lang in zip(output.texts, languages, strict=True) if lang == language],
                 [e for e, lang in zip(test, languages, strict=True) if lang == language],
                 [language] * languages.count(language),

@@ -2,10 +2,11 @@
 
 Dataset: every resolution that carries the agent's reply (ticket and reply PII-redacted again,
 deduplicated, the newest of a pair wins), each with the knowledge-base passages the drafting workers would
-show for its ticket and its final intent; the newest slice (`recent_fraction`, at least `MIN_HOLDOUT`) is
-the team's own hold-out, never trained on. The candidate is fine-tuned from the base model on the lineage's
-base data (the demo shop's replies when the active generator came from `train-generator --demo`) plus the
-older resolutions, with the active generator's recipe, then served as w8 like `train-generator`.
+show for its ticket, its final intent and the customer's earlier tickets with our replies; the newest
+slice (`recent_fraction`, at least `MIN_HOLDOUT`) is the team's own hold-out, never trained on. The
+candidate is fine-tuned from the base model on the lineage's base data (the demo shop's replies when the
+active generator came from `train-generator --demo`) plus the older resolutions, with the active
+generator's recipe, then served as w8 like `train-generator`.
 
 Gate, on the hold-out: the candidate's chrF and ROUGE-L at least the active generator's and at least
 nearest-neighbour retrieval of a past reply's chrF, and its guardrail flag rate not above the active one's.
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.trainer.generation.data import ReplyExample
 from services.trainer.retrain.dataset import normalized
 from shared.db import Ticket, session_scope
+from shared.drafting.history import prompt_history
 from shared.drafting.prompt import Passage
 from shared.integrations.models import Resolution
 from shared.pii import redact
@@ -44,23 +46,29 @@ class GeneratorData:
     stats: dict[str, int]
 
 
-def load_replies(session_factory: sessionmaker[Session], *, limit: int) -> list[ReplyExample]:
-    """Resolutions with the agent's reply, oldest first, PII-redacted, one per (ticket, reply) pair."""
+def load_replies(
+    session_factory: sessionmaker[Session], *, limit: int, retention_days: float = 365.0
+) -> list[ReplyExample]:
+    """Resolutions with the agent's reply, oldest first, PII-redacted, one per (ticket, reply) pair, each
+    with the customer's earlier tickets and our replies as the drafting prompt showed them."""
     query = (
-        select(Resolution.text, Resolution.reply, Resolution.final_labels, Ticket.customer_name)
+        select(Resolution.text, Resolution.reply, Resolution.final_labels, Ticket)
         .join(Ticket, Ticket.id == Resolution.ticket_id)
         .where(Resolution.reply.is_not(None))
         .order_by(Resolution.resolved_at.desc())
         .limit(limit)
     )
-    with session_scope(session_factory) as session:
-        rows = session.execute(query).all()
     newest: dict[tuple[str, str], ReplyExample] = {}
-    for text, reply, labels, name in rows:  # newest first: the first of a pair wins
-        if not text or not reply or not reply.strip():
-            continue
-        example = ReplyExample(redact(text), redact(reply), (labels or {}).get("label") or None, [], name)
-        newest.setdefault((normalized(example.ticket), normalized(example.reply)), example)
+    with session_scope(session_factory) as session:
+        for text, reply, labels, ticket in session.execute(query).all():  # newest first: first of a pair wins
+            if not text or not reply or not reply.strip():
+                continue
+            key = (normalized(redact(text)), normalized(redact(reply)))
+            if key in newest:
+                continue
+            history = prompt_history(session, ticket, retention_days=retention_days)
+            label = (labels or {}).get("label") or None
+            newest[key] = ReplyExample(redact(text), redact(reply), label, [], ticket.customer_name, history)
     return list(reversed(newest.values()))
 
 
@@ -85,9 +93,10 @@ def build_generator_data(
     base: list[ReplyExample],
     recent_fraction: float,
     limit: int,
+    retention_days: float = 365.0,
 ) -> GeneratorData | None:
     """None when fewer than `MIN_REPLIES` resolutions carry a reply."""
-    replies = load_replies(session_factory, limit=limit)
+    replies = load_replies(session_factory, limit=limit, retention_days=retention_days)
     if len(replies) < MIN_REPLIES:
         return None
     older, holdout = split_holdout(replies, recent_fraction)
@@ -123,19 +132,20 @@ def judge_generator(
 def lineage_base(
     registry: Registry, version: str, retrieve: Callable[[str], list[Passage]]
 ) -> list[ReplyExample]:
-    """The base data the active generator was trained on, regenerated: the demo shop's replies."""
-    from services.trainer.demo_replies import demo_resolutions
+    """The base data the active generator was trained on, regenerated: the demo shop's replies (and its
+    follow-ups with the customer's history)."""
+    from services.trainer.generation.data import demo_reply_examples
 
     demo = registry.manifest(version).get("lineage", {}).get("demo")
     if not demo:
         return []
-    resolutions = demo_resolutions(
+    return demo_reply_examples(
         retrieve=retrieve,
         per_intent=int(demo["per_intent"]),
         seed=int(demo["seed"]),
         languages=tuple(demo.get("languages", ("en",))),
+        followups=int(demo.get("followups", 0)),
     )
-    return [ReplyExample(r.ticket, r.reply, r.intent, r.passages, r.customer_name) for r in resolutions]
 
 
 def _retriever(
@@ -199,6 +209,7 @@ def retrain_generator(
         base=lineage_base(registry, active, retrieve),
         recent_fraction=settings.retrain_recent_fraction,
         limit=settings.retrain_max_resolutions,
+        retention_days=settings.history_retention_days,
     )
     if data is None:
         return {
