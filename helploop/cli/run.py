@@ -114,7 +114,7 @@ def _active_generator_fine_tuned(settings: Settings) -> bool:
 
 
 def ensure_generator(settings: Settings) -> None:
-    """Fine-tune the generator on the demo shop's resolved tickets in English and Chinese (about 20 minutes
+    """Fine-tune the generator on the demo shop's resolved tickets in English and Chinese (about 25 minutes
     on 2 cores) when no fine-tuned one is active: an untuned model is never a draft source."""
     if not settings.drafts_enabled or _active_generator_fine_tuned(settings):
         return

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import Ticket, TriageResult
 from shared.db.models import utcnow
-from shared.drafting.prompt import EarlierTicket
+from shared.drafting.prompt import MAX_HISTORY, EarlierTicket
 from shared.integrations.models import Resolution
 from shared.pii import redact
 
@@ -80,5 +80,6 @@ def earlier_tickets(
 
 
 def prompt_history(session: Session, ticket: Ticket, *, retention_days: float) -> list[EarlierTicket]:
-    """The earlier tickets the drafting prompt shows."""
-    return [e.for_prompt() for e in earlier_tickets(session, ticket, retention_days=retention_days)]
+    """The earlier tickets the drafting prompt shows (the newest `MAX_HISTORY`)."""
+    found = earlier_tickets(session, ticket, retention_days=retention_days, limit=MAX_HISTORY)
+    return [e.for_prompt() for e in found]

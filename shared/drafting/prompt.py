@@ -48,24 +48,24 @@ class EarlierTicket:
     ticket: str
     reply: str | None = None  # the agent's final reply, when it was resolved with one
 
+    def shown(self) -> tuple[str, str | None]:
+        """(ticket, reply) as the prompt shows them: each on one line, clipped."""
+        ticket = _clip(" ".join(self.ticket.split()), MAX_EARLIER_TICKET_WORDS)
+        reply = _clip(" ".join(self.reply.split()), MAX_EARLIER_REPLY_WORDS) if self.reply else None
+        return ticket, reply
+
     def grounding_text(self) -> str:
-        """What a draft may take facts (an order id, a promised date) from."""
-        return f"{self.ticket}\n{self.reply or ''}"
+        """What a draft may take facts (an order id, a promised date) from: what the prompt showed."""
+        ticket, reply = self.shown()
+        return f"{ticket}\n{reply or ''}"
 
 
 def _history_block(history: list[EarlierTicket]) -> str:
     lines = ["Earlier tickets from this customer (newest first):"]
-    for earlier in history[:MAX_HISTORY]:  # each on one line: the reply's paragraphs joined
-        lines.append(
-            f"- {earlier.day} (intent: {earlier.intent or 'unknown'}): "
-            f"{_clip(' '.join(earlier.ticket.split()), MAX_EARLIER_TICKET_WORDS)}"
-        )
-        reply = (
-            _clip(" ".join(earlier.reply.split()), MAX_EARLIER_REPLY_WORDS)
-            if earlier.reply
-            else "(not answered yet)"
-        )
-        lines.append(f"  Our reply: {reply}")
+    for earlier in history[:MAX_HISTORY]:
+        ticket, reply = earlier.shown()
+        lines.append(f"- {earlier.day} (intent: {earlier.intent or 'unknown'}): {ticket}")
+        lines.append(f"  Our reply: {reply or '(not answered yet)'}")
     return "\n".join(lines) + "\n\n"
 
 
