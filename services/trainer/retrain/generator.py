@@ -63,12 +63,13 @@ def load_replies(
         for text, reply, labels, ticket in session.execute(query).all():  # newest first: first of a pair wins
             if not text or not reply or not reply.strip():
                 continue
-            key = (normalized(redact(text)), normalized(redact(reply)))
+            ticket_text, reply_text = redact(text), redact(reply)
+            key = (normalized(ticket_text), normalized(reply_text))
             if key in newest:
                 continue
             history = prompt_history(session, ticket, retention_days=retention_days)
             label = (labels or {}).get("label") or None
-            newest[key] = ReplyExample(redact(text), redact(reply), label, [], ticket.customer_name, history)
+            newest[key] = ReplyExample(ticket_text, reply_text, label, [], ticket.customer_name, history)
     return list(reversed(newest.values()))
 
 
