@@ -162,7 +162,7 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
-    """The product's knowledge-base encoder (multilingual-e5-small, int8, query:/passage: prefixes), active.
+    """The product's knowledge-base encoder (multilingual-e5-small, w8, query:/passage: prefixes), active.
     Exported once per checkout into var/cache/encoders (its version is the weights' sha256), then copied."""
     import shutil
 
