@@ -15,6 +15,7 @@ from services.inference.drafting import (
     DraftOutcome,
     TicketFacts,
     _draft_row,
+    _generate,
     draft_reply,
 )
 from services.inference.model_holder import ActiveArtifact
@@ -208,6 +209,33 @@ def test_an_unsafe_model_draft_is_replaced_by_the_template_with_its_reasons() ->
     assert row.source == "template" and row.text.startswith("Hi Sam,") and "refund" in row.text
     assert {Flag.PLACEHOLDER, Flag.DEFLECTION, Flag.UNSUPPORTED_REFUSAL} <= set(row.flags)
     assert len(row.reasons) == len(row.flags) and row.tokens == 3
+
+
+def test_the_worker_names_the_reply_language_only_to_a_bundle_trained_with_that_line(
+    generator: OnnxGenerator,
+) -> None:
+    """A Chinese ticket from a Latin-named customer: the prompt ends by asking for Chinese. A bundle from
+    before that line (no `prompt_language` in its config) is shown the prompt it was trained on."""
+    assert generator.prompt_language  # what the exporter writes
+    facts = TicketFacts("我的包裹还没到，已经两周了，我要退款", "where_is_my_order", "Alex Doe", "zh")
+    prompts: list[str] = []
+
+    class Recording:
+        version, languages, fine_tuned = "g1", ["zh", "en"], True
+
+        def __init__(self, named: bool) -> None:
+            self.prompt_language = named
+
+        def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
+            prompts.extend(batch)
+            return [Generation("Alex您好，我们已经联系快递公司查件。", [1], 9, "eos", 0.1, 0.05)]
+
+    context = DraftContext(None, None, None, GenerationConfig())  # type: ignore[arg-type]
+    for named in (True, False):
+        _, report = _generate(context, Recording(named), facts, [])
+        assert report.ok, report.reasons
+    assert prompts[0].endswith("Write the reply in Chinese (简体中文).<|im_end|>\n<|im_start|>assistant\n")
+    assert prompts[1] == prompts[0].replace("\n\nWrite the reply in Chinese (简体中文).", "")
 
 
 def test_int8_generator_bundle_is_smaller_and_still_drafts(

@@ -131,6 +131,7 @@ def _generate(
         passages=passages,
         customer_name=facts.customer_name,
         history=list(facts.history),
+        language=facts.language if getattr(generator, "prompt_language", False) else None,
     )
     with INFERENCE_DURATION.labels("generate").time():
         generation = generator.generate([prompt], context.generation)[0]

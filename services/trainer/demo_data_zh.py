@@ -256,6 +256,10 @@ _PINYIN = {"王": "wang", "李": "li", "张": "zhang", "刘": "liu", "陈": "che
            "赵": "zhao", "吴": "wu", "周": "zhou", "徐": "xu", "孙": "sun", "马": "ma", "朱": "zhu",
            "胡": "hu", "郭": "guo", "林": "lin", "何": "he", "高": "gao", "罗": "luo"}  # fmt: skip
 _AGENTS = items("小王 | 小李 | 小陈 | Lena | 小张 | Grace | 小周")
+# Chinese-speaking customers whose helpdesk profile carries a Latin name ("Kevin Zhang"): their tickets
+# must still get Chinese replies, so the name cannot be what tells a model the language
+_LATIN_GIVEN = items("Kevin | Amy | Jason | Emily | Alex | Tony | Cindy | Jack | Lily | Michael | Vivian | Leo")
+LATIN_NAME_SHARE = 0.2
 _DISTRICTS = {  # city → districts that are really in it
     "上海": ("浦东新区", "徐汇区", "静安区"),
     "北京": ("朝阳区", "海淀区", "东城区"),
@@ -301,8 +305,15 @@ def _amount(rng: random.Random) -> str:
     return f"{yuan}元" if rng.random() < 0.5 else f"¥{yuan}.{rng.choice(('00', '90', '50'))}"
 
 
+def _name(rng: random.Random, surname: str) -> str:
+    if rng.random() < LATIN_NAME_SHARE:
+        return f"{rng.choice(_LATIN_GIVEN)} {_PINYIN[surname].title()}"
+    return surname + rng.choice(_GIVEN)
+
+
 def _slots(rng: random.Random) -> dict[str, str]:
-    surname, given = rng.choice(_SURNAMES), rng.choice(_GIVEN)
+    surname = rng.choice(_SURNAMES)
+    name = _name(rng, surname)
     city = rng.choice(_CITIES)
     pct = rng.choice((10, 15, 20, 30))
     return {
@@ -334,7 +345,7 @@ def _slots(rng: random.Random) -> dict[str, str]:
         "qty": str(rng.randint(2, 6)),
         "errcode": str(rng.randint(100, 999)),
         "agent": rng.choice(_AGENTS),
-        "name": surname + given,
+        "name": name,
         "email": f"{_PINYIN[surname]}{rng.randint(1, 999)}@example.com",
     }
 

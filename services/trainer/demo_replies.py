@@ -162,8 +162,8 @@ class DemoResolution:
 
 
 def greeting(name: str, language: str, style: str = "demo") -> str:
-    if language == "zh":
-        return f"{name.strip()}您好，"
+    if language == "zh":  # 王芳您好，/ a Latin name by its first part: Kevin您好，
+        return f"{name.split(' ')[0].strip() if name.isascii() else name.strip()}您好，"
     first = name.split(" ")[0].strip() or "there"
     return f"Hello {first}," if style == "team" else f"Hi {first},"
 

@@ -75,7 +75,7 @@ CONTENT_FLAGS = (
 )
 GREETING_NAME = re.compile(
     r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))[ ,]+(?P<name>[^\W\d_][\w'’-]*)"
-    r"|^\s*(?P<name_zh>[\u4e00-\u9fff]{1,4})(?:您好|你好)",
+    r"|^\s*(?P<name_zh>[\u4e00-\u9fff]{1,4}|[A-Za-z][\w'’-]*)[ ,，]?(?:您好|你好)",
     re.IGNORECASE,
 )
 ADDRESSEES = frozenset(
@@ -90,6 +90,8 @@ ADDRESSEES = frozenset(
         "friend",
         "valued",
         "everyone",
+        "hi",  # "Hi，您好" greets nobody by name
+        "hello",
         "客户",
         "亲",
         "亲爱的",

@@ -23,6 +23,15 @@ MAX_EARLIER_REPLY_WORDS = 80
 CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # kana, CJK ideographs
 CJK = re.compile(f"[{CJK_CHARS}]")
 UNIT = re.compile(f"[{CJK_CHARS}]|[^\\s{CJK_CHARS}]+")  # one ideograph, or a run of other non-spaces
+# the reply's language, named last in the prompt (a bundle trained so says `prompt_language` in its config):
+# a Chinese ticket from "Alex Doe" must get a Chinese reply, whatever the name suggests
+REPLY_LANGUAGES = {
+    "ar": "Arabic", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
+    "es": "Spanish", "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "no": "Norwegian",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sv": "Swedish", "th": "Thai",
+    "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese (简体中文)",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -90,9 +99,11 @@ def build_messages(
     company: str = DEFAULT_COMPANY,
     customer_name: str | None = None,
     history: list[EarlierTicket] | None = None,
+    language: str | None = None,
 ) -> list[dict[str, str]]:
     """`customer_name`: who wrote the ticket, so the reply greets them and nobody else; `history`: the
-    same customer's earlier tickets and our replies (a follow-up's answer depends on what we promised)."""
+    same customer's earlier tickets and our replies (a follow-up's answer depends on what we promised);
+    `language`: the language the reply must be written in (ISO 639-1), named after the ticket."""
     context = "\n\n".join(
         f"[{i}] {p.title}: {_clip(p.text, MAX_PASSAGE_WORDS)}" for i, p in enumerate(passages, start=1)
     )
@@ -102,6 +113,8 @@ def build_messages(
         f"Ticket{f' from {customer_name.strip()}' if customer_name and customer_name.strip() else ''} "
         f"(intent: {intent or 'unknown'}):\n{_clip(ticket, MAX_TICKET_WORDS)}"
     )
+    if language in REPLY_LANGUAGES:
+        user += f"\n\nWrite the reply in {REPLY_LANGUAGES[language]}."
     return [{"role": "system", "content": SYSTEM.format(company=company)}, {"role": "user", "content": user}]
 
 
@@ -118,6 +131,7 @@ def build_prompt(
     company: str = DEFAULT_COMPANY,
     customer_name: str | None = None,
     history: list[EarlierTicket] | None = None,
+    language: str | None = None,
 ) -> str:
     messages = build_messages(
         ticket=ticket,
@@ -126,5 +140,6 @@ def build_prompt(
         company=company,
         customer_name=customer_name,
         history=history,
+        language=language,
     )
     return render_chatml(messages)

@@ -110,6 +110,9 @@ class OnnxGenerator:
         self.max_context = int(self.config["max_context"])
         # the languages its drafts are written in (None: not recorded, bundles before this key)
         self.languages: list[str] | None = self.config.get("languages")
+        # trained with the reply's language named in the prompt (shared/drafting/prompt.py); bundles before
+        # this key never saw that line, so they are not shown it
+        self.prompt_language = bool(self.config.get("prompt_language", False))
         # fine-tuned on replies (bundles before this key: treated as untuned, see services/inference/drafting)
         self.fine_tuned = bool(self.config.get("fine_tuned", False))
         self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)

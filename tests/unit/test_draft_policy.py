@@ -135,6 +135,21 @@ def test_a_draft_greeting_someone_else_is_flagged() -> None:
         Flag.WRONG_NAME
         in check_draft(chinese, ticket_text="快递没到", cited_articles=[LATE], customer_name="王芳").flags
     )
+    latin = "Amy您好，\n\n普通快递在发货后 7 个工作日仍未送达就算延误。"  # a Latin name in a Chinese greeting
+    assert (
+        Flag.WRONG_NAME
+        in check_draft(
+            latin, ticket_text="快递没到", cited_articles=[LATE], customer_name="Kevin Zhang"
+        ).flags
+    )
+    for fine in ("Kevin您好，", "Kevin，您好！", "Hi，您好，"):
+        report = check_draft(
+            latin.replace("Amy您好，", fine),
+            ticket_text="快递没到",
+            cited_articles=[LATE],
+            customer_name="Kevin Zhang",
+        )
+        assert Flag.WRONG_NAME not in report.flags, fine
 
 
 def flags_named(draft: str, name: str | None) -> list[str]:

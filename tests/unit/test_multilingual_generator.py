@@ -54,6 +54,21 @@ def test_a_long_chinese_ticket_is_clipped_in_the_prompt_and_a_short_one_kept_who
     assert build_prompt(ticket=english, intent=None, passages=[]).count("word") == MAX_TICKET_WORDS
 
 
+def test_the_prompt_names_the_reply_language_last_as_the_ticket_or_in_training_the_reply() -> None:
+    """Serving names the ticket's language (the worker's detection); training names the language the
+    reply is really in, so the model learns to follow the line; an older bundle is shown no line."""
+    example = ReplyExample(
+        "我的包裹还没到，已经两周了，我要退款",
+        "Hi Kevin, we have opened a trace.",
+        customer_name="Kevin Zhang",
+    )
+    served, trained = example.prompt(), example.prompt(training=True)
+    assert served.endswith("Write the reply in Chinese (简体中文).<|im_end|>\n<|im_start|>assistant\n")
+    assert "Write the reply in English." in trained and "Chinese" not in trained
+    assert "Write the reply in" not in example.prompt(name_language=False)
+    assert "Write the reply in" not in build_prompt(ticket="ok", intent=None, passages=[], language=None)
+
+
 def test_written_languages_are_those_of_the_training_replies() -> None:
     replies = ["您好，请您私信提供订单号，我们会尽快为您核实处理。"] * 6 + [
         "Hi, thanks for reaching out. We will look into your order right away."

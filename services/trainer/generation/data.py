@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
+from shared.runtime.language import detect_language
 
 BITEXT_FILE = "bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 STC3_DIR = "stc3_customer_helpdesk_zh"
@@ -30,15 +31,24 @@ class ReplyExample:
     customer_name: str | None = None  # in the prompt as at serving time, so the reply greets them
     history: list[EarlierTicket] = field(default_factory=list)  # the customer's earlier tickets, newest first
 
-    def prompt(self) -> str:
-        """The drafting prompt for this example, exactly as the drafting workers build it."""
+    def prompt(self, *, training: bool = False, name_language: bool = True) -> str:
+        """The drafting prompt for this example, exactly as the drafting workers build it: the reply's
+        language named as the ticket's (detected, as the worker does), or in `training` as the language
+        the reply is really written in (the model learns to follow the line, not to guess);
+        `name_language=False` for a bundle trained before that line (its config lacks `prompt_language`)."""
         return build_prompt(
             ticket=self.ticket,
             intent=self.intent,
             passages=self.passages,
             customer_name=self.customer_name,
             history=self.history,
+            language=text_language(self.reply if training else self.ticket) if name_language else None,
         )
+
+
+def text_language(text: str) -> str | None:
+    """The language a text is written in (ISO 639-1), or None when too short or uncertain to tell."""
+    return detect_language(text).language
 
 
 def load_reply_file(path: Path) -> list[ReplyExample]:

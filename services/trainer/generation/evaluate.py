@@ -136,8 +136,8 @@ def evaluate_generators(
         test = with_neighbour_replies(test, train, neighbours, skip_self=False)
     retrieval = SystemOutput([train[n[0]].reply for n in neighbours], 0, 0.0)
     rows = [_row("nearest-neighbour retrieval", retrieval, test)]
-    prompts = [e.prompt() for e in test]
     for name, generator in generators.items():
+        prompts = [e.prompt(name_language=generator.prompt_language) for e in test]
         rows.append(
             {
                 **_row(name, generate_all(generator, prompts, config, batch), test),

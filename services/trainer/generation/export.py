@@ -112,6 +112,7 @@ def generator_config(
         "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
         "attention": attention,  # "grouped": services/trainer/generation/attention.py
         "languages": list(languages),  # what its drafts are written in; other tickets get a template
+        "prompt_language": True,  # its prompts name the reply's language (shared/drafting/prompt.py)
         "input_names": INPUT_NAMES,
         "output_names": OUTPUT_NAMES,
     }

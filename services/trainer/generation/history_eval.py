@@ -48,8 +48,10 @@ def evaluate_history(
 ) -> dict[str, Any]:
     """The same generator with and without the customer's history in the prompt."""
     examples = followup_examples(followups)
-    with_history = generate_all(generator, [e.prompt() for e in examples], config, batch)
-    without = generate_all(generator, [replace(e, history=[]).prompt() for e in examples], config, batch)
+    named = generator.prompt_language
+    with_history = generate_all(generator, [e.prompt(name_language=named) for e in examples], config, batch)
+    bare = [replace(e, history=[]).prompt(name_language=named) for e in examples]
+    without = generate_all(generator, bare, config, batch)
     rows = [
         _system("with the customer's history", with_history.texts, followups, examples),
         _system("without history", without.texts, followups, examples),

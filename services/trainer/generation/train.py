@@ -43,7 +43,7 @@ class GeneratorTrainConfig:
 def encode_example(tokenizer: Any, example: ReplyExample, max_length: int) -> tuple[list[int], list[int]]:
     """Token ids and labels: the prompt is context only (labels ignored), the reply + end marker is learned.
     Long prompts lose their beginning, never the reply."""
-    prompt = example.prompt()
+    prompt = example.prompt(training=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     reply_ids = tokenizer(example.reply.strip() + END, add_special_tokens=False)["input_ids"]
     reply_ids = reply_ids[: max_length // 2]
