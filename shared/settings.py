@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     # customer's language")
     draft_no_repeat_ngram: int = Field(default=4, ge=0, le=32)
     draft_time_limit_s: int = Field(default=180, ge=5)
+    # a flagged draft (an invented order id or figure, a contradiction, …) is sampled again up to this
+    # often and the first clean one kept (shared/drafting/resample.py; 0: off); docs/models.md
+    draft_resample_attempts: int = Field(default=2, ge=0, le=8)
     # an untuned generator invents policies ("I am not able to provide refunds…"): its drafts are replaced
     # by the intent's template unless this is set (for evaluating the base model, never in production)
     draft_allow_untuned_generator: bool = False

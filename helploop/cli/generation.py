@@ -211,7 +211,8 @@ def _evaluate_followups(args: argparse.Namespace, registry: Any) -> int:
         no_repeat_ngram=args.no_repeat_ngram,
     )
     generator = OnnxGenerator(registry.bundle_dir(version), version=version)
-    report = evaluate_history(generator=generator, followups=followups, config=config)
+    resample = get_settings().draft_resample_attempts if args.resample is None else args.resample
+    report = evaluate_history(generator=generator, followups=followups, config=config, resample=resample)
     write_history_report(report, Path(args.out))
     print((Path(args.out) / "report.md").read_text())
     return 0
@@ -255,6 +256,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         generators=generators,
         config=config,
         keep_passages=args.demo,
+        resample=settings.draft_resample_attempts if args.resample is None else args.resample,
     )
     if args.speed and generators:
         report["speed"] = _speed(list(generators.values()), report["prompts"][:8])
@@ -378,6 +380,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument(
         "--offset", type=int, default=0, help="start in the hold-out (e.g. 300: a slice for tuning decoding)"
+    )
+    p.add_argument(
+        "--resample",
+        type=int,
+        help="also each model as served: a flagged draft sampled again up to N times, the first clean one "
+        "kept (default: HELPLOOP_DRAFT_RESAMPLE_ATTEMPTS, 2; 0: greedy rows only)",
     )
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 (default, what drafting uses)")

@@ -108,6 +108,7 @@ def _draft_context(
         min_kb_score=settings.draft_min_kb_score,
         allow_untuned=settings.draft_allow_untuned_generator,
         history_retention_days=settings.history_retention_days,
+        resample_attempts=settings.draft_resample_attempts,
     )
 
 

@@ -27,6 +27,7 @@ from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, che
 from shared.drafting.history import prompt_history
 from shared.drafting.models import Draft
 from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
+from shared.drafting.resample import first_clean, resample_configs
 from shared.drafting.templates import fallback_reply
 from shared.kb.search import relevant_passages
 from shared.metrics import DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
@@ -60,6 +61,7 @@ class DraftContext:
     min_kb_score: float | None = None  # None: the encoder's own relevance floor
     allow_untuned: bool = False  # an untuned generator's drafts are used (evaluation only)
     history_retention_days: float = 365.0  # how far back the customer's earlier tickets enter the prompt
+    resample_attempts: int = 2  # a flagged draft is sampled again up to this often (shared/drafting/resample)
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,21 @@ def _generate(
         history=list(facts.history),
         language=facts.language if getattr(generator, "prompt_language", False) else None,
     )
-    with INFERENCE_DURATION.labels("generate").time():
-        generation = generator.generate([prompt], context.generation)[0]
-    return generation, _check(facts, passages, generation)
+
+    def generate(config: GenerationConfig) -> Generation:
+        with INFERENCE_DURATION.labels("generate").time():
+            return generator.generate([prompt], config)[0]
+
+    first = generate(context.generation)
+    generation, report, attempts = first_clean(
+        (first, _check(facts, passages, first)),
+        generate=generate,
+        check=lambda g: _check(facts, passages, g),
+        configs=resample_configs(context.generation, context.resample_attempts),
+    )
+    if attempts:
+        log.info("draft sampled again %d time(s): %s", attempts, "clean" if report.ok else report.flags)
+    return generation, report
 
 
 def _draft_row(

@@ -258,7 +258,9 @@ _PINYIN = {"王": "wang", "李": "li", "张": "zhang", "刘": "liu", "陈": "che
 _AGENTS = items("小王 | 小李 | 小陈 | Lena | 小张 | Grace | 小周")
 # Chinese-speaking customers whose helpdesk profile carries a Latin name ("Kevin Zhang"): their tickets
 # must still get Chinese replies, so the name cannot be what tells a model the language
-_LATIN_GIVEN = items("Kevin | Amy | Jason | Emily | Alex | Tony | Cindy | Jack | Lily | Michael | Vivian | Leo")
+_LATIN_GIVEN = items(
+    "Kevin | Amy | Jason | Emily | Alex | Tony | Cindy | Jack | Lily | Michael | Vivian | Leo"
+)
 LATIN_NAME_SHARE = 0.2
 _DISTRICTS = {  # city → districts that are really in it
     "上海": ("浦东新区", "徐汇区", "静安区"),

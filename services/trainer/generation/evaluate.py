@@ -4,7 +4,8 @@
 (a) and (c) get the same prompt: on Bitext the ticket plus the reply to its nearest training ticket; on
 the demo shop (`--demo`) the knowledge-base passages the drafting workers would show.
 Metrics: chrF and ROUGE-L F1 against the reference replies, guardrail flag rate (and the flags by
-reason), tokens/s.
+reason), tokens/s. With `resample` > 0 a second row per model shows what the drafting workers serve:
+every flagged draft sampled again up to that often, the first clean one kept (shared/drafting/resample).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any
 
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
-from shared.drafting.guardrails import check_draft
+from shared.drafting.guardrails import GuardrailReport, check_draft
 from shared.drafting.prompt import CJK, CJK_CHARS
+from shared.drafting.resample import first_clean, resample_configs
 from shared.runtime.encoder import SentenceEncoder
-from shared.runtime.generator import GenerationConfig, OnnxGenerator
+from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
+from shared.runtime.language import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +78,49 @@ def generate_all(
     return SystemOutput(texts, tokens, time.perf_counter() - started)
 
 
-def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
-    reports = [
-        check_draft(
-            text,
-            ticket_text=e.ticket,
-            cited_articles=[p.cited_text() for p in e.passages],
-            customer_name=e.customer_name,
-            language=language,
-            history=[h.grounding_text() for h in e.history],
+def guardrails(text: str, example: ReplyExample, language: str | None) -> GuardrailReport:
+    """The drafting workers' checks of one draft for this example's ticket."""
+    return check_draft(
+        text,
+        ticket_text=example.ticket,
+        cited_articles=[p.cited_text() for p in example.passages],
+        customer_name=example.customer_name,
+        language=language,
+        history=[h.grounding_text() for h in example.history],
+    )
+
+
+def resampled(
+    generator: OnnxGenerator,
+    prompts: list[str],
+    output: SystemOutput,
+    test: list[ReplyExample],
+    config: GenerationConfig,
+    attempts: int,
+) -> SystemOutput:
+    """`output` as the drafting workers serve it: each flagged draft sampled again, first clean kept."""
+    texts, spent = list(output.texts), [output.tokens, output.seconds]
+    for i, example in enumerate(test):
+        language = detect_language(example.ticket).language
+
+        def generate(options: GenerationConfig, prompt: str = prompts[i]) -> Generation:
+            generation = generator.generate([prompt], options)[0]
+            spent[0], spent[1] = spent[0] + generation.tokens, spent[1] + generation.seconds
+            return generation
+
+        first = Generation(texts[i], [], 0, "eos", 0.0, 0.0)
+        kept, _, _ = first_clean(
+            (first, guardrails(texts[i], example, language)),
+            generate=generate,
+            check=lambda g, e=example, lang=language: guardrails(g.text, e, lang),
+            configs=resample_configs(config, attempts),
         )
-        for text, e, language in zip(texts, test, languages, strict=True)
-    ]
+        texts[i] = kept.text
+    return SystemOutput(texts, int(spent[0]), float(spent[1]))
+
+
+def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
+    reports = [guardrails(t, e, language) for t, e, language in zip(texts, test, languages, strict=True)]
     flagged = [not r.ok for r in reports]
     return {
         **text_scores(texts, [e.reply for e in test]),
@@ -99,8 +133,6 @@ def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str
 def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str, Any]:
     """Scores over the whole hold-out and, when it mixes languages, per language of the ticket (chrF is
     computed on characters, so it means the same for Chinese as for English)."""
-    from shared.runtime.language import detect_language
-
     languages = [detect_language(e.ticket).language for e in test]
     row = {
         "system": name,
@@ -128,22 +160,25 @@ def evaluate_generators(
     config: GenerationConfig,
     batch: int = 8,
     keep_passages: bool = False,
+    resample: int = 0,
 ) -> dict[str, Any]:
     """`keep_passages`: the test examples carry their prompt's context already (the demo shop's KB
-    passages); otherwise each gets the reply to its nearest training ticket."""
+    passages); otherwise each gets the reply to its nearest training ticket. `resample`: also each model
+    as served, its flagged drafts sampled again up to that often."""
     neighbours = nearest(encoder, [e.ticket for e in test], [e.ticket for e in train])
     if not keep_passages:
         test = with_neighbour_replies(test, train, neighbours, skip_self=False)
     retrieval = SystemOutput([train[n[0]].reply for n in neighbours], 0, 0.0)
     rows = [_row("nearest-neighbour retrieval", retrieval, test)]
+    prompts = [e.prompt() for e in test]
     for name, generator in generators.items():
         prompts = [e.prompt(name_language=generator.prompt_language) for e in test]
-        rows.append(
-            {
-                **_row(name, generate_all(generator, prompts, config, batch), test),
-                "version": generator.version,
-            }
-        )
+        output = generate_all(generator, prompts, config, batch)
+        rows.append({**_row(name, output, test), "version": generator.version})
+        if resample:
+            served = resampled(generator, prompts, output, test, config, resample)
+            label = f"{name}, flagged drafts sampled again (up to {resample}×, as served)"
+            rows.append({**_row(label, served, test), "version": generator.version})
     return {
         "examples": len(test),
         "max_new_tokens": config.max_new_tokens,

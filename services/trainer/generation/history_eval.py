@@ -5,6 +5,8 @@ promised a trace result by a date) are drafted twice by the same generator: with
 ticket and our reply in the prompt, as the drafting workers build it, and without. Reported per system
 and language: chrF and ROUGE-L against the agent's reply, how often the draft names the earlier order and
 the promised date, and the guardrail flag rate (history grounds an order id or a date taken from it).
+With `resample` > 0, a third row: the drafts with history as the workers serve them (each flagged draft
+sampled again, the first clean one kept).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from services.trainer.demo_followups import FollowUp, followup_examples, references
-from services.trainer.generation.evaluate import draft_scores, generate_all
+from services.trainer.generation.evaluate import draft_scores, generate_all, resampled
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
 
 
@@ -44,18 +46,28 @@ def _system(name: str, texts: list[str], followups: list[FollowUp], examples: li
 
 
 def evaluate_history(
-    *, generator: OnnxGenerator, followups: list[FollowUp], config: GenerationConfig, batch: int = 8
+    *,
+    generator: OnnxGenerator,
+    followups: list[FollowUp],
+    config: GenerationConfig,
+    batch: int = 8,
+    resample: int = 0,
 ) -> dict[str, Any]:
     """The same generator with and without the customer's history in the prompt."""
     examples = followup_examples(followups)
     named = generator.prompt_language
-    with_history = generate_all(generator, [e.prompt(name_language=named) for e in examples], config, batch)
+    prompts = [e.prompt(name_language=named) for e in examples]
+    with_history = generate_all(generator, prompts, config, batch)
     bare = [replace(e, history=[]).prompt(name_language=named) for e in examples]
     without = generate_all(generator, bare, config, batch)
     rows = [
         _system("with the customer's history", with_history.texts, followups, examples),
         _system("without history", without.texts, followups, examples),
     ]
+    if resample:
+        served = resampled(generator, prompts, with_history, examples, config, resample)
+        label = f"with history, flagged drafts sampled again (up to {resample}×, as served)"
+        rows.append(_system(label, served.texts, followups, examples))
     return {
         "examples": len(followups),
         "version": generator.version,

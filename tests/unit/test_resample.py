@@ -1,0 +1,94 @@
+"""A flagged draft is sampled again and the first clean one kept (shared/drafting/resample.py), with the
+real guardrails; the drafting worker serves it that way."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from services.inference.drafting import DraftContext, TicketFacts, _generate
+from shared.drafting.guardrails import Flag, check_draft
+from shared.drafting.resample import RESAMPLE_TEMPERATURE, first_clean, resample_configs
+from shared.runtime.generator import Generation, GenerationConfig
+
+TICKET = "Order NW-12345 still hasn't arrived after two weeks."
+INVENTED = "Hi Sam,\n\nI'm sorry order NW-99999 is late: we have opened a trace with the carrier."
+CLEAN = "Hi Sam,\n\nI'm sorry order NW-12345 is late: we have opened a trace with the carrier."
+
+
+def _generation(text: str, seconds: float = 1.0) -> Generation:
+    return Generation(text, [1, 2, 3], 10, "eos", seconds, 0.1)
+
+
+def _check(generation: Generation):  # type: ignore[no-untyped-def]
+    return check_draft(generation.text, ticket_text=TICKET, cited_articles=[], language="en")
+
+
+def test_further_attempts_are_sampled_with_their_own_seeds() -> None:
+    greedy = GenerationConfig(max_new_tokens=64, no_repeat_ngram=4)
+    configs = resample_configs(greedy, 2)
+    assert [c.seed for c in configs] == [1, 2] and {c.temperature for c in configs} == {RESAMPLE_TEMPERATURE}
+    assert all(replace(c, temperature=0.0, top_p=greedy.top_p, seed=None) == greedy for c in configs)
+    assert resample_configs(greedy, 0) == []
+
+
+def test_the_first_clean_draft_is_kept_and_the_time_of_every_attempt_counted() -> None:
+    asked: list[GenerationConfig] = []
+    answers = iter([INVENTED, CLEAN, "never asked"])
+
+    def generate(config: GenerationConfig) -> Generation:
+        asked.append(config)
+        return _generation(next(answers), seconds=2.0)
+
+    first = _generation(INVENTED)
+    assert Flag.UNGROUNDED in _check(first).flags
+    kept, report, attempts = first_clean(
+        (first, _check(first)),
+        generate=generate,
+        check=_check,
+        configs=resample_configs(GenerationConfig(), 3),
+    )
+    assert kept.text == CLEAN and report.ok and attempts == 2 and kept.seconds == 5.0
+    assert [c.seed for c in asked] == [1, 2]
+
+
+def test_a_clean_greedy_draft_is_not_sampled_again_and_a_hopeless_one_keeps_its_flags() -> None:
+    def never(config: GenerationConfig) -> Generation:
+        raise AssertionError("a clean draft was sampled again")
+
+    clean = _generation(CLEAN)
+    assert (
+        first_clean(
+            (clean, _check(clean)),
+            generate=never,
+            check=_check,
+            configs=resample_configs(GenerationConfig(), 2),
+        )[2]
+        == 0
+    )
+    bad = _generation(INVENTED)
+    kept, report, attempts = first_clean(
+        (bad, _check(bad)),
+        generate=lambda config: _generation(INVENTED),
+        check=_check,
+        configs=resample_configs(GenerationConfig(), 2),
+    )
+    assert kept.text == INVENTED and Flag.UNGROUNDED in report.flags and attempts == 2 and kept.seconds == 3.0
+
+
+def test_the_worker_serves_the_first_clean_draft_and_resamples_only_when_allowed() -> None:
+    facts = TicketFacts(TICKET, "where_is_my_order", "Sam Lee", "en")
+
+    class Scripted:
+        version, languages, fine_tuned, prompt_language = "g1", ["en"], True, True
+
+        def __init__(self) -> None:
+            self.answers = iter([INVENTED, CLEAN])
+
+        def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
+            return [_generation(next(self.answers))]
+
+    served, report = _generate(DraftContext(None, None, None, GenerationConfig()), Scripted(), facts, [])  # type: ignore[arg-type]
+    assert served.text == CLEAN and report.ok
+    off = DraftContext(None, None, None, GenerationConfig(), resample_attempts=0)  # type: ignore[arg-type]
+    greedy, report = _generate(off, Scripted(), facts, [])
+    assert greedy.text == INVENTED and Flag.UNGROUNDED in report.flags
