@@ -115,7 +115,8 @@ def test_fine_tuning_learns_the_reply_only(hf) -> None:  # type: ignore[no-untyp
         passages=[Passage("s", "Shipping", "We ship to the EU, the UK and Canada.")],
     )
     _ids, labels = encode_example(tokenizer, example, max_length=512)
-    prompt = build_prompt(ticket=example.ticket, intent="shipping", passages=example.passages)
+    prompt = example.prompt(training=True)  # the reply's language named last, as the model learns it
+    assert prompt.endswith("Write the reply in English.<|im_end|>\n<|im_start|>assistant\n")
     prompt_length = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
     assert labels[:prompt_length] == [IGNORE] * prompt_length and IGNORE not in labels[prompt_length:]
     import copy
