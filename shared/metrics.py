@@ -86,6 +86,11 @@ DRAFTS = Counter("helploop_drafts_total", "Reply drafts stored, by source (model
 DRAFTS_FLAGGED = Counter(
     "helploop_drafts_flagged_total", "Guardrail flags raised on drafts, by reason", ["reason"]
 )
+DRAFT_RESAMPLES = Counter(
+    "helploop_draft_resamples_total",
+    "Flagged drafts sampled again, by outcome (clean: a later attempt passed the guardrails)",
+    ["outcome"],
+)
 DRAFT_ADOPTIONS = Counter(
     "helploop_draft_adoptions_total",
     "Resolved tickets by what the agent did with the draft (sent_as_is, edited, discarded) and its source",
@@ -166,6 +171,7 @@ GUARDRAIL_FLAGS = (  # shared.drafting.guardrails.Flag
     "untuned_generator",
 )
 ADOPTION_OUTCOMES = ("sent_as_is", "edited", "discarded")  # shared.drafting.adoption
+RESAMPLE_OUTCOMES = ("clean", "still_flagged")  # shared.drafting.resample
 
 
 def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, ...] = ()) -> None:
@@ -179,6 +185,7 @@ def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, .
         (MODEL_LOAD, model_kinds),
         (DRAFTS, DRAFT_SOURCES),
         (DRAFTS_FLAGGED, GUARDRAIL_FLAGS),
+        (DRAFT_RESAMPLES, RESAMPLE_OUTCOMES),
         (TRAINING_RUNS, TRAINING_OUTCOMES),
         (TRAINING_DURATION, TRAINING_OUTCOMES),
         (OUTBOX_PUBLISHED, OUTBOX_PATHS),

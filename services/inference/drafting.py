@@ -30,7 +30,7 @@ from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
 from shared.drafting.resample import first_clean, resample_configs
 from shared.drafting.templates import fallback_reply
 from shared.kb.search import relevant_passages
-from shared.metrics import DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
+from shared.metrics import DRAFT_RESAMPLES, DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
 from shared.runtime.generator import Generation, GenerationConfig
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def _generate(
         configs=resample_configs(context.generation, context.resample_attempts),
     )
     if attempts:
+        DRAFT_RESAMPLES.labels("clean" if report.ok else "still_flagged").inc()
         log.info("draft sampled again %d time(s): %s", attempts, "clean" if report.ok else report.flags)
     return generation, report
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from prometheus_client import REGISTRY
+
 from services.inference.drafting import DraftContext, TicketFacts, _generate
 from shared.drafting.guardrails import Flag, check_draft
 from shared.drafting.resample import RESAMPLE_TEMPERATURE, first_clean, resample_configs
@@ -87,8 +89,12 @@ def test_the_worker_serves_the_first_clean_draft_and_resamples_only_when_allowed
         def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
             return [_generation(next(self.answers))]
 
+    def resampled(outcome: str) -> float:
+        return REGISTRY.get_sample_value("helploop_draft_resamples_total", {"outcome": outcome}) or 0.0
+
+    before = resampled("clean")
     served, report = _generate(DraftContext(None, None, None, GenerationConfig()), Scripted(), facts, [])  # type: ignore[arg-type]
-    assert served.text == CLEAN and report.ok
+    assert served.text == CLEAN and report.ok and resampled("clean") == before + 1
     off = DraftContext(None, None, None, GenerationConfig(), resample_attempts=0)  # type: ignore[arg-type]
     greedy, report = _generate(off, Scripted(), facts, [])
     assert greedy.text == INVENTED and Flag.UNGROUNDED in report.flags
