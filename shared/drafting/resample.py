@@ -40,10 +40,10 @@ def first_clean(
     """(the draft kept, its report, further attempts made). The kept draft's `seconds` counts every
     attempt, so a draft's latency is what the ticket waited."""
     generation, report = first
+    if report.ok:
+        return generation, report, 0
     seconds = generation.seconds
     for attempt, config in enumerate(configs, start=1):
-        if report.ok:
-            return generation, report, attempt - 1
         candidate = generate(config)
         seconds += candidate.seconds
         candidate_report = check(candidate)
