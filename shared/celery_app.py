@@ -26,6 +26,7 @@ TASK_CLASSIFY = "helploop.triage.classify"
 TASK_KB_INDEX = "helploop.kb.index"
 TASK_KB_SEARCH = "helploop.kb.search"
 TASK_DRAFT = "helploop.drafts.generate"
+TASK_SHADOW_DRAFT = "helploop.drafts.shadow"  # the shadow generator's draft of a drafted ticket
 TASK_WRITEBACK = "helploop.writeback.deliver"
 TASK_RESOLUTION_LABELS = "helploop.writeback.resolution_labels"  # read a solved ticket's final tags
 TASK_RETRAIN = "helploop.training.retrain"
@@ -34,14 +35,23 @@ TASK_SHADOW = "helploop.batch.shadow_classify"
 QUEUE_TRIAGE = "triage"
 QUEUE_KB = "kb"
 QUEUE_DRAFTS = "drafts"
+QUEUE_SHADOW_DRAFTS = "shadow_drafts"  # a second generator in memory: its own worker process
 QUEUE_CALLBACKS = "callbacks"
 QUEUE_BATCH = "batch"  # low priority: reclassification chunks, shadow predictions
 QUEUE_TRAINING = "training"  # served by the training worker only
-KNOWN_QUEUES = (QUEUE_TRIAGE, QUEUE_KB, QUEUE_DRAFTS, QUEUE_CALLBACKS, QUEUE_BATCH)  # inference workers'
+KNOWN_QUEUES = (  # the inference workers'
+    QUEUE_TRIAGE,
+    QUEUE_KB,
+    QUEUE_DRAFTS,
+    QUEUE_SHADOW_DRAFTS,
+    QUEUE_CALLBACKS,
+    QUEUE_BATCH,
+)
 ALL_QUEUES = (*KNOWN_QUEUES, QUEUE_TRAINING)
 ROUTES = {
     TASK_CLASSIFY: {"queue": QUEUE_TRIAGE},
     TASK_DRAFT: {"queue": QUEUE_DRAFTS},
+    TASK_SHADOW_DRAFT: {"queue": QUEUE_SHADOW_DRAFTS},
     TASK_KB_INDEX: {"queue": QUEUE_KB},
     TASK_KB_SEARCH: {"queue": QUEUE_KB},
     TASK_WRITEBACK: {"queue": QUEUE_CALLBACKS},
@@ -92,6 +102,10 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         task_soft_time_limit=settings.triage_time_limit_s,
         task_annotations={
             TASK_DRAFT: {
+                "soft_time_limit": settings.draft_time_limit_s,
+                "time_limit": settings.draft_time_limit_s + 15,
+            },
+            TASK_SHADOW_DRAFT: {
                 "soft_time_limit": settings.draft_time_limit_s,
                 "time_limit": settings.draft_time_limit_s + 15,
             },

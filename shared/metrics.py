@@ -83,6 +83,11 @@ TICKETS_CLASSIFIED = Counter(
 TICKETS_ROUTED = Counter("helploop_tickets_routed_total", "Routing decisions by route", ["route"])
 TICKETS_FAILED = Counter("helploop_tickets_failed_total", "Tickets given up after their retries")
 DRAFTS = Counter("helploop_drafts_total", "Reply drafts stored, by source (model or template)", ["source"])
+SHADOW_DRAFTS = Counter(
+    "helploop_shadow_drafts_total",
+    "Drafts the shadow generator wrote beside the active one (never shown), by source (model or template)",
+    ["source"],
+)
 DRAFTS_FLAGGED = Counter(
     "helploop_drafts_flagged_total", "Guardrail flags raised on drafts, by reason", ["reason"]
 )
@@ -184,6 +189,7 @@ def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, .
         (WRITEBACK_DEAD_LETTERS, PROVIDERS),
         (MODEL_LOAD, model_kinds),
         (DRAFTS, DRAFT_SOURCES),
+        (SHADOW_DRAFTS, DRAFT_SOURCES),
         (DRAFTS_FLAGGED, GUARDRAIL_FLAGS),
         (DRAFT_RESAMPLES, RESAMPLE_OUTCOMES),
         (TRAINING_RUNS, TRAINING_OUTCOMES),

@@ -15,8 +15,8 @@ from services.inference.drafting import (
     DraftOutcome,
     TicketFacts,
     _draft_row,
-    _generate,
     draft_reply,
+    generate_checked,
 )
 from services.inference.model_holder import ActiveArtifact
 from services.trainer.generation.base import converted_dir
@@ -233,7 +233,7 @@ def test_the_worker_names_the_reply_language_only_to_a_bundle_trained_with_that_
 
     context = DraftContext(None, None, None, GenerationConfig())  # type: ignore[arg-type]
     for named in (True, False):
-        _, report = _generate(context, Recording(named), facts, [])
+        _, report = generate_checked(context, Recording(named), facts, [])
         assert report.ok, report.reasons
     assert prompts[0].endswith("Write the reply in Chinese (简体中文).<|im_end|>\n<|im_start|>assistant\n")
     assert prompts[1] == prompts[0].replace("\n\nWrite the reply in Chinese (简体中文).", "")

@@ -3,6 +3,7 @@ workers, and the `/v1/models` endpoints with their admin scope."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 from services.gateway.app import create_app
 from services.inference.model_holder import ActiveArtifact
 from shared.db import upgrade_database
-from shared.model_events import ModelEventListener, announce
+from shared.model_events import CHANNEL, ModelEventListener, announce
 from shared.registry import MANIFEST, Registry, RegistryError
 from tests.conftest import ADMIN_API_KEY, API_KEY, settings_overrides
 
@@ -237,4 +238,38 @@ def test_generator_versions_have_the_same_lifecycle_over_http(
     back = client.post("/v1/models/rollback?kind=generator", headers=ADMIN).get_json()
     assert back == {"active": "g1-w8", "previous": "g2-w8"}
     assert client.get("/v1/models?kind=tokenizer", headers=READ).status_code == 422
-    assert client.put("/v1/models/shadow/g2-w8?kind=generator", headers=ADMIN).status_code == 422
+    shadow = client.put("/v1/models/shadow/g2-w8?kind=generator", headers=ADMIN).get_json()
+    assert shadow == {"shadow": "g2-w8", "active": "g1-w8"} and generators.shadow_version() == "g2-w8"
+    assert registry.shadow_version() is None
+    assert client.get("/v1/drafts/shadow-report", headers=READ).get_json()["version"] == "g2-w8"
+    assert client.get("/v1/drafts/shadow-report?version=g9", headers=READ).status_code == 404
+    assert client.put("/v1/models/shadow/g1-w8?kind=generator", headers=ADMIN).status_code == 409  # active
+    assert client.put("/v1/models/shadow/g2-w8?kind=encoder", headers=ADMIN).status_code == 422
+    assert client.delete("/v1/models/shadow?kind=generator", headers=ADMIN).get_json()["shadow"] is None
+    assert client.get("/v1/drafts/shadow-report", headers=READ).status_code == 404  # none in shadow
+
+
+@pytest.mark.parametrize(
+    ("promote", "status", "active", "shadow"),
+    [("activate", "promoted", "g2", None), ("shadow", "shadow", "g1", "g2"), ("none", "passed", "g1", None)],
+)
+def test_a_retrained_generator_is_promoted_as_the_run_asked(
+    redis_url: str, tmp_path: Path, promote: str, status: str, active: str, shadow: str | None
+) -> None:
+    from services.trainer.retrain.generator import _promote_generator
+
+    generators = Registry(tmp_path / "generators")
+    for version in ("g1", "g2"):
+        publish_fake(generators, version)
+    generators.activate("g1")
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(CHANNEL)
+    assert pubsub.get_message(timeout=2.0) is None  # the subscription confirmed (and skipped)
+    assert _promote_generator(generators, "g2", promote, client) == status
+    assert generators.active_version() == active and generators.shadow_version() == shadow
+    message = pubsub.get_message(timeout=2.0)
+    if promote == "none":
+        assert message is None
+    else:  # the workers hear of it: the drafts worker swaps, the shadow worker drafts with it
+        assert json.loads(message["data"])["registry"] == "generator", message

@@ -61,7 +61,7 @@ def engine(database_url: str) -> Engine:
 
 
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -69,7 +69,7 @@ def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
 
 def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
     upgrade_database(database_url)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
 
 
 class Broker:

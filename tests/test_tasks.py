@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -16,7 +17,7 @@ from services.inference.sweeper import requeue_stale, requeue_unrouted
 from services.inference.tasks import classify
 from services.inference.triage import Outcome, TriageContext, classify_ticket
 from services.inference.worker import create_worker_app
-from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+from shared.celery_app import QUEUE_SHADOW_DRAFTS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_SHADOW_DRAFT
 from shared.db import (
     Ticket,
     TicketStatus,
@@ -26,6 +27,7 @@ from shared.db import (
     upgrade_database,
 )
 from shared.db.models import TriageResult, utcnow
+from shared.registry import Registry
 from shared.routing.models import RoutingDecision
 from shared.settings import load_settings
 from tests.conftest import settings_overrides
@@ -47,6 +49,32 @@ def test_task_routes_to_the_triage_queue() -> None:
     assert classify.acks_late and classify.reject_on_worker_lost
 
 
+@pytest.mark.parametrize("shadow", [None, "g2"])
+def test_a_drafted_ticket_is_drafted_again_in_shadow_only_while_a_generator_is_in_shadow(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shadow: str | None
+) -> None:
+    from services.inference import draft_tasks
+    from services.inference.drafting import DraftOutcome
+    from services.inference.shadow_drafting import ShadowDraftContext
+
+    app = create_worker_app(load_settings(**settings_overrides()))
+    assert app.amqp.router.route({}, TASK_SHADOW_DRAFT)["queue"].name == QUEUE_SHADOW_DRAFTS
+    registry = Registry(tmp_path)
+    monkeypatch.setattr(registry, "shadow_version", lambda: shadow)
+    context = type("C", (), {"drafts": None, "shadow_drafts": ShadowDraftContext(None, registry, None)})()  # type: ignore[arg-type]
+    monkeypatch.setattr(draft_tasks, "worker_context", lambda: context)
+    monkeypatch.setattr(draft_tasks, "draft_reply", lambda **_: DraftOutcome.DRAFTED)
+    monkeypatch.setattr(draft_tasks, "route_and_write_back", lambda *_: None)
+    sent: list[tuple[str, list[str], str]] = []
+    monkeypatch.setattr(
+        draft_tasks.generate_draft.app,
+        "send_task",
+        lambda name, args, queue, **_: sent.append((name, args, queue)),
+    )
+    assert draft_tasks.generate_draft.apply(args=["t1"]).get() == DraftOutcome.DRAFTED
+    assert sent == ([(TASK_SHADOW_DRAFT, ["t1"], QUEUE_SHADOW_DRAFTS)] if shadow else [])
+
+
 def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     upgrade_database(sqlite_url)
     settings = load_settings(**settings_overrides(database_url=sqlite_url, triage_max_retries=2))
@@ -64,6 +92,7 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
         writeback=None,  # type: ignore[arg-type]
         batch=None,  # type: ignore[arg-type]
         shadow=None,  # type: ignore[arg-type]
+        shadow_drafts=None,  # type: ignore[arg-type]
         pid=os.getpid(),
     )
     monkeypatch.setattr(worker_context_module, "_context", context)
@@ -117,6 +146,7 @@ class Recording:
         (["triage", "kb"], {"classifier", "encoder"}),
         (["drafts"], {"encoder", "generator"}),
         (["triage", "kb", "drafts"], {"classifier", "encoder", "generator"}),
+        (["shadow_drafts"], set()),  # loads with its first task: idle while no generator is in shadow
     ],
 )
 def test_warm_up_loads_only_what_the_served_queues_need(
@@ -132,6 +162,7 @@ def test_warm_up_loads_only_what_the_served_queues_need(
         writeback=None,  # type: ignore[arg-type]
         batch=None,  # type: ignore[arg-type]
         shadow=None,  # type: ignore[arg-type]
+        shadow_drafts=None,  # type: ignore[arg-type]
         pid=os.getpid(),
     )
     monkeypatch.setattr(worker_context_module, "_context", context)

@@ -26,6 +26,7 @@ DRAFTS_METRICS = [
     "--metrics-port",
     str(DRAFTS_METRICS_PORT),
 ]  # another seed: a fixed test set no model trains on
+SHADOW_DRAFTS_METRICS_PORT = 9313  # the shadow generator's worker: idle until a generator runs in shadow
 
 
 def ensure_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
@@ -181,6 +182,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         procs.append(
             _spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts", *DRAFTS_METRICS], env)
         )
+        shadow_metrics = ["--metrics-port", str(SHADOW_DRAFTS_METRICS_PORT)]
+        procs.append(
+            _spawn([str(bin_dir / "helploop"), "worker", "--queues", "shadow_drafts", *shadow_metrics], env)
+        )
         procs.append(_spawn([str(bin_dir / "helploop"), "training-worker"], env))  # nightly retraining
         procs.append(_spawn([str(bin_dir / "helploop"), "beat"], env))
         url = f"http://{args.bind}"
@@ -191,7 +196,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             f'  .venv/bin/helploop send-test-ticket "我的包裹还没到，已经两周了，我要退款" --url {url}\n'
             f"Models: GET {url}/v1/models; retraining: POST {url}/v1/training/runs (admin key in .env).\n"
             f"Metrics: {url}/metrics, worker http://127.0.0.1:{settings.worker_metrics_port}/metrics, "
-            f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics, "
+            f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics (shadow drafts "
+            f"{SHADOW_DRAFTS_METRICS_PORT}), "
             f"training worker http://127.0.0.1:{settings.training_metrics_port}/metrics\n"
             "Ctrl-C stops everything.\n",
             flush=True,

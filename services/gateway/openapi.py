@@ -113,12 +113,12 @@ OPERATIONS: dict[str, Operation] = {
         "Switch back to the previous active version", "admin", errors=(401, 403, 409, 422), query=KIND_QUERY
     ),
     "models.set_shadow": Operation(
-        "Run a classifier version in shadow beside the active one",
+        "Run a classifier (or ?kind=generator) version in shadow beside the active one",
         "admin",
         errors=(401, 403, 404, 409, 422),
         query=KIND_QUERY,
     ),
-    "models.clear_shadow": Operation("Stop shadowing", "admin", errors=(401, 403)),
+    "models.clear_shadow": Operation("Stop shadowing", "admin", errors=(401, 403, 422), query=KIND_QUERY),
     "training.start_training_run": Operation(
         "Start a retraining run now",
         "admin",
@@ -151,6 +151,12 @@ OPERATIONS: dict[str, Operation] = {
         "version, language, draft source)",
         errors=(401, 422),
         query={"window_days": {"type": "number"}},
+    ),
+    "learning.get_shadow_drafts_report": Operation(
+        "A shadow generator's drafts beside the served ones: model share, flags, latency, and what agents "
+        "would have kept, scored on their final replies (overall, per language, per intent)",
+        errors=(401, 404, 422),
+        query={"window_days": {"type": "number"}, "version": {"type": "string"}},
     ),
     "access.get_audit_log": Operation(
         "Admin requests (allowed or refused), newest first",

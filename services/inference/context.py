@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.drafting import DraftContext
 from services.inference.microbatch import DirectPredictor, MicroBatcher
-from services.inference.model_holder import ActiveArtifact, ActiveModel, ClassifierVersions
+from services.inference.model_holder import ActiveArtifact, ActiveModel, ClassifierVersions, PinnedModels
 from services.inference.reclassify import BatchContext
 from services.inference.routing import RoutingContext
 from services.inference.shadow import ShadowContext
+from services.inference.shadow_drafting import ShadowDraftContext
 from services.inference.triage import TriageContext
 from services.inference.writeback.delivery import WritebackContext
 from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
@@ -76,6 +77,7 @@ class WorkerContext:
     writeback: WritebackContext
     batch: BatchContext
     shadow: ShadowContext
+    shadow_drafts: ShadowDraftContext
     pid: int
 
 
@@ -110,6 +112,18 @@ def _draft_context(
         history_retention_days=settings.history_retention_days,
         resample_attempts=settings.draft_resample_attempts,
     )
+
+
+def _shadow_draft_context(settings: Settings, drafts: DraftContext) -> ShadowDraftContext:
+    """The shadow generator, loaded on the first shadow task (capacity 1: a new shadow replaces the old)."""
+    threads = onnx_threads(settings)
+    registry = Registry(settings.generator_registry_dir)
+    versions = PinnedModels(
+        registry,
+        lambda path, version: OnnxGenerator(path, version=version, intra_op_threads=threads),
+        capacity=1,
+    )
+    return ShadowDraftContext(drafts, registry, versions)
 
 
 def _writeback_context(
@@ -157,11 +171,12 @@ def build_context(settings: Settings) -> WorkerContext:
     )
     knowledge = ActiveKnowledgeBase(factory, settings)
     integrations = load_integrations(settings.integrations_file, strict=settings.env is Environment.PROD)
+    drafts = _draft_context(settings, factory, knowledge)
     return WorkerContext(
         settings=settings,
         triage=triage,
         knowledge=knowledge,
-        drafts=_draft_context(settings, factory, knowledge),
+        drafts=drafts,
         routing=RoutingContext(
             factory,
             PolicyHolder(settings.routing_policy_file),
@@ -171,6 +186,7 @@ def build_context(settings: Settings) -> WorkerContext:
         writeback=_writeback_context(settings, factory, integrations),
         batch=BatchContext(factory, versions, top_k=settings.top_k),
         shadow=ShadowContext(factory, registry, versions),
+        shadow_drafts=_shadow_draft_context(settings, drafts),
         pid=os.getpid(),
     )
 
@@ -185,7 +201,9 @@ def worker_context() -> WorkerContext:
 
 def warm_up(queues: list[str]) -> None:
     """Load, in each child after fork, what the served queues need: the classifier for `triage`, the
-    sentence encoder for `kb` and `drafts`, the generator for `drafts`. A missing one is not fatal."""
+    sentence encoder for `kb` and `drafts`, the generator for `drafts`. A missing one is not fatal.
+    `shadow_drafts` loads nothing here: its encoder and shadow generator load with its first task, so its
+    worker costs next to nothing while no generator runs in shadow."""
     context = worker_context()
     holders = {
         "classifier": (context.triage.model, QUEUE_TRIAGE in queues),

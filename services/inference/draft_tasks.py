@@ -1,4 +1,5 @@
-"""The drafting task (queue `drafts`, after classification): a thin wrapper over `draft_reply`."""
+"""The drafting tasks: `drafts` (after classification) and `shadow_drafts` (after the active draft, when the
+generators' registry names a shadow) — thin wrappers over `draft_reply` and `shadow_draft`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from sqlalchemy.exc import OperationalError
 from services.inference.context import worker_context
 from services.inference.drafting import DraftOutcome, draft_reply
 from services.inference.model_holder import ModelUnavailable
+from services.inference.shadow_drafting import shadow_draft
 from services.inference.tasks import route_and_write_back, timed
-from shared.celery_app import TASK_DRAFT
+from shared.celery_app import QUEUE_SHADOW_DRAFTS, TASK_DRAFT, TASK_SHADOW_DRAFT
 
 log = logging.getLogger(__name__)
 
@@ -37,4 +39,27 @@ def generate_draft(self: Task, ticket_id: str) -> str:
         outcome = "no_generator"
     if outcome not in (DraftOutcome.MISSING, DraftOutcome.NOT_CLASSIFIED):
         route_and_write_back(self, context, ticket_id)  # without a draft the route is never auto-reply
+    if outcome == DraftOutcome.DRAFTED and context.shadow_drafts.registry.shadow_version():
+        self.app.send_task(TASK_SHADOW_DRAFT, args=[ticket_id], queue=QUEUE_SHADOW_DRAFTS, ignore_result=True)
     return outcome
+
+
+@shared_task(
+    name=TASK_SHADOW_DRAFT,  # routed to QUEUE_SHADOW_DRAFTS
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=3,
+    ignore_result=True,
+)
+def generate_shadow_draft(self: Task, ticket_id: str) -> str:
+    """A shadow draft never touches the ticket: a failure other than the database's is logged, not retried."""
+    try:
+        return str(shadow_draft(ticket_id=ticket_id, context=worker_context().shadow_drafts))
+    except OperationalError:
+        raise
+    except Exception as exc:
+        log.warning("shadow draft of ticket %s given up: %s: %s", ticket_id, type(exc).__name__, exc)
+        return "failed"

@@ -73,23 +73,28 @@ class TicketFacts:
     history: tuple[EarlierTicket, ...] = ()  # this customer's earlier tickets and our replies
 
 
-def _load(
-    session: Session, ticket_id: str, version: str, *, retention_days: float
-) -> TicketFacts | DraftOutcome:
+def load_facts(session: Session, ticket_id: str, *, retention_days: float) -> TicketFacts | DraftOutcome:
+    """What the prompt needs of a classified ticket (MISSING / NOT_CLASSIFIED when there is nothing)."""
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return DraftOutcome.MISSING
     if not ticket.results:
         return DraftOutcome.NOT_CLASSIFIED
-    done = select(Draft.id).where(Draft.ticket_id == ticket_id, Draft.generator_version == version)
-    if session.scalars(done).first() is not None:
-        return DraftOutcome.ALREADY_DONE
     result = ticket.results[-1]
     intent = None if result.out_of_scope else result.label
     history = prompt_history(session, ticket, retention_days=retention_days)
     return TicketFacts(
         ticket.text, intent, ticket.customer_name, result.language or ticket.language, tuple(history)
     )
+
+
+def _load(
+    session: Session, ticket_id: str, version: str, *, retention_days: float
+) -> TicketFacts | DraftOutcome:
+    done = select(Draft.id).where(Draft.ticket_id == ticket_id, Draft.generator_version == version)
+    if session.scalars(done).first() is not None:
+        return DraftOutcome.ALREADY_DONE
+    return load_facts(session, ticket_id, retention_days=retention_days)
 
 
 def retrieve_passages(context: DraftContext, text: str) -> list[Passage]:
@@ -121,7 +126,7 @@ def _check(facts: TicketFacts, passages: list[Passage], generation: Generation) 
     )
 
 
-def _generate(
+def generate_checked(
     context: DraftContext, generator: Any, facts: TicketFacts, passages: list[Passage]
 ) -> tuple[Generation, GuardrailReport]:
     skipped = skip_reason(context, generator, facts)
@@ -153,13 +158,10 @@ def _generate(
     return generation, report
 
 
-def _draft_row(
-    ticket_id: str,
-    version: str,
-    facts: TicketFacts,
-    passages: list[Passage],
-    outcome: tuple[Generation, GuardrailReport],
-) -> Draft:
+def draft_fields(
+    facts: TicketFacts, passages: list[Passage], outcome: tuple[Generation, GuardrailReport]
+) -> dict[str, Any]:
+    """What is stored of a draft: the model's text, or the intent's template when it is unusable."""
     generation, report = outcome
     unusable = bool(UNUSABLE & set(report.flags))
     text = (
@@ -167,18 +169,28 @@ def _draft_row(
         if unusable
         else generation.text
     )
+    return {
+        "source": "template" if unusable else "model",
+        "text": text,
+        "citations": list(dict.fromkeys(p.source_id for p in passages)),
+        "flags": report.flags,
+        "reasons": report.reasons,
+        "intent": facts.intent,
+        "tokens": generation.tokens,
+        "latency_ms": generation.seconds * 1000.0,
+    }
+
+
+def _draft_row(
+    ticket_id: str,
+    version: str,
+    facts: TicketFacts,
+    passages: list[Passage],
+    outcome: tuple[Generation, GuardrailReport],
+) -> Draft:
+    fields = draft_fields(facts, passages, outcome)
     return Draft(
-        ticket_id=ticket_id,
-        generator_version=version,
-        source="template" if unusable else "model",
-        text=text,
-        citations=list(dict.fromkeys(p.source_id for p in passages)),
-        flags=report.flags,
-        reasons=report.reasons,
-        intent=facts.intent,
-        prompt_tokens=generation.prompt_tokens,
-        tokens=generation.tokens,
-        latency_ms=generation.seconds * 1000.0,
+        ticket_id=ticket_id, generator_version=version, prompt_tokens=outcome[0].prompt_tokens, **fields
     )
 
 
@@ -191,7 +203,7 @@ def draft_reply(*, ticket_id: str, context: DraftContext) -> DraftOutcome:
         return facts
     started = time.perf_counter()
     passages = retrieve_passages(context, facts.text)
-    generation, report = _generate(context, generator, facts, passages)
+    generation, report = generate_checked(context, generator, facts, passages)
     row = _draft_row(ticket_id, generator.version, facts, passages, (generation, report))
     try:
         with session_scope(context.session_factory) as session:

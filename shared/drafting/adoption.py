@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 ADOPTION_THRESHOLDS = {"sent_as_is_max_distance": 0.05, "edited_max_distance": 0.6, "edited_min_chrf": 50.0}
 SENT_AS_IS, EDITED, DISCARDED = "sent_as_is", "edited", "discarded"
@@ -83,3 +84,19 @@ def compare(draft: str, reply: str) -> Adoption:
     else:
         outcome = DISCARDED
     return Adoption(outcome, round(score, 2), round(distance, 4))
+
+
+def summarise(rows: list[Any]) -> dict[str, Any]:
+    """Outcome counts and rates, mean chrF and mean edit distance of rows that have `outcome`, `chrf`
+    and `edit_distance` (adoptions, scored shadow drafts)."""
+    counts = Counter(r.outcome for r in rows)
+    n = len(rows)
+    kept = counts[SENT_AS_IS] + counts[EDITED]
+    return {
+        "resolved_with_draft": n,
+        **{outcome: counts[outcome] for outcome in OUTCOMES},
+        "adoption_rate": round(kept / n, 4) if n else None,  # sent as is or edited
+        "sent_as_is_rate": round(counts[SENT_AS_IS] / n, 4) if n else None,
+        "mean_chrf": round(sum(r.chrf or 0.0 for r in rows) / n, 2) if n else None,
+        "mean_edit_distance": round(sum(r.edit_distance or 0.0 for r in rows) / n, 4) if n else None,
+    }

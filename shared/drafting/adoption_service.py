@@ -3,7 +3,7 @@ window (overall, per intent, per generator version, per language, per draft sour
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import Ticket, session_scope
 from shared.db.models import utcnow
-from shared.drafting.adoption import ADOPTION_THRESHOLDS, EDITED, OUTCOMES, SENT_AS_IS, compare
+from shared.drafting.adoption import ADOPTION_THRESHOLDS, compare, summarise
 from shared.drafting.models import Draft, DraftAdoption
+from shared.drafting.shadow_service import score_shadow_drafts
 from shared.pii import redact
 
 MAX_ROWS = 200_000
@@ -46,21 +47,8 @@ def record_adoption(
     row.chrf = adoption.chrf
     row.edit_distance = adoption.edit_distance
     row.resolved_at = at
+    score_shadow_drafts(session, ticket_id=ticket.id, reply=reply, active=adoption, at=at)
     return row
-
-
-def _summary(rows: list[DraftAdoption]) -> dict[str, Any]:
-    counts = Counter(r.outcome for r in rows)
-    n = len(rows)
-    kept = counts[SENT_AS_IS] + counts[EDITED]
-    return {
-        "resolved_with_draft": n,
-        **{outcome: counts[outcome] for outcome in OUTCOMES},
-        "adoption_rate": round(kept / n, 4) if n else None,  # sent as is or edited
-        "sent_as_is_rate": round(counts[SENT_AS_IS] / n, 4) if n else None,
-        "mean_chrf": round(sum(r.chrf for r in rows) / n, 2) if n else None,
-        "mean_edit_distance": round(sum(r.edit_distance for r in rows) / n, 4) if n else None,
-    }
 
 
 def adoption_report(*, session_factory: sessionmaker[Session], window_days: float) -> dict[str, Any]:
@@ -79,9 +67,9 @@ def adoption_report(*, session_factory: sessionmaker[Session], window_days: floa
     return {
         "window_days": window_days,
         "thresholds": ADOPTION_THRESHOLDS,
-        **_summary(rows),
+        **summarise(rows),
         **{
-            name: {key: _summary(items) for key, items in sorted(group.items())}
+            name: {key: summarise(items) for key, items in sorted(group.items())}
             for name, group in groups.items()
         },
     }

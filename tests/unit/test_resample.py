@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from prometheus_client import REGISTRY
 
-from services.inference.drafting import DraftContext, TicketFacts, _generate
+from services.inference.drafting import DraftContext, TicketFacts, generate_checked
 from shared.drafting.guardrails import Flag, check_draft
 from shared.drafting.resample import RESAMPLE_TEMPERATURE, first_clean, resample_configs
 from shared.runtime.generator import Generation, GenerationConfig
@@ -93,8 +93,10 @@ def test_the_worker_serves_the_first_clean_draft_and_resamples_only_when_allowed
         return REGISTRY.get_sample_value("helploop_draft_resamples_total", {"outcome": outcome}) or 0.0
 
     before = resampled("clean")
-    served, report = _generate(DraftContext(None, None, None, GenerationConfig()), Scripted(), facts, [])  # type: ignore[arg-type]
+    served, report = generate_checked(
+        DraftContext(None, None, None, GenerationConfig()), Scripted(), facts, []
+    )  # type: ignore[arg-type]
     assert served.text == CLEAN and report.ok and resampled("clean") == before + 1
     off = DraftContext(None, None, None, GenerationConfig(), resample_attempts=0)  # type: ignore[arg-type]
-    greedy, report = _generate(off, Scripted(), facts, [])
+    greedy, report = generate_checked(off, Scripted(), facts, [])
     assert greedy.text == INVENTED and Flag.UNGROUNDED in report.flags

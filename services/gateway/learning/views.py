@@ -2,7 +2,8 @@
 
 `POST /v1/reclassify` (admin), `GET /v1/jobs/<id>`, `POST /v1/jobs/<id>/resume` (admin),
 `GET /v1/models/<v>/shadow-report`, `GET /v1/accuracy?window_days=7&model_version=`,
-`GET /v1/drafts/adoption?window_days=30`.
+`GET /v1/drafts/adoption?window_days=30`, `GET /v1/drafts/shadow-report?version=&window_days=30` (a shadow
+generator's drafts against the served ones, scored on the agents' replies).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
 from shared.drafting.adoption_service import adoption_report
+from shared.drafting.shadow_service import shadow_drafts_report
 from shared.learning import jobs
 from shared.learning.dispatch import dispatch_chunks
 from shared.learning.reports import live_accuracy, shadow_report
 from shared.learning.schemas import ReclassifyIn
-from shared.registry import VersionNotFound
+from shared.registry import Registry, VersionNotFound
 
 log = logging.getLogger(__name__)
 bp = Blueprint("learning", __name__)
@@ -126,6 +128,23 @@ def get_draft_adoption() -> Response:
     require_api_key()
     window = _window_days("30")
     return jsonify(adoption_report(session_factory=resources().session_factory, window_days=window))
+
+
+@bp.get("/v1/drafts/shadow-report")
+def get_shadow_drafts_report() -> Response:
+    require_api_key()
+    window = _window_days("30")
+    registry = Registry(resources().settings.generator_registry_dir)
+    version = request.args.get("version") or registry.shadow_version()
+    if not version:
+        raise ApiError(404, "not_found", "no generator runs in shadow: name one with ?version=")
+    if version not in registry.versions():
+        raise ApiError(404, "not_found", f"no generator version {version}")
+    report = shadow_drafts_report(
+        session_factory=resources().session_factory, version=version, window_days=window
+    )
+    report["status"] = registry.status(version)
+    return jsonify(report)
 
 
 @bp.get("/v1/accuracy")

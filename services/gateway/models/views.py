@@ -1,6 +1,7 @@
 """The model registries over HTTP: `GET /v1/models[/<v>]`; admin: activate, rollback, shadow.
 `?kind=generator` (or `encoder`) reads and switches the reply generator's (the sentence encoder's)
-registry instead of the classifier's; shadowing is the classifier's only."""
+registry instead of the classifier's. A shadow classifier predicts beside the active one on live tickets, a
+shadow generator drafts beside the active one (`GET /v1/drafts/shadow-report`); the encoder has none."""
 
 from __future__ import annotations
 
@@ -92,14 +93,19 @@ def rollback() -> Response:
 @bp.put("/v1/models/shadow/<version>")
 def set_shadow(version: str) -> Response:
     require_api_key("admin")
-    if _kind() != "classifier":
-        raise ApiError(422, "invalid_parameter", "only classifier versions run in shadow")
+    kind = _kind()
+    if kind == "encoder":
+        raise ApiError(
+            422, "invalid_parameter", "classifier and generator versions run in shadow, not encoders"
+        )
     return jsonify(
-        _registry_call(lifecycle.set_shadow_model, version=version, redis_client=resources().redis)
+        _registry_call(lifecycle.set_shadow_model, version=version, redis_client=resources().redis, kind=kind)
     )
 
 
 @bp.delete("/v1/models/shadow")
 def clear_shadow() -> Response:
     require_api_key("admin")
-    return jsonify(_registry_call(lifecycle.set_shadow_model, version=None, redis_client=resources().redis))
+    return jsonify(
+        _registry_call(lifecycle.set_shadow_model, version=None, redis_client=resources().redis, kind=_kind())
+    )

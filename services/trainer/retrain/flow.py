@@ -195,7 +195,11 @@ def _generator_step(run_id: str, options: dict[str, Any], context: RetrainContex
         return {"status": "skipped", "reasons": ["drafts disabled or not asked for"]}
     try:
         return retrain_generator(
-            run_id=run_id, settings=context.settings, session_factory=context.session_factory
+            run_id=run_id,
+            settings=context.settings,
+            session_factory=context.session_factory,
+            promote=options.get("promote", "activate"),
+            redis_client=context.redis,
         )
     except Exception as exc:
         log.exception("training run %s: the generator step failed", run_id)

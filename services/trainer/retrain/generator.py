@@ -21,11 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.trainer.generation.data import ReplyExample
 from services.trainer.retrain.dataset import normalized
+from shared import model_lifecycle as lifecycle
 from shared.db import Ticket, session_scope
 from shared.drafting.history import prompt_history
 from shared.drafting.prompt import Passage
@@ -191,11 +193,34 @@ def _candidate(registry: Registry, active: str, data: GeneratorData, settings: S
     return quantize_bundle(registry, parent, mode=serve, activate=False, graph="decoder.onnx")
 
 
+def _promote_generator(
+    registry: Registry, candidate: str, promote: str, redis_client: redis.Redis | None
+) -> str:
+    """A candidate that passed the gate serves (activate), drafts beside the active one on live tickets
+    (shadow: `GET /v1/drafts/shadow-report` scores it on agents' replies) or waits (none)."""
+    if promote == "shadow":
+        lifecycle.set_shadow_model(
+            registry=registry, version=candidate, redis_client=redis_client, kind="generator"
+        )
+        return "shadow"
+    if promote == "none":
+        return "passed"
+    lifecycle.activate_model(
+        registry=registry, version=candidate, redis_client=redis_client, kind="generator"
+    )
+    return "promoted"
+
+
 def retrain_generator(
-    *, run_id: str, settings: Settings, session_factory: sessionmaker[Session]
+    *,
+    run_id: str,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    promote: str = "activate",
+    redis_client: redis.Redis | None = None,
 ) -> dict[str, Any]:
-    """Train, evaluate and gate a generator candidate; the step's report (status promoted, rejected or
-    skipped, with reasons)."""
+    """Train, evaluate and gate a generator candidate; the step's report (status promoted, shadow, passed,
+    rejected or skipped, with reasons). `promote` as the run asked: activate, shadow or none."""
     from services.trainer.generation.evaluate import evaluate_generators
     from shared.runtime.generator import GenerationConfig, OnnxGenerator
 
@@ -237,9 +262,7 @@ def retrain_generator(
     rows = {row["system"]: row for row in report["systems"]}
     reasons = judge_generator(rows["candidate"], rows["active"], rows["nearest-neighbour retrieval"])
     adoption = _active_adoption(session_factory, active)
-    if not reasons:
-        registry.activate(candidate)
-    status = "rejected" if reasons else "promoted"
+    status = "rejected" if reasons else _promote_generator(registry, candidate, promote, redis_client)
     log.info(
         "training run %s: generator %s %s (%s)",
         run_id,
