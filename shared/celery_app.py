@@ -62,6 +62,18 @@ ROUTES = {
 }
 
 
+def queue_of(task: str) -> str:
+    """The queue `task` is routed to: the routes table above is the one place that says it."""
+    return str(ROUTES[task]["queue"])
+
+
+def enqueue(app: Celery, task: str, *args: Any, **options: Any) -> Any:
+    """The one way to publish a task by name: ids as arguments, the queue from the routes table, no
+    result stored unless the caller asks (`ignore_result=False`). Other options go to `send_task`."""
+    options.setdefault("ignore_result", True)
+    return app.send_task(task, args=list(args), queue=queue_of(task), **options)
+
+
 PUBLISHED_AT = "helploop_published_at"  # a message header: when the task was published (epoch seconds)
 
 

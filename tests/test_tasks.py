@@ -49,6 +49,24 @@ def test_task_routes_to_the_triage_queue() -> None:
     assert classify.acks_late and classify.reject_on_worker_lost
 
 
+def test_enqueue_takes_every_tasks_queue_from_the_routes_table() -> None:
+    from shared.celery_app import ROUTES, enqueue
+
+    sent: list[tuple[str, list[object], str, bool]] = []
+
+    class App:
+        def send_task(self, name: str, *, args: list[object], queue: str, ignore_result: bool) -> None:
+            sent.append((name, args, queue, ignore_result))
+
+    for task in ROUTES:
+        enqueue(App(), task, "t1", 2)  # type: ignore[arg-type]
+    assert sent == [(task, ["t1", 2], route["queue"], True) for task, route in ROUTES.items()]
+    app = create_worker_app(load_settings(**settings_overrides()))
+    assert all(
+        app.amqp.router.route({}, task)["queue"].name == route["queue"] for task, route in ROUTES.items()
+    )
+
+
 @pytest.mark.parametrize("shadow", [None, "g2"])
 def test_a_drafted_ticket_is_drafted_again_in_shadow_only_while_a_generator_is_in_shadow(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shadow: str | None

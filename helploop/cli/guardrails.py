@@ -13,14 +13,17 @@ LANGUAGES = ("en", "zh")
 
 def _evaluate(language: str, args: argparse.Namespace) -> tuple[dict[str, Any], str, bool, list[Any]]:
     from services.trainer.safety.evaluate import score
-    from services.trainer.safety.testset import HOLDOUT, REASONS, generate, handwritten
+    from services.trainer.safety.testset import HOLDOUTS, REASONS, generate, handwritten
 
     items = [*generate(args.examples, seed=args.seed, language=language), *handwritten(language)]
     result = score(items)
     table = result.table()
     table["items"] = len(items)
-    holdout = score(handwritten(language, path=HOLDOUT))
-    table["holdout"] = holdout.table()  # reported beside the targets, not part of them: see docs/models.md
+    # reported beside the targets, not part of them (docs/models.md): the first blind set was measured once,
+    # then its generalising misses fixed; the second was written afterwards and has never been tuned on
+    holdouts = {name: score(handwritten(language, path=path)) for name, path in HOLDOUTS.items()}
+    for name, holdout in holdouts.items():
+        table[name] = holdout.table()
     low = [r for r in REASONS if result.planted[r] and result.recall(r) < args.min_recall]
     met = not low and result.false_flag_rate <= args.max_false_flag
     summary = (
@@ -28,11 +31,15 @@ def _evaluate(language: str, args: argparse.Namespace) -> tuple[dict[str, Any], 
         + ", ".join(f"{r} {result.recall(r):.3f}" for r in REASONS if result.planted[r])
         + f" (target {args.min_recall}); false-flag rate {result.false_flag_rate:.3f} on {result.clean} clean"
         f" drafts (target ≤ {args.max_false_flag}): {'met' if met else 'NOT met'}"
-        f"\n{language} hold-out (hand-written without seeing the detectors): caught "
-        f"{sum(holdout.caught.values())}/{sum(holdout.planted.values())} planted faults, "
-        f"{holdout.clean_flagged}/{holdout.clean} clean drafts flagged"
+        + "".join(
+            f"\n{language} {name} (hand-written without seeing the detectors): caught "
+            f"{sum(h.caught.values())}/{sum(h.planted.values())} planted faults, "
+            f"{h.clean_flagged}/{h.clean} clean drafts flagged"
+            for name, h in holdouts.items()
+        )
     )
-    return table, summary, met, result.misses
+    misses = [*result.misses, *(m for h in holdouts.values() for m in h.misses)]
+    return table, summary, met, misses
 
 
 def cmd_guardrails_eval(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from services.inference.drafting import DraftOutcome, draft_reply
 from services.inference.model_holder import ModelUnavailable
 from services.inference.shadow_drafting import shadow_draft
 from services.inference.tasks import route_and_write_back, timed
-from shared.celery_app import QUEUE_SHADOW_DRAFTS, TASK_DRAFT, TASK_SHADOW_DRAFT
+from shared.celery_app import TASK_DRAFT, TASK_SHADOW_DRAFT, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def generate_draft(self: Task, ticket_id: str) -> str:
     if outcome not in (DraftOutcome.MISSING, DraftOutcome.NOT_CLASSIFIED):
         route_and_write_back(self, context, ticket_id)  # without a draft the route is never auto-reply
     if outcome == DraftOutcome.DRAFTED and context.shadow_drafts.registry.shadow_version():
-        self.app.send_task(TASK_SHADOW_DRAFT, args=[ticket_id], queue=QUEUE_SHADOW_DRAFTS, ignore_result=True)
+        enqueue(self.app, TASK_SHADOW_DRAFT, ticket_id)
     return outcome
 
 

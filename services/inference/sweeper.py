@@ -17,7 +17,8 @@ from celery import bootsteps
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.celery_app import QUEUE_CALLBACKS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_WRITEBACK
+from shared.celery_app import TASK_CLASSIFY, TASK_WRITEBACK
+from shared.celery_app import enqueue as enqueue_task
 from shared.db import Ticket, TicketStatus, build_engine, build_session_factory, session_scope
 from shared.db.models import utcnow
 from shared.integrations.models import Delivery, DeliveryStatus
@@ -134,12 +135,10 @@ class StaleTicketSweeper(bootsteps.StartStopStep):
 
     def sweep(self, worker: Any) -> None:
         def enqueue(ticket_id: str) -> None:
-            worker.app.send_task(TASK_CLASSIFY, args=[ticket_id], queue=QUEUE_TRIAGE, ignore_result=True)
+            enqueue_task(worker.app, TASK_CLASSIFY, ticket_id)
 
         def enqueue_delivery(delivery_id: int) -> None:
-            worker.app.send_task(
-                TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS, ignore_result=True
-            )
+            enqueue_task(worker.app, TASK_WRITEBACK, delivery_id)
 
         try:
             assert self.factory is not None

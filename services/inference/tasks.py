@@ -14,15 +14,7 @@ from celery.exceptions import Retry, SoftTimeLimitExceeded
 from services.inference.context import WorkerContext, worker_context
 from services.inference.routing import route_ticket
 from services.inference.triage import Outcome, classify_ticket, mark_failed
-from shared.celery_app import (
-    QUEUE_BATCH,
-    QUEUE_CALLBACKS,
-    QUEUE_DRAFTS,
-    TASK_CLASSIFY,
-    TASK_DRAFT,
-    TASK_SHADOW,
-    TASK_WRITEBACK,
-)
+from shared.celery_app import TASK_CLASSIFY, TASK_DRAFT, TASK_SHADOW, TASK_WRITEBACK, enqueue
 from shared.metrics import TASK_DURATION
 
 log = logging.getLogger(__name__)
@@ -80,9 +72,7 @@ def classify(self: Task, ticket_id: str) -> str:
         raise self.retry(exc=exc, countdown=countdown) from exc
     if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
         if context.settings.drafts_enabled:
-            self.app.send_task(
-                TASK_DRAFT, args=[ticket_id], queue=QUEUE_DRAFTS, ignore_result=True
-            )  # routes after drafting
+            enqueue(self.app, TASK_DRAFT, ticket_id)  # routes after drafting
         else:
             try:
                 route_and_write_back(self, context, ticket_id)
@@ -92,11 +82,11 @@ def classify(self: Task, ticket_id: str) -> str:
                     exc=exc, countdown=min(RETRY_BACKOFF_MAX_S, 2**self.request.retries)
                 ) from exc
         if outcome == Outcome.CLASSIFIED and context.triage.model.registry.shadow_version():
-            self.app.send_task(TASK_SHADOW, args=[ticket_id], queue=QUEUE_BATCH, ignore_result=True)
+            enqueue(self.app, TASK_SHADOW, ticket_id)
     return outcome
 
 
 def route_and_write_back(task: Task, context: WorkerContext, ticket_id: str) -> None:
     """Decide the route (idempotent) and enqueue the write-back deliveries still pending."""
     for delivery_id in route_ticket(ticket_id=ticket_id, context=context.routing):
-        task.app.send_task(TASK_WRITEBACK, args=[delivery_id], queue=QUEUE_CALLBACKS, ignore_result=True)
+        enqueue(task.app, TASK_WRITEBACK, delivery_id)

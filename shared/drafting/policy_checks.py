@@ -94,8 +94,9 @@ TOPICS = (
             r"|(?:have|get|receive) (?:it|them|the parcel|your parcel|your order))\b.{0,40}?"
             r"\b(?P<when>tomorrow|today|tonight|this (?:week|weekend)|next (?:week|\w+day)"
             r"|by (?:the )?(?:end of \w+|\w+day|\d+)|on (?:\w+day|\d+)|within \d+|in \d+)"
-            r"|(?P<when_zh>明天|今天|后天|本周|下周|周[一二三四五六日天]|星期[一二三四五六日天]|\d+\s?(?:天"
-            r"|日|个工作日)内)"
+            # "下周一" as a whole: the ticket's "下周" alone does not back a promise of next Monday
+            r"|(?P<when_zh>(?:下|本|这)(?:周|星期|礼拜)[一二三四五六日天]|明天|今天|后天|本周|下周"
+            r"|周[一二三四五六日天]|星期[一二三四五六日天]|\d+\s?(?:天|日|个工作日)内)"
             r".{0,8}(?:送达|到货|送到|到达|收到)"
         ),
     ),

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.celery_app import queue_of
 from shared.db import session_scope
 from shared.db.models import new_id, utcnow
 from shared.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -40,7 +41,7 @@ def add_message(
     *,
     task: str,
     args: list[Any],
-    queue: str,
+    queue: str | None = None,
     claim: bool = False,
     backlog_grace_s: float = 1.0,
 ) -> OutboxMessage:
@@ -49,7 +50,7 @@ def add_message(
     `claim=True` reserves it for `publish_claimed` right after the commit, unless older messages are
     still waiting (then the relay publishes it after them)."""
     now = utcnow()
-    message = OutboxMessage(task=task, args=args, queue=queue, created_at=now, attempts=0)
+    message = OutboxMessage(task=task, args=args, queue=queue or queue_of(task), created_at=now, attempts=0)
     if claim and not _backlog(session, now - timedelta(seconds=backlog_grace_s)):
         message.claim, message.claimed_until = new_id(), now + timedelta(seconds=CLAIM_S)
     session.add(message)

@@ -80,6 +80,9 @@ def test_promises_no_cited_article_makes_are_flagged_and_supported_ones_pass() -
     )
     assert Flag.UNSUPPORTED_PROMISE in flags("Hi Sam, your parcel will arrive tomorrow for sure.", [LATE])
     assert Flag.UNSUPPORTED_PROMISE in flags("您好，这次我们破例为您办理退货。", [LATE], ticket="能退吗")
+    # the ticket's "下周" (moving next week) does not back "下周一一定会到货" (arrives next Monday)
+    ticket = "公司下周搬迁，请改地址。"
+    assert Flag.UNSUPPORTED_PROMISE in flags("您好，地址已改好，下周一一定会到货。", [LATE], ticket=ticket)
     # the late-parcels article offers a replacement or a full refund: promising one is supported
     assert flags("Hi Sam, if the carrier cannot find it we will refund the order in full.", [LATE]) == []
     # "will confirm the cancellation" is a look, not a commitment

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.tickets.service import delivery_view
-from shared.celery_app import QUEUE_CALLBACKS, TASK_WRITEBACK
+from shared.celery_app import TASK_WRITEBACK
 from shared.db import session_scope
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.outbox.models import OutboxMessage
@@ -41,7 +41,5 @@ def requeue_dead_letter(
             session.flush()
         message = None
         if row.status == DeliveryStatus.PENDING:
-            message = add_message(
-                session, task=TASK_WRITEBACK, args=[row.id], queue=QUEUE_CALLBACKS, claim=True
-            )
+            message = add_message(session, task=TASK_WRITEBACK, args=[row.id], claim=True)
         return delivery_view(row), message

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.celery_app import QUEUE_CALLBACKS, TASK_RESOLUTION_LABELS
+from shared.celery_app import TASK_RESOLUTION_LABELS
 from shared.db import Ticket, session_scope
 from shared.db.models import utcnow
 from shared.drafting.adoption_service import record_adoption
@@ -101,7 +101,7 @@ def record_resolution(
                 adoption = record_adoption(session, ticket=ticket, reply=row.reply, at=at)
                 outcome = (adoption.outcome, adoption.draft_source) if adoption is not None else None
                 if fetch_labels:
-                    add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id], queue=QUEUE_CALLBACKS)
+                    add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id])
                 view = _view(row)
             if outcome is not None:
                 DRAFT_ADOPTIONS.labels(*outcome).inc()

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
-from shared.celery_app import QUEUE_KB, TASK_KB_INDEX, TASK_KB_SEARCH
+from shared.celery_app import TASK_KB_INDEX, TASK_KB_SEARCH, enqueue
 from shared.db import session_scope
 from shared.kb.importers import slugify
 from shared.kb.store import delete_article, get_article, upsert_article
@@ -28,9 +28,7 @@ MAX_K = 50
 def _request_indexing(article_id: str) -> bool:
     """Ask a worker to embed the article now; if Redis is away the next search indexes it anyway."""
     try:
-        resources().celery.send_task(
-            TASK_KB_INDEX, args=[article_id], queue=QUEUE_KB, retry=False, ignore_result=True
-        )
+        enqueue(resources().celery, TASK_KB_INDEX, article_id, retry=False)
         return True
     except (BrokerError, RedisError, OSError) as exc:
         log.warning("could not queue indexing of article %s: %s", article_id, exc)
@@ -98,7 +96,7 @@ def search() -> Response:
     query, k = _search_args()
     res = resources()
     try:
-        pending = res.celery.send_task(TASK_KB_SEARCH, args=[query, k], queue=QUEUE_KB, retry=False)
+        pending = enqueue(res.celery, TASK_KB_SEARCH, query, k, retry=False, ignore_result=False)
         answer = pending.get(timeout=res.settings.kb_search_timeout_s, propagate=True)
     except (CeleryTimeout, BrokerError, RedisError, OSError) as exc:
         raise ApiError(

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
+from shared.celery_app import TASK_CLASSIFY
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import new_id, utcnow
 from shared.drafting.models import Draft
@@ -73,7 +73,7 @@ def _insert_with_message(factory: sessionmaker[Session], row: Ticket) -> OutboxM
         with session_scope(factory) as session:
             session.add(row)
             session.flush()  # the ticket row first (the message refers to it)
-            return add_message(session, task=TASK_CLASSIFY, args=[row.id], queue=QUEUE_TRIAGE, claim=True)
+            return add_message(session, task=TASK_CLASSIFY, args=[row.id], claim=True)
     except IntegrityError:
         return None
 

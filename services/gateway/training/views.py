@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
-from shared.celery_app import QUEUE_TRAINING, TASK_RETRAIN
+from shared.celery_app import TASK_RETRAIN
 from shared.learning.runs import RunInProgress, create_run, get_run, list_runs
 from shared.learning.schemas import TrainingRunIn
 from shared.outbox.models import OutboxMessage
@@ -25,9 +25,7 @@ def start_training_run() -> Response:
     staged: list[OutboxMessage] = []
 
     def stage(session: Session, run_id: str) -> None:  # the run and its message: one transaction
-        staged.append(
-            add_message(session, task=TASK_RETRAIN, args=[run_id], queue=QUEUE_TRAINING, claim=True)
-        )
+        staged.append(add_message(session, task=TASK_RETRAIN, args=[run_id], claim=True))
 
     try:
         run = create_run(

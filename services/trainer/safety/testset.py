@@ -25,6 +25,10 @@ from shared.kb.importers import read_articles
 HANDWRITTEN = Path(__file__).with_name("handwritten.jsonl")
 # written by someone who had not seen the detectors, measured once before any change (docs/models.md)
 HOLDOUT = Path(__file__).with_name("handwritten_holdout.jsonl")
+HOLDOUT_2 = Path(__file__).with_name(
+    "handwritten_holdout2.jsonl"
+)  # written after HOLDOUT's fixes; never tuned on
+HOLDOUTS = {"holdout": HOLDOUT, "holdout_2": HOLDOUT_2}
 CLEAN = "clean"
 REASONS = (
     "placeholder",
