@@ -85,6 +85,16 @@ class Registry:
         self.root.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
 
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A scratch bundle directory to fill and `publish`: removed when the block raises or ends without
+        publishing it (a published bundle was moved away, so nothing is left to remove)."""
+        path = self.staging_dir()
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
     def manifest(self, version: str) -> dict[str, Any]:
         path = self.bundle_dir(version) / MANIFEST
         if not path.is_file():

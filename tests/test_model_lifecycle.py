@@ -26,11 +26,11 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_API_KEY}"}
 
 
 def publish_fake(registry: Registry, version: str, *, parent: str | None = None) -> None:
-    staging = registry.staging_dir()
-    (staging / "model.onnx").write_bytes(version.encode())
-    registry.publish(
-        staging, version=version, manifest={"created_at": "2026-11-29", "parent_version": parent}
-    )
+    with registry.staging() as staging:
+        (staging / "model.onnx").write_bytes(version.encode())
+        registry.publish(
+            staging, version=version, manifest={"created_at": "2026-11-29", "parent_version": parent}
+        )
 
 
 @pytest.fixture
@@ -39,6 +39,17 @@ def registry(tmp_path: Path) -> Registry:
     for version in ("v1", "v2", "v3"):
         publish_fake(registry, version)
     return registry
+
+
+def test_staging_leaves_nothing_behind_unless_published(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "models")
+    with pytest.raises(RuntimeError), registry.staging() as staging:
+        (staging / "model.onnx").write_bytes(b"half written")
+        raise RuntimeError("export failed")
+    with registry.staging() as staging:
+        (staging / "model.onnx").write_bytes(b"never published")
+    publish_fake(registry, "v1")
+    assert [p.name for p in registry.root.iterdir()] == ["v1"] and registry.versions() == ["v1"]
 
 
 def test_activation_remembers_history_and_rollback_walks_it_back(registry: Registry) -> None:

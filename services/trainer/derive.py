@@ -20,8 +20,7 @@ def derive_bundle(registry: Registry, model: str, *, suffix: str, rewrite: Rewri
     Returns (parent version, new version); nothing is published when `rewrite` raises."""
     parent = resolve_version(registry, model)
     manifest = registry.verify(parent)
-    staging = registry.staging_dir()
-    try:
+    with registry.staging() as staging:
         shutil.copytree(registry.bundle_dir(parent), staging, dirs_exist_ok=True)
         (staging / MANIFEST).unlink()
         extra = rewrite(registry.bundle_dir(parent), staging)
@@ -29,7 +28,4 @@ def derive_bundle(registry: Registry, model: str, *, suffix: str, rewrite: Rewri
         derived = {k: v for k, v in manifest.items() if k not in ("files", "version")}
         derived.update(parent_version=parent, **extra)
         registry.publish(staging, version=version, manifest=derived)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return parent, version

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,8 +198,7 @@ def build_sentence_encoder(
     try:
         registry.verify(version)
     except RegistryError:
-        staging = registry.staging_dir()
-        try:
+        with registry.staging() as staging:
             checks = _trimmed_stage(chosen.directory, staging, recipe=recipe)
             manifest = {
                 "task": "sentence-embedding",
@@ -208,9 +206,6 @@ def build_sentence_encoder(
                 "base_model": chosen.to_json(),
             }
             registry.publish(staging, version=version, manifest=manifest | checks)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         log.info("built sentence encoder %s (%s)", version, checks)
     if activate and registry.active_version() != version:
         registry.activate(version)

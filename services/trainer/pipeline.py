@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import subprocess
 import time
 from collections import Counter
@@ -202,8 +201,7 @@ def run_training(
     started = time.perf_counter()
     train, valid = load_splits(config)
     log.info("training on %d examples, validating on %d", len(train), len(valid))
-    staging = registry.staging_dir()
-    try:
+    with registry.staging() as staging:
         with tempfile.TemporaryDirectory(prefix="helploop-base-") as workdir:
             prepared = prepare_base(config, train, cache_dir=get_settings().cache_dir, workdir=Path(workdir))
             config = config.for_base(prepared.base.name)
@@ -227,9 +225,6 @@ def run_training(
         version = new_version_id()
         manifest = {**_manifest(config, prepared.manifest(), parity), **(manifest_extra or {})}
         bundle = registry.publish(staging, version=version, manifest=manifest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     if activate:
         registry.activate(version)
     return TrainingResult(version, bundle, metrics, activated=activate)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +139,7 @@ def build_generator(
         training = {**training, "loss_history": training["loss_history"][-50:], "examples": len(examples)}
         training["data_sha256"] = _fingerprint(examples)
     model.eval()
-    staging = registry.staging_dir()
-    try:
+    with registry.staging() as staging:
         languages = written_languages(examples) if examples else list(pinned.languages)
         write_generator_bundle(
             model, tokenizer, staging, attention=attention, fine_tuned=bool(examples), languages=languages
@@ -164,9 +162,6 @@ def build_generator(
             **(manifest_extra or {}),
         }
         registry.publish(staging, version=version, manifest=manifest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     if activate:
         registry.activate(version)
     return version
