@@ -13,7 +13,9 @@ import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
+from shared.integrations.config import Provider
 from shared.metrics_setup import MULTIPROC_ENV
+from shared.routing.policy import Route
 
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 MODEL_BUCKETS = (
@@ -154,8 +156,8 @@ def mark_process_dead(pid: int) -> None:
 
 
 STAGES = ("tokenize", "classify", "retrieve", "generate")
-ROUTES = ("auto_reply", "draft", "escalate")
-PROVIDERS = ("zendesk", "zammad", "freshdesk", "jira_sm", "generic")
+ROUTES = tuple(Route)
+PROVIDERS = tuple(Provider)
 WRITEBACK_OUTCOMES = ("sent", "retry", "dead")
 TRAINING_OUTCOMES = ("promoted", "shadow", "passed", "rejected", "skipped", "failed")
 DRAFT_SOURCES = ("model", "template")

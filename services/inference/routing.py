@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.inference.writeback.render import plan_deliveries
 from shared.db import Ticket, TriageResult, session_scope
 from shared.drafting.brief import agent_brief, previous_tickets
-from shared.drafting.models import Draft
+from shared.drafting.models import Draft, latest_draft
 from shared.integrations.config import Integration, Provider
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.metrics import TICKETS_ROUTED
@@ -60,11 +60,6 @@ def facts_for(result: TriageResult, draft: Draft | None, attributes: dict | None
     )
 
 
-def _latest_draft(session: Session, ticket_id: str) -> Draft | None:
-    query = select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.id.desc())
-    return session.scalars(query).first()
-
-
 def _brief(
     session: Session, context: RoutingContext, ticket: Ticket, result: TriageResult, draft: Draft | None
 ) -> list[str]:
@@ -76,7 +71,7 @@ def _brief(
 
 def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) -> RoutingDecision:
     result = ticket.results[-1]
-    draft = _latest_draft(session, ticket.id)
+    draft = latest_draft(session, ticket.id)
     key = f"{result.id}:{draft.id if draft else 0}"
     existing = session.scalars(select(RoutingDecision).where(RoutingDecision.key == key)).first()
     if existing is not None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import Ticket, session_scope
 from shared.db.models import utcnow
 from shared.drafting.adoption import ADOPTION_THRESHOLDS, compare, summarise
-from shared.drafting.models import Draft, DraftAdoption
+from shared.drafting.models import DraftAdoption, latest_draft
 from shared.drafting.shadow_service import score_shadow_drafts
 from shared.pii import redact
 
@@ -27,9 +27,7 @@ def record_adoption(
     transaction; a re-resolved ticket updates its row. None when there is no reply or no draft."""
     if not reply:
         return None
-    draft = session.scalars(
-        select(Draft).where(Draft.ticket_id == ticket.id).order_by(Draft.created_at.desc(), Draft.id.desc())
-    ).first()
+    draft = latest_draft(session, ticket.id)
     if draft is None:
         return None
     adoption = compare(redact(draft.text), reply)

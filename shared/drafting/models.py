@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.db.models import Base, utcnow
 
@@ -30,6 +30,12 @@ class Draft(Base):
     tokens: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def latest_draft(session: Session, ticket_id: str) -> Draft | None:
+    """The draft a ticket is served: its newest (a new active generator may draft it again)."""
+    query = select(Draft).where(Draft.ticket_id == ticket_id)
+    return session.scalars(query.order_by(Draft.created_at.desc(), Draft.id.desc())).first()
 
 
 class DraftAdoption(Base):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.celery_app import TASK_CLASSIFY
 from shared.db import Ticket, TicketStatus, TriageResult, session_scope
 from shared.db.models import new_id, utcnow
-from shared.drafting.models import Draft
+from shared.drafting.models import latest_draft
 from shared.integrations.models import Delivery
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import Publish, add_message, publish_claimed
@@ -147,10 +147,8 @@ def _classification(result: TriageResult) -> Classification:
     )
 
 
-def _latest_draft(session: Session, ticket_id: str) -> DraftView | None:
-    row = session.scalars(
-        select(Draft).where(Draft.ticket_id == ticket_id).order_by(Draft.created_at.desc(), Draft.id.desc())
-    ).first()
+def _draft_view(session: Session, ticket_id: str) -> DraftView | None:
+    row = latest_draft(session, ticket_id)
     if row is None:
         return None
     return DraftView(
@@ -207,7 +205,7 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
             language=ticket.language,
             attributes=ticket.attributes or {},
             classification=_classification(latest) if latest else None,
-            draft=_latest_draft(session, ticket.id),
+            draft=_draft_view(session, ticket.id),
             routing=_latest_routing(session, ticket.id),
             deliveries=_deliveries(session, ticket.id),
             failure_reason=ticket.failure_reason,
