@@ -175,6 +175,14 @@ class ResolutionView(BaseModel):
     resolved_at: datetime
 
 
+class RemovedPart(BaseModel):
+    """A part of the e-mail the models do not read (quoted history, signature, disclaimer), PII-redacted."""
+
+    kind: str  # quoted | signature | disclaimer
+    chars: int
+    text: str
+
+
 class TicketView(BaseModel):
     id: str
     source: str
@@ -185,6 +193,8 @@ class TicketView(BaseModel):
     channel: str
     language: str | None
     attributes: dict[str, Any] = Field(default_factory=dict)
+    # what the models read is the subject and the newest message; the rest of the body, kept as received:
+    removed: list[RemovedPart] = Field(default_factory=list)
     classification: Classification | None = None
     draft: DraftView | None = None
     routing: RoutingView | None = None

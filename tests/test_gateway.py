@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from helploop.cli.client import ticket_payload
 from services.gateway.app import create_app
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
-from shared.db import upgrade_database
+from shared.db import Ticket, build_engine, build_session_factory, session_scope, upgrade_database
 from shared.signing import SIGNATURE_HEADER, sign
 from tests.conftest import API_KEY, OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, settings_overrides
 
@@ -80,6 +80,23 @@ def test_signed_webhook_is_accepted_stored_and_enqueued_by_id(
     view = client.get(f"/v1/tickets/{body['id']}", headers=AUTH).get_json()
     assert view["status"] == "queued" and view["classification"] is None
     assert view["timings"]["received"] <= view["timings"]["queued"]
+
+
+def test_an_email_thread_is_stored_whole_and_its_removed_parts_are_shown(
+    client: FlaskClient, sqlite_url: str
+) -> None:
+    body = (
+        "Hi,\nmy parcel never arrived.\n\nThanks,\nSam Lee\n+44 20 7946 0958\n\nOn Mon, 3 Nov 2026, Sam Lee "
+        "<sam@example.com> wrote:\n> Where is my refund for order NW-11111?"
+    )
+    accepted = post_webhook(client, ticket_payload(body, event_id="evt-thread")).get_json()
+    view = client.get(f"/v1/tickets/{accepted['id']}", headers=AUTH).get_json()
+    kinds = [part["kind"] for part in view["removed"]]
+    assert "signature" in kinds and "quoted" in kinds, view["removed"]
+    shown = " ".join(part["text"] for part in view["removed"])
+    assert "NW-11111" in shown and "7946 0958" not in shown and "sam@example.com" not in shown  # redacted
+    with session_scope(build_session_factory(build_engine(sqlite_url))) as session:  # stored untouched
+        assert session.get(Ticket, accepted["id"]).body == body
 
 
 def test_previous_secret_is_accepted_during_rotation(client: FlaskClient) -> None:

@@ -64,7 +64,7 @@ def parse_options(items: list[str]) -> dict[str, Any]:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from services.trainer.assessment import run_evaluation
+    from services.trainer.assessment import evaluate_wrapped, run_evaluation
     from services.trainer.config import TrainConfig
     from services.trainer.datasets import prepare
     from services.trainer.pipeline import run_training
@@ -87,6 +87,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     base = registry.manifest(trained.version)["base_model"]["name"]  # `auto` resolved
     out = Path(args.out) / args.name / (args.tag or base)
     report = run_evaluation(registry=registry, model=trained.version, test_file=splits["test"], out_dir=out)
+    email = evaluate_wrapped(registry=registry, model=trained.version, test_file=splits["test"])
+    (out / "email.json").write_text(json.dumps(email, indent=2))
     int8 = quantize_bundle(registry, trained.version)
     int8_report = run_evaluation(
         registry=registry, model=int8, test_file=splits["test"], out_dir=out / "int8", baseline=False
@@ -104,6 +106,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         },
         "baseline": report.get("baseline", {}).get("heads"),
         "tfidf_baseline": _tfidf_summary(report),
+        "email": email["accuracy"],  # plain texts vs the same texts wrapped in e-mail threads (email.json)
         "int8_minus_fp32_accuracy": int8_report["comparison"]["accuracy_delta"],
         "vocabulary_trim": trained.metrics.get("vocabulary_trim"),
     }

@@ -71,6 +71,7 @@ class TicketFacts:
     customer_name: str | None
     language: str | None  # detected from the text at triage (the helpdesk's tag when detection failed)
     history: tuple[EarlierTicket, ...] = ()  # this customer's earlier tickets and our replies
+    original: str = ""  # subject and body as received (quoted history, signature): what a draft may cite
 
 
 def load_facts(session: Session, ticket_id: str, *, retention_days: float) -> TicketFacts | DraftOutcome:
@@ -83,8 +84,9 @@ def load_facts(session: Session, ticket_id: str, *, retention_days: float) -> Ti
     result = ticket.results[-1]
     intent = None if result.out_of_scope else result.label
     history = prompt_history(session, ticket, retention_days=retention_days)
+    language = result.language or ticket.language
     return TicketFacts(
-        ticket.text, intent, ticket.customer_name, result.language or ticket.language, tuple(history)
+        ticket.text, intent, ticket.customer_name, language, tuple(history), ticket.original_text
     )
 
 
@@ -118,7 +120,7 @@ def skip_reason(context: DraftContext, generator: Any, facts: TicketFacts) -> Gu
 def _check(facts: TicketFacts, passages: list[Passage], generation: Generation) -> GuardrailReport:
     return check_draft(
         generation.text,
-        ticket_text=facts.text,
+        ticket_text=facts.original or facts.text,  # an order number quoted from the thread is grounded
         cited_articles=[p.cited_text() for p in passages],
         language=facts.language,
         customer_name=facts.customer_name,

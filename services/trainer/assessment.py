@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,31 @@ def run_evaluation(
     history = json.loads(metrics_path.read_text()).get("history", []) if metrics_path.is_file() else []
     write_report(report, history, out_dir)
     return report
+
+
+def evaluate_wrapped(
+    *, registry: Registry, model: str, test_file: Path, seed: int = 13, limit: int = 3000
+) -> dict[str, Any]:
+    """The test texts wrapped in e-mail threads (`email_wrap`): the primary head's accuracy on the plain
+    texts, on the e-mails read raw (what a pipeline without the normaliser sees) and read as the product
+    reads tickets (`shared.tickets.normalise`)."""
+    from dataclasses import replace
+
+    from services.trainer.email_wrap import wrap_examples
+    from shared.tickets.normalise import model_text
+
+    version = resolve_version(registry, model)
+    manifest = registry.verify(version)
+    config = manifest.get("training_config", {})
+    columns = _head_columns(manifest)
+    plain = load_examples(test_file, text_column=config.get("text_column", "text"), head_columns=columns)
+    plain = random.Random(seed).sample(plain, min(limit, len(plain)))
+    raw = wrap_examples(plain, seed=seed)
+    read = [replace(e, text=model_text(e.text)) for e in raw]
+    classifier = OnnxClassifier(registry.bundle_dir(version), version=version)
+    head = classifier.heads[0].name
+    accuracy = {
+        name: evaluate_bundle(classifier, examples, latency=False)["heads"][head]["accuracy"]
+        for name, examples in (("plain", plain), ("wrapped_raw", raw), ("wrapped_normalised", read))
+    }
+    return {"examples": len(plain), "seed": seed, "head": head, "accuracy": accuracy}

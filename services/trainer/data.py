@@ -9,6 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.tickets.normalise import model_text
+
 
 class DataError(Exception):
     """The training file cannot be used; the message names the file and the problem."""
@@ -56,7 +58,7 @@ def load_examples(
         raise DataError(f"{path}: no row has column(s) {missing}")
     examples = []
     for row in rows:
-        text = str(row.get(text_column) or "").strip()
+        text = model_text(str(row.get(text_column) or "").strip())  # as tickets are read at inference
         labels = {
             head: str(row[column]).strip()
             for head, column in head_columns.items()

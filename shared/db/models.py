@@ -11,6 +11,8 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from shared.tickets.normalise import normalise_ticket
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -85,7 +87,13 @@ class Ticket(Base):
 
     @property
     def text(self) -> str:
-        """What the classifier reads."""
+        """What the models read: the subject and the newest message, without quoted history, signature
+        or disclaimer (`shared.tickets.normalise`)."""
+        return normalise_ticket(self.body, self.subject).text
+
+    @property
+    def original_text(self) -> str:
+        """Subject and body as received: what a draft may be grounded in."""
         return f"{self.subject}\n\n{self.body}" if self.subject else self.body
 
 

@@ -18,6 +18,7 @@ from shared.drafting.models import latest_draft
 from shared.integrations.models import Delivery
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import Publish, add_message, publish_claimed
+from shared.pii import redact
 from shared.routing.models import RoutingDecision
 from shared.schemas import (
     Classification,
@@ -25,13 +26,16 @@ from shared.schemas import (
     DraftView,
     HeadClassification,
     LabelProbability,
+    RemovedPart,
     RoutingView,
     TicketIn,
     TicketView,
     Timings,
 )
+from shared.tickets.normalise import normalise_ticket
 
 log = logging.getLogger(__name__)
+MAX_REMOVED_CHARS = 2000  # of each removed part shown in the ticket view (its length is given whole)
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,10 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
             channel=ticket.channel,
             language=ticket.language,
             attributes=ticket.attributes or {},
+            removed=[
+                RemovedPart(kind=part.kind, chars=len(part.text), text=redact(part.text)[:MAX_REMOVED_CHARS])
+                for part in normalise_ticket(ticket.body, ticket.subject).removed
+            ],
             classification=_classification(latest) if latest else None,
             draft=_draft_view(session, ticket.id),
             routing=_latest_routing(session, ticket.id),

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.integrations.tags import intent_from_tags
 from shared.schemas import TicketIn
+from shared.tickets.normalise import plain_text
 
 RESOLVED_STATES = {"solved", "closed", "resolved", "done"}
 
@@ -52,28 +52,6 @@ class Ignored:
 
 
 Event = NewTicket | Resolved | Ignored
-
-
-class _TextExtractor(HTMLParser):
-    BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in self.BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def plain_text(html: str) -> str:
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    return re.sub(r"\n{3,}", "\n\n", "".join(extractor.parts)).strip()
 
 
 def dig(document: Any, path: str, *, required: bool = True) -> Any:

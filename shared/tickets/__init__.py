@@ -1,0 +1,1 @@
+"""Tickets: the text the models read of them (`normalise`)."""
