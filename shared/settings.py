@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     # "threads": one process runs `worker_concurrency` tasks in threads and micro-batches classification
     # (the triage worker to scale); "prefork": a process per task (isolation, hard time limits)
     worker_pool: Literal["prefork", "threads"] = "prefork"
-    log_redact_pii: bool = True  # read from the environment by shared.logging_setup, before settings load
+    log_level: str = "INFO"
+    log_redact_pii: bool = True  # personal data in log lines replaced by placeholders (shared.logging_setup)
     pii_presidio: bool = False  # add Presidio's detectors to redaction where presidio-analyzer is installed
     celery_task_events: bool = True  # for celery-exporter and Flower; ~10 % of a triage task's CPU here
     triage_batch_max: int = Field(default=32, ge=1, le=256)  # tickets per graph run (threads pool)

@@ -24,6 +24,7 @@ from helploop.cli import (
     training,
 )
 from shared.logging_setup import configure_logging
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 Registrar = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
@@ -53,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_for_logging() -> Settings | None:
+    """The settings when they load; a command that fails on them (or `init`, which writes them) says why
+    itself, logging with the defaults meanwhile."""
+    try:
+        return get_settings()
+    except Exception:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    configure_logging()
+    configure_logging(_settings_for_logging())
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)

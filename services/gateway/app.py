@@ -59,8 +59,8 @@ def readyz() -> Response:
 
 def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
     """Build the gateway. `overrides` are settings fields (e.g. `{"database_url": ...}`)."""
-    configure_logging()
     settings = settings or load_settings(**(overrides or {}))
+    configure_logging(settings)
     for problem in settings.require_real_secrets():  # prod refuses to start instead
         log.warning("weak secret: %s (a prod gateway refuses to start)", problem)
     app = Flask(__name__)

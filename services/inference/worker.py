@@ -83,8 +83,8 @@ def run_worker(
 ) -> None:
     """Start a worker on `queues` (default: all of them) with the configured pool (prefork, or threads with
     micro-batching); extra Celery CLI args may follow."""
-    configure_logging()
     settings = settings or get_settings()
+    configure_logging(settings)
     global _served_queues
     queues = _served_queues = queues or list(KNOWN_QUEUES)
     app = create_worker_app(settings, sweep=QUEUE_TRIAGE in queues)

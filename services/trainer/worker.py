@@ -80,8 +80,8 @@ def run_training_worker(
     from shared.health import serve_node_endpoints
     from shared.metrics import initialize_series
 
-    configure_logging()
     settings = settings or get_settings()
+    configure_logging(settings)
     app = create_training_app(settings)
     initialize_series(queues=(QUEUE_TRAINING,))
     if metrics_port:
@@ -92,8 +92,8 @@ def run_training_worker(
 
 
 def run_beat(argv: list[str] | None = None, *, settings: Settings | None = None) -> None:
-    configure_logging()
     settings = settings or get_settings()
+    configure_logging(settings)
     settings.beat_schedule_file.parent.mkdir(parents=True, exist_ok=True)
     app = create_training_app(settings)
     log.info("nightly retraining scheduled at cron %r (UTC)", settings.retrain_cron)

@@ -142,7 +142,7 @@ def helploop_log() -> Iterator[Callable[[str], str]]:
         with pytest.MonkeyPatch.context() as env:
             env.delenv("HELPLOOP_LOG_REDACT_PII", raising=False)
             env.delenv("HELPLOOP_PII_PRESIDIO", raising=False)
-            configure_logging("INFO")
+            configure_logging(level="INFO")
         (handler,) = root.handlers
         stream = io.StringIO()
         handler.setStream(stream)  # type: ignore[attr-defined]
