@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.inference.triage import TriageContext  # noqa: F401  (the worker's tables are registered)
 from services.trainer.intent_suggest import UNCLUSTERED, by_language, cluster, suggest, uncertain_tickets
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, upgrade_database
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
-from tests.test_storage import stored_ticket
+from tests.test_storage import classified_ticket, stored_ticket
 
 PLANTED = {
     "gift_wrap": [
@@ -71,23 +70,12 @@ def test_planted_intents_come_back_as_pure_clusters_named_by_their_words(encoder
 def test_only_recent_out_of_scope_or_uncertain_tickets_are_clustered(sqlite_url: str) -> None:
     upgrade_database(sqlite_url)
     factory = build_session_factory(build_engine(sqlite_url))
-    outcomes = {"Z-1": (True, 0.9), "Z-2": (False, 0.3), "Z-3": (False, 0.95), "Z-4": None}
-    ids = {}
-    for external_id, outcome in outcomes.items():
-        ids[external_id] = stored_ticket(factory, f"ticket {external_id}", external_id=external_id)
-        if outcome is not None:
-            with session_scope(factory) as session:
-                session.add(
-                    TriageResult(
-                        ticket_id=ids[external_id],
-                        model_version="m1",
-                        label="out_of_scope" if outcome[0] else "refund_request",
-                        confidence=outcome[1],
-                        out_of_scope=outcome[0],
-                        top_k=[],
-                        inference_ms=1.0,
-                    )
-                )
+    ids = {
+        "Z-1": classified_ticket(factory, "ticket Z-1", "Z-1", label="out_of_scope", out_of_scope=True),
+        "Z-2": classified_ticket(factory, "ticket Z-2", "Z-2", label="refund_request", confidence=0.3),
+        "Z-3": classified_ticket(factory, "ticket Z-3", "Z-3", label="refund_request", confidence=0.95),
+        "Z-4": stored_ticket(factory, "ticket Z-4", external_id="Z-4"),  # not classified yet
+    }
     found = uncertain_tickets(factory, days=1, max_confidence=0.5, limit=10)
     assert {ticket_id for ticket_id, _ in found} == {ids["Z-1"], ids["Z-2"]}
     assert uncertain_tickets(factory, days=1, max_confidence=0.5, limit=1) == found[:1]

@@ -12,7 +12,7 @@ from services.gateway.feedback.service import record_resolution
 from services.inference.drafting import DraftContext, DraftOutcome, draft_reply
 from services.inference.model_holder import ActiveArtifact, PinnedModels
 from services.inference.shadow_drafting import ShadowDraftContext, ShadowDraftOutcome, shadow_draft
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.adoption import SENT_AS_IS
 from shared.drafting.models import Draft, DraftAdoption, ShadowDraft
 from shared.drafting.shadow_service import shadow_drafts_report
@@ -23,7 +23,7 @@ from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
 from shared.schemas import KbArticleIn
-from tests.test_storage import stored_ticket
+from tests.test_storage import classified_ticket
 
 ACTIVE, SHADOW = "g-active", "g-shadow"
 
@@ -69,28 +69,11 @@ def contexts(sqlite_url: str, generator_registry: Registry, encoder_registry: Re
     return drafts, ShadowDraftContext(drafts, generators, PinnedModels(generators, load, capacity=1))
 
 
-def _classified(factory, text: str, external_id: str) -> str:  # type: ignore[no-untyped-def]
-    ticket_id = stored_ticket(factory, text, external_id=external_id)
-    with session_scope(factory) as session:
-        session.add(
-            TriageResult(
-                ticket_id=ticket_id,
-                model_version="m1",
-                label="where_is_my_order",
-                confidence=0.9,
-                language="en",
-                top_k=[],
-                inference_ms=1.0,
-            )
-        )
-    return ticket_id
-
-
 def test_a_shadow_generator_drafts_beside_the_active_one_and_is_scored_on_the_agents_reply(contexts) -> None:  # type: ignore[no-untyped-def]
     drafts, shadow = contexts
     factory = drafts.session_factory
-    first = _classified(factory, "My parcel still hasn't arrived after 9 days. Where is it?", "Z-1")
-    second = _classified(factory, "Where is my order? It is two weeks late.", "Z-2")
+    first = classified_ticket(factory, "My parcel still hasn't arrived after 9 days. Where is it?", "Z-1")
+    second = classified_ticket(factory, "Where is my order? It is two weeks late.", "Z-2")
     # nothing to shadow before the active generator has drafted the ticket
     assert shadow_draft(ticket_id=first, context=shadow) == ShadowDraftOutcome.NOT_DRAFTED
     stored = SHADOW_DRAFTS.labels("model")._value.get() + SHADOW_DRAFTS.labels("template")._value.get()
@@ -145,5 +128,5 @@ def test_a_shadow_generator_drafts_beside_the_active_one_and_is_scored_on_the_ag
     assert report["drafting"]["shadow"]["flagged_rate"] == report["drafting"]["active"]["flagged_rate"]
     # no shadow: nothing is drafted
     shadow.registry.set_shadow(None)
-    third = _classified(factory, "Has my parcel been shipped yet?", "Z-3")
+    third = classified_ticket(factory, "Has my parcel been shipped yet?", "Z-3")
     assert shadow_draft(ticket_id=third, context=shadow) == ShadowDraftOutcome.NO_SHADOW

@@ -52,6 +52,34 @@ def stored_ticket(factory: sessionmaker[Session], body: str, external_id: str = 
     ).ticket_id
 
 
+def classified_ticket(
+    factory: sessionmaker[Session],
+    body: str,
+    external_id: str,
+    *,
+    label: str = "where_is_my_order",
+    confidence: float = 0.9,
+    out_of_scope: bool = False,
+    language: str | None = "en",
+) -> str:
+    """A stored ticket with one classification (model "m1"), its id."""
+    ticket_id = stored_ticket(factory, body, external_id=external_id)
+    with session_scope(factory) as session:
+        session.add(
+            TriageResult(
+                ticket_id=ticket_id,
+                model_version="m1",
+                label=label,
+                confidence=confidence,
+                out_of_scope=out_of_scope,
+                language=language,
+                top_k=[],
+                inference_ms=1.0,
+            )
+        )
+    return ticket_id
+
+
 @pytest.fixture
 def engine(database_url: str) -> Engine:
     upgrade_database(database_url)
