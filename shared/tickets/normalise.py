@@ -59,7 +59,8 @@ class NormalisedTicket:
 
 class _TextExtractor(HTMLParser):
     """HTML → text with line breaks at block elements; quoted blocks (`<blockquote>`, Gmail's quote div)
-    and invisible content (style, script, head) kept apart."""
+    and invisible content (style, script, head) kept apart. Depth counters, not stack scans: a deeply
+    nested body stays linear."""
 
     BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "hr", "blockquote"})
     HIDDEN = frozenset({"style", "script", "head", "title"})
@@ -68,30 +69,35 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.quoted: list[str] = []
-        self._stack: list[str] = []  # open elements that change where text goes: quote | hidden
+        self._stack: list[tuple[str, str]] = []  # (tag, role): role quote | hidden | plain
+        self._depth = {"quote": 0, "hidden": 0, "plain": 0}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         classes = " ".join(value or "" for name, value in attrs if name == "class")
         if tag == "blockquote" or (tag == "div" and "gmail_quote" in classes):
-            self._stack.append(f"quote:{tag}")
+            role = "quote"
         elif tag in self.HIDDEN:
-            self._stack.append(f"hidden:{tag}")
-        elif tag == "div":
-            self._stack.append("div")
+            role = "hidden"
+        else:
+            role = "plain"
+        if tag not in ("br", "hr", "img", "meta", "link", "input"):  # void elements never close
+            self._stack.append((tag, role))
+            self._depth[role] += 1
         if tag in self.BREAKS:
             self._target().append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self._stack) - 1, -1, -1):
-            if self._stack[i].split(":")[-1] == tag:
+        for i in range(len(self._stack) - 1, max(-1, len(self._stack) - 50), -1):  # a nearby opener
+            if self._stack[i][0] == tag:
+                for _, role in self._stack[i:]:
+                    self._depth[role] -= 1
                 del self._stack[i:]
                 break
 
     def _target(self) -> list[str]:
-        kinds = {entry.split(":")[0] for entry in self._stack}
-        if "hidden" in kinds:
+        if self._depth["hidden"]:
             return []
-        return self.quoted if "quote" in kinds else self.parts
+        return self.quoted if self._depth["quote"] else self.parts
 
     def handle_data(self, data: str) -> None:
         self._target().append(data)
