@@ -121,25 +121,21 @@ def test_shadow_predictions_and_the_shadow_report(factory, registry: Registry) -
         classify_ticket(ticket_id=ticket_id, context=triage)
         assert shadow_classify(ticket_id=ticket_id, context=shadow) == ShadowOutcome.STORED
     assert shadow_classify(ticket_id=ids[0], context=shadow) == ShadowOutcome.ALREADY_DONE
-    record_resolution(
-        session_factory=factory,
-        source="api",
-        ticket_id=ids[0],
-        final_labels={"label": "where_is_my_order"},
-        reply=None,
-    )
-    record_resolution(
-        session_factory=factory,
-        source="api",
-        ticket_id=ids[1],
-        final_labels={"label": "invoice_request"},
-        reply=None,
-    )
+    with session_scope(factory) as session:  # the agent confirms the first prediction, corrects the second
+        confirmed = session.scalars(select(TriageResult.label).where(TriageResult.ticket_id == ids[0])).one()
+    for ticket_id, final in ((ids[0], confirmed), (ids[1], "a_new_intent")):  # no model knows the second
+        record_resolution(
+            session_factory=factory,
+            source="api",
+            ticket_id=ticket_id,
+            final_labels={"label": final},
+            reply=None,
+        )
     report = shadow_report(session_factory=factory, version="v-next")
     assert (report["predictions"], report["agreement"], report["labelled"]) == (3, 1.0, 2)  # same weights
     assert report["shadow_accuracy"] == report["active_accuracy"] == 0.5
-    assert report["per_intent"]["invoice_request"] == {"n": 1, "shadow_accuracy": 0.0, "active_accuracy": 0.0}
+    assert report["per_intent"]["a_new_intent"] == {"n": 1, "shadow_accuracy": 0.0, "active_accuracy": 0.0}
     accuracy = live_accuracy(session_factory=factory, version=registry.active_version(), window_days=7)
     assert (accuracy["resolved"], accuracy["accuracy"]) == (2, 0.5)
-    assert accuracy["per_intent"]["where_is_my_order"] == {"n": 1, "accuracy": 1.0}
+    assert accuracy["per_intent"][confirmed] == {"n": 1, "accuracy": 1.0}
     assert live_accuracy(session_factory=factory, version="v-next", window_days=7)["resolved"] == 0

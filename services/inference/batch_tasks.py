@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import Task, shared_task
 
 from services.inference.context import worker_context
 from services.inference.reclassify import reclassify_chunk
+from services.inference.retry import retry_or_give_up
 from services.inference.shadow import shadow_classify
 from shared.celery_app import TASK_RECLASSIFY_CHUNK, TASK_SHADOW
 from shared.learning.jobs import fail_job
 
-log = logging.getLogger(__name__)
 MAX_RETRIES = 5
 
 
@@ -29,12 +27,16 @@ def reclassify_chunk_task(self: Task, job_id: str, position: int) -> str:
     try:
         outcome = reclassify_chunk(job_id=job_id, position=position, context=context.batch)
     except Exception as exc:
-        if self.request.retries >= MAX_RETRIES:
-            reason = f"chunk {position}: {type(exc).__name__}: {exc}"
-            log.error("job %s failed: %s", job_id, reason)
-            fail_job(session_factory=context.batch.session_factory, job_id=job_id, reason=reason)
-            return "failed"
-        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
+        factory = context.batch.session_factory
+        return retry_or_give_up(
+            self,
+            exc,
+            what=f"job {job_id} chunk {position}",
+            max_retries=MAX_RETRIES,
+            give_up=lambda reason: fail_job(
+                session_factory=factory, job_id=job_id, reason=f"chunk {position}: {reason}"
+            ),
+        )
     return "already_done" if outcome is None else "done"
 
 
@@ -43,8 +45,5 @@ def shadow_task(self: Task, ticket_id: str) -> str:
     context = worker_context()
     try:
         return shadow_classify(ticket_id=ticket_id, context=context.shadow)
-    except Exception as exc:  # a shadow failure never touches the ticket itself
-        if self.request.retries >= 3:
-            log.warning("shadow prediction for ticket %s given up: %s", ticket_id, exc)
-            return "failed"
-        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    except Exception as exc:  # a shadow failure never touches the ticket itself: nothing to give up but it
+        return retry_or_give_up(self, exc, what=f"shadow prediction for ticket {ticket_id}", max_retries=3)

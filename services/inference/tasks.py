@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.exceptions import Retry
 
 from services.inference.context import WorkerContext, worker_context
+from services.inference.retry import retry_or_give_up
 from services.inference.routing import route_ticket
 from services.inference.triage import Outcome, classify_ticket, mark_failed
 from shared.celery_app import TASK_CLASSIFY, TASK_DRAFT, TASK_SHADOW, TASK_WRITEBACK, enqueue
@@ -19,9 +20,6 @@ from shared.metrics import TASK_DURATION
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Every failure is retried with backoff; after the last retry the ticket is marked failed with the reason.
-RETRY_BACKOFF_MAX_S = 60
 
 
 def timed(func: F) -> F:
@@ -60,27 +58,28 @@ def classify(self: Task, ticket_id: str) -> str:
     try:
         outcome = classify_ticket(ticket_id=ticket_id, context=context.triage)
     except Exception as exc:
-        retries = self.request.retries
-        if retries >= context.settings.triage_max_retries:
-            reason = f"{type(exc).__name__}: {exc}"
-            log.error("ticket %s failed after %d retries: %s", ticket_id, retries, reason)
-            mark_failed(ticket_id=ticket_id, session_factory=context.triage.session_factory, reason=reason)
-            return "failed"
-        countdown = min(RETRY_BACKOFF_MAX_S, 2**retries)
-        level = logging.WARNING if not isinstance(exc, SoftTimeLimitExceeded) else logging.ERROR
-        log.log(level, "ticket %s: %s; retry %d in %ss", ticket_id, exc, retries + 1, countdown)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        factory = context.triage.session_factory
+        return retry_or_give_up(
+            self,
+            exc,
+            what=f"ticket {ticket_id}",
+            max_retries=context.settings.triage_max_retries,
+            give_up=lambda reason: mark_failed(ticket_id=ticket_id, session_factory=factory, reason=reason),
+        )
     if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
         if context.settings.drafts_enabled:
             enqueue(self.app, TASK_DRAFT, ticket_id)  # routes after drafting
         else:
             try:
                 route_and_write_back(self, context, ticket_id)
-            except Exception as exc:  # the retry finds the classification done and routes again
-                log.warning("routing of ticket %s failed: %s; retrying", ticket_id, exc)
-                raise self.retry(
-                    exc=exc, countdown=min(RETRY_BACKOFF_MAX_S, 2**self.request.retries)
-                ) from exc
+            except Exception as exc:  # the retry finds the classification done and routes again; given up,
+                # the sweeper re-enqueues tickets triaged but never routed
+                return retry_or_give_up(
+                    self,
+                    exc,
+                    what=f"routing of ticket {ticket_id}",
+                    max_retries=context.settings.triage_max_retries,
+                )
         if outcome == Outcome.CLASSIFIED and context.triage.model.registry.shadow_version():
             enqueue(self.app, TASK_SHADOW, ticket_id)
     return outcome
