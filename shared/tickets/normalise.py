@@ -24,7 +24,7 @@ from typing import Any
 from mailparser_reply import EmailReplyParser
 
 LANGUAGES = ["en", "de", "zh", "fr", "es", "it", "nl"]
-QUOTED, SIGNATURE, DISCLAIMER = "quoted", "signature", "disclaimer"
+QUOTED, SIGNATURE, DISCLAIMER, GREETING = "quoted", "signature", "disclaimer", "greeting"
 _HTML = re.compile(r"(?is)<(?:html|body|div|p|br|span|table|blockquote|font|a)\b[^>]*>")
 # markers mail-parser-reply does not split on: Chinese clients' "在 … 写道：" and "原始邮件" lines, a bare
 # "From: …" block, and runs of quoted ("> ") lines
@@ -39,6 +39,18 @@ _SIGN_OFF = re.compile(
     r"(?im)^(?:(?:many |warm |kind |best )?(?:thanks|regards|wishes)(?: again| a lot| in advance)?|thank you"
     r"|cheers|best|sincerely|yours (?:sincerely|truly)|viele grüße|mit freundlichen grüßen|谢谢|此致|祝好)"
     r"[ \t]*[,.!，。！]?[ \t]*(?:\n[^\n]{0,80}){0,5}\Z"
+)
+# a legal or environmental footer paragraph, to the end of the message
+_FOOTER = re.compile(
+    r"(?is)(?:\A|\n)(?:confidentiality notice|disclaimer\s*:|this e-?mail and any attachments"
+    r"|this (?:e-?mail|message)(?: and any attachments?)? (?:is|are|may be|may contain)[^\n]{0,20}"
+    r"(?:confidential|privileged)|please consider the environment before printing"
+    r"|免责声明|本邮件(?:及其附件)?(?:含有|包含|仅供|可能包含)).*\Z"
+)
+# a first line that only greets ("Hi Anna,", "Dear support team,", "您好，"): it carries no request
+_GREETING = re.compile(
+    r"(?i)\A(?:(?:hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening))\b[^\n.?!]{0,40}"
+    r"|(?:客服)?(?:您好|你好)|亲(?:爱的客服)?|尊敬的[^\n]{0,10})[ \t]*[,，:：!！]?[ \t]*\n+"
 )
 _MOBILE_SIGNATURE = re.compile(
     r"(?im)^(?:发自我的\s*\S+|sent from my \w+(?: \w+)?|von meinem \w+ gesendet)\s*$"
@@ -164,11 +176,20 @@ def _newest_message(body: str) -> tuple[str, list[Removed]]:
         message = head
     message = _tidy(message)
     while True:  # until nothing more is cut: the same text then normalises to itself
+        footer = _FOOTER.search(message)
+        if footer and message[: footer.start()].strip():
+            removed.insert(0, Removed(DISCLAIMER, message[footer.start() :].strip()))
+            message = _tidy(message[: footer.start()])
+            continue
         found = _MOBILE_SIGNATURE.search(message) or _SIGN_OFF.search(message)
         if not found or not message[: found.start()].strip():
-            return message, removed
+            break
         removed.insert(0, Removed(SIGNATURE, message[found.start() :].strip()))
         message = _tidy(message[: found.start()])
+    while (greeting := _GREETING.match(message)) and message[greeting.end() :].strip():
+        removed.insert(0, Removed(GREETING, greeting.group().strip()))
+        message = _tidy(message[greeting.end() :])
+    return message, removed
 
 
 @lru_cache(maxsize=128)  # a worker reads a ticket's text a few times in a row

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from services.trainer.data import load_examples
 from shared.db import Ticket
-from shared.tickets.normalise import QUOTED, SIGNATURE, model_text, normalise_ticket, plain_text
+from shared.tickets.normalise import GREETING, QUOTED, SIGNATURE, model_text, normalise_ticket, plain_text
 
 NEW = "I want to cancel order NW-48213, I ordered the wrong size."
 OLD = "Where is my refund for NW-11111? It has been three weeks and I still have not been paid back."
@@ -65,10 +65,9 @@ def test_signatures_and_footers_are_removed_and_shown() -> None:
         "any attachments are confidential."
     )
     normalised = normalise_ticket(body)
-    assert normalised.text == f"Hi team,\n{NEW}"
-    assert [p.kind for p in normalised.removed] == [SIGNATURE] and "CONFIDENTIALITY" in normalised.removed[
-        0
-    ].text
+    assert normalised.text == NEW  # the greeting line and the signature set aside
+    assert [p.kind for p in normalised.removed] == [GREETING, SIGNATURE]
+    assert "CONFIDENTIALITY" in normalised.removed[1].text
 
 
 @pytest.mark.parametrize(
