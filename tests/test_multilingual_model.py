@@ -29,7 +29,7 @@ def bilingual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, str]:
     data = tmp_path_factory.mktemp("data") / "demo.csv"
     write_dataset(data, per_intent=40, seed=7, languages=("en", "zh"))
     config = TrainConfig(
-        train_file=data, epochs=2, max_steps=60, batch_size=16, max_length=96, learning_rate=2e-4
+        train_file=data, epochs=2, max_steps=90, batch_size=16, max_length=96, learning_rate=2e-4
     )
     registry = Registry(tmp_path_factory.mktemp("models"))
     result = run_training(config, registry=registry, activate=True)
