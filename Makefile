@@ -54,6 +54,8 @@ eval: install
 	$(BIN)/helploop benchmark clinc150
 	$(BIN)/helploop benchmark cais_zh
 	$(BIN)/helploop benchmark waimai_zh
+	$(BIN)/helploop benchmark banking77 --shots 5,10
+	$(BIN)/helploop benchmark clinc150 --shots 5,10
 
 eval-bases: install
 	$(BIN)/helploop benchmark banking77 --base-model multilingual-e5-small

@@ -33,14 +33,14 @@ class RecordingModel:
         self.fail = fail
         self.batches: list[list[int]] = []
 
-    def tokenize(self, texts: list[str]) -> list[_Encoding]:
-        return [_Encoding(ids=list(range(len(t.split())))) for t in texts]
+    def tokenize(self, texts: list[str]) -> list[list[_Encoding]]:
+        return [[_Encoding(ids=list(range(len(t.split()))))] for t in texts]
 
-    def predict_encoded(self, encodings: list[Any], *, top_k: int) -> list[Prediction]:
+    def predict_encoded(self, encodings: list[list[Any]], *, top_k: int) -> list[Prediction]:
         if self.fail:
             raise RuntimeError("model crashed")
-        self.batches.append([len(e.ids) for e in encodings])
-        return [Prediction({"intent": HeadPrediction(str(len(e.ids)), 1.0, [])}, 0.0) for e in encodings]
+        self.batches.append([len(e[0].ids) for e in encodings])
+        return [Prediction({"intent": HeadPrediction(str(len(e[0].ids)), 1.0, [])}, 0.0) for e in encodings]
 
 
 def _words(n: int) -> str:

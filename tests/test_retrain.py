@@ -55,7 +55,7 @@ def test_a_candidate_trained_on_shuffled_labels_is_rejected_with_reasons(
     factory, registry: Registry, redis_url: str, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     demo, golden = tmp_path / "demo.csv", tmp_path / "golden.csv"
-    write_dataset(demo, per_intent=20, seed=7)
+    write_dataset(demo, per_intent=30, seed=7)  # > 20 per intent: the full fine-tune, not the few-shot stage
     write_dataset(golden, per_intent=10, seed=99)
     bad_base = shuffled_labels(demo, tmp_path / "shuffled.csv")
     seed_resolutions(factory, new_intent_texts(30, seed=3), NEW_LABELS, start=datetime.now(UTC))

@@ -50,6 +50,17 @@ def baseline_only(config: Any, test_file: Path, out: Path) -> dict[str, Any]:
     return tfidf
 
 
+def evaluate_long_tickets(registry: Any, version: str, test_file: Path) -> dict[str, Any]:
+    """The test texts inside long messages, read by each policy (services/trainer/long_tickets.py)."""
+    from services.trainer.data import load_examples
+    from services.trainer.long_tickets import evaluate_long
+    from shared.runtime.classifier import OnnxClassifier
+
+    classifier = OnnxClassifier(registry.bundle_dir(version), version=version)
+    columns = registry.manifest(version)["training_config"]["head_columns"]
+    return evaluate_long(classifier, load_examples(test_file, head_columns=columns))
+
+
 def parse_options(items: list[str]) -> dict[str, Any]:
     """`--option epochs=8 --option early_stopping_metric=macro_f1`: training options over the recipe's."""
     import yaml
@@ -61,6 +72,29 @@ def parse_options(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"--option takes KEY=VALUE (a training option), not {item!r}")
         options[key.strip().replace("-", "_")] = yaml.safe_load(value)
     return options
+
+
+def _shots(value: str) -> list[int]:
+    try:
+        shots = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shots takes sizes like 5,10, not {value!r}") from None
+    if not shots or shots[0] < 2:
+        raise argparse.ArgumentTypeError("--shots needs sizes of at least 2 examples per intent")
+    return shots
+
+
+def few_shot(args: argparse.Namespace, config: Any, *, test_file: Path, registry: Any) -> int:
+    """`--shots`: the accuracy-vs-examples-per-intent curve instead of the full benchmark."""
+    from services.trainer.few_shot import run_curve
+
+    out = Path(args.out) / args.name / "few_shot"
+    curve = run_curve(
+        config, name=args.name, shots=args.shots, test_file=test_file, registry=registry, out_dir=out
+    )
+    print(json.dumps(curve, indent=2))
+    print(f"\nwritten: {out}/few_shot.json, few_shot.md, few_shot.png")
+    return 0
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -81,6 +115,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.baseline_only:
         print(json.dumps(baseline_only(config, splits["test"], Path(args.out) / args.name), indent=2))
         return 0
+    if args.shots:
+        return few_shot(args, config, test_file=splits["test"], registry=registry)
     started = time.perf_counter()
     trained = run_training(config, registry=registry)
     train_minutes = (time.perf_counter() - started) / 60
@@ -89,6 +125,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     report = run_evaluation(registry=registry, model=trained.version, test_file=splits["test"], out_dir=out)
     email = evaluate_wrapped(registry=registry, model=trained.version, test_file=splits["test"])
     (out / "email.json").write_text(json.dumps(email, indent=2))
+    long_tickets = evaluate_long_tickets(registry, trained.version, splits["test"])
+    (out / "long_tickets.json").write_text(json.dumps(long_tickets, indent=2))
     int8 = quantize_bundle(registry, trained.version)
     int8_report = run_evaluation(
         registry=registry, model=int8, test_file=splits["test"], out_dir=out / "int8", baseline=False
@@ -107,6 +145,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         "baseline": report.get("baseline", {}).get("heads"),
         "tfidf_baseline": _tfidf_summary(report),
         "email": email["accuracy"],  # plain texts vs the same texts wrapped in e-mail threads (email.json)
+        "long_tickets": {k: v["accuracy"] for k, v in long_tickets["policies"].items()},  # long_tickets.json
         "int8_minus_fp32_accuracy": int8_report["comparison"]["accuracy_delta"],
         "vocabulary_trim": trained.metrics.get("vocabulary_trim"),
     }
@@ -135,5 +174,12 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--baseline-only",
         action="store_true",
         help="only the TF-IDF + linear SVM baseline on the recipe's training split (seconds; no training)",
+    )
+    p.add_argument(
+        "--shots",
+        type=_shots,
+        metavar="K[,K…]",
+        help="few labelled examples: train on K examples per intent (e.g. 5,10) with and without the "
+        "contrastive stage, beside TF-IDF; writes few_shot.{json,md,png} (instead of the full benchmark)",
     )
     p.set_defaults(handler=cmd_benchmark)

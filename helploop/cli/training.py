@@ -31,6 +31,8 @@ OVERRIDABLE = (
     "oos_label",
     "base_model",
     "trim_vocabulary",
+    "contrastive",
+    "contrastive_loss",
 )
 RENAMED = {"valid": "valid_file"}
 
@@ -75,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "activated": result.activated,
         "validation": result.metrics["validation"],
         "train_seconds": result.metrics["train_seconds"],
+        "few_shot": result.metrics["few_shot"],  # the contrastive stage: whether it ran, and why
     }
     print(json.dumps(summary, indent=2))
     return 0
@@ -130,9 +133,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    from services.trainer import dataset_fetch
     from services.trainer.datasets import prepare
 
-    splits = prepare(args.name, datasets_dir=get_settings().datasets_dir, out_dir=Path(args.out))
+    configured = get_settings().datasets_dir
+    if args.action == "list":
+        print(dataset_fetch.describe(datasets_dir=Path(args.to) if args.to else configured))
+        return 0
+    if args.action == "fetch":  # a FetchError's message (offline, sha256 mismatch) says what to do
+        to = Path(args.to) if args.to else configured
+        names = list(DATASETS) if "all" in args.names else list(dict.fromkeys(args.names))
+        for name in names:
+            fetched = dataset_fetch.fetch(
+                name, datasets_dir=to, mirror=args.mirror, force=args.force, timeout=args.timeout
+            )
+            print(fetched.summary)
+        print("next:\n" + dataset_fetch.next_command(names, datasets_dir=to, configured=configured))
+        return 0
+    splits = prepare(args.name, datasets_dir=configured, out_dir=Path(args.out))
     print(json.dumps({k: str(v) for k, v in splits.items()}, indent=2))
     return 0
 
@@ -200,6 +218,14 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         default=None,
         help="keep the whole 250k-piece vocabulary of a multilingual base (the bundle is ~3x larger)",
     )
+    p.add_argument(
+        "--contrastive",
+        choices=["auto", "always", "never"],
+        help="the few-shot stage before the heads (contrastive pairs of same/different intents, "
+        "SetFit-style): auto (default) runs it when the intents have 20 training examples or fewer "
+        "each (median)",
+    )
+    p.add_argument("--contrastive-loss", choices=["supcon", "cosine"], help="default: supcon")
     p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
     p.set_defaults(handler=cmd_train)
     p = commands.add_parser("evaluate", help="evaluate a model on a labelled test file; write a report dir")
@@ -233,11 +259,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--activate", action="store_true")
     p.add_argument("--registry")
     p.set_defaults(handler=cmd_export)
-    p = commands.add_parser("datasets", help="convert a public dataset from HELPLOOP_DATASETS_DIR to JSONL")
-    p.add_argument("action", choices=["prepare"])
-    p.add_argument("name", choices=DATASETS)
-    p.add_argument("--out", default="var/data")
-    p.set_defaults(handler=cmd_datasets)
+    _register_datasets(commands)
     p = commands.add_parser("demo-data", help="write the seeded demo-shop ticket dataset")
     p.add_argument("--out", required=True, help="output .csv or .jsonl")
     p.add_argument("--per-intent", type=int, default=80)
@@ -248,3 +270,45 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--seed", type=int, default=13)
     p.set_defaults(handler=cmd_demo_data)
+
+
+def _register_datasets(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser(
+        "datasets",
+        help="public benchmark datasets: fetch them from their origin, list them, convert them to JSONL",
+        description="The public sets `helploop benchmark` and `make eval` read from HELPLOOP_DATASETS_DIR. "
+        "Online, `fetch` downloads them from their origin (a pinned commit, every file's sha256 checked); "
+        "offline, copy the folders there instead.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = actions.add_parser("prepare", help="convert NAME from HELPLOOP_DATASETS_DIR to JSONL splits")
+    q.add_argument("name", choices=DATASETS)
+    q.add_argument("--out", default="var/data", help="writes <out>/<name>/{train,valid,test}.jsonl")
+    q = actions.add_parser(
+        "fetch",
+        help="download NAME from its origin (pinned commit and sha256) into HELPLOOP_DATASETS_DIR",
+        description="Download each file from raw.githubusercontent.com at the pinned commit, check its "
+        "sha256, and move it into <dir>/<folder> with a SOURCE.md (origin, commit, licence); CAIS is "
+        "rebuilt into train/valid/test.csv and checked again. Files already there that verify are left "
+        "alone. A mismatch or a network failure changes nothing.",
+        epilog="then: helploop benchmark NAME (or make eval); helploop datasets list shows what is there",
+    )
+    q.add_argument(
+        "names", nargs="+", choices=(*DATASETS, "all"), metavar="NAME", help=f"{', '.join(DATASETS)} or all"
+    )
+    q.add_argument("--to", metavar="DIR", help="the datasets dir to fill (default: HELPLOOP_DATASETS_DIR)")
+    q.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="a base URL replacing https://raw.githubusercontent.com (a proxy mirror with the same "
+        "<owner>/<repo>/<commit>/<path> layout)",
+    )
+    q.add_argument("--force", action="store_true", help="download again even when the files verify")
+    q.add_argument("--timeout", type=float, default=30.0, help="seconds per connection or read (default: 30)")
+    q = actions.add_parser(
+        "list", help="each public dataset: whether it is in the datasets dir and verified, licence, origin"
+    )
+    q.add_argument(
+        "--dir", dest="to", metavar="DIR", help="the datasets dir to check (default: HELPLOOP_DATASETS_DIR)"
+    )
+    p.set_defaults(handler=cmd_datasets)

@@ -29,22 +29,22 @@ log = logging.getLogger(__name__)
 class BatchableModel(Protocol):
     version: str
 
-    def tokenize(self, texts: list[str]) -> list[Any]: ...
+    def tokenize(self, texts: list[str]) -> list[list[Any]]: ...  # per text, its windows' encodings
 
-    def predict_encoded(self, encodings: list[Any], *, top_k: int) -> list[Prediction]: ...
+    def predict_encoded(self, encodings: list[list[Any]], *, top_k: int) -> list[Prediction]: ...
 
 
 @dataclass
 class _Request:
     model: BatchableModel
-    encoding: Any
+    windows: list[Any]  # the ticket's encodings: one, or several for a ticket past the window (chunks)
     top_k: int
     submitted: float = field(default_factory=time.monotonic)
     future: Future[Prediction] = field(default_factory=Future)
 
     @property
     def tokens(self) -> int:
-        return len(self.encoding.ids)
+        return sum(len(window.ids) for window in self.windows)
 
     def fits_with(self, first: _Request) -> bool:
         return self.model is first.model and self.top_k == first.top_k
@@ -151,7 +151,7 @@ class MicroBatcher:
         first = batch[0]
         MICROBATCH_TICKETS.observe(len(batch))
         try:
-            predictions = first.model.predict_encoded([r.encoding for r in batch], top_k=first.top_k)
+            predictions = first.model.predict_encoded([r.windows for r in batch], top_k=first.top_k)
         except Exception as exc:  # every waiting task sees the error and retries on its own
             for request in batch:
                 request.future.set_exception(exc)

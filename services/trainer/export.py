@@ -15,6 +15,7 @@ import torch
 from services.trainer.model import MultiHeadClassifier, WithEmbedding
 from services.trainer.train import EMBEDDING, encode
 from shared.runtime.classifier import HeadSpec, OnnxClassifier
+from shared.runtime.long_text import DEFAULT_POLICY
 
 log = logging.getLogger(__name__)
 INPUT_NAMES = ["input_ids", "attention_mask", "token_type_ids"]
@@ -62,7 +63,13 @@ def export_onnx(model: MultiHeadClassifier, tokenizer: Any, out_dir: Path, *, ma
 
 
 def write_bundle_files(
-    tokenizer: Any, out_dir: Path, *, heads: list[HeadSpec], max_length: int, languages: list[str]
+    tokenizer: Any,
+    out_dir: Path,
+    *,
+    heads: list[HeadSpec],
+    max_length: int,
+    languages: list[str],
+    long_text: str = DEFAULT_POLICY,
 ) -> None:
     tokenizer.save_pretrained(str(out_dir))
     (out_dir / "labels.json").write_text(json.dumps({"heads": {h.name: h.labels for h in heads}}, indent=2))
@@ -72,6 +79,7 @@ def write_bundle_files(
                 "format_version": BUNDLE_FORMAT,
                 "task": "multi-head-classification",
                 "max_length": max_length,
+                "long_text": long_text,  # how a longer ticket is read (shared/runtime/long_text.py)
                 "input_names": INPUT_NAMES,
                 "pad_token_id": int(tokenizer.pad_token_id or 0),
                 "heads": [asdict(h) for h in heads],
@@ -100,7 +108,7 @@ def check_parity(
         for start in range(0, len(texts), 16):
             chunk = texts[start : start + 16]
             expected = WithEmbedding(model)(**encode(tokenizer, chunk, max_length))
-            forward = runtime.forward(chunk, with_embedding=True)
+            forward = runtime.forward_features(runtime.encode(chunk), with_embedding=True)  # truncated
             actual = [*(forward.logits[name] for name in model.head_names), forward.embedding]
             for want, got in zip(expected, actual, strict=True):
                 worst = max(worst, float(np.abs(want.numpy() - got).max()))

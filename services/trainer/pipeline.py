@@ -163,6 +163,7 @@ def _build_bundle(
         heads=heads,
         max_length=config.max_length,
         languages=training_languages(train),
+        long_text=config.long_text,
     )
     log.info("exporting ONNX (dynamo)...")
     export_onnx(outcome.model, outcome.tokenizer, staging, max_length=config.max_length)
@@ -214,6 +215,7 @@ def run_training(
             "validation": outcome.best,
             "history": outcome.history,
             "steps": outcome.steps,
+            "few_shot": outcome.few_shot,
             "calibration": calibration,
             "train_examples": len(train),
             "valid_examples": len(valid),

@@ -33,6 +33,7 @@ class TrainOutcome:
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
+    few_shot: dict[str, Any] = field(default_factory=dict)  # the contrastive stage: ran or not, and why
 
 
 def seed_everything(seed: int) -> None:
@@ -315,6 +316,25 @@ def _log_epoch(state: dict[str, Any], epoch: int, train_loss: float, scores: dic
     writer.flush()
 
 
+def _few_shot_stage(
+    model: MultiHeadClassifier,
+    tokenizer: Any,
+    train: list[Example],
+    config: TrainConfig,
+    head_labels: dict[str, list[str]],
+) -> dict[str, Any]:
+    """With few examples per label: the contrastive stage, then heads fitted on its frozen embeddings."""
+    from services.trainer.contrastive import contrastive_stage, fit_heads, should_run
+
+    run, reason = should_run(config, train)
+    log.info("contrastive stage: %s (%s)", "runs" if run else "skipped", reason)
+    if not run:
+        return {"ran": False, "reason": reason}
+    report = contrastive_stage(model, tokenizer, train, config)
+    report["head_train_accuracy"] = fit_heads(model, tokenizer, train, head_labels, config)
+    return {"ran": True, "reason": reason, **report}
+
+
 def fine_tune(
     config: TrainConfig,
     model_dir: str,
@@ -329,7 +349,15 @@ def fine_tune(
         torch.set_num_threads(config.torch_threads)
     head_labels = head_label_sets(train + valid, list(config.head_columns))
     model, tokenizer, state = _setup(config, model_dir, head_labels, train, log_dir)
-    outcome = TrainOutcome(model, tokenizer, head_labels)
+    few_shot = _few_shot_stage(model, tokenizer, train, config, head_labels)
+    outcome = TrainOutcome(model, tokenizer, head_labels, few_shot=few_shot)
+    if outcome.few_shot["ran"] and not config.contrastive_end_to_end:  # heads on the frozen stage's encoder
+        outcome.best = evaluate(model, tokenizer, valid, head_labels, config) if valid else {}
+        outcome.history.append({"epoch": 0, "stage": "contrastive", **outcome.best})
+        if state["writer"] is not None:
+            state["writer"].close()
+        model.eval()
+        return outcome
     stopper = EarlyStopping(config.early_stopping_metric, config.patience)
     for epoch in range(1, config.epochs + 1):
         state["epoch"] = epoch

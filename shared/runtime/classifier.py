@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from shared.metrics import INFERENCE_DURATION
+from shared.runtime.long_text import LEGACY_POLICY, expand, most_confident, untruncated_tokenizer
 from shared.runtime.onnx_session import create_session, encoder_features, pad_encodings
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
@@ -134,6 +135,8 @@ class OnnxClassifier:
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.pad_id = int(self.config.get("pad_token_id", 0))
         self.tokenizer.enable_padding(pad_id=self.pad_id)
+        self.long_text: str = self.config.get("long_text", LEGACY_POLICY)  # past the window (long_text.py)
+        self.raw_tokenizer = untruncated_tokenizer(self.tokenizer)
         self.session = create_session(self.bundle_dir / "model.onnx", intra_op_threads=intra_op_threads)
         self.load_seconds = time.perf_counter() - started
         log.info(
@@ -146,21 +149,38 @@ class OnnxClassifier:
         return self.heads[0].labels
 
     def encode(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Graph inputs, one row per text, truncated at the window (what training saw)."""
         return encoder_features(self.tokenizer, texts, self.input_names)
 
-    def tokenize(self, texts: list[str]) -> list[Any]:
-        """Unpadded, truncated encodings (a micro-batcher pads them together with other tickets')."""
+    def tokenize(self, texts: list[str]) -> list[list[Any]]:
+        """Per text, the unpadded windows the graph reads under the bundle's `long_text` policy (a
+        micro-batcher pads them together with other tickets')."""
         started = time.perf_counter()
-        encodings = [self.tokenizer.encode(text) for text in texts]
+        encodings = self.raw_tokenizer.encode_batch(texts)
+        rows, owners = expand(encodings, self.max_length, self.long_text)
+        per_text: list[list[Any]] = [[] for _ in texts]
+        for row, owner in zip(rows, owners, strict=True):
+            per_text[owner].append(row)
         INFERENCE_DURATION.labels("tokenize").observe(time.perf_counter() - started)
-        return encodings
+        return per_text
 
     def forward(self, texts: list[str], *, with_embedding: bool | None = None) -> Forward:
         """Run the graph; the embedding is fetched when asked for, or by default when a rule needs it."""
-        started = time.perf_counter()
-        features = self.encode(texts)
-        INFERENCE_DURATION.labels("tokenize").observe(time.perf_counter() - started)
-        return self.forward_features(features, with_embedding=with_embedding)
+        return self.forward_windows(self.tokenize(texts), with_embedding=with_embedding)
+
+    def forward_windows(self, per_text: list[list[Any]], *, with_embedding: bool | None = None) -> Forward:
+        """Every text's windows in one run; a text with several keeps its most confident window's outputs
+        (`long_text.most_confident`, on the primary head)."""
+        rows = [row for windows in per_text for row in windows]
+        forward = self.forward_features(
+            pad_encodings(rows, self.input_names, pad_id=self.pad_id), with_embedding=with_embedding
+        )
+        if len(rows) == len(per_text):
+            return forward
+        owners = np.repeat(np.arange(len(per_text)), [len(windows) for windows in per_text])
+        picked = most_confident(forward.logits[self.heads[0].name], owners, len(per_text))
+        logits = {name: values[picked] for name, values in forward.logits.items()}
+        return Forward(logits, None if forward.embedding is None else forward.embedding[picked])
 
     def forward_features(
         self, features: dict[str, np.ndarray], *, with_embedding: bool | None = None
@@ -214,12 +234,11 @@ class OnnxClassifier:
         started = time.perf_counter()
         return self._predictions(self.forward(texts), top_k, started=started, count=len(texts))
 
-    def predict_encoded(self, encodings: list[Any], *, top_k: int = 3) -> list[Prediction]:
-        """`predict` for encodings made by `tokenize` (possibly in other threads)."""
+    def predict_encoded(self, encodings: list[list[Any]], *, top_k: int = 3) -> list[Prediction]:
+        """`predict` for texts tokenized by `tokenize` (possibly in other threads)."""
         started = time.perf_counter()
-        features = pad_encodings(encodings, self.input_names, pad_id=self.pad_id)
         return self._predictions(
-            self.forward_features(features), top_k, started=started, count=len(encodings)
+            self.forward_windows(encodings), top_k, started=started, count=len(encodings)
         )
 
     def _predictions(self, forward: Forward, top_k: int, *, started: float, count: int) -> list[Prediction]:

@@ -72,3 +72,11 @@ def test_unset_options_take_the_base_models_recipe_and_set_ones_stay() -> None:
         "multilingual-e5-small"
     )
     assert (mine.epochs, mine.label_smoothing, mine.early_stopping_metric) == (2, 0.0, "macro_f1")
+
+
+def test_the_few_shot_stage_is_chosen_from_the_command_line() -> None:
+    assert build_config(parse()).contrastive == "auto"
+    config = build_config(parse("--contrastive", "never", "--contrastive-loss", "cosine"))
+    assert (config.contrastive, config.contrastive_loss) == ("never", "cosine")
+    with pytest.raises(SystemExit):
+        parse("--contrastive", "sometimes")
