@@ -21,6 +21,7 @@ import numpy as np
 POLICIES = ("truncate", "head_tail", "chunks")
 DEFAULT_POLICY = "chunks"  # what new bundles record (measured: docs/models.md, "Long tickets")
 LEGACY_POLICY = "truncate"  # bundles exported before the setting: read as they were validated
+MAX_WINDOWS = 16  # chunks: at most this many windows per ticket (2,048 tokens at the default window)
 HEAD_SHARE = 0.25  # head_tail: a quarter of the window from the start, the rest from the end
 
 
@@ -68,13 +69,15 @@ def head_tail(encoding: Any, max_length: int, head_share: float = HEAD_SHARE) ->
 
 def windows(encoding: Any, max_length: int) -> list[Any]:
     """Overlapping windows of `max_length` tokens (stride half a window), each keeping the encoding's
-    first and last (special) token; one window when the encoding fits."""
+    first and last (special) token; one window when the encoding fits; at most `MAX_WINDOWS`."""
     n = len(encoding.ids)
     if n <= max_length:
         return [encoding]
     body = max_length - 2
     stride = max(1, body // 2)
     starts = [*range(1, n - 1 - body, stride), n - 1 - body]
+    if len(starts) > MAX_WINDOWS:  # a pasted log or a whole book: evenly spread windows, first and last kept
+        starts = [starts[round(i * (len(starts) - 1) / (MAX_WINDOWS - 1))] for i in range(MAX_WINDOWS)]
     return [_cut(encoding, [0, *range(start, start + body), n - 1]) for start in starts]
 
 

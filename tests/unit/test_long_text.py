@@ -10,6 +10,7 @@ from tokenizers import Tokenizer
 
 from services.trainer.base_model import MINILM_ENCODER, locate
 from shared.runtime.long_text import (
+    MAX_WINDOWS,
     Window,
     expand,
     head_tail,
@@ -40,6 +41,8 @@ def test_windows_cover_every_token_once_at_least_each_within_the_limit() -> None
     seen = {token for p in parts for token in p.ids[1:-1]}
     assert seen == set(encoding.ids[1:-1])
     assert windows(_encoding(16), 16) == [_encoding(16)]
+    huge = windows(_encoding(5000), 16)
+    assert len(huge) == MAX_WINDOWS and huge[0].ids[1] == 1000 and huge[-1].ids[-2] == 1000 + 5000 - 3
 
 
 def test_each_text_answers_from_its_most_confident_window() -> None:
