@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from services.trainer.data import Example
-from shared.runtime.long_text import POLICIES, expand, most_confident, untruncated_tokenizer
-from shared.runtime.onnx_session import pad_encodings
+from shared.runtime.long_text import POLICIES, read_windows
 
 POSITIONS = ("start", "middle", "end")
 # Background with no request in it: what surrounds the question in a long message.
@@ -66,20 +65,16 @@ def long_examples(examples: list[Example], *, seed: int, sentences: int) -> list
     return out
 
 
-def untruncated(classifier: Any, texts: list[str]) -> list[Any]:
-    return untruncated_tokenizer(classifier.tokenizer).encode_batch(texts)
-
-
-def policy_predictions(classifier: Any, texts: list[str], policy: str) -> np.ndarray:
-    """Primary-head argmax for `texts` read under `policy` (as `OnnxClassifier.forward_windows` does)."""
-    rows, owners = expand(untruncated(classifier, texts), classifier.max_length, policy)
-    head = classifier.heads[0]
-    parts = []
-    for start in range(0, len(rows), 256):
-        features = pad_encodings(rows[start : start + 256], classifier.input_names, pad_id=classifier.pad_id)
-        parts.append(classifier._run_sorted([head.output], features)[0])
-    logits = np.concatenate(parts)
-    return logits[most_confident(logits, owners, len(texts))].argmax(axis=1)
+def policy_predictions(classifier: Any, texts: list[str], policy: str, batch: int = 256) -> np.ndarray:
+    """Primary-head argmax for `texts` read under `policy` through `OnnxClassifier.forward_windows`."""
+    head = classifier.heads[0].name
+    encodings = classifier.raw_tokenizer.encode_batch(texts)
+    per_text = read_windows(encodings, classifier.max_length, policy)
+    parts = [
+        classifier.forward_windows(per_text[i : i + batch], with_embedding=False).logits[head]
+        for i in range(0, len(per_text), batch)
+    ]
+    return np.concatenate(parts).argmax(axis=1)
 
 
 def evaluate_long(classifier: Any, examples: list[Example], *, seed: int = 13, limit: int = 1500) -> dict:
@@ -92,7 +87,7 @@ def evaluate_long(classifier: Any, examples: list[Example], *, seed: int = 13, l
     placed = long_examples(examples, seed=seed, sentences=sentences)
     gold = np.array([index[e.labels[head.name]] for _, e in placed])
     positions = np.array([p for p, _ in placed])
-    lengths = [len(e.ids) for e in untruncated(classifier, [e.text for _, e in placed])]
+    lengths = [len(e.ids) for e in classifier.raw_tokenizer.encode_batch([e.text for _, e in placed])]
     plain = policy_predictions(classifier, [e.text for e in examples], "truncate")
     report: dict[str, Any] = {
         "examples": len(placed),

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shared.metrics import INFERENCE_DURATION
-from shared.runtime.long_text import LEGACY_POLICY, expand, most_confident, untruncated_tokenizer
+from shared.runtime.long_text import LEGACY_POLICY, most_confident, read_windows, untruncated_tokenizer
 from shared.runtime.onnx_session import create_session, encoder_features, pad_encodings
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
@@ -156,11 +156,7 @@ class OnnxClassifier:
         """Per text, the unpadded windows the graph reads under the bundle's `long_text` policy (a
         micro-batcher pads them together with other tickets')."""
         started = time.perf_counter()
-        encodings = self.raw_tokenizer.encode_batch(texts)
-        rows, owners = expand(encodings, self.max_length, self.long_text)
-        per_text: list[list[Any]] = [[] for _ in texts]
-        for row, owner in zip(rows, owners, strict=True):
-            per_text[owner].append(row)
+        per_text = read_windows(self.raw_tokenizer.encode_batch(texts), self.max_length, self.long_text)
         INFERENCE_DURATION.labels("tokenize").observe(time.perf_counter() - started)
         return per_text
 

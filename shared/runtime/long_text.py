@@ -93,19 +93,11 @@ def most_confident(logits: np.ndarray, owners: np.ndarray, count: int) -> np.nda
     return picked
 
 
-def expand(encodings: list[Any], max_length: int, policy: str) -> tuple[list[Any], np.ndarray]:
-    """The rows the graph runs for `encodings` (untruncated) under `policy`, and each row's text index."""
+def read_windows(encodings: list[Any], max_length: int, policy: str) -> list[list[Any]]:
+    """Per untruncated encoding, the windows the graph reads under `policy` (one, except for `chunks`)."""
     if policy not in POLICIES:
         raise ValueError(f"long_text must be one of {POLICIES}, not {policy!r}")
-    rows: list[Any] = []
-    owners: list[int] = []
-    for index, encoding in enumerate(encodings):
-        if policy == "chunks":
-            parts = windows(encoding, max_length)
-        elif policy == "head_tail":
-            parts = [head_tail(encoding, max_length)]
-        else:
-            parts = [truncate(encoding, max_length)]
-        rows.extend(parts)
-        owners.extend([index] * len(parts))
-    return rows, np.array(owners, dtype=np.int64)
+    if policy == "chunks":
+        return [windows(encoding, max_length) for encoding in encodings]
+    cut = head_tail if policy == "head_tail" else truncate
+    return [[cut(encoding, max_length)] for encoding in encodings]

@@ -12,9 +12,9 @@ from services.trainer.base_model import MINILM_ENCODER, locate
 from shared.runtime.long_text import (
     MAX_WINDOWS,
     Window,
-    expand,
     head_tail,
     most_confident,
+    read_windows,
     truncate,
     untruncated_tokenizer,
     windows,
@@ -49,10 +49,10 @@ def test_each_text_answers_from_its_most_confident_window() -> None:
     logits = np.array([[1.0, 0.9], [5.0, 0.0], [0.0, 0.1], [0.0, 3.0], [2.0, 2.0]], dtype=np.float32)
     owners = np.array([0, 0, 0, 1, 2])
     assert most_confident(logits, owners, 3).tolist() == [1, 3, 4]
-    rows, owners = expand([_encoding(40), _encoding(8)], 16, "chunks")
-    assert owners.tolist() == [0] * (len(rows) - 1) + [1] and len(rows) > 3
+    per_text = read_windows([_encoding(40), _encoding(8)], 16, "chunks")
+    assert len(per_text[0]) > 2 and per_text[1] == [_encoding(8)]
     with pytest.raises(ValueError, match="long_text must be one of"):
-        expand([_encoding(8)], 16, "middle")
+        read_windows([_encoding(8)], 16, "middle")
 
 
 def test_truncate_is_what_the_tokenizer_itself_does() -> None:
@@ -64,5 +64,5 @@ def test_truncate_is_what_the_tokenizer_itself_does() -> None:
     full = untruncated_tokenizer(cut)
     assert len(full.encode(text).ids) > 100
     assert truncate(full.encode(text), 32).ids == cut.encode(text).ids
-    rows, _ = expand([full.encode(text)], 32, "head_tail")
-    assert len(rows[0].ids) == 32 and rows[0].ids[-1] == cut.encode(text).ids[-1]
+    [[row]] = read_windows([full.encode(text)], 32, "head_tail")
+    assert len(row.ids) == 32 and row.ids[-1] == cut.encode(text).ids[-1]
