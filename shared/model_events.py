@@ -3,6 +3,8 @@ once; workers subscribe and load the new bundle in the background before the nex
 
 Pub/sub is fire-and-forget: a worker that misses a message still switches, because every task reads the
 registry's active pointer (a tiny file) — the announcement only moves the load off the task's path.
+Channels are server-wide in Redis (not per database): the channel carries the database number, so two
+deployments sharing one Redis server on different databases never hear each other's announcements.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ from typing import Any
 import redis
 
 log = logging.getLogger(__name__)
-CHANNEL = "helploop:models"
+CHANNEL = "helploop:models"  # + ":<db>" (channel_for)
 Handler = Callable[[dict[str, Any]], None]
+
+
+def channel_for(client: redis.Redis) -> str:
+    """`helploop:models:<db>`: the channel of the database `client` uses."""
+    return f"{CHANNEL}:{client.connection_pool.connection_kwargs.get('db', 0)}"
 
 
 def announce(client: redis.Redis | None, *, registry: str, event: str, version: str | None) -> bool:
@@ -26,7 +33,7 @@ def announce(client: redis.Redis | None, *, registry: str, event: str, version: 
         return False
     message = json.dumps({"registry": registry, "event": event, "version": version})
     try:
-        receivers = client.publish(CHANNEL, message)
+        receivers = client.publish(channel_for(client), message)
     except redis.RedisError as exc:
         log.warning(
             "could not announce %s of %s: %s (workers pick it up on their next task)", event, version, exc
@@ -37,8 +44,8 @@ def announce(client: redis.Redis | None, *, registry: str, event: str, version: 
 
 
 class ModelEventListener(threading.Thread):
-    """A daemon thread per worker process: subscribes to CHANNEL and calls `handler` for each event,
-    reconnecting with a pause when Redis goes away."""
+    """A daemon thread per worker process: subscribes to its database's channel and calls `handler` for
+    each event, reconnecting with a pause when Redis goes away."""
 
     def __init__(
         self, connect: Callable[[], redis.Redis], handler: Handler, *, reconnect_delay_s: float = 2.0
@@ -66,7 +73,7 @@ class ModelEventListener(threading.Thread):
         client = self._connect()
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(channel_for(client))
             self.subscribed.set()
             while not self._stopping.is_set():
                 message = pubsub.get_message(timeout=1.0)

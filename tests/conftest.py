@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from filelock import FileLock
 from sqlalchemy import create_engine, text
 
 from shared.redis_server import EmbeddedRedis, redis_reachable, start_embedded_redis
@@ -21,6 +24,33 @@ API_KEY = "test-api-key-0123456789abcdefghijkl"
 ADMIN_API_KEY = "test-admin-key-0123456789abcdefghij"
 PG_URL = os.environ.get("HELPLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILT_MARKER = ".built"
+
+
+# The longest test files (minutes each on 2 cores), started first so that parallel workers finish together.
+LONGEST_FIRST = (
+    "tests/test_multilingual_model.py",
+    "tests/integration/test_learning_loop.py",
+    "tests/test_vocab_trim.py",
+    "tests/test_retrain.py",
+    "tests/test_generator.py",
+    "tests/integration/test_reclassify_stack.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker: one compute thread per process (torch, OpenMP, BLAS, and the processes
+    tests start inherit it), so two workers on two cores share them instead of thrashing."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = "1"
+        if "torch" in sys.modules:  # imported already: the variables came too late for it
+            sys.modules["torch"].set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def _postgres_available(url: str) -> bool:
@@ -46,11 +76,18 @@ def redis_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     embedded.stop()
 
 
+def _worker_index(worker_id: str) -> int:
+    """0 without pytest-xdist ("master"), N for its worker "gwN"."""
+    return int(worker_id[2:]) if worker_id.startswith("gw") else 0
+
+
 @pytest.fixture
-def redis_url(redis_base_url: str) -> Iterator[str]:
-    """A dedicated logical database, flushed before and after each test (`HELPLOOP_TEST_REDIS_DB`, 14 by
-    default: two test runs on one Redis need different ones)."""
-    url = f"{redis_base_url}/{os.environ.get('HELPLOOP_TEST_REDIS_DB', '14')}"
+def redis_url(redis_base_url: str, worker_id: str) -> Iterator[str]:
+    """A dedicated logical database, flushed before and after each test: `HELPLOOP_TEST_REDIS_DB` (14 by
+    default) less the xdist worker's index, so parallel workers (`make test` runs two) never share one;
+    two test runs on one Redis need bases far enough apart."""
+    db = int(os.environ.get("HELPLOOP_TEST_REDIS_DB", "14")) - _worker_index(worker_id)
+    url = f"{redis_base_url}/{db}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
@@ -133,15 +170,37 @@ def train_config(demo_csv: Path) -> Any:
     )
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A directory that `build` fills once per test run: with pytest-xdist the first worker to ask builds
+    it under a file lock in the run's shared temporary directory and every worker gets its own copy (tests
+    may add versions to their registry); without xdist it is built in place."""
+    mine = tmp_path_factory.mktemp(name)
+    if worker_id == "master":
+        build(mine)
+        return mine
+    shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    with FileLock(f"{shared}.lock"):
+        if not (shared / BUILT_MARKER).is_file():
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            build(shared)
+            (shared / BUILT_MARKER).touch()
+    shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BUILT_MARKER))
+    return mine
+
+
 @pytest.fixture(scope="session")
-def trained_registry(tmp_path_factory: pytest.TempPathFactory, train_config: Any) -> Registry:
+def trained_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str, train_config: Any) -> Registry:
     """The default base for English tickets (`auto` → MiniLM-L6) fine-tuned (three heads) for a few steps
     on demo data, exported, active (the multilingual base: tests/test_multilingual_model.py)."""
     from services.trainer.pipeline import run_training
 
-    registry = Registry(tmp_path_factory.mktemp("models"))
-    run_training(train_config, registry=registry, activate=True)
-    return registry
+    def build(root: Path) -> None:
+        run_training(train_config, registry=Registry(root), activate=True)
+
+    return Registry(built_once(tmp_path_factory, worker_id, "models", build))
 
 
 def settings_overrides(**extra: Any) -> dict[str, Any]:
@@ -164,13 +223,13 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
 def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """The product's knowledge-base encoder (multilingual-e5-small, w8, query:/passage: prefixes), active.
     Exported once per checkout into var/cache/encoders (its version is the weights' sha256), then copied."""
-    import shutil
-
     from services.trainer.encoder_export import build_sentence_encoder
 
     cache = REPO_ROOT / "var" / "cache"
     built = Registry(cache / "encoders")
-    version = build_sentence_encoder(built, cache_dir=cache, activate=False)
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{cache / 'encoders'}.lock"):  # parallel test workers: one exports, the others wait
+        version = build_sentence_encoder(built, cache_dir=cache, activate=False)
     registry = Registry(tmp_path_factory.mktemp("encoders"))
     shutil.copytree(built.bundle_dir(version), registry.bundle_dir(version))
     registry.activate(version)
@@ -178,12 +237,15 @@ def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 @pytest.fixture(scope="session")
-def generator_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Registry:
     """The untuned SmolLM2 exported with its KV cache (parity-checked against PyTorch), active."""
     from services.trainer.generation.pipeline import build_generator
     from services.trainer.generation.train import GeneratorTrainConfig
 
-    registry = Registry(tmp_path_factory.mktemp("generators"))
     cache = REPO_ROOT / "var" / "cache"  # the GGUF conversion is keyed by the file's sha256: safe to share
-    build_generator(registry=registry, cache_dir=cache, examples=None, config=GeneratorTrainConfig())
-    return registry
+
+    def build(root: Path) -> None:
+        config = GeneratorTrainConfig()
+        build_generator(registry=Registry(root), cache_dir=cache, examples=None, config=config)
+
+    return Registry(built_once(tmp_path_factory, worker_id, "generators", build))

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from services.gateway.app import create_app
 from services.inference.model_holder import ActiveArtifact
 from shared.db import upgrade_database
-from shared.model_events import CHANNEL, ModelEventListener, announce
+from shared.model_events import ModelEventListener, announce, channel_for
 from shared.registry import MANIFEST, Registry, RegistryError
 from tests.conftest import ADMIN_API_KEY, API_KEY, settings_overrides
 
@@ -145,6 +145,31 @@ def test_a_missed_announcement_is_caught_by_the_per_task_check(registry: Registr
     assert holder.get().version == "v1"
     registry.activate("v2")  # no listener at all
     assert holder.get().version == "v2"
+
+
+def test_deployments_on_other_databases_of_one_redis_never_hear_each_other(redis_url: str) -> None:
+    """Pub/sub channels are server-wide: the channel carries the database number."""
+    other_db = 1 if not redis_url.endswith("/1") else 2
+    other_url = redis_url.rsplit("/", 1)[0] + f"/{other_db}"
+    heard: dict[str, list[dict]] = {"ours": [], "theirs": []}
+    listeners = [
+        ModelEventListener(lambda u=url: redis.Redis.from_url(u), heard[name].append)
+        for name, url in (("ours", redis_url), ("theirs", other_url))
+    ]
+    for listener in listeners:
+        listener.start()
+    try:
+        assert all(listener.subscribed.wait(5) for listener in listeners)
+        announce(redis.Redis.from_url(redis_url), registry="classifier", event="activated", version="v9")
+        deadline = time.monotonic() + 5
+        while not heard["ours"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # time enough for a stray delivery to the other database's listener
+        assert [e["version"] for e in heard["ours"]] == ["v9"] and heard["theirs"] == []
+    finally:
+        for listener in listeners:
+            listener.stop()
+            listener.join(5)
 
 
 def test_announce_without_redis_does_not_raise() -> None:
@@ -275,7 +300,7 @@ def test_a_retrained_generator_is_promoted_as_the_run_asked(
     generators.activate("g1")
     client = redis.Redis.from_url(redis_url)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(CHANNEL)
+    pubsub.subscribe(channel_for(client))
     assert pubsub.get_message(timeout=2.0) is None  # the subscription confirmed (and skipped)
     assert _promote_generator(generators, "g2", promote, client) == status
     assert generators.active_version() == active and generators.shadow_version() == shadow

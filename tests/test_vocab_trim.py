@@ -60,6 +60,7 @@ def trimmed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[
 def _classifier(model_dir: Path, heads: dict | None = None) -> tuple[torch.nn.Module, object]:
     from transformers import AutoTokenizer
 
+    torch.manual_seed(0)  # the head's random start: the same whatever ran before in this process
     model = build_classifier(str(model_dir), {"intent": 14}, dropout=0.1).eval()
     if heads is not None:  # the same head on both encoders
         model.heads.load_state_dict(heads)
@@ -71,18 +72,19 @@ def test_trimmed_model_predicts_as_the_full_one_on_its_languages(trimmed: tuple)
     full, full_tokenizer = _classifier(base)
     small, small_tokenizer = _classifier(target, heads=full.heads.state_dict())
     assert small.encoder.get_input_embeddings().weight.shape[0] < 60_000
-    texts = corpus + held_out
-    before = predict_outputs(full, full_tokenizer, texts, 96)["intent"]
-    after = predict_outputs(small, small_tokenizer, texts, 96)["intent"]
     full_pieces = Tokenizer.from_file(str(base / "tokenizer.json"))
     small_pieces = Tokenizer.from_file(str(target / "tokenizer.json"))
+    assert all(small_pieces.encode(t).tokens == full_pieces.encode(t).tokens for t in corpus)  # every one
+    texts = corpus[::4] + held_out  # logits on every fourth corpus text and every new ticket
+    before = predict_outputs(full, full_tokenizer, texts, 96)["intent"]
+    after = predict_outputs(small, small_tokenizer, texts, 96)["intent"]
     same = np.array([small_pieces.encode(t).tokens == full_pieces.encode(t).tokens for t in texts])
-    assert same[: len(corpus)].all()  # every text of the trimming corpus: the same segmentation
-    np.testing.assert_allclose(after[same], before[same], atol=1e-4)  # ... and the same logits
+    np.testing.assert_allclose(after[same], before[same], atol=1e-4)  # same pieces: the same logits
     # new tickets of the same languages: a few rare words split into smaller pieces (measured 40 of 280
     # here); the predictions barely move
-    assert same[len(corpus) :].mean() > 0.8
-    assert (after.argmax(-1) == before.argmax(-1))[len(corpus) :].mean() >= 0.97
+    new = slice(len(corpus[::4]), None)
+    assert same[new].mean() > 0.8
+    assert (after.argmax(-1) == before.argmax(-1))[new].mean() >= 0.97
 
 
 def test_text_in_other_scripts_still_has_no_new_unknown_characters(trimmed: tuple) -> None:

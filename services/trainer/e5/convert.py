@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from filelock import FileLock
 
 from services.trainer.base_model import BaseModelError, PinnedWeights, package_dir
 from services.trainer.e5.binfile import E5File, E5Header, E5Vocab
@@ -91,13 +92,16 @@ def multilingual_e5_dir(cache_dir: Path) -> Path:
         return target
     source = source_file()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".e5-convert-"))
-    try:
-        convert(source, staging)
-        staging.chmod(0o755)  # mkdtemp makes it private
-        _publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with FileLock(f"{target}.lock"):  # another process converting: wait for it rather than convert twice
+        if _is_done(target):
+            return target
+        staging = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".e5-convert-"))
+        try:
+            convert(source, staging)
+            staging.chmod(0o755)  # mkdtemp makes it private
+            _publish(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -20,6 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from services.trainer.base_model import BaseModelError, PinnedWeights, locate, package_dir
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,13 @@ def assembled_gguf(base: GeneratorBase, cache_root: Path) -> Path:
     if target.is_file() and target.with_suffix(".verified").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{target}.lock"):  # another process joining the same parts: wait for it
+        if not (target.is_file() and target.with_suffix(".verified").is_file()):
+            _join_parts(base, files, target)
+    return target
+
+
+def _join_parts(base: GeneratorBase, files: list[Path], target: Path) -> None:
     digest = hashlib.sha256()
     staging = target.with_suffix(".partial")
     with staging.open("wb") as out:
@@ -116,7 +125,6 @@ def assembled_gguf(base: GeneratorBase, cache_root: Path) -> Path:
         raise BaseModelError(f"{base.name}: joined parts sha256 {digest.hexdigest()} != pinned {base.sha256}")
     staging.rename(target)
     target.with_suffix(".verified").write_text(base.sha256)
-    return target
 
 
 def converted_dir(cache_root: Path, override: Path | None = None, *, base: str = SMOLLM2_135M.name) -> Path:
@@ -128,7 +136,10 @@ def converted_dir(cache_root: Path, override: Path | None = None, *, base: str =
     target = cache_root / f"{pinned.name.split('-')[0]}-{pinned.sha256[:12]}"
     if (target / DONE_MARKER).is_file():
         return target
-    _convert(assembled_gguf(pinned, cache_root), target, pinned.sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{target}.lock"):  # two processes at once (a worker, a trainer): one converts
+        if not (target / DONE_MARKER).is_file():
+            _convert(assembled_gguf(pinned, cache_root), target, pinned.sha256)
     return target
 
 
