@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
+from helploop.cli.dataclass_flags import add_dataclass_flags, given
 from services.trainer.datasets import DATASETS
 from shared.settings import get_settings
 
-# CLI flag → TrainConfig field; a flag left unset keeps the config file's value (or the default).
-OVERRIDABLE = (
-    "valid",
-    "text_column",
-    "epochs",
-    "max_steps",
-    "batch_size",
-    "learning_rate",
-    "weight_decay",
-    "warmup_ratio",
-    "dropout",
-    "label_smoothing",
-    "max_length",
-    "seed",
-    "patience",
-    "early_stopping_metric",
-    "class_weighting",
-    "freeze",
-    "oos_label",
-    "base_model",
-    "trim_vocabulary",
-    "contrastive",
-    "contrastive_loss",
-)
-RENAMED = {"valid": "valid_file"}
+# `helploop train`'s flags come from TrainConfig's fields (helploop/cli/dataclass_flags.py), except these:
+FLAGS_BY_HAND = ("train_file", "head_columns")
+RENAMED = {"valid_file": "valid"}  # --valid
 
 
 def _head_columns(args: argparse.Namespace) -> dict[str, str] | None:
@@ -51,14 +31,10 @@ def _head_columns(args: argparse.Namespace) -> dict[str, str] | None:
 def build_config(args: argparse.Namespace) -> Any:
     from services.trainer.config import TrainConfig
 
-    overrides: dict[str, Any] = {
-        RENAMED.get(k, k): getattr(args, k) for k in OVERRIDABLE if getattr(args, k) is not None
-    }
+    overrides: dict[str, Any] = given(args, config_fields(TrainConfig))
     overrides["train_file"] = Path(args.train)
     if (heads := _head_columns(args)) is not None:
         overrides["head_columns"] = heads
-    if args.no_calibrate:
-        overrides["calibrate"] = False
     if "base_model" not in overrides and get_settings().base_encoder_dir is not None:
         overrides["base_model"] = str(get_settings().base_encoder_dir)
     if args.config:
@@ -165,69 +141,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = commands.add_parser("train", help="fine-tune the encoder on labelled tickets and export to ONNX")
-    p.add_argument("--train", required=True, help="CSV or JSONL with a text column and label column(s)")
-    p.add_argument("--valid", help="validation file (default: stratified split of --train)")
-    p.add_argument("--config", help="training options as YAML or JSON; flags given here win")
-    p.add_argument("--text-column")
-    p.add_argument("--label-column", help="the intent label column (default: label)")
-    p.add_argument(
-        "--head",
-        action="append",
-        metavar="NAME=COLUMN",
-        help="one classification head per label column, e.g. --head intent=label --head sentiment=mood",
-    )
-    p.add_argument("--activate", action="store_true", help="make the new version the active model")
-    for flag, kind in (
-        ("--epochs", int),
-        ("--max-steps", int),
-        ("--batch-size", int),
-        ("--learning-rate", float),
-        ("--weight-decay", float),
-        ("--warmup-ratio", float),
-        ("--dropout", float),
-        ("--label-smoothing", float),
-        ("--max-length", int),
-        ("--seed", int),
-        ("--patience", int),
-    ):
-        recipe = flag in ("--epochs", "--label-smoothing", "--patience")
-        p.add_argument(flag, type=kind, help="default: the base model's recipe" if recipe else None)
-    p.add_argument(
-        "--early-stopping-metric",
-        choices=["loss", "macro_f1", "accuracy"],
-        help="default: the base model's recipe (MiniLM-L6: 4 epochs, loss, patience 2, no label smoothing; "
-        "multilingual-e5-small: 10 epochs, macro_f1, patience 3, label smoothing 0.1)",
-    )
-    p.add_argument("--class-weighting", choices=["none", "balanced", "sqrt"])
-    p.add_argument("--freeze", help="none | embeddings | bottom_n:<k> | head_only")
-    p.add_argument("--oos-label", help="the out-of-scope label name (default: oos)")
-    p.add_argument(
-        "--no-calibrate", action="store_true", help="skip temperature scaling and the OOS threshold"
-    )
-    p.add_argument(
-        "--base-model",
-        help="auto (default: minilm-l6 when the training tickets are all English, else "
-        "multilingual-e5-small), multilingual-e5-small (Chinese, English and ~100 more languages), "
-        "minilm-l6 (English only, 6 layers: twice as fast) or a local Hugging Face model directory",
-    )
-    p.add_argument(
-        "--no-trim-vocabulary",
-        dest="trim_vocabulary",
-        action="store_false",
-        default=None,
-        help="keep the whole 250k-piece vocabulary of a multilingual base (the bundle is ~3x larger)",
-    )
-    p.add_argument(
-        "--contrastive",
-        choices=["auto", "always", "never"],
-        help="the few-shot stage before the heads (contrastive pairs of same/different intents, "
-        "SetFit-style): auto (default) runs it when the intents have 20 training examples or fewer "
-        "each (median)",
-    )
-    p.add_argument("--contrastive-loss", choices=["supcon", "cosine"], help="default: supcon")
-    p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
-    p.set_defaults(handler=cmd_train)
+    _register_train(commands)
     p = commands.add_parser("evaluate", help="evaluate a model on a labelled test file; write a report dir")
     p.add_argument("--model", default="active", help="a version, or 'active'")
     p.add_argument("--test", required=True, help="CSV or JSONL with the training file's columns")
@@ -270,6 +184,39 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument("--seed", type=int, default=13)
     p.set_defaults(handler=cmd_demo_data)
+
+
+def _register_train(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from services.trainer.config import TrainConfig
+
+    p = commands.add_parser(
+        "train",
+        help="fine-tune the encoder on labelled tickets and export to ONNX",
+        description="Fine-tune a base encoder (one classification head per label column), calibrate it, "
+        "export it to ONNX with a parity check and publish it to the registry. Every training option "
+        "below is also a key of --config (YAML or JSON, the field names with underscores); a flag given "
+        "here wins over the file, an option given nowhere takes its default or the base model's recipe.",
+    )
+    p.add_argument("--train", required=True, help="CSV or JSONL with a text column and label column(s)")
+    p.add_argument("--config", help="training options as YAML or JSON; flags given here win")
+    p.add_argument("--label-column", help="the intent label column (default: label)")
+    p.add_argument(
+        "--head",
+        action="append",
+        metavar="NAME=COLUMN",
+        help="one classification head per label column, e.g. --head intent=label --head sentiment=mood",
+    )
+    p.add_argument("--activate", action="store_true", help="make the new version the active model")
+    p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
+    add_dataclass_flags(
+        p.add_argument_group("training options"), TrainConfig, skip=FLAGS_BY_HAND, renamed=RENAMED
+    )
+    p.set_defaults(handler=cmd_train)
+
+
+def config_fields(cls: type) -> list[str]:
+    """The fields of `cls` that have generated flags."""
+    return [f.name for f in dataclasses.fields(cls) if f.name not in FLAGS_BY_HAND]
 
 
 def _register_datasets(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,4 +1,5 @@
-"""Training configuration: a dataclass loaded from YAML or JSON, overridable from the CLI."""
+"""Training configuration: a dataclass loaded from YAML or JSON, overridable from the CLI; each field
+carries its help (and choices), from which `helploop train`'s flags are generated."""
 
 from __future__ import annotations
 
@@ -32,48 +33,83 @@ RECIPES: dict[str, dict[str, Any]] = {
 RECIPE_FALLBACK = "minilm-l6"  # a local model directory
 
 
+def option(default: Any = None, doc: str = "", **meta: Any) -> Any:
+    """A TrainConfig field with its `helploop train --flag` help (and choices): the CLI is generated."""
+    return field(default=default, metadata={"help": doc, **meta})
+
+
 @dataclass
 class TrainConfig:
-    train_file: Path
-    valid_file: Path | None = None
-    text_column: str = "text"
+    train_file: Path = field(metadata={"help": "CSV or JSONL with a text column and label column(s)"})
+    valid_file: Path | None = option(doc="validation file (default: a stratified split of --train)")
+    text_column: str = option("text", "the column with the ticket's text")
     head_columns: dict[str, str] = field(default_factory=lambda: {"intent": "label"})  # head → column
-    base_model: str = DEFAULT_BASE_MODEL  # auto | multilingual-e5-small | minilm-l6 | a local HF model dir
-    trim_vocabulary: bool = True  # a large unigram vocabulary keeps only the pieces its languages use
-    vocabulary_keep_top: int = DEFAULT_KEEP_TOP  # most probable pieces kept per script (vocab_trim)
-    seed: int = 13
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    dropout: float = 0.1  # on the pooled embedding, before the heads
-    label_smoothing: float | None = None  # None: the base model's recipe (RECIPES)
-    batch_size: int = 32
-    epochs: int | None = None  # None: the base model's recipe
-    max_steps: int | None = None  # stop after this many optimizer steps (quick runs, tests)
-    max_length: int = 128
-    long_text: str = DEFAULT_POLICY  # a ticket past max_length at inference: truncate | head_tail | chunks
-    group_by_length: bool = True  # batches of similar lengths: less padding, faster epochs
-    valid_fraction: float = 0.15
-    early_stopping_metric: str | None = None  # "loss" (lower is better), "macro_f1", "accuracy"; None: recipe
-    patience: int | None = None  # epochs without improvement of that metric before stopping; None: recipe
-    class_weighting: str = "none"  # "balanced": inverse class frequency in the loss; "sqrt": its root
-    freeze: str = "none"  # none | embeddings | bottom_n:<k> | head_only
-    oos_label: str = "oos"  # a label with this name is trained as the out-of-scope class
-    oos_max_in_scope_drop: float = 0.01  # the rejection threshold may cost at most this in-scope accuracy
-    calibrate: bool = True  # temperature scaling + rejection threshold on validation
+    base_model: str = option(
+        DEFAULT_BASE_MODEL,
+        "auto: minilm-l6 when the training tickets are all English, else multilingual-e5-small; "
+        "multilingual-e5-small (Chinese, English and ~100 more languages), minilm-l6 (English only, "
+        "6 layers: twice as fast) or a local Hugging Face model directory",
+    )
+    trim_vocabulary: bool = option(
+        True,
+        "a large unigram vocabulary keeps only the pieces its training languages use (--no-trim-vocabulary: "
+        "all 250k pieces, a bundle ~3x larger)",
+    )
+    vocabulary_keep_top: int = option(DEFAULT_KEEP_TOP, "most probable pieces kept per script when trimming")
+    seed: int = option(13, "random seed (split, initialisation, batches)")
+    learning_rate: float = option(1e-4, "peak learning rate (AdamW, linear warm-up and decay)")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    warmup_ratio: float = option(0.06, "fraction of the steps spent warming the learning rate up")
+    dropout: float = option(0.1, "dropout on the pooled embedding, before the heads")
+    label_smoothing: float | None = option(doc="default: the base model's recipe")
+    batch_size: int = option(32, "tickets per optimizer step")
+    epochs: int | None = option(doc="default: the base model's recipe")
+    max_steps: int | None = option(doc="stop after this many optimizer steps (quick runs)")
+    max_length: int = option(128, "tokens per window; longer tickets follow --long-text")
+    long_text: str = option(
+        DEFAULT_POLICY,
+        "a ticket past --max-length at inference: truncate, head_tail or chunks",
+        choices=POLICIES,
+    )
+    group_by_length: bool = option(True, "batches of similar lengths: less padding, faster epochs")
+    valid_fraction: float = option(0.15, "the validation share when --valid is not given")
+    early_stopping_metric: str | None = option(
+        doc="default: the base model's recipe (MiniLM-L6: 4 epochs, loss, patience 2, no label smoothing; "
+        "multilingual-e5-small: 10 epochs, macro_f1, patience 3, label smoothing 0.1)",
+        choices=STOPPING_METRICS,
+    )
+    patience: int | None = option(doc="epochs without improvement before stopping; default: the recipe's")
+    class_weighting: str = option(
+        "none",
+        "balanced: inverse class frequency in the loss; sqrt: its square root",
+        choices=CLASS_WEIGHTING,
+    )
+    freeze: str = option("none", "none | embeddings | bottom_n:<k> | head_only")
+    oos_label: str = option("oos", "a label with this name is trained as the out-of-scope class")
+    oos_max_in_scope_drop: float = option(0.01, "in-scope accuracy the rejection threshold may cost at most")
+    calibrate: bool = option(True, "temperature scaling and the out-of-scope threshold on validation")
     # Few labelled examples (services/trainer/contrastive.py): a contrastive stage on the encoder, then heads
     # fitted on its frozen embeddings. Measured on Banking77 at 10 per intent (docs/models.md, "Few labelled
     # examples"): supcon 82.95 % (lr 1e-4) / 82.40 % (5e-5), SetFit's cosine pairs at equal compute 81.75 %,
     # end-to-end fine-tuning after the stage 80.78 %, no stage 74.06 %.
-    contrastive: str = "auto"  # auto (when few examples per label) | always | never
-    contrastive_max_per_label: float = 20  # auto: median examples per label of the primary head at most this
-    contrastive_loss: str = "supcon"  # supcon (in-batch, every same-label pair) | cosine (SetFit's pairs)
-    contrastive_iterations: int = 20  # each example drawn about this many times
-    contrastive_learning_rate: float = 1e-4
-    contrastive_temperature: float = 0.1  # supcon
-    contrastive_end_to_end: bool = False  # after the stage, fine-tune encoder and heads together too
-    parity_tolerance: float = 1e-4
-    torch_threads: int | None = None
+    contrastive: str = option(
+        "auto",
+        "the few-shot stage before the heads (contrastive pairs of same/different intents, SetFit-style): "
+        "auto runs it when the intents have --contrastive-max-per-label training examples or fewer (median)",
+        choices=CONTRASTIVE_CHOICES,
+    )
+    contrastive_max_per_label: float = option(20, "auto: the stage runs at or below this many per label")
+    contrastive_loss: str = option(
+        "supcon",
+        "supcon (in-batch, every same-label pair) or cosine (SetFit's pairs)",
+        choices=CONTRASTIVE_LOSSES,
+    )
+    contrastive_iterations: int = option(20, "each example drawn about this many times in the stage")
+    contrastive_learning_rate: float = option(1e-4, "the stage's learning rate")
+    contrastive_temperature: float = option(0.1, "supcon's temperature")
+    contrastive_end_to_end: bool = option(False, "after the stage, fine-tune encoder and heads together too")
+    parity_tolerance: float = option(1e-4, "largest |logit difference| between ONNX and PyTorch at export")
+    torch_threads: int | None = option(doc="PyTorch threads for training (default: all cores)")
 
     def __post_init__(self) -> None:
         for name in PATH_FIELDS:

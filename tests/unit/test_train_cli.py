@@ -80,3 +80,36 @@ def test_the_few_shot_stage_is_chosen_from_the_command_line() -> None:
     assert (config.contrastive, config.contrastive_loss) == ("never", "cosine")
     with pytest.raises(SystemExit):
         parse("--contrastive", "sometimes")
+
+
+def test_every_training_option_is_a_flag_with_help_and_a_flag_given_wins_over_the_file(
+    tmp_path: Path,
+) -> None:
+    """The flags are generated from TrainConfig: a new field is a new flag, documented and typed."""
+    import dataclasses
+
+    parser = build_parser()._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    flags = {action.dest: action for action in parser._actions}
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in ("train_file", "head_columns"):  # --train, --head/--label-column by hand
+            continue
+        assert field.name in flags and flags[field.name].help, field.name
+    assert flags["long_text"].choices == ["truncate", "head_tail", "chunks"]
+    assert (
+        "--valid" in flags["valid_file"].option_strings
+        and "(default: 20)" in flags["contrastive_iterations"].help
+    )
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("contrastive_iterations: 40\ngroup_by_length: false\ncalibrate: false\n")
+    config = build_config(
+        parse(
+            "--config", str(recipe), "--contrastive-iterations", "5", "--group-by-length", "--valid", "v.csv"
+        )
+    )
+    assert (config.contrastive_iterations, config.group_by_length, config.calibrate) == (5, True, False)
+    assert config.valid_file == Path("v.csv") and isinstance(config.contrastive_temperature, float)
+    defaults = build_config(parse("--no-calibrate", "--no-trim-vocabulary", "--long-text", "head_tail"))
+    assert (defaults.calibrate, defaults.trim_vocabulary, defaults.long_text) == (False, False, "head_tail")
+    assert defaults.max_length == TrainConfig(train_file=Path("x")).max_length  # unset: the default
+    with pytest.raises(SystemExit):
+        parse("--max-length", "long")
