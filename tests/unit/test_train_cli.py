@@ -113,3 +113,20 @@ def test_every_training_option_is_a_flag_with_help_and_a_flag_given_wins_over_th
     assert defaults.max_length == TrainConfig(train_file=Path("x")).max_length  # unset: the default
     with pytest.raises(SystemExit):
         parse("--max-length", "long")
+
+
+def test_train_generator_flags_come_from_its_config_and_make_runs_recipe_parses() -> None:
+    import dataclasses
+
+    from helploop.cli.dataclass_flags import given
+    from helploop.cli.run import DEMO_GENERATOR
+    from services.trainer.generation.options import GeneratorTrainConfig
+
+    parser = build_parser()._subparsers._group_actions[0].choices["train-generator"]  # type: ignore[union-attr]
+    flags = {action.dest: action for action in parser._actions}
+    names = [f.name for f in dataclasses.fields(GeneratorTrainConfig)]
+    assert all(name in flags and flags[name].help for name in names)
+    args = build_parser().parse_args(["train-generator", *DEMO_GENERATOR])
+    config = GeneratorTrainConfig(**given(args, names))
+    assert (config.max_steps, config.train_layers, config.learning_rate) == (60, 8, 1e-4)
+    assert (config.batch_size, config.vocabulary_keep_top) == (4, 12_000)  # unset: the defaults

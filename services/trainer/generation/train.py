@@ -6,38 +6,16 @@ import logging
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
 from services.trainer.generation.data import ReplyExample
+from services.trainer.generation.options import GeneratorTrainConfig
 
 log = logging.getLogger(__name__)
 IGNORE = -100
 END = "<|im_end|>"
-
-
-@dataclass(frozen=True)
-class GeneratorTrainConfig:
-    learning_rate: float = 5e-5
-    batch_size: int = 4
-    epochs: float = 1.0
-    max_steps: int | None = None
-    max_length: int = 512
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.0
-    seed: int = 13
-    # train only the top N decoder layers and the final norm (None: every weight); the backward pass then
-    # stops there: about 2.5x faster steps on CPU (the demo shop's generator in `make run`)
-    train_layers: int | None = None
-    # a byte-level BPE vocabulary of >= 100k tokens (Qwen2.5's) is trimmed to the tokens of the examples,
-    # their scripts' N earliest merges and every single character of those scripts
-    # (services/trainer/generation/vocab_trim.py); None keeps it whole
-    vocabulary_keep_top: int | None = 12_000
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def encode_example(tokenizer: Any, example: ReplyExample, max_length: int) -> tuple[list[int], list[int]]:
