@@ -93,6 +93,20 @@ def _observe_queue_wait(task: Any = None, **_: Any) -> None:
         QUEUE_WAIT.labels(queue).observe(max(0.0, time.time() - published))
 
 
+def _time_limits(settings: Settings) -> dict[str, dict[str, int | float]]:
+    """Per-task (soft, hard) time limits where the triage default does not fit."""
+    draft = {"soft_time_limit": settings.draft_time_limit_s, "time_limit": settings.draft_time_limit_s + 15}
+    return {
+        TASK_DRAFT: draft,
+        TASK_SHADOW_DRAFT: dict(draft),
+        TASK_RECLASSIFY_CHUNK: {"soft_time_limit": 600, "time_limit": 660},  # up to 5,000 tickets
+        TASK_RETRAIN: {
+            "soft_time_limit": settings.training_time_limit_s,
+            "time_limit": settings.training_time_limit_s + 120,
+        },
+    }
+
+
 def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str = "helploop") -> Celery:
     """Celery on Redis, configured for at-least-once delivery of model tasks."""
     before_task_publish.connect(_stamp_published_at, weak=False, dispatch_uid="helploop-published-at")
@@ -112,21 +126,7 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         task_routes=ROUTES,
         task_time_limit=settings.triage_time_limit_s + 15,
         task_soft_time_limit=settings.triage_time_limit_s,
-        task_annotations={
-            TASK_DRAFT: {
-                "soft_time_limit": settings.draft_time_limit_s,
-                "time_limit": settings.draft_time_limit_s + 15,
-            },
-            TASK_SHADOW_DRAFT: {
-                "soft_time_limit": settings.draft_time_limit_s,
-                "time_limit": settings.draft_time_limit_s + 15,
-            },
-            TASK_RECLASSIFY_CHUNK: {"soft_time_limit": 600, "time_limit": 660},  # up to 5,000 tickets
-            TASK_RETRAIN: {
-                "soft_time_limit": settings.training_time_limit_s,
-                "time_limit": settings.training_time_limit_s + 120,
-            },
-        },
+        task_annotations=_time_limits(settings),
         worker_send_task_events=settings.celery_task_events,
         task_send_sent_event=settings.celery_task_events,
         worker_hijack_root_logger=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -139,9 +140,8 @@ def test_reply_only_loss_equals_the_models_own_loss(hf) -> None:  # type: ignore
     assert torch.allclose(ours, theirs, atol=1e-4), (ours, theirs)
 
 
-def test_draft_cites_the_knowledge_base_and_is_idempotent(
-    sqlite_url: str, generator_registry: Registry, encoder_registry: Registry
-) -> None:
+def _late_parcel_ticket(sqlite_url: str) -> tuple[Any, str]:
+    """A database with the late-parcels article and a triaged ticket about a late parcel."""
     upgrade_database(sqlite_url)
     factory = build_session_factory(build_engine(sqlite_url))
     article = KbArticleIn(
@@ -163,6 +163,13 @@ def test_draft_cites_the_knowledge_base_and_is_idempotent(
                 inference_ms=1.0,
             )
         )
+    return factory, ticket_id
+
+
+def test_draft_cites_the_knowledge_base_and_is_idempotent(
+    sqlite_url: str, generator_registry: Registry, encoder_registry: Registry
+) -> None:
+    factory, ticket_id = _late_parcel_ticket(sqlite_url)
     encoder = active(encoder_registry, SentenceEncoder)
 
     class Knowledge:

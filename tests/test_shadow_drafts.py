@@ -69,6 +69,25 @@ def contexts(sqlite_url: str, generator_registry: Registry, encoder_registry: Re
     return drafts, ShadowDraftContext(drafts, generators, PinnedModels(generators, load, capacity=1))
 
 
+def _shadow_drafts_counted() -> float:
+    return SHADOW_DRAFTS.labels("model")._value.get() + SHADOW_DRAFTS.labels("template")._value.get()
+
+
+def _resolved_before_its_shadow_draft(drafts, shadow, ticket_id: str) -> None:  # type: ignore[no-untyped-def]
+    """A ticket resolved before its shadow draft was written is scored as the draft is stored."""
+    factory = drafts.session_factory
+    assert draft_reply(ticket_id=ticket_id, context=drafts) == DraftOutcome.DRAFTED
+    reply = "We refunded you in full. Priya"
+    record_resolution(
+        session_factory=factory, source="api", final_labels={}, reply=reply, ticket_id=ticket_id
+    )
+    assert shadow_draft(ticket_id=ticket_id, context=shadow) == ShadowDraftOutcome.STORED
+    with session_scope(factory) as session:
+        late = session.query(ShadowDraft).filter_by(ticket_id=ticket_id).one()
+        adoption = session.query(DraftAdoption).filter_by(ticket_id=ticket_id).one()
+        assert late.outcome == adoption.outcome and late.chrf == adoption.chrf == late.active_chrf
+
+
 def test_a_shadow_generator_drafts_beside_the_active_one_and_is_scored_on_the_agents_reply(contexts) -> None:  # type: ignore[no-untyped-def]
     drafts, shadow = contexts
     factory = drafts.session_factory
@@ -76,7 +95,7 @@ def test_a_shadow_generator_drafts_beside_the_active_one_and_is_scored_on_the_ag
     second = classified_ticket(factory, "Where is my order? It is two weeks late.", "Z-2")
     # nothing to shadow before the active generator has drafted the ticket
     assert shadow_draft(ticket_id=first, context=shadow) == ShadowDraftOutcome.NOT_DRAFTED
-    stored = SHADOW_DRAFTS.labels("model")._value.get() + SHADOW_DRAFTS.labels("template")._value.get()
+    stored = _shadow_drafts_counted()
     assert draft_reply(ticket_id=first, context=drafts) == DraftOutcome.DRAFTED
     assert shadow_draft(ticket_id=first, context=shadow) == ShadowDraftOutcome.STORED
     assert shadow_draft(ticket_id=first, context=shadow) == ShadowDraftOutcome.ALREADY_DONE
@@ -89,37 +108,16 @@ def test_a_shadow_generator_drafts_beside_the_active_one_and_is_scored_on_the_ag
         # same weights, same prompt, greedy: the same draft — the shadow saw exactly the served prompt
         assert row.text == served.text and row.source == served.source
         served_text = served.text
-    assert (
-        SHADOW_DRAFTS.labels("model")._value.get() + SHADOW_DRAFTS.labels("template")._value.get()
-        == stored + 1
-    )
+    assert _shadow_drafts_counted() == stored + 1
     # the agent sends the draft as it is: both sides score it sent_as_is, chrF 100, a tie
     record_resolution(
         session_factory=factory, source="api", final_labels={}, reply=served_text, ticket_id=first
     )
     with session_scope(factory) as session:
         row = session.query(ShadowDraft).one()
-        assert (row.outcome, row.active_outcome, row.chrf, row.active_chrf) == (
-            SENT_AS_IS,
-            SENT_AS_IS,
-            100.0,
-            100.0,
-        )
-        assert row.scored_at is not None
-    # a ticket resolved before its shadow draft was written is scored as the draft is stored
-    assert draft_reply(ticket_id=second, context=drafts) == DraftOutcome.DRAFTED
-    record_resolution(
-        session_factory=factory,
-        source="api",
-        final_labels={},
-        reply="We refunded you in full. Priya",
-        ticket_id=second,
-    )
-    assert shadow_draft(ticket_id=second, context=shadow) == ShadowDraftOutcome.STORED
-    with session_scope(factory) as session:
-        late = session.query(ShadowDraft).filter_by(ticket_id=second).one()
-        adoption = session.query(DraftAdoption).filter_by(ticket_id=second).one()
-        assert late.outcome == adoption.outcome and late.chrf == adoption.chrf == late.active_chrf
+        assert (row.outcome, row.active_outcome) == (SENT_AS_IS, SENT_AS_IS)
+        assert (row.chrf, row.active_chrf) == (100.0, 100.0) and row.scored_at is not None
+    _resolved_before_its_shadow_draft(drafts, shadow, second)
     report = shadow_drafts_report(session_factory=factory, version=SHADOW, window_days=7)
     assert report["drafted"] == 2 and report["active_versions"] == [ACTIVE] and report["paired"] == 2
     assert report["shadow"]["resolved_with_draft"] == 2 and report["ties"] == 2

@@ -66,6 +66,22 @@ def contexts(factory, helpdesk: RecordingHelpdesk, tmp_path: Path, monkeypatch: 
     return routing, writeback
 
 
+def model_draft(ticket_id: str, flags: list[str]) -> Draft:
+    return Draft(
+        ticket_id=ticket_id,
+        generator_version="g1",
+        source="model",
+        text="Your parcel NW-1 is on its way.",
+        citations=["late-or-lost-parcels"],
+        flags=flags,
+        reasons=[f"{f}: test" for f in flags],
+        intent="where_is_my_order",
+        prompt_tokens=10,
+        tokens=8,
+        latency_ms=5.0,
+    )
+
+
 def triaged_ticket(
     factory: sessionmaker[Session],
     source: str,
@@ -102,21 +118,7 @@ def triaged_ticket(
             )
         )
         if flags is not None:
-            session.add(
-                Draft(
-                    ticket_id=result.ticket_id,
-                    generator_version="g1",
-                    source="model",
-                    text="Your parcel NW-1 is on its way.",
-                    citations=["late-or-lost-parcels"],
-                    flags=flags,
-                    reasons=[f"{f}: test" for f in flags],
-                    intent="where_is_my_order",
-                    prompt_tokens=10,
-                    tokens=8,
-                    latency_ms=5.0,
-                )
-            )
+            session.add(model_draft(result.ticket_id, flags))
     return result.ticket_id
 
 
@@ -316,42 +318,53 @@ def test_an_escalated_ticket_gets_a_brief_from_the_ticket_and_this_customers_his
     assert "c1@example.com" not in note and "Suggested articles: late-or-lost-parcels" in note
 
 
-def test_the_drafting_prompt_holds_this_customers_history_and_nobody_elses(factory) -> None:  # type: ignore[no-untyped-def]
+def _resolved(
+    factory, external_id: str, body: str, reply: str, *, customer: str = "c1", source: str = "zendesk"
+) -> str:  # type: ignore[no-untyped-def]
+    ticket_id = triaged_ticket(factory, source, external_id, body=body, customer=customer)
+    record_resolution(
+        session_factory=factory,
+        source="api",
+        final_labels={"label": "where_is_my_order"},
+        reply=reply,
+        ticket_id=ticket_id,
+    )
+    return ticket_id
+
+
+def _follow_up_history(factory) -> list:  # type: ignore[no-untyped-def]
+    """c1's follow-up after one resolved ticket; around it: c1's ticket past retention, c2's ticket, c1's
+    e-mail on another helpdesk, and c1's later ticket — none of which may reach the prompt."""
     from datetime import timedelta
 
     from shared.db import Ticket
     from shared.db.models import utcnow
-    from shared.drafting.guardrails import Flag, check_draft
     from shared.drafting.history import prompt_history
-    from shared.drafting.prompt import build_prompt
 
-    def resolved(
-        external_id: str, body: str, reply: str, *, customer: str = "c1", source: str = "zendesk"
-    ) -> str:
-        ticket_id = triaged_ticket(factory, source, external_id, body=body, customer=customer)
-        record_resolution(
-            session_factory=factory,
-            source="api",
-            final_labels={"label": "where_is_my_order"},
-            reply=reply,
-            ticket_id=ticket_id,
-        )
-        return ticket_id
-
-    old = resolved("910", "Parcel NW-10000 is late.", "Traced NW-10000.")
+    old = _resolved(factory, "910", "Parcel NW-10000 is late.", "Traced NW-10000.")
     with session_scope(factory) as session:  # outside the retention window
         session.get(Ticket, old).received_at = utcnow() - timedelta(days=400)
-    resolved(
+    _resolved(
+        factory,
         "911",
         "Parcel NW-11111 is late.",
         "We opened a trace for NW-11111; result by 28 November. Call 07700 900431",
     )
-    resolved("912", "Someone else's parcel NW-22222.", "Traced NW-22222.", customer="c2")
-    resolved("913", "Same e-mail, another helpdesk: NW-33333.", "Traced NW-33333.", source="freshdesk")
+    _resolved(factory, "912", "Someone else's parcel NW-22222.", "Traced NW-22222.", customer="c2")
+    _resolved(
+        factory, "913", "Same e-mail, another helpdesk: NW-33333.", "Traced NW-33333.", source="freshdesk"
+    )
     follow_up = triaged_ticket(factory, "zendesk", "914", body="Still nothing here.")
     triaged_ticket(factory, "zendesk", "915", body="Later ticket NW-55555.")  # after the one drafted
     with session_scope(factory) as session:
-        history = prompt_history(session, session.get(Ticket, follow_up), retention_days=365)
+        return prompt_history(session, session.get(Ticket, follow_up), retention_days=365)
+
+
+def test_the_drafting_prompt_holds_this_customers_history_and_nobody_elses(factory) -> None:  # type: ignore[no-untyped-def]
+    from shared.drafting.guardrails import Flag, check_draft
+    from shared.drafting.prompt import build_prompt
+
+    history = _follow_up_history(factory)
     assert [h.intent for h in history] == ["where_is_my_order"] and "NW-11111" in history[0].ticket
     assert "28 November" in history[0].reply and "900431" not in history[0].reply  # redacted
     prompt = build_prompt(

@@ -97,6 +97,18 @@ def few_shot(args: argparse.Namespace, config: Any, *, test_file: Path, registry
     return 0
 
 
+def _report_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures of an evaluation report: per head, and the two baselines."""
+    keys = ("accuracy", "macro_f1", "with_rejection", "ece", "oos")
+    return {
+        "heads": {
+            h: {k: v for k, v in r.items() if k in keys} for h, r in report["model_eval"]["heads"].items()
+        },
+        "baseline": report.get("baseline", {}).get("heads"),
+        "tfidf_baseline": _tfidf_summary(report),
+    }
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from services.trainer.assessment import evaluate_wrapped, run_evaluation
     from services.trainer.config import TrainConfig
@@ -138,12 +150,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         "version": trained.version,
         "int8_version": int8,
         "train_minutes_wall": round(train_minutes, 1),
-        "heads": {
-            h: {k: v for k, v in r.items() if k in ("accuracy", "macro_f1", "with_rejection", "ece", "oos")}
-            for h, r in report["model_eval"]["heads"].items()
-        },
-        "baseline": report.get("baseline", {}).get("heads"),
-        "tfidf_baseline": _tfidf_summary(report),
+        **_report_summary(report),
         "email": email["accuracy"],  # plain texts vs the same texts wrapped in e-mail threads (email.json)
         "long_tickets": {k: v["accuracy"] for k, v in long_tickets["policies"].items()},  # long_tickets.json
         "int8_minus_fp32_accuracy": int8_report["comparison"]["accuracy_delta"],

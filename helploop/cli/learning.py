@@ -139,6 +139,41 @@ def cmd_reclassify(args: argparse.Namespace) -> int:
     return 0 if args.no_wait else _follow(factory, job_id, args.interval)
 
 
+def _store_resolved(factory: Any, r: Any, *, external_id: str, index: int, start: datetime) -> None:
+    """One simulated ticket stored as received, then resolved 30 s later with the agent's reply."""
+    from datetime import timedelta
+
+    from services.gateway.feedback.service import record_resolution
+    from services.gateway.tickets.service import ingest_ticket
+    from shared.schemas import TicketIn
+
+    subject, _, body = r.ticket.partition("\n\n")
+    ticket = TicketIn.model_validate(
+        {
+            "external_id": external_id,
+            "subject": subject[:1000],
+            "body": body or subject,
+            "customer": {"id": f"sim-{index}", "name": r.customer_name},
+            "created_at": start + timedelta(minutes=index),
+        }
+    )
+    accepted = ingest_ticket(
+        session_factory=factory,
+        publish=lambda *_: None,
+        source="api",
+        event_id=ticket.external_id,
+        ticket=ticket,
+    )
+    record_resolution(
+        session_factory=factory,
+        source="api",
+        final_labels={"label": r.intent},
+        reply=r.reply,
+        ticket_id=accepted.ticket_id,
+        resolved_at=start + timedelta(minutes=index, seconds=30),
+    )
+
+
 def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
     """Demo tickets stored and resolved with an agent's reply, as a helpdesk's solved events would do."""
     from datetime import timedelta
@@ -146,12 +181,9 @@ def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from helploop.cli.kb import _knowledge_base
-    from services.gateway.feedback.service import record_resolution
-    from services.gateway.tickets.service import ingest_ticket
     from services.trainer.demo_replies import demo_resolutions
     from shared.db import build_engine, build_session_factory
     from shared.kb.search import relevant_passages
-    from shared.schemas import TicketIn
 
     settings = get_settings()
     knowledge = _knowledge_base()
@@ -164,31 +196,7 @@ def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
     factory = build_session_factory(build_engine(settings.database_url))
     start = datetime.now(UTC) - timedelta(minutes=len(resolutions))
     for i, r in enumerate(tqdm(resolutions, desc="resolving", unit="ticket")):
-        subject, _, body = r.ticket.partition("\n\n")
-        ticket = TicketIn.model_validate(
-            {
-                "external_id": f"sim-{args.seed}-{i}",
-                "subject": subject[:1000],
-                "body": body or subject,
-                "customer": {"id": f"sim-{i}", "name": r.customer_name},
-                "created_at": start + timedelta(minutes=i),
-            }
-        )
-        accepted = ingest_ticket(
-            session_factory=factory,
-            publish=lambda *_: None,
-            source="api",
-            event_id=ticket.external_id,
-            ticket=ticket,
-        )
-        record_resolution(
-            session_factory=factory,
-            source="api",
-            final_labels={"label": r.intent},
-            reply=r.reply,
-            ticket_id=accepted.ticket_id,
-            resolved_at=start + timedelta(minutes=i, seconds=30),
-        )
+        _store_resolved(factory, r, external_id=f"sim-{args.seed}-{i}", index=i, start=start)
     print(json.dumps({"resolved": len(resolutions), "style": args.style, "seed": args.seed}))
     return 0
 

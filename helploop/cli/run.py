@@ -160,6 +160,36 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _start_services(
+    procs: list[subprocess.Popen[bytes]], helploop: Path, env: dict[str, str], *, bind: str
+) -> None:
+    """The gateway, the workers, the training worker and the beat, each appended to `procs` as it starts
+    (so that a failure part-way stops those already running)."""
+    procs.append(_spawn([str(helploop), "gateway", "--bind", bind], env))
+    # classification never waits behind a slow draft: drafting has its own worker process
+    procs.append(_spawn([str(helploop), "worker", "--queues", "triage,kb,callbacks,batch"], env))
+    procs.append(_spawn([str(helploop), "worker", "--queues", "drafts", *DRAFTS_METRICS], env))
+    shadow_metrics = ["--metrics-port", str(SHADOW_DRAFTS_METRICS_PORT)]
+    procs.append(_spawn([str(helploop), "worker", "--queues", "shadow_drafts", *shadow_metrics], env))
+    procs.append(_spawn([str(helploop), "training-worker"], env))  # nightly retraining
+    procs.append(_spawn([str(helploop), "beat"], env))
+
+
+def _print_banner(url: str, redis_url: str, settings: Settings) -> None:
+    print(
+        f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
+        f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
+        f'  .venv/bin/helploop send-test-ticket "我的包裹还没到，已经两周了，我要退款" --url {url}\n'
+        f"Models: GET {url}/v1/models; retraining: POST {url}/v1/training/runs (admin key in .env).\n"
+        f"Metrics: {url}/metrics, worker http://127.0.0.1:{settings.worker_metrics_port}/metrics, "
+        f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics (shadow drafts "
+        f"{SHADOW_DRAFTS_METRICS_PORT}), "
+        f"training worker http://127.0.0.1:{settings.training_metrics_port}/metrics\n"
+        "Ctrl-C stops everything.\n",
+        flush=True,
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored (background jobs)
@@ -174,34 +204,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         ensure_knowledge_base(settings)
         ensure_generator(settings)
         env.update(golden_set_env(settings))
-        procs.append(_spawn([str(bin_dir / "helploop"), "gateway", "--bind", args.bind], env))
-        # classification never waits behind a slow draft: drafting has its own worker process
-        procs.append(
-            _spawn([str(bin_dir / "helploop"), "worker", "--queues", "triage,kb,callbacks,batch"], env)
-        )
-        procs.append(
-            _spawn([str(bin_dir / "helploop"), "worker", "--queues", "drafts", *DRAFTS_METRICS], env)
-        )
-        shadow_metrics = ["--metrics-port", str(SHADOW_DRAFTS_METRICS_PORT)]
-        procs.append(
-            _spawn([str(bin_dir / "helploop"), "worker", "--queues", "shadow_drafts", *shadow_metrics], env)
-        )
-        procs.append(_spawn([str(bin_dir / "helploop"), "training-worker"], env))  # nightly retraining
-        procs.append(_spawn([str(bin_dir / "helploop"), "beat"], env))
+        _start_services(procs, bin_dir / "helploop", env, bind=args.bind)
         url = f"http://{args.bind}"
         wait_ready(url, procs)
-        print(
-            f"\nhelploop is running: gateway {url}, Redis {redis_url}. Try:\n"
-            f'  .venv/bin/helploop send-test-ticket "my parcel never arrived" --url {url}\n'
-            f'  .venv/bin/helploop send-test-ticket "我的包裹还没到，已经两周了，我要退款" --url {url}\n'
-            f"Models: GET {url}/v1/models; retraining: POST {url}/v1/training/runs (admin key in .env).\n"
-            f"Metrics: {url}/metrics, worker http://127.0.0.1:{settings.worker_metrics_port}/metrics, "
-            f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics (shadow drafts "
-            f"{SHADOW_DRAFTS_METRICS_PORT}), "
-            f"training worker http://127.0.0.1:{settings.training_metrics_port}/metrics\n"
-            "Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        _print_banner(url, redis_url, settings)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         log.error("a service exited; stopping the others")

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import regex
 
@@ -151,6 +152,23 @@ def _used_ids(tokenizer_path: Path, texts: list[str]) -> set[int]:
     return used
 
 
+def _copy_if_present(source: Path, target: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        if (source / name).is_file():
+            (target / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def _keep_rows(model: Any, keep: list[int]) -> None:
+    """The input embedding reduced to the rows `keep`, in that order (their new ids)."""
+    import torch
+
+    rows = model.get_input_embeddings().weight.data[torch.tensor(keep)].clone()
+    embedding = torch.nn.Embedding(len(keep), rows.shape[1], padding_idx=model.config.pad_token_id)
+    embedding.weight.data.copy_(rows)
+    model.set_input_embeddings(embedding)
+    model.config.vocab_size = len(keep)
+
+
 def trim_vocabulary(
     source: Path,
     target: Path,
@@ -161,7 +179,6 @@ def trim_vocabulary(
 ) -> TrimReport:
     """Write a trimmed copy of the model directory `source` (config, weights, tokenizer) to `target`;
     `scripts` (else those of `texts`) choose which scripts get their quota of most probable pieces."""
-    import torch
     from transformers import AutoModel
 
     spec = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
@@ -172,18 +189,12 @@ def trim_vocabulary(
     keep = kept_ids(vocab, used=used, specials=specials, scripts=set(scripts), keep_top=keep_top)
     model = AutoModel.from_pretrained(str(source), add_pooling_layer=False)
     before = sum(p.numel() for p in model.parameters())
-    rows = model.get_input_embeddings().weight.data[torch.tensor(keep)].clone()
-    embedding = torch.nn.Embedding(len(keep), rows.shape[1], padding_idx=model.config.pad_token_id)
-    embedding.weight.data.copy_(rows)
-    model.set_input_embeddings(embedding)
-    model.config.vocab_size = len(keep)
+    _keep_rows(model, keep)
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(target))
     trimmed = trimmed_tokenizer_json(spec, keep)
     (target / "tokenizer.json").write_text(json.dumps(trimmed, ensure_ascii=False), encoding="utf-8")
-    for name in ("tokenizer_config.json", "special_tokens_map.json"):
-        if (source / name).is_file():
-            (target / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
+    _copy_if_present(source, target, ("tokenizer_config.json", "special_tokens_map.json"))
     report = TrimReport(
         pieces_before=len(vocab),
         pieces_after=len(keep),

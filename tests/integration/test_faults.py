@@ -236,28 +236,13 @@ def wait_until_settled(
         time.sleep(1)
 
 
-def test_no_accepted_ticket_is_lost_or_repeated_under_faults(
-    stack: Stack, helpdesk: RecordingHelpdesk, chaos_redis: RestartableRedis
-) -> None:
-    started = time.monotonic()
-    stack.kill("worker", signal.SIGTERM)
-    worker = _start_worker(stack)
-    broker = redis.Redis.from_url(chaos_redis.url, socket_timeout=1)
-    load = Load(stack)
-    load.start()
-    worker, held = kill_workers(stack, broker, worker)
-    restart_redis(chaos_redis, load)
-    restart_gateway(stack)
-    time.sleep(3)
-    load.stopping.set()
-    load.join(timeout=150)
+def _fault_report(stack: Stack, load: Load, outcome: dict, notes: dict, *, held: int, seconds: float) -> dict:
+    """What happened to every accepted ticket, and what the faults were (var/chaos/report.json)."""
     ids = list(load.accepted.values())
     poison_id = load.accepted[POISON_INDEX]
-    outcome = wait_until_settled(stack, helpdesk, ids, timeout=240)
     tickets, results = outcome["tickets"], outcome["results"]
-    notes = {i: len(helpdesk.posted.get(f"zammad:{tickets[i].external_id}", [])) for i in ids if i in tickets}
     logs = _worker_log(stack)
-    report = {
+    return {
         "accepted": len(ids),
         "stored": len(tickets),
         "triaged": sum(t.status == "triaged" for t in tickets.values()),
@@ -278,8 +263,31 @@ def test_no_accepted_ticket_is_lost_or_repeated_under_faults(
             "stopped on an unrecoverable error"
         ),
         "poison": {"status": tickets[poison_id].status, "reason": tickets[poison_id].failure_reason},
-        "seconds": round(time.monotonic() - started, 1),
+        "seconds": round(seconds, 1),
     }
+
+
+def test_no_accepted_ticket_is_lost_or_repeated_under_faults(
+    stack: Stack, helpdesk: RecordingHelpdesk, chaos_redis: RestartableRedis
+) -> None:
+    started = time.monotonic()
+    stack.kill("worker", signal.SIGTERM)
+    worker = _start_worker(stack)
+    broker = redis.Redis.from_url(chaos_redis.url, socket_timeout=1)
+    load = Load(stack)
+    load.start()
+    worker, held = kill_workers(stack, broker, worker)
+    restart_redis(chaos_redis, load)
+    restart_gateway(stack)
+    time.sleep(3)
+    load.stopping.set()
+    load.join(timeout=150)
+    ids = list(load.accepted.values())
+    poison_id = load.accepted[POISON_INDEX]
+    outcome = wait_until_settled(stack, helpdesk, ids, timeout=240)
+    tickets = outcome["tickets"]
+    notes = {i: len(helpdesk.posted.get(f"zammad:{tickets[i].external_id}", [])) for i in ids if i in tickets}
+    report = _fault_report(stack, load, outcome, notes, held=held, seconds=time.monotonic() - started)
     out = REPO_ROOT / "var" / "chaos"
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))

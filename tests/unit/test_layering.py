@@ -47,3 +47,32 @@ def test_services_do_not_import_each_other(service: str) -> None:
 @pytest.mark.parametrize("package", ["services/gateway", "services/inference", "shared"])
 def test_serving_code_never_imports_training_stacks(package: str) -> None:
     assert offenders(ROOT / package, HOT_PATH_FORBIDDEN) == []
+
+
+MAX_FUNCTION_LINES = 50
+MAX_FILE_LINES = 400
+DATA_FILES = {  # tables of demo text, not logic
+    "services/trainer/demo_data.py",
+    "services/trainer/demo_data_zh.py",
+}
+
+
+def python_files() -> list[Path]:
+    skipped = {".venv", "var", "migrations", "node_modules"}
+    return [p for p in ROOT.rglob("*.py") if not skipped & set(p.relative_to(ROOT).parts)]
+
+
+def test_no_function_over_fifty_lines_and_no_file_over_four_hundred() -> None:
+    """The house's size limits (a function from `def` to its last line): split a longer one, do not excuse it."""
+    long_functions, long_files = [], []
+    for path in python_files():
+        source = path.read_text()
+        name = str(path.relative_to(ROOT))
+        if source.count("\n") > MAX_FILE_LINES and name not in DATA_FILES:
+            long_files.append(f"{name}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source, filename=name)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+                if lines > MAX_FUNCTION_LINES:
+                    long_functions.append(f"{name}:{node.lineno} {node.name} ({lines} lines)")
+    assert long_functions == [] and long_files == [], (long_functions, long_files)

@@ -105,6 +105,34 @@ def _fingerprint(examples: list[ReplyExample]) -> str:
     return digest.hexdigest()
 
 
+def _base_record(pinned: Any, directory: Path) -> dict[str, Any]:
+    return {
+        "name": pinned.name,
+        "packages": list(pinned.packages),
+        "gguf_sha256": pinned.sha256,
+        "licence": pinned.licence,
+        "dir": str(directory),
+    }
+
+
+def _fine_tune(
+    model: Any,
+    tokenizer: Any,
+    examples: list[ReplyExample],
+    config: GeneratorTrainConfig,
+    encoder: SentenceEncoder | None,
+) -> tuple[Any, dict[str, Any]]:
+    """Fine-tune `model` in place (after trimming its vocabulary where the config asks); the tokenizer to
+    export and the training record for the manifest."""
+    if encoder is not None:
+        examples = add_context(encoder, examples)
+    tokenizer, training = _trimmed(model, tokenizer, examples, config)
+    training.update(fine_tune_generator(model, tokenizer, examples, config))
+    training = {**training, "loss_history": training["loss_history"][-50:], "examples": len(examples)}
+    training["data_sha256"] = _fingerprint(examples)
+    return tokenizer, training
+
+
 def build_generator(
     *,
     registry: Registry,
@@ -132,12 +160,7 @@ def build_generator(
     model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32)
     training: dict[str, Any] = {}
     if examples:
-        if encoder is not None:
-            examples = add_context(encoder, examples)
-        tokenizer, training = _trimmed(model, tokenizer, examples, config)
-        training.update(fine_tune_generator(model, tokenizer, examples, config))
-        training = {**training, "loss_history": training["loss_history"][-50:], "examples": len(examples)}
-        training["data_sha256"] = _fingerprint(examples)
+        tokenizer, training = _fine_tune(model, tokenizer, examples, config, encoder)
     model.eval()
     with registry.staging() as staging:
         languages = written_languages(examples) if examples else list(pinned.languages)
@@ -145,17 +168,10 @@ def build_generator(
             model, tokenizer, staging, attention=attention, fine_tuned=bool(examples), languages=languages
         )
         check_generator_parity(model, tokenizer, staging)
-        suffix = "ft" if examples else "base"
-        version = f"{new_version_id()}-{suffix}"
+        version = f"{new_version_id()}-{'ft' if examples else 'base'}"
         manifest = {
             "task": "text-generation",
-            "base_model": {
-                "name": pinned.name,
-                "packages": list(pinned.packages),
-                "gguf_sha256": pinned.sha256,
-                "licence": pinned.licence,
-                "dir": str(directory),
-            },
+            "base_model": _base_record(pinned, directory),
             "training_config": config.to_json() if examples else None,
             "training": training,
             "attention": attention,

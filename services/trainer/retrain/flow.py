@@ -129,6 +129,24 @@ def _train_candidate(
     return run_training(config, registry=context.registry, manifest_extra=extra).version
 
 
+def _gate(
+    context: RetrainContext, data: Any, *, candidate: str, active: str, recipe: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    """Candidate and active model on the golden and recent sets, and the gate's verdict on them."""
+    sets = {name: rows for name, rows in (("golden", data.golden), ("recent", data.recent)) if rows}
+    evaluations = {
+        "candidate": _evaluate(context.registry, candidate, sets),
+        "active": _evaluate(context.registry, active, sets),
+    }
+    verdict = judge(
+        evaluations["candidate"],
+        evaluations["active"],
+        primary_head=next(iter(recipe["head_columns"])),
+        config=gate_config(context.settings),
+    )
+    return evaluations, verdict
+
+
 def retrain(*, run_id: str, options: dict[str, Any], context: RetrainContext) -> dict[str, Any]:
     """The run's outcome as the columns to store: status, versions, reasons, dataset, report."""
     registry = context.registry
@@ -150,18 +168,7 @@ def retrain(*, run_id: str, options: dict[str, Any], context: RetrainContext) ->
         return {**outcome, "status": RunStatus.SKIPPED, "reasons": [reason]}
     data = _dataset(run_id, manifest, resolved, context)
     candidate = _train_candidate(run_id, active, manifest, data, context)
-    sets = {name: rows for name, rows in (("golden", data.golden), ("recent", data.recent)) if rows}
-    evaluations = {
-        "candidate": _evaluate(registry, candidate, sets),
-        "active": _evaluate(registry, active, sets),
-    }
-    primary = next(iter(recipe["head_columns"]))
-    verdict = judge(
-        evaluations["candidate"],
-        evaluations["active"],
-        primary_head=primary,
-        config=gate_config(context.settings),
-    )
+    evaluations, verdict = _gate(context, data, candidate=candidate, active=active, recipe=recipe)
     status = _promote(context, candidate, verdict, options.get("promote", "activate"))
     generator = _generator_step(run_id, options, context)
     log.info(

@@ -211,6 +211,33 @@ def _promote_generator(
     return "promoted"
 
 
+def _compare(
+    registry: Registry, settings: Settings, data: Any, encoder: Any, *, candidate: str, active: str
+) -> dict[str, Any]:
+    """The candidate and the active generator drafting the hold-out as drafting serves them."""
+    from services.trainer.generation.evaluate import evaluate_generators
+    from shared.runtime.generator import GenerationConfig, OnnxGenerator
+
+    config = GenerationConfig(
+        max_new_tokens=settings.draft_max_new_tokens,
+        repetition_penalty=settings.draft_repetition_penalty,
+        no_repeat_ngram=settings.draft_no_repeat_ngram,
+        stop_strings=("<|im_end|>", "<|im_start|>"),
+    )
+    generators = {
+        name: OnnxGenerator(registry.bundle_dir(v), version=v)
+        for name, v in (("candidate", candidate), ("active", active))
+    }
+    return evaluate_generators(
+        train=data.train,
+        test=data.holdout,
+        encoder=encoder,
+        generators=generators,
+        config=config,
+        keep_passages=True,
+    )
+
+
 def retrain_generator(
     *,
     run_id: str,
@@ -221,9 +248,6 @@ def retrain_generator(
 ) -> dict[str, Any]:
     """Train, evaluate and gate a generator candidate; the step's report (status promoted, shadow, passed,
     rejected or skipped, with reasons). `promote` as the run asked: activate, shadow or none."""
-    from services.trainer.generation.evaluate import evaluate_generators
-    from shared.runtime.generator import GenerationConfig, OnnxGenerator
-
     registry = Registry(settings.generator_registry_dir)
     active = registry.active_version()
     if active is None:
@@ -238,38 +262,16 @@ def retrain_generator(
         retention_days=settings.history_retention_days,
     )
     if data is None:
-        return {
-            "status": "skipped",
-            "active_version": active,
-            "reasons": [f"fewer than {MIN_REPLIES} replies"],
-        }
+        reasons = [f"fewer than {MIN_REPLIES} replies"]
+        return {"status": "skipped", "active_version": active, "reasons": reasons}
     candidate = _candidate(registry, active, data, settings, run_id)
-    generators = {v: OnnxGenerator(registry.bundle_dir(v), version=v) for v in (candidate, active)}
-    config = GenerationConfig(
-        max_new_tokens=settings.draft_max_new_tokens,
-        repetition_penalty=settings.draft_repetition_penalty,
-        no_repeat_ngram=settings.draft_no_repeat_ngram,
-        stop_strings=("<|im_end|>", "<|im_start|>"),
-    )
-    report = evaluate_generators(
-        train=data.train,
-        test=data.holdout,
-        encoder=encoder,
-        generators={"candidate": generators[candidate], "active": generators[active]},
-        config=config,
-        keep_passages=True,
-    )
+    report = _compare(registry, settings, data, encoder, candidate=candidate, active=active)
     rows = {row["system"]: row for row in report["systems"]}
     reasons = judge_generator(rows["candidate"], rows["active"], rows["nearest-neighbour retrieval"])
     adoption = _active_adoption(session_factory, active)
     status = "rejected" if reasons else _promote_generator(registry, candidate, promote, redis_client)
-    log.info(
-        "training run %s: generator %s %s (%s)",
-        run_id,
-        candidate,
-        status,
-        "; ".join(reasons) or "gate passed",
-    )
+    gate = "; ".join(reasons) or "gate passed"
+    log.info("training run %s: generator %s %s (%s)", run_id, candidate, status, gate)
     return {
         "status": status,
         "active_version": active,
