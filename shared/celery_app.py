@@ -146,7 +146,19 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         options = sentinel_transport_options(settings.redis_sentinel_master, settings.redis_sentinel_password)
         app.conf.broker_transport_options.update(options)
         app.conf.result_backend_transport_options = options
+    app.conf.helploop_settings = settings  # what tasks and bootsteps read (settings_of): one Settings
     return app
+
+
+def settings_of(app: Celery | None = None) -> Settings:
+    """The Settings the entry point built this Celery app with (`app`, else the current one): workers'
+    tasks and bootsteps read them here rather than the environment, also in prefork children."""
+    from celery import current_app
+
+    settings = (app or current_app).conf.get("helploop_settings")
+    if settings is None:
+        raise RuntimeError("this Celery app was not made by shared.celery_app.create_celery(settings)")
+    return settings
 
 
 def run_worker_main(app: Celery, argv: list[str], *, restart_on_failure: bool) -> None:

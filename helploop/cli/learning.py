@@ -34,7 +34,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
 def _retrain_context() -> Any:
     from services.trainer.tasks import training_context
 
-    return training_context()
+    return training_context(get_settings())
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:

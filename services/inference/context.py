@@ -20,7 +20,7 @@ from services.inference.shadow import ShadowContext
 from services.inference.shadow_drafting import ShadowDraftContext
 from services.inference.triage import TriageContext
 from services.inference.writeback.delivery import WritebackContext
-from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE
+from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE, settings_of
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
 from shared.kb.search import KnowledgeBase
@@ -31,7 +31,7 @@ from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
-from shared.settings import Environment, Settings, get_settings
+from shared.settings import Environment, Settings
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +192,11 @@ def build_context(settings: Settings) -> WorkerContext:
 
 
 def worker_context() -> WorkerContext:
-    """The context of this process; a context inherited through fork is never reused."""
+    """The context of this process, from the Settings the worker started with; a context inherited
+    through fork is never reused."""
     global _context
     if _context is None or _context.pid != os.getpid():
-        _context = build_context(get_settings())
+        _context = build_context(settings_of())  # the worker's entry point's
     return _context
 
 

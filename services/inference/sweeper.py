@@ -17,13 +17,12 @@ from celery import bootsteps
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.celery_app import TASK_CLASSIFY, TASK_WRITEBACK
+from shared.celery_app import TASK_CLASSIFY, TASK_WRITEBACK, settings_of
 from shared.celery_app import enqueue as enqueue_task
 from shared.db import Ticket, TicketStatus, build_engine, build_session_factory, session_scope
 from shared.db.models import utcnow
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.routing.models import RoutingDecision
-from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 WAITING = (TicketStatus.RECEIVED, TicketStatus.QUEUED)
@@ -121,7 +120,7 @@ class StaleTicketSweeper(bootsteps.StartStopStep):
 
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
-        self.settings = get_settings()
+        self.settings = settings_of(worker.app)
         self.factory: sessionmaker[Session] | None = None
         self.entry: Any = None
 

@@ -16,7 +16,7 @@ import redis
 from celery import Task, shared_task
 
 from services.trainer.retrain.flow import RetrainContext, run_retrain
-from shared.celery_app import TASK_RETRAIN
+from shared.celery_app import TASK_RETRAIN, settings_of
 from shared.db import build_engine, build_session_factory, session_scope
 from shared.db.models import utcnow
 from shared.learning.models import RunStatus, TrainingRun
@@ -24,7 +24,7 @@ from shared.learning.runs import RunInProgress, create_run, finish_run
 from shared.metrics import TRAINING_DURATION, TRAINING_RUNS
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
-from shared.settings import get_settings
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "helploop:training:lock"
@@ -39,10 +39,12 @@ class _ProcessContext:
 _context: _ProcessContext | None = None
 
 
-def training_context() -> RetrainContext:
+def training_context(settings: Settings | None = None) -> RetrainContext:
+    """This process's retraining context, from `settings` (a command run in-process) or the Settings the
+    training worker's Celery app was built with."""
     global _context
     if _context is None or _context.pid != os.getpid():
-        settings = get_settings()
+        settings = settings or settings_of()
         client = redis_from_settings(settings, socket_connect_timeout=5, socket_timeout=30)
         factory = build_session_factory(build_engine(settings.database_url))
         context = RetrainContext(factory, Registry(settings.model_registry_dir), client, settings)
