@@ -60,6 +60,7 @@ def add_dataclass_flags(
     return added
 
 
-def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
-    """The fields whose flags were given on the command line."""
+def given(args: argparse.Namespace, cls: type, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of `cls` (less `skip`) whose flags were given on the command line."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -121,7 +120,7 @@ def cmd_train_generator(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     registry = Registry(settings.generator_registry_dir)
-    options = given(args, [f.name for f in dataclasses.fields(GeneratorTrainConfig)])
+    options = given(args, GeneratorTrainConfig)
     if options.get("vocabulary_keep_top") == 0:  # 0: the whole vocabulary
         options["vocabulary_keep_top"] = None
     config = GeneratorTrainConfig(**options)

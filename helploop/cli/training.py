@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ def _head_columns(args: argparse.Namespace) -> dict[str, str] | None:
 def build_config(args: argparse.Namespace) -> Any:
     from services.trainer.config import TrainConfig
 
-    overrides: dict[str, Any] = given(args, config_fields(TrainConfig))
+    overrides: dict[str, Any] = given(args, TrainConfig, skip=FLAGS_BY_HAND)
     overrides["train_file"] = Path(args.train)
     if (heads := _head_columns(args)) is not None:
         overrides["head_columns"] = heads
@@ -212,11 +211,6 @@ def _register_train(commands: argparse._SubParsersAction) -> None:  # type: igno
         p.add_argument_group("training options"), TrainConfig, skip=FLAGS_BY_HAND, renamed=RENAMED
     )
     p.set_defaults(handler=cmd_train)
-
-
-def config_fields(cls: type) -> list[str]:
-    """The fields of `cls` that have generated flags."""
-    return [f.name for f in dataclasses.fields(cls) if f.name not in FLAGS_BY_HAND]
 
 
 def _register_datasets(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

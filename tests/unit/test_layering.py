@@ -63,7 +63,7 @@ def python_files() -> list[Path]:
 
 
 def test_no_function_over_fifty_lines_and_no_file_over_four_hundred() -> None:
-    """The house's size limits (a function from `def` to its last line): split a longer one, do not excuse it."""
+    """The house's size limits (a function from `def` to its last line): split longer ones."""
     long_functions, long_files = [], []
     for path in python_files():
         source = path.read_text()

@@ -127,6 +127,6 @@ def test_train_generator_flags_come_from_its_config_and_make_runs_recipe_parses(
     names = [f.name for f in dataclasses.fields(GeneratorTrainConfig)]
     assert all(name in flags and flags[name].help for name in names)
     args = build_parser().parse_args(["train-generator", *DEMO_GENERATOR])
-    config = GeneratorTrainConfig(**given(args, names))
+    config = GeneratorTrainConfig(**given(args, GeneratorTrainConfig))
     assert (config.max_steps, config.train_layers, config.learning_rate) == (60, 8, 1e-4)
     assert (config.batch_size, config.vocabulary_keep_top) == (4, 12_000)  # unset: the defaults
