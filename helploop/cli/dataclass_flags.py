@@ -33,10 +33,9 @@ def add_dataclass_flags(
     *,
     skip: tuple[str, ...] = (),
     renamed: dict[str, str] | None = None,
-) -> list[str]:
-    """Add one flag per scalar field of `cls` (booleans as --x/--no-x); returns the fields added."""
+) -> None:
+    """Add one flag per scalar field of `cls` (booleans as --x/--no-x)."""
     hints = typing.get_type_hints(cls)
-    added = []
     for field in dataclasses.fields(cls):
         kind = _scalar(hints[field.name])
         if field.name in skip or kind is None:
@@ -53,11 +52,7 @@ def add_dataclass_flags(
             options["type"] = kind
             if "choices" in meta:
                 options["choices"] = list(meta["choices"])
-            if "metavar" in meta:
-                options["metavar"] = meta["metavar"]
         parser.add_argument(flag_name(field.name, renamed), **options)
-        added.append(field.name)
-    return added
 
 
 def given(args: argparse.Namespace, cls: type, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
