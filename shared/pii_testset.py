@@ -208,7 +208,7 @@ LOOK_ALIKES: dict[str, Callable[[random.Random], str]] = {
 PRODUCT_IDS: dict[str, Callable[[random.Random], str]] = {
     "model-version": lambda rng: f"{_stamp(rng):%Y%m%d-%H%M%S}-{_hex(rng, 6)}",  # registry.new_version_id
     "run-stamp": lambda rng: f"bench-{_stamp(rng):%Y%m%d-%H%M%S}",  # helploop bench reports
-    "ticket-id": lambda rng: _uuid(rng).hex,  # shared.db.models.new_id
+    "ticket-id": lambda rng: _uuid(rng).hex,  # shared.db.base.new_id
     "job-id": lambda rng: f"job {_uuid(rng).hex}",
     "uuid": lambda rng: str(_uuid(rng)),  # Celery task ids, GitHub delivery ids
     "iso-timestamp": _iso_timestamp,

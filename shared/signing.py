@@ -1,4 +1,5 @@
-"""The generic webhook signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`."""
+"""The generic webhook signature: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`; and what
+every webhook check shares: the freshness window and a constant-time match against any current secret."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ SIGNATURE_HEADER = "X-Helploop-Signature"
 
 class SignatureError(Exception):
     """The request is not signed by a holder of a current secret; the message says why."""
+
+
+def check_fresh(sent_at: float, tolerance_s: float, now: float | None = None) -> None:
+    """Raise SignatureError when `sent_at` (unix seconds) is more than `tolerance_s` from now."""
+    current = time.time() if now is None else now
+    if abs(current - sent_at) > tolerance_s:
+        raise SignatureError("timestamp outside the tolerance window (stale or replayed request)")
+
+
+def any_matches(expected: Sequence[bytes], given: Sequence[bytes]) -> bool:
+    """Whether any given signature equals any expected one, comparing every pair so that timing does not
+    reveal which secret matched."""
+    matched = False
+    for want in expected:
+        for candidate in given:
+            matched |= hmac.compare_digest(want, candidate)
+    return matched
 
 
 def compute_signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -54,15 +72,7 @@ def verify(
     if not header:
         raise SignatureError("missing signature header")
     timestamp, candidates = parse_header(header)
-    current = time.time() if now is None else now
-    if abs(current - timestamp) > tolerance_s:
-        raise SignatureError("signature timestamp outside the tolerance window")
-    given = [candidate.encode("utf-8", "replace") for candidate in candidates]
-    matched = False
-    for secret in secrets:
-        expected = compute_signature(secret, timestamp, body).encode("ascii")
-        for candidate in given:
-            # compare every pair so timing does not reveal which secret matched
-            matched |= hmac.compare_digest(expected, candidate)
-    if not matched:
+    check_fresh(timestamp, tolerance_s, now)
+    expected = [compute_signature(secret, timestamp, body).encode("ascii") for secret in secrets]
+    if not any_matches(expected, [candidate.encode("utf-8", "replace") for candidate in candidates]):
         raise SignatureError("signature does not match")

@@ -11,9 +11,10 @@ from typing import Any
 
 from helploop.bench.harness import clone_version
 from helploop.bench.reclassify import store_backlog as store_tickets
-from shared.db import Ticket, session_scope
+from shared.db import session_scope
 from shared.integrations.models import Resolution
 from shared.registry import Registry
+from shared.tickets.models import Ticket
 
 __all__ = ["clone_version", "store_tickets"]
 

@@ -9,10 +9,11 @@ import pytest
 from sacrebleu.metrics import CHRF
 
 from services.gateway.app import create_app
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.adoption import DISCARDED, EDITED, SENT_AS_IS, chrf, compare, edit_distance
 from shared.drafting.models import Draft, DraftAdoption
 from shared.metrics import DRAFT_ADOPTIONS
+from shared.tickets.models import TriageResult
 from tests.conftest import API_KEY, settings_overrides
 from tests.test_storage import stored_ticket
 

@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 from helploop.cli.client import ticket_payload
 from services.gateway.app import create_app
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
-from shared.db import Ticket, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.signing import SIGNATURE_HEADER, sign
+from shared.tickets.models import Ticket
 from tests.conftest import API_KEY, OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, settings_overrides
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -23,9 +23,10 @@ from sqlalchemy import event, select
 from helploop.cli.client import ticket_payload
 from services.gateway.app import create_app
 from shared.access.models import AuditEntry
-from shared.db import Ticket, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.integrations.config import IntegrationError
 from shared.signing import SIGNATURE_HEADER, sign
+from shared.tickets.models import Ticket
 from tests.conftest import ADMIN_API_KEY, API_KEY, WEBHOOK_SECRET, settings_overrides
 from tests.helpdesk_requests import API_TOKEN, CREATED, SECRETS, fixture, integrations_yaml, signed
 

@@ -31,16 +31,17 @@ from services.trainer.generation.train import (
     fine_tune_generator,
     reply_loss,
 )
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.guardrails import Flag, check_draft
 from shared.drafting.models import Draft
 from shared.drafting.prompt import Passage, build_messages, build_prompt, render_chatml
+from shared.kb.schemas import KbArticleIn
 from shared.kb.search import KnowledgeBase
 from shared.kb.store import upsert_article
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
-from shared.schemas import KbArticleIn
+from shared.tickets.models import TriageResult
 from tests.conftest import REPO_ROOT
 from tests.test_storage import stored_ticket
 

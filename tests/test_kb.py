@@ -11,11 +11,11 @@ from helploop.cli.kb import DEMO_KB_DIR
 from services.gateway.app import create_app
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.kb.importers import read_articles
+from shared.kb.schemas import KbArticleIn
 from shared.kb.search import KnowledgeBase
 from shared.kb.store import current_revision, delete_article, pending_chunks, upsert_article
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
-from shared.schemas import KbArticleIn
 from tests.conftest import ADMIN_API_KEY, API_KEY, settings_overrides
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -13,22 +13,16 @@ import pytest
 
 from services.gateway.tickets.service import ingest_ticket
 from services.inference.model_holder import ActiveModel, ModelUnavailable
-from services.inference.triage import Outcome, TriageContext, classify_ticket, mark_failed
+from services.inference.triage import Outcome, TriageContext, classify_ticket, give_up
 from services.trainer.base_model import MINILM_ENCODER, BaseModelError, PinnedWeights, locate
 from services.trainer.export import ExportParityError, check_parity
 from services.trainer.pipeline import load_splits
-from shared.db import (
-    Ticket,
-    TriageResult,
-    build_engine,
-    build_session_factory,
-    session_scope,
-    upgrade_database,
-)
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.registry import Registry, RegistryError
 from shared.runtime.classifier import OUT_OF_SCOPE, OnnxClassifier
 from shared.runtime.ood import MAHALANOBIS, fit_class_gaussians
 from shared.runtime.scoring import expected_calibration_error, softmax
+from shared.tickets.models import Ticket, TriageResult
 from tests.conftest import HEADS
 from tests.test_storage import ticket_in
 
@@ -212,7 +206,7 @@ def test_missing_ticket_and_failure_marking(triage_context: TriageContext) -> No
     accepted = ingest_ticket(
         session_factory=factory, publish=lambda *_: None, source="generic", event_id="m2", ticket=ticket_in()
     )
-    mark_failed(ticket_id=accepted.ticket_id, session_factory=factory, reason="RuntimeError: boom")
+    give_up(ticket_id=accepted.ticket_id, session_factory=factory, reason="RuntimeError: boom")
     with session_scope(factory) as session:
         ticket = session.get(Ticket, accepted.ticket_id)
         assert (ticket.status, ticket.failure_reason) == ("failed", "RuntimeError: boom")

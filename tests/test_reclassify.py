@@ -14,11 +14,12 @@ from services.inference.model_holder import ActiveModel, ClassifierVersions
 from services.inference.reclassify import BatchContext, reclassify_chunk
 from services.inference.shadow import ShadowContext, ShadowOutcome, shadow_classify
 from services.inference.triage import TriageContext, classify_ticket
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.learning import jobs
 from shared.learning.models import JobChunk
 from shared.learning.reports import live_accuracy, shadow_report
 from shared.registry import Registry
+from shared.tickets.models import TriageResult
 from tests.learning_data import clone_version, copy_active, store_tickets
 from tests.test_storage import ticket_in
 

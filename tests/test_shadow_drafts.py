@@ -16,13 +16,13 @@ from shared.db import build_engine, build_session_factory, session_scope, upgrad
 from shared.drafting.adoption import SENT_AS_IS
 from shared.drafting.models import Draft, DraftAdoption, ShadowDraft
 from shared.drafting.shadow_service import shadow_drafts_report
+from shared.kb.schemas import KbArticleIn
 from shared.kb.search import KnowledgeBase
 from shared.kb.store import upsert_article
 from shared.metrics import SHADOW_DRAFTS
 from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
-from shared.schemas import KbArticleIn
 from tests.test_storage import classified_ticket
 
 ACTIVE, SHADOW = "g-active", "g-shadow"

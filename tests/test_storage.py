@@ -13,22 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.tickets.service import get_ticket_view, ingest_ticket, mark_tickets_queued
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
-from shared.db import (
-    Base,
-    Ticket,
-    TicketStatus,
-    TriageResult,
-    build_engine,
-    build_session_factory,
-    session_scope,
-    upgrade_database,
-)
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db.base import utcnow
 from shared.db.engine import current_revision
-from shared.db.models import utcnow
+from shared.db.tables import metadata
 from shared.outbox.models import Lease, OutboxMessage
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.service import add_message, count_pending, hold_lease, purge_sent, relay_pending
-from shared.schemas import TicketIn
+from shared.tickets.models import Ticket, TicketStatus, TriageResult
+from shared.tickets.schemas import TicketIn
 
 
 def ticket_in(body: str = "where is my parcel?", external_id: str = "Z-1") -> TicketIn:
@@ -91,7 +84,7 @@ def engine(database_url: str) -> Engine:
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
     assert current_revision(engine) == "0010"
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 

@@ -18,18 +18,12 @@ from services.inference.tasks import classify
 from services.inference.triage import Outcome, TriageContext, classify_ticket
 from services.inference.worker import create_worker_app
 from shared.celery_app import QUEUE_SHADOW_DRAFTS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_SHADOW_DRAFT
-from shared.db import (
-    Ticket,
-    TicketStatus,
-    build_engine,
-    build_session_factory,
-    session_scope,
-    upgrade_database,
-)
-from shared.db.models import TriageResult, utcnow
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db.base import utcnow
 from shared.registry import Registry
 from shared.routing.models import RoutingDecision
 from shared.settings import load_settings
+from shared.tickets.models import Ticket, TicketStatus, TriageResult
 from tests.conftest import settings_overrides
 from tests.test_storage import ticket_in
 

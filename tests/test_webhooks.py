@@ -17,9 +17,10 @@ from flask.testing import FlaskClient
 
 from helploop.cli.client import ticket_payload
 from services.gateway.app import create_app
-from shared.db import Ticket, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.integrations.models import Resolution
 from shared.signing import SIGNATURE_HEADER, sign
+from shared.tickets.models import Ticket
 from tests.conftest import API_KEY, WEBHOOK_SECRET, settings_overrides
 from tests.helpdesk_requests import API_TOKEN, CREATED, fixture, integrations_yaml, signed
 

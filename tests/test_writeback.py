@@ -25,12 +25,13 @@ from services.inference.writeback.delivery import (
     retry_after_seconds,
 )
 from shared.celery_app import TASK_WRITEBACK
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.drafting.models import Draft
 from shared.integrations.config import load_integrations
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.routing.policy import PolicyHolder
 from shared.signing import SIGNATURE_HEADER, verify
+from shared.tickets.models import TriageResult
 from tests.helpdesk_fake import RecordingHelpdesk
 from tests.helpdesk_requests import API_TOKEN, integrations_yaml
 from tests.test_storage import ticket_in
@@ -262,7 +263,7 @@ def test_a_lost_write_back_message_is_re_enqueued_by_the_sweeper(contexts, facto
     from datetime import timedelta
 
     from services.inference.sweeper import requeue_stale_deliveries
-    from shared.db.models import utcnow
+    from shared.db.base import utcnow
 
     routing, _ = contexts
     (delivery_id,) = route_ticket(ticket_id=triaged_ticket(factory, "zendesk", "5"), context=routing)
@@ -337,9 +338,9 @@ def _follow_up_history(factory) -> list:  # type: ignore[no-untyped-def]
     e-mail on another helpdesk, and c1's later ticket — none of which may reach the prompt."""
     from datetime import timedelta
 
-    from shared.db import Ticket
-    from shared.db.models import utcnow
+    from shared.db.base import utcnow
     from shared.drafting.history import prompt_history
+    from shared.tickets.models import Ticket
 
     old = _resolved(factory, "910", "Parcel NW-10000 is late.", "Traced NW-10000.")
     with session_scope(factory) as session:  # outside the retention window

@@ -28,11 +28,12 @@ from services.gateway.webhooks import payloads
 from services.inference.writeback.delivery import WritebackContext
 from services.inference.writeback.final_labels import LabelsOutcome, fetch_final_labels
 from shared.celery_app import QUEUE_CALLBACKS, TASK_RESOLUTION_LABELS
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.integrations.config import load_integrations
 from shared.integrations.models import Resolution
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import relay_pending
+from shared.tickets.models import TriageResult
 from tests.conftest import settings_overrides
 from tests.helpdesk_fake import RecordingHelpdesk
 from tests.helpdesk_requests import API_TOKEN, fixture, integrations_yaml, signed

@@ -18,8 +18,8 @@ from helploop.bench.harness import BIN, WEBHOOK_SECRET, BenchEnv, rss_mb, wait_u
 from helploop.bench.loadgen import Sent, WebhookSender, send_open_loop
 from helploop.bench.profile import start_profile, summarize
 from helploop.cli.run import wait_ready
-from shared.db import Ticket, TicketStatus
 from shared.redis_server import free_port
+from shared.tickets.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 RATES = (10, 25, 50, 75, 100, 150, 200, 300)
@@ -180,7 +180,7 @@ def in_process_ms(env: BenchEnv, texts: list[str], *, count: int = 300) -> dict[
     from services.gateway.tickets.service import ingest_ticket
     from services.inference.model_holder import ActiveModel
     from services.inference.triage import TriageContext, classify_ticket
-    from shared.schemas import WebhookEnvelope
+    from shared.tickets.schemas import WebhookEnvelope
 
     factory = env.session_factory
     model = ActiveModel(env.registry, intra_op_threads=env.threads)

@@ -13,11 +13,12 @@ from sqlalchemy import insert
 
 from helploop.bench.harness import BenchEnv, clone_version, rss_mb, wait_until
 from shared.celery_app import create_celery
-from shared.db import Ticket, session_scope
-from shared.db.models import new_id
+from shared.db import session_scope
+from shared.db.base import new_id
 from shared.learning import jobs
 from shared.learning.dispatch import dispatch_chunks
 from shared.settings import load_settings
+from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 

@@ -145,7 +145,7 @@ def _store_resolved(factory: Any, r: Any, *, external_id: str, index: int, start
 
     from services.gateway.feedback.service import record_resolution
     from services.gateway.tickets.service import ingest_ticket
-    from shared.schemas import TicketIn
+    from shared.tickets.schemas import TicketIn
 
     subject, _, body = r.ticket.partition("\n\n")
     ticket = TicketIn.model_validate(

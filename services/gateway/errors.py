@@ -10,12 +10,26 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")  # a caller's own id is kept when it looks like one
+
+
+class ErrorField(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error's JSON body (the OpenAPI document's error schema)."""
+
+    error: str
+    message: str
+    fields: list[ErrorField] = Field(default_factory=list)
+    request_id: str | None = None  # also the `X-Request-Id` header; the log names it beside the details
 
 
 def assign_request_id() -> str:

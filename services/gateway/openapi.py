@@ -11,20 +11,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from pydantic import BaseModel
 
-from services.gateway.models.views import ActivateRequest
+from services.gateway.errors import ErrorBody
 from shared.access.schemas import AuditLog
-from shared.learning.schemas import ReclassifyIn, TrainingRunIn
-from shared.schemas import (
-    ApiTicketEnvelope,
-    ErrorBody,
-    KbArticleIn,
-    KbArticleView,
-    KbSearchResult,
-    ResolutionIn,
-    TicketAccepted,
-    TicketView,
-    WebhookEnvelope,
-)
+from shared.integrations.schemas import ResolutionIn
+from shared.kb.schemas import KbArticleIn, KbArticleView, KbSearchResult
+from shared.learning.schemas import ActivateRequest, ReclassifyIn, TrainingRunIn
+from shared.tickets.schemas import ApiTicketEnvelope, TicketAccepted, TicketView, WebhookEnvelope
 
 bp = Blueprint("openapi", __name__)
 UNDOCUMENTED = {"static"}  # Flask's static files: none are served
@@ -47,7 +39,7 @@ OPERATIONS: dict[str, Operation] = {
     "health.healthz": Operation("Liveness: the process answers", auth="none", errors=()),
     "health.readyz": Operation("Readiness: database, Redis and an active model", auth="none", errors=(503,)),
     "openapi.openapi_document": Operation("This document", auth="none", errors=()),
-    "tickets.generic_webhook": Operation(
+    "webhooks.generic_webhook": Operation(
         "Ingest a ticket from any system (HMAC-signed)",
         "signature",
         WebhookEnvelope,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import Ticket, session_scope
+from shared.db import session_scope
 from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, check_draft
 from shared.drafting.history import prompt_history
 from shared.drafting.models import Draft
@@ -32,6 +32,7 @@ from shared.drafting.templates import fallback_reply
 from shared.kb.search import relevant_passages
 from shared.metrics import DRAFT_RESAMPLES, DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
 from shared.runtime.generator import Generation, GenerationConfig
+from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 UNUSABLE = {
@@ -79,9 +80,9 @@ def load_facts(session: Session, ticket_id: str, *, retention_days: float) -> Ti
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return DraftOutcome.MISSING
-    if not ticket.results:
+    result = ticket.latest_result
+    if result is None:
         return DraftOutcome.NOT_CLASSIFIED
-    result = ticket.results[-1]
     intent = None if result.out_of_scope else result.label
     history = prompt_history(session, ticket, retention_days=retention_days)
     language = result.language or ticket.language

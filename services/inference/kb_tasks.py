@@ -13,7 +13,7 @@ from services.inference.context import worker_context
 from services.inference.model_holder import ModelUnavailable
 from services.inference.tasks import timed
 from shared.celery_app import TASK_KB_INDEX, TASK_KB_SEARCH
-from shared.schemas import KbSearchResult
+from shared.kb.schemas import KbSearchResult
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.model_holder import ClassifierVersions
 from services.inference.triage import build_result_row
-from shared.db import Ticket, TriageResult, session_scope
+from shared.db import session_scope
 from shared.learning.jobs import claim_chunk, complete_chunk
 from shared.metrics import RECLASSIFIED
 from shared.runtime.language import detect_language
+from shared.tickets.models import Ticket, TriageResult
 
 log = logging.getLogger(__name__)
 

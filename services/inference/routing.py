@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.writeback.render import plan_deliveries
-from shared.db import Ticket, TriageResult, session_scope
+from shared.db import session_scope
 from shared.drafting.brief import agent_brief, previous_tickets
 from shared.drafting.models import Draft, latest_draft
 from shared.integrations.config import Integration, Provider
@@ -22,6 +22,7 @@ from shared.integrations.models import Delivery, DeliveryStatus
 from shared.metrics import TICKETS_ROUTED
 from shared.routing.models import RoutingDecision
 from shared.routing.policy import PolicyHolder, Route, RouteFacts, decide
+from shared.tickets.models import Ticket, TriageResult
 
 log = logging.getLogger(__name__)
 GENERIC_SOURCES = ("generic", "api")
@@ -69,8 +70,9 @@ def _brief(
     return agent_brief(ticket=ticket, result=result, history=history, citations=citations)
 
 
-def _decide_and_plan(session: Session, context: RoutingContext, ticket: Ticket) -> RoutingDecision:
-    result = ticket.results[-1]
+def _decide_and_plan(
+    session: Session, context: RoutingContext, ticket: Ticket, result: TriageResult
+) -> RoutingDecision:
     draft = latest_draft(session, ticket.id)
     key = f"{result.id}:{draft.id if draft else 0}"
     existing = session.scalars(select(RoutingDecision).where(RoutingDecision.key == key)).first()
@@ -108,9 +110,10 @@ def route_ticket(*, ticket_id: str, context: RoutingContext) -> list[int]:
         try:
             with session_scope(context.session_factory) as session:
                 ticket = session.get(Ticket, ticket_id)
-                if ticket is None or not ticket.results:
+                result = ticket.latest_result if ticket is not None else None
+                if ticket is None or result is None:
                     return []
-                decision = _decide_and_plan(session, context, ticket)
+                decision = _decide_and_plan(session, context, ticket, result)
                 pending = select(Delivery.id).where(
                     Delivery.routing_decision_id == decision.id, Delivery.status == DeliveryStatus.PENDING
                 )

@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.model_holder import ClassifierVersions
-from shared.db import Ticket, TriageResult, session_scope
+from shared.db import session_scope
 from shared.learning.models import ShadowPrediction
 from shared.registry import Registry
+from shared.tickets.models import Ticket, TriageResult
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import TASK_CLASSIFY, TASK_WRITEBACK, settings_of
 from shared.celery_app import enqueue as enqueue_task
-from shared.db import Ticket, TicketStatus, build_engine, build_session_factory, session_scope
-from shared.db.models import utcnow
+from shared.db import build_engine, build_session_factory, session_scope
+from shared.db.base import utcnow
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.routing.models import RoutingDecision
+from shared.tickets.lifecycle import WAITING, mark_queued
+from shared.tickets.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
-WAITING = (TicketStatus.RECEIVED, TicketStatus.QUEUED)
 
 
 def requeue_stale(
@@ -50,11 +51,7 @@ def requeue_stale(
     for ticket_id in ids:
         enqueue(ticket_id)
         with session_scope(session_factory) as session:
-            session.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket_id, Ticket.status.in_(WAITING))
-                .values(status=TicketStatus.QUEUED, queued_at=utcnow(), failure_reason=None)
-            )
+            mark_queued(session, [ticket_id], again=True)
     if ids:
         log.warning("re-enqueued %d ticket(s) waiting longer than %.0fs for triage", len(ids), stale_after_s)
     return ids

@@ -14,7 +14,7 @@ from celery.exceptions import Retry
 from services.inference.context import WorkerContext, worker_context
 from services.inference.retry import retry_or_give_up
 from services.inference.routing import route_ticket
-from services.inference.triage import Outcome, classify_ticket, mark_failed
+from services.inference.triage import Outcome, classify_ticket, give_up
 from shared.celery_app import TASK_CLASSIFY, TASK_DRAFT, TASK_SHADOW, TASK_WRITEBACK, enqueue
 from shared.metrics import TASK_DURATION
 
@@ -64,7 +64,7 @@ def classify(self: Task, ticket_id: str) -> str:
             exc,
             what=f"ticket {ticket_id}",
             max_retries=context.settings.triage_max_retries,
-            give_up=lambda reason: mark_failed(ticket_id=ticket_id, session_factory=factory, reason=reason),
+            give_up=lambda reason: give_up(ticket_id=ticket_id, session_factory=factory, reason=reason),
         )
     if outcome in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
         if context.settings.drafts_enabled:

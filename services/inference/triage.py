@@ -6,17 +6,19 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveModel
-from shared.db import Ticket, TicketStatus, TriageResult, session_scope
-from shared.db.models import utcnow
-from shared.metrics import TICKETS_CLASSIFIED, TICKETS_FAILED, TRIAGE_LATENCY
+from shared.db import session_scope
+from shared.db.base import utcnow
+from shared.metrics import TICKETS_CLASSIFIED, TRIAGE_LATENCY
 from shared.runtime.classifier import Prediction
 from shared.runtime.language import LanguageGuess, detect_language, is_supported
+from shared.tickets.lifecycle import mark_failed, mark_triaged, start_attempt
+from shared.tickets.models import Ticket, TicketStatus, TriageResult
 
 log = logging.getLogger(__name__)
 
@@ -37,45 +39,11 @@ class TriageContext:
     max_attempts: int = 6  # runs started per ticket; one that kills its worker each time stops here
 
 
-def _start_attempt(session: Session, ticket: Ticket, max_attempts: int) -> bool:
-    """Count a run before the model sees the ticket (committed first, so a crash still counts); False,
-    with the ticket marked failed, once `max_attempts` runs have started and none finished."""
-    if ticket.triage_attempts >= max_attempts:
-        reason = (
-            f"gave up after {ticket.triage_attempts} attempts that never finished "
-            "(the worker died or hit its time limit while classifying this ticket)"
-        )
-        log.error("ticket %s: %s", ticket.id, reason)
-        session.execute(
-            update(Ticket)
-            .where(Ticket.id == ticket.id)
-            .values(status=TicketStatus.FAILED, failure_reason=reason)
-        )
-        TICKETS_FAILED.inc()
-        return False
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id)
-        .values(triage_attempts=Ticket.triage_attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
 def _has_result(session: Session, ticket_id: str, version: str) -> bool:
     query = select(TriageResult.id).where(
         TriageResult.ticket_id == ticket_id, TriageResult.model_version == version
     )
     return session.scalars(query).first() is not None
-
-
-def _mark_triaged(session: Session, ticket_id: str) -> None:
-    session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket_id)
-        .values(status=TicketStatus.TRIAGED, triaged_at=utcnow(), failure_reason=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def build_result_row(
@@ -116,9 +84,9 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
                 return Outcome.MISSING
             if _has_result(session, ticket_id, classifier.version):
                 if ticket.status != TicketStatus.TRIAGED:
-                    _mark_triaged(session, ticket_id)
+                    mark_triaged(session, ticket_id)
                 return Outcome.ALREADY_DONE
-            if not _start_attempt(session, ticket, context.max_attempts):
+            if not start_attempt(session, ticket, max_attempts=context.max_attempts):
                 return Outcome.GAVE_UP
             text, received_at = ticket.text, ticket.received_at
         prediction = context.predictor.predict(classifier, text, top_k=context.top_k)
@@ -128,7 +96,7 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     try:
         with session_scope(context.session_factory) as session:
             session.add(row)
-            _mark_triaged(session, ticket_id)
+            mark_triaged(session, ticket_id)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Outcome.ALREADY_DONE
@@ -138,12 +106,7 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     return Outcome.CLASSIFIED
 
 
-def mark_failed(*, ticket_id: str, session_factory: sessionmaker[Session], reason: str) -> None:
-    """Give up on a ticket after its retries, keeping the reason readable through the API."""
+def give_up(*, ticket_id: str, session_factory: sessionmaker[Session], reason: str) -> None:
+    """Mark a ticket failed after its retries (the task's give-up hook)."""
     with session_scope(session_factory) as session:
-        session.execute(
-            update(Ticket)
-            .where(Ticket.id == ticket_id, Ticket.status != TicketStatus.TRIAGED)
-            .values(status=TicketStatus.FAILED, failure_reason=reason[:2000])
-        )
-    TICKETS_FAILED.inc()
+        mark_failed(session, ticket_id, reason)

@@ -172,15 +172,16 @@ def uncertain_tickets(
 
     from sqlalchemy import select
 
-    from shared.db import Ticket, session_scope
-    from shared.db.models import utcnow
+    from shared.db import session_scope
+    from shared.db.base import utcnow
+    from shared.tickets.models import Ticket
 
     since = utcnow() - timedelta(days=days)
     query = select(Ticket).where(Ticket.received_at >= since).order_by(Ticket.received_at.desc())
     found: list[tuple[str, str]] = []
     with session_scope(session_factory) as session:
         for ticket in session.scalars(query.limit(limit * 4)):
-            latest = ticket.results[-1] if ticket.results else None
+            latest = ticket.latest_result
             if latest is not None and (latest.out_of_scope or latest.confidence < max_confidence):
                 found.append((ticket.id, ticket.text))
             if len(found) >= limit:

@@ -18,7 +18,7 @@ from celery import Task, shared_task
 from services.trainer.retrain.flow import RetrainContext, run_retrain
 from shared.celery_app import TASK_RETRAIN, settings_of
 from shared.db import build_engine, build_session_factory, session_scope
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.learning.models import RunStatus, TrainingRun
 from shared.learning.runs import RunInProgress, create_run, finish_run
 from shared.metrics import TRAINING_DURATION, TRAINING_RUNS

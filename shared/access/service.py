@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.access.models import ALL_SCOPES, ApiKey, AuditEntry, Scope
 from shared.db import session_scope
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "hlk_"

@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import Ticket, session_scope
-from shared.db.models import utcnow
+from shared.db import session_scope
+from shared.db.base import utcnow
 from shared.drafting.adoption import ADOPTION_THRESHOLDS, compare, summarise
 from shared.drafting.models import DraftAdoption, latest_draft
 from shared.drafting.shadow_service import score_shadow_drafts
 from shared.pii import redact
+from shared.tickets.models import Ticket
 
 MAX_ROWS = 200_000
 
@@ -35,7 +36,7 @@ def record_adoption(
     if row is None:
         row = DraftAdoption(ticket_id=ticket.id)
         session.add(row)
-    latest = ticket.results[-1] if ticket.results else None
+    latest = ticket.latest_result
     row.draft_id = draft.id
     row.generator_version = draft.generator_version
     row.draft_source = draft.source

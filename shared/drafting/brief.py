@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from shared.db import Ticket, TriageResult
 from shared.drafting.guardrails import AMOUNT, REFERENCE
 from shared.drafting.history import Earlier, day, earlier_tickets
 from shared.pii import redact
 from shared.pii_zh import normalise_width
+from shared.tickets.models import Ticket, TriageResult
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 DATE = re.compile(

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from shared.db import Ticket, TriageResult
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.drafting.prompt import MAX_HISTORY, EarlierTicket
 from shared.integrations.models import Resolution
 from shared.pii import redact
+from shared.tickets.models import Ticket, TriageResult
 
 HISTORY_LIMIT = 3
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from shared.db.models import Base, utcnow
+from shared.db.base import Base, utcnow
 
 
 class Draft(Base):

@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.drafting.adoption import ADOPTION_THRESHOLDS, Adoption, compare, summarise
 from shared.drafting.models import Draft, DraftAdoption, ShadowDraft
 from shared.integrations.models import Resolution

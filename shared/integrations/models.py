@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.models import Base, utcnow
+from shared.db.base import Base, utcnow
 
 
 class DeliveryStatus(StrEnum):

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from shared.schemas import KbArticleIn
+from shared.kb.schemas import KbArticleIn
 
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 TITLE_LINE = re.compile(r"\A\s*#\s+(.+?)\s*\n")

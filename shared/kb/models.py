@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db.models import Base, utcnow
+from shared.db.base import Base, utcnow
 
 
 class KbArticle(Base):

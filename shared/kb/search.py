@@ -16,9 +16,9 @@ from shared.db import session_scope
 from shared.drafting.prompt import Passage
 from shared.kb.chunking import embedding_text
 from shared.kb.models import KbArticle, KbChunk
+from shared.kb.schemas import KbHit
 from shared.kb.store import current_revision, pending_chunks, store_embeddings
 from shared.metrics import INFERENCE_DURATION
-from shared.schemas import KbHit
 
 if TYPE_CHECKING:
     from shared.runtime.encoder import SentenceEncoder

@@ -15,10 +15,10 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.kb.chunking import chunk_article
 from shared.kb.models import KbArticle, KbChunk, KbRevision
-from shared.schemas import KbArticleIn, KbArticleView
+from shared.kb.schemas import KbArticleIn, KbArticleView
 
 REVISION_ROW = 1
 

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import Ticket, session_scope
-from shared.db.models import utcnow
+from shared.db import session_scope
+from shared.db.base import utcnow
 from shared.learning.models import Job, JobChunk, JobStatus
 from shared.learning.schemas import JobView
+from shared.tickets.models import Ticket
 
 RECLASSIFY = "reclassify"
 

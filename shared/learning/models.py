@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.models import Base, new_id, utcnow
+from shared.db.base import Base, new_id, utcnow
 
 
 class RunStatus(StrEnum):

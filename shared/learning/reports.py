@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.integrations.models import Resolution
 from shared.learning.models import ShadowPrediction
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.learning.models import OPEN_RUN_STATUSES, RunStatus, TrainingRun
 from shared.learning.schemas import TrainingRunView
 

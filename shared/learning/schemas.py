@@ -17,6 +17,12 @@ class TrainingRunIn(BaseModel):
     promote: Promote = "activate"  # what to do with a candidate that passes the gate
 
 
+class ActivateRequest(BaseModel):
+    """`POST /v1/models/<version>/activate` (and rollback's body)."""
+
+    force: bool = False  # activate a version the quality gate rejected
+
+
 class TrainingRunView(BaseModel):
     id: str
     trigger: str

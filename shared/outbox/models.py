@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.models import Base, utcnow
+from shared.db.base import Base, utcnow
 
 # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY
 OUTBOX_ID = BigInteger().with_variant(Integer(), "sqlite")

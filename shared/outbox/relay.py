@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.models import new_id
+from shared.db.base import new_id
 from shared.outbox.service import OnSent, Publish, count_pending, hold_lease, purge_sent, relay_pending
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import queue_of
 from shared.db import session_scope
-from shared.db.models import new_id, utcnow
+from shared.db.base import new_id, utcnow
 from shared.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shared.outbox.models import Lease, OutboxMessage
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db.models import Base, utcnow
+from shared.db.base import Base, utcnow
 
 
 class RoutingDecision(Base):

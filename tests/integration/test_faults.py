@@ -25,9 +25,10 @@ import requests
 from sqlalchemy import func, select
 
 from helploop.cli.run import wait_ready
-from shared.db import Ticket, TriageResult, build_engine, build_session_factory, session_scope
+from shared.db import build_engine, build_session_factory, session_scope
 from shared.outbox.models import OutboxMessage
 from shared.redis_server import EmbeddedRedis, free_port, start_embedded_redis
+from shared.tickets.models import Ticket, TriageResult
 from tests.conftest import REPO_ROOT
 from tests.helpdesk_fake import RecordingHelpdesk
 from tests.helpdesk_requests import fixture, signed

@@ -12,7 +12,8 @@ import requests
 from sqlalchemy import func, select
 
 from helploop.cli.client import post_signed, ticket_payload, wait_for_triage
-from shared.db import Ticket, TriageResult, build_engine, build_session_factory, session_scope
+from shared.db import build_engine, build_session_factory, session_scope
+from shared.tickets.models import Ticket, TriageResult
 from tests.conftest import API_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import Stack
 

@@ -13,9 +13,10 @@ import requests
 from sqlalchemy import func, select
 
 from services.trainer.demo_data import generate_tickets
-from shared.db import TriageResult, build_engine, build_session_factory, session_scope
+from shared.db import build_engine, build_session_factory, session_scope
 from shared.learning.models import JobChunk
 from shared.registry import Registry
+from shared.tickets.models import TriageResult
 from tests.conftest import ADMIN_API_KEY, API_KEY
 from tests.integration.conftest import Stack
 from tests.learning_data import clone_version, copy_active, store_tickets

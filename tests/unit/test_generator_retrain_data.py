@@ -14,7 +14,7 @@ from services.trainer.retrain.generator import (
     load_replies,
 )
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.drafting.prompt import Passage
 from shared.integrations.models import Resolution
 from tests.test_storage import stored_ticket

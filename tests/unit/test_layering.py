@@ -49,6 +49,25 @@ def test_serving_code_never_imports_training_stacks(package: str) -> None:
     assert offenders(ROOT / package, HOT_PATH_FORBIDDEN) == []
 
 
+def test_no_view_imports_another_view() -> None:
+    """What views share lives in a non-view module (`tickets/accept.py`, a domain's `service.py`, shared
+    schemas); only the app factory gathers the blueprints."""
+    found = imported_modules(ROOT / "services" / "gateway")
+    views = [file for file in found if file.endswith(("/views.py", "/openapi.py"))]
+    assert views, "no view modules found"
+    assert [f"{file}: {m}" for file in views for m in found[file] if m.endswith(".views")] == []
+
+
+def test_only_the_tickets_lifecycle_writes_a_ticket_status() -> None:
+    """Every status change of a ticket goes through `shared.tickets.lifecycle`."""
+    writers = []
+    for path in [*(ROOT / "shared").rglob("*.py"), *(ROOT / "services").rglob("*.py")]:
+        text = path.read_text()
+        if "status=TicketStatus." in text and path.name != "lifecycle.py":
+            writers.append(str(path.relative_to(ROOT)))
+    assert writers == []
+
+
 MAX_FUNCTION_LINES = 50
 MAX_FILE_LINES = 400
 DATA_FILES = {  # tables of demo text, not logic

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.trainer.data import load_examples
-from shared.db import Ticket
+from shared.tickets.models import Ticket
 from shared.tickets.normalise import GREETING, QUOTED, SIGNATURE, model_text, normalise_ticket, plain_text
 
 NEW = "I want to cancel order NW-48213, I ordered the wrong size."

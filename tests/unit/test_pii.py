@@ -16,7 +16,7 @@ import pytest
 
 from helploop.cli.pii import cmd_pii_eval
 from shared import pii
-from shared.db.models import new_id
+from shared.db.base import new_id
 from shared.drafting.guardrails import echoed_pii
 from shared.logging_setup import QUIET_LOGGERS, configure_logging
 from shared.pii import PiiMatch, RedactingFormatter, find_pii, iban_valid, redact
@@ -165,7 +165,7 @@ MOMENT = datetime(2026, 11, 29, 22, 42, 24, 123456, tzinfo=UTC)
 PRODUCT_LOG_LINES = {  # test id: log message (ids fixed, as some messages are made afresh each run)
     "model-version": "published model 20261129-224224-2bf2d5",
     "model-version-new": f"published model {new_version_id(MOMENT)}",  # as shared.registry makes them
-    "ticket-id-new": f"ticket {new_id()} routed to billing",  # as shared.db.models makes them
+    "ticket-id-new": f"ticket {new_id()} routed to billing",  # as shared.db.base makes them
     "ticket-id-luhn": "ticket a73194e7d91b4a449658986947371542 routed",  # a 14-digit run that passes Luhn
     "job-id-mod97": "job ab77cdebaff1473abdd0839f2b2640d6 done",  # mod-97 holds for the whole hex string
     "uuid": "celery task 5daf75ab-2381-4546-b263-7f2c7a7879fd succeeded",

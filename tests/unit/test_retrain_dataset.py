@@ -17,8 +17,9 @@ from services.trainer.retrain.dataset import (
     load_resolutions,
     normalized,
 )
-from shared.db import Ticket, build_engine, build_session_factory, session_scope, upgrade_database
+from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.integrations.models import Resolution
+from shared.tickets.models import Ticket
 
 HEADS = {"intent": "label", "sentiment": "sentiment"}
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

@@ -9,9 +9,9 @@ from services.gateway.tickets.service import delivery_view
 from shared.celery_app import TASK_WRITEBACK
 from shared.db import session_scope
 from shared.integrations.models import Delivery, DeliveryStatus
+from shared.integrations.schemas import DeliveryView
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import add_message
-from shared.schemas import DeliveryView
 
 
 def list_deliveries(

@@ -15,14 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import TASK_RESOLUTION_LABELS
-from shared.db import Ticket, session_scope
-from shared.db.models import utcnow
+from shared.db import session_scope
+from shared.db.base import utcnow
 from shared.drafting.adoption_service import record_adoption
 from shared.integrations.models import Resolution
+from shared.integrations.schemas import ResolutionView
 from shared.metrics import DRAFT_ADOPTIONS
 from shared.outbox.service import add_message
 from shared.pii import redact
-from shared.schemas import ResolutionView
+from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _find_ticket(session: Session, *, ticket_id: str | None, source: str, extern
 
 
 def _fill(row: Resolution, ticket: Ticket, labels: dict[str, str], reply: str | None, at: datetime) -> None:
-    latest = ticket.results[-1] if ticket.results else None
+    latest = ticket.latest_result
     row.final_labels = labels
     row.text = redact(ticket.text)
     row.reply = redact(reply) if reply else None

@@ -8,7 +8,7 @@ from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.feedback.service import UnknownTicket, record_resolution
 from services.gateway.resources import parse_json_body, resources
-from shared.schemas import ResolutionIn
+from shared.integrations.schemas import ResolutionIn
 
 bp = Blueprint("feedback", __name__)
 

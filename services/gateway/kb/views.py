@@ -16,8 +16,8 @@ from services.gateway.resources import parse_json_body, resources
 from shared.celery_app import TASK_KB_INDEX, TASK_KB_SEARCH, enqueue
 from shared.db import session_scope
 from shared.kb.importers import slugify
+from shared.kb.schemas import KbArticleIn, KbSearchResult
 from shared.kb.store import delete_article, get_article, upsert_article
-from shared.schemas import KbArticleIn, KbSearchResult
 
 log = logging.getLogger(__name__)
 bp = Blueprint("kb", __name__)

@@ -9,19 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel
 
 from services.gateway.auth import require_api_key
 from services.gateway.errors import ApiError
 from services.gateway.resources import parse_json_body, resources
 from shared import model_lifecycle as lifecycle
+from shared.learning.schemas import ActivateRequest
 from shared.registry import Registry, RegistryError, VersionNotFound
 
 bp = Blueprint("models", __name__)
-
-
-class ActivateRequest(BaseModel):
-    force: bool = False  # activate a version the quality gate rejected
 
 
 KINDS = ("classifier", "generator", "encoder")

@@ -7,32 +7,33 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.celery_app import TASK_CLASSIFY
-from shared.db import Ticket, TicketStatus, TriageResult, session_scope
-from shared.db.models import new_id, utcnow
+from shared.db import session_scope
 from shared.drafting.models import latest_draft
+from shared.drafting.schemas import DraftView
 from shared.integrations.models import Delivery
+from shared.integrations.schemas import DeliveryView
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import Publish, add_message, publish_claimed
 from shared.pii import redact
 from shared.routing.models import RoutingDecision
-from shared.schemas import (
+from shared.routing.schemas import RoutingView
+from shared.tickets.lifecycle import mark_queued, new_ticket
+from shared.tickets.models import Ticket, TicketStatus, TriageResult
+from shared.tickets.normalise import normalise_ticket
+from shared.tickets.schemas import (
     Classification,
-    DeliveryView,
-    DraftView,
     HeadClassification,
     LabelProbability,
     RemovedPart,
-    RoutingView,
     TicketIn,
     TicketView,
     Timings,
 )
-from shared.tickets.normalise import normalise_ticket
 
 log = logging.getLogger(__name__)
 MAX_REMOVED_CHARS = 2000  # of each removed part shown in the ticket view (its length is given whole)
@@ -43,27 +44,6 @@ class IngestResult:
     ticket_id: str
     status: str
     created: bool
-
-
-def _ticket_row(*, source: str, event_id: str, ticket: TicketIn) -> Ticket:
-    return Ticket(
-        id=new_id(),
-        source=source,
-        event_id=event_id,
-        external_id=ticket.external_id,
-        subject=ticket.subject,
-        body=ticket.body,
-        customer_id=ticket.customer.id,
-        customer_email=ticket.customer.email,
-        customer_name=ticket.customer.name,
-        channel=ticket.channel,
-        language=ticket.language,
-        attributes=dict(ticket.attributes),
-        created_at=ticket.created_at,
-        status=TicketStatus.RECEIVED,
-        triage_attempts=0,
-        received_at=utcnow(),
-    )
 
 
 def _find(session: Session, source: str, event_id: str) -> Ticket | None:
@@ -85,14 +65,7 @@ def _insert_with_message(factory: sessionmaker[Session], row: Ticket) -> OutboxM
 def mark_tickets_queued(session: Session, messages: Sequence[OutboxMessage]) -> None:
     """Outbox hook: classification messages handed to the broker move their tickets to `queued` (unless a
     fast worker already triaged them)."""
-    ids = [str(m.args[0]) for m in messages if m.task == TASK_CLASSIFY and m.args]
-    if ids:
-        session.execute(
-            update(Ticket)
-            .where(Ticket.id.in_(ids), Ticket.status == TicketStatus.RECEIVED)
-            .values(status=TicketStatus.QUEUED, queued_at=utcnow(), failure_reason=None)
-            .execution_options(synchronize_session=False)
-        )
+    mark_queued(session, [str(m.args[0]) for m in messages if m.task == TASK_CLASSIFY and m.args])
 
 
 def ingest_ticket(
@@ -107,7 +80,7 @@ def ingest_ticket(
     """Store the ticket once per (source, event_id) with an outbox message in the same transaction, then
     publish the message when nothing older waits. With the broker away the ticket is accepted all the
     same: the message stays in the outbox for the relay (`on_left_pending` wakes it)."""
-    row = _ticket_row(source=source, event_id=event_id, ticket=ticket)
+    row = new_ticket(source=source, event_id=event_id, ticket=ticket)
     message = _insert_with_message(session_factory, row)
     if message is not None:  # the common case: a new event (a replay meets the unique constraint)
         published = publish_claimed(
@@ -197,7 +170,7 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
         ticket = session.get(Ticket, ticket_id)
         if ticket is None:
             return None
-        latest = ticket.results[-1] if ticket.results else None
+        latest = ticket.latest_result
         return TicketView(
             id=ticket.id,
             source=ticket.source,

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.integrations.tags import intent_from_tags
-from shared.schemas import TicketIn
 from shared.tickets.normalise import plain_text
+from shared.tickets.schemas import TicketIn
 
 RESOLVED_STATES = {"solved", "closed", "resolved", "done"}
 

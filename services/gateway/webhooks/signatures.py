@@ -10,24 +10,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from shared.signing import SignatureError
-
-
-def _any_matches(expected: list[bytes], given: bytes) -> bool:
-    matched = False
-    for candidate in expected:
-        matched |= hmac.compare_digest(candidate, given)
-    return matched
-
-
-def check_fresh(sent_at: float, tolerance_s: int, now: float | None) -> None:
-    current = time.time() if now is None else now
-    if abs(current - sent_at) > tolerance_s:
-        raise SignatureError("timestamp outside the tolerance window (stale or replayed request)")
+from shared.signing import SignatureError, any_matches, check_fresh
 
 
 def verify_zendesk(
@@ -47,7 +33,7 @@ def verify_zendesk(
     check_fresh(sent_at, tolerance_s, now)
     message = stamp.encode("utf-8") + body
     expected = [hmac.new(s.encode(), message, hashlib.sha256).digest() for s in secrets]
-    if not _any_matches(expected, given):
+    if not any_matches(expected, [given]):
         raise SignatureError("signature does not match")
 
 
@@ -58,7 +44,7 @@ def _hub_signature(headers: Mapping[str, str], body: bytes, secrets: Sequence[st
         raise SignatureError(f"missing or malformed X-Hub-Signature (expected {algorithm}=<hex>)")
     digest = getattr(hashlib, algorithm)
     expected = [hmac.new(s.encode(), body, digest).hexdigest().encode() for s in secrets]
-    if not _any_matches(expected, hexdigest.lower().encode("utf-8", "replace")):
+    if not any_matches(expected, [hexdigest.lower().encode("utf-8", "replace")]):
         raise SignatureError("signature does not match")
 
 

@@ -1,4 +1,5 @@
-"""`POST /v1/webhooks/<integration>[/<token>]`: Zendesk, Zammad, Jira Service Management, Freshdesk."""
+"""The webhooks: `POST /v1/webhooks/generic` (any sender, signed with `X-Helploop-Signature`) and
+`POST /v1/webhooks/<integration>[/<token>]` (Zendesk, Zammad, Jira Service Management, Freshdesk)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from flask import Blueprint, Response, jsonify, request
 from services.gateway.errors import ApiError
 from services.gateway.feedback.service import UnknownTicket, record_resolution
 from services.gateway.ratelimit import count_auth_failure, guard_webhook
-from services.gateway.resources import resources
-from services.gateway.tickets.views import accept_ticket
+from services.gateway.resources import parse_json_body, resources
+from services.gateway.tickets.accept import accept_ticket
 from services.gateway.webhooks import payloads, signatures
 from shared.integrations.config import Integration, Provider
-from shared.signing import SignatureError
+from shared.signing import SIGNATURE_HEADER, SignatureError, check_fresh, verify
+from shared.tickets.schemas import WebhookEnvelope
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -75,6 +77,22 @@ def _integration(name: str) -> Integration:
     return integration
 
 
+@bp.post("/v1/webhooks/generic")
+def generic_webhook() -> Response:
+    settings = resources().settings
+    guard_webhook(
+        "generic",
+        lambda: verify(
+            request.headers.get(SIGNATURE_HEADER),
+            request.get_data(cache=True),
+            settings.webhook_secrets,
+            tolerance_s=settings.signature_tolerance_s,
+        ),
+    )
+    envelope = parse_json_body(WebhookEnvelope)
+    return accept_ticket(source="generic", event_id=envelope.event_id, ticket=envelope.ticket)
+
+
 @bp.post("/v1/webhooks/<name>")
 @bp.post("/v1/webhooks/<name>/<token>")
 def provider_webhook(name: str, token: str | None = None) -> Response:
@@ -124,7 +142,7 @@ def _check_jira_window(document: Any) -> None:
         return
     window = resources().settings.jira_delivery_window_s
     try:
-        signatures.check_fresh(stamp / 1000.0, window, None)
+        check_fresh(stamp / 1000.0, window)
     except SignatureError as exc:
         count_auth_failure()
         raise ApiError(401, "invalid_signature", f"{exc}: Jira deliveries are taken {window} s") from None

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.writeback.clients import PLANNERS, HttpCall, Plan, find_posted
 from shared.db import session_scope
-from shared.db.models import utcnow
+from shared.db.base import utcnow
 from shared.integrations.config import Integration
 from shared.integrations.models import Delivery, DeliveryStatus
 from shared.metrics import WRITEBACK_ATTEMPTS, WRITEBACK_DEAD_LETTERS

@@ -25,9 +25,10 @@ from services.inference.writeback.delivery import (
     backoff_delay,
     call_api,
 )
-from shared.db import Ticket, session_scope
+from shared.db import session_scope
 from shared.integrations.models import Resolution
 from shared.integrations.tags import intent_from_tags
+from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from shared.db import Ticket, TriageResult
 from shared.drafting.models import Draft
 from shared.integrations.config import Integration, Provider
 from shared.integrations.models import Delivery, DeliveryKind
 from shared.routing.models import RoutingDecision
 from shared.routing.policy import Route
+from shared.tickets.models import Ticket, TriageResult
 
 MARKER_PREFIX = "helploop-delivery:"
 

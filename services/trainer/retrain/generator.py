@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.trainer.generation.data import ReplyExample
 from services.trainer.retrain.dataset import normalized
 from shared import model_lifecycle as lifecycle
-from shared.db import Ticket, session_scope
+from shared.db import session_scope
 from shared.drafting.history import prompt_history
 from shared.drafting.prompt import Passage
 from shared.integrations.models import Resolution
 from shared.pii import redact
 from shared.registry import Registry
 from shared.settings import Settings
+from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 MIN_HOLDOUT = 10

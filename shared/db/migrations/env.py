@@ -3,10 +3,10 @@
 from alembic import context
 
 from shared.db.engine import build_engine
-from shared.db.models import Base
+from shared.db.tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

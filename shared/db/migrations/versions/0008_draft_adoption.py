@@ -8,7 +8,7 @@ Create Date: 2026-11-30
 import sqlalchemy as sa
 from alembic import op
 
-from shared.db.models import UTCDateTime
+from shared.db.base import UTCDateTime
 
 revision = "0008"
 down_revision = "0007"

@@ -1,44 +1,17 @@
-"""Storage models: tickets as received, and one triage result per (ticket, model version)."""
+"""The tickets' tables: a ticket as received (its status moves only through `shared.tickets.lifecycle`),
+and one triage result per (ticket, model version)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shared.db.base import Base, new_id, utcnow
 from shared.tickets.normalise import normalise_ticket
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC timestamps on every backend (SQLite stores naive values)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class TicketStatus(StrEnum):
@@ -46,14 +19,6 @@ class TicketStatus(StrEnum):
     QUEUED = "queued"
     TRIAGED = "triaged"
     FAILED = "failed"
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(),
-        dict[str, Any]: JSON(),
-        list[Any]: JSON(),
-    }
 
 
 class Ticket(Base):
@@ -84,6 +49,11 @@ class Ticket(Base):
     results: Mapped[list[TriageResult]] = relationship(
         back_populates="ticket", order_by="TriageResult.created_at", cascade="all, delete-orphan"
     )
+
+    @property
+    def latest_result(self) -> TriageResult | None:
+        """The newest triage result (by the newest model version that classified it), if any."""
+        return self.results[-1] if self.results else None
 
     @property
     def text(self) -> str:
