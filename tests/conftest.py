@@ -25,6 +25,7 @@ ADMIN_API_KEY = "test-admin-key-0123456789abcdefghij"
 PG_URL = os.environ.get("HELPLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILT_MARKER = ".built"
+MODEL_CACHE = REPO_ROOT / "var" / "cache"  # converted base weights, kept across runs (Settings.cache_dir)
 
 
 # The longest test files (minutes each on 2 cores), started first so that parallel workers finish together.
@@ -198,7 +199,7 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str, t
     from services.trainer.pipeline import run_training
 
     def build(root: Path) -> None:
-        run_training(train_config, registry=Registry(root), activate=True)
+        run_training(train_config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
 
     return Registry(built_once(tmp_path_factory, worker_id, "models", build))
 

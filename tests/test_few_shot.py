@@ -15,6 +15,7 @@ from services.trainer.config import TrainConfig
 from services.trainer.data import load_examples
 from services.trainer.demo_data import write_dataset
 from shared.registry import Registry
+from tests.conftest import MODEL_CACHE
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_helploop_train_picks_the_few_shot_path_for_a_tiny_dataset(tiny_csv: Pat
 
     registry = Registry(tmp_path / "models")
     config = _config(tiny_csv, max_steps=6, contrastive_iterations=4)
-    result = run_training(config, registry=registry)
+    result = run_training(config, registry=registry, cache_dir=MODEL_CACHE)
     few_shot = result.metrics["few_shot"]
     assert few_shot["ran"] is True and "few-shot" in few_shot["reason"], few_shot
     assert few_shot["steps"] == 6 and few_shot["head_train_accuracy"]["intent"] > 0.5

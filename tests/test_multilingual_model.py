@@ -16,6 +16,7 @@ from services.trainer.pipeline import run_training
 from services.trainer.quantize import quantize_bundle
 from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
+from tests.conftest import MODEL_CACHE
 
 CHINESE = {  # new tickets, not demo tickets: how a customer writes them
     "我的包裹还没到，已经两周了，我要退款": {"where_is_my_order", "refund_request"},
@@ -32,7 +33,7 @@ def bilingual(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, str]:
         train_file=data, epochs=2, max_steps=90, batch_size=16, max_length=96, learning_rate=2e-4
     )
     registry = Registry(tmp_path_factory.mktemp("models"))
-    result = run_training(config, registry=registry, activate=True)
+    result = run_training(config, registry=registry, cache_dir=MODEL_CACHE, activate=True)
     return registry, result.version
 
 
@@ -81,4 +82,4 @@ def test_training_refuses_an_unknown_base_with_what_to_do(tmp_path: Path) -> Non
     write_dataset(data, per_intent=3, seed=1)
     config = TrainConfig(train_file=data, base_model="xlm-roberta-large", max_steps=1)
     with pytest.raises(BaseModelError, match="multilingual-e5-small, minilm-l6 nor a local directory"):
-        run_training(config, registry=Registry(tmp_path / "models"))
+        run_training(config, registry=Registry(tmp_path / "models"), cache_dir=MODEL_CACHE)

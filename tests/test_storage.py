@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.gateway.tickets.service import get_ticket_view, ingest_ticket, mark_tickets_queued
+from services.gateway.tickets.service import get_ticket_view, ingest_ticket
 from shared.celery_app import QUEUE_TRIAGE, TASK_CLASSIFY
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.db.base import utcnow
@@ -100,10 +100,10 @@ class Broker:
         self.published: list[str] = []
         self.down = False
 
-    def __call__(self, task: str, args: list, queue: str) -> None:
+    def __call__(self, task: str, args: list) -> None:
         if self.down:
             raise ConnectionError("redis down")
-        assert (task, queue) == (TASK_CLASSIFY, QUEUE_TRIAGE)
+        assert task == TASK_CLASSIFY
         self.published.append(args[0])
 
 
@@ -137,7 +137,7 @@ def test_ticket_and_its_message_are_committed_before_publishing(engine: Engine) 
     factory = build_session_factory(engine)
     seen: list[tuple[str, int]] = []
 
-    def publish(task: str, args: list, queue: str) -> None:
+    def publish(task: str, args: list) -> None:
         with session_scope(build_session_factory(build_engine(str(engine.url)))) as other:
             pending = other.scalar(select(func.count()).select_from(OutboxMessage))
             seen.append((other.get(Ticket, args[0]).status, pending))
@@ -165,7 +165,7 @@ def test_broker_down_accepts_the_ticket_and_the_relay_drains_the_backlog_in_orde
         for i in range(5)
     ]
     assert all(a.created and a.status == "received" for a in accepted) and len(woken) == 5
-    relay = OutboxRelay(session_factory=factory, publish=broker, on_sent=mark_tickets_queued, batch=2)
+    relay = OutboxRelay(session_factory=factory, publish=broker, batch=2)
     assert relay.run_once() is True and broker.published == []  # still down: nothing lost, nothing sent
     assert count_pending(session_factory=factory) == 5
     broker.down = False

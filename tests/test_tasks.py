@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from services.inference.worker import create_worker_app
 from shared.celery_app import QUEUE_SHADOW_DRAFTS, QUEUE_TRIAGE, TASK_CLASSIFY, TASK_SHADOW_DRAFT
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.db.base import utcnow
+from shared.process_local import ProcessLocal
 from shared.registry import Registry
 from shared.routing.models import RoutingDecision
 from shared.settings import load_settings
@@ -65,7 +65,7 @@ def test_enqueue_takes_every_tasks_queue_from_the_routes_table() -> None:
 def test_a_drafted_ticket_is_drafted_again_in_shadow_only_while_a_generator_is_in_shadow(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shadow: str | None
 ) -> None:
-    from services.inference import draft_tasks
+    from services.inference import draft_tasks, pipeline
     from services.inference.drafting import DraftOutcome
     from services.inference.shadow_drafting import ShadowDraftContext
 
@@ -76,7 +76,7 @@ def test_a_drafted_ticket_is_drafted_again_in_shadow_only_while_a_generator_is_i
     context = type("C", (), {"drafts": None, "shadow_drafts": ShadowDraftContext(None, registry, None)})()  # type: ignore[arg-type]
     monkeypatch.setattr(draft_tasks, "worker_context", lambda: context)
     monkeypatch.setattr(draft_tasks, "draft_reply", lambda **_: DraftOutcome.DRAFTED)
-    monkeypatch.setattr(draft_tasks, "route_and_write_back", lambda *_: None)
+    monkeypatch.setattr(pipeline, "route_and_write_back", lambda *_: None)
     sent: list[tuple[str, list[str], str]] = []
     monkeypatch.setattr(
         draft_tasks.generate_draft.app,
@@ -105,9 +105,8 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
         batch=None,  # type: ignore[arg-type]
         shadow=None,  # type: ignore[arg-type]
         shadow_drafts=None,  # type: ignore[arg-type]
-        pid=os.getpid(),
     )
-    monkeypatch.setattr(worker_context_module, "_context", context)
+    monkeypatch.setattr(worker_context_module, "_context", ProcessLocal.holding(context))
     accepted = ingest_ticket(
         session_factory=factory, publish=lambda *_: None, source="generic", event_id="t1", ticket=ticket_in()
     )
@@ -175,9 +174,8 @@ def test_warm_up_loads_only_what_the_served_queues_need(
         batch=None,  # type: ignore[arg-type]
         shadow=None,  # type: ignore[arg-type]
         shadow_drafts=None,  # type: ignore[arg-type]
-        pid=os.getpid(),
     )
-    monkeypatch.setattr(worker_context_module, "_context", context)
+    monkeypatch.setattr(worker_context_module, "_context", ProcessLocal.holding(context))
     warm_up(queues)
     assert {name for name, fake in fakes.items() if fake.calls} == loaded
 

@@ -23,7 +23,7 @@ def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore
     registry = Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
     if registry.active_version():
         return registry
-    return _demo_registry(scratch, MINILM_L6)
+    return _demo_registry(scratch, MINILM_L6, get_settings().cache_dir)
 
 
 def other_base(source) -> str:  # type: ignore[no-untyped-def]
@@ -34,7 +34,7 @@ def other_base(source) -> str:  # type: ignore[no-untyped-def]
     return MINILM_L6 if base.get("name") == MULTILINGUAL_E5_SMALL else MULTILINGUAL_E5_SMALL
 
 
-def _demo_registry(scratch: Path, base_model: str):  # type: ignore[no-untyped-def]
+def _demo_registry(scratch: Path, base_model: str, cache_dir: Path):  # type: ignore[no-untyped-def]
     """A demo classifier on `base_model` (bilingual demo tickets for e5), trained for throughput only."""
     from services.trainer.base_model import MULTILINGUAL_E5_SMALL
     from services.trainer.config import TrainConfig
@@ -55,7 +55,7 @@ def _demo_registry(scratch: Path, base_model: str):  # type: ignore[no-untyped-d
         base_model=base_model,
     )
     registry = Registry(scratch / "models")
-    run_training(config, registry=registry, activate=True)
+    run_training(config, registry=registry, cache_dir=cache_dir, activate=True)
     return registry
 
 
@@ -75,7 +75,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         runners: dict[str, Callable[[], object]] = {
             "classification": lambda: _classification(source, settings, threads, sections["limits"]),
             "classification_other_base": lambda: _classification(
-                _demo_registry(scratch / "other", other_base(source)), settings, threads, sections["limits"]
+                _demo_registry(scratch / "other", other_base(source), settings.cache_dir),
+                settings,
+                threads,
+                sections["limits"],
             ),
             "generation": lambda: _generation(scratch / "generator", settings, threads, args.device),
             "memory": lambda: _memory(source, settings, threads, scratch / "memory"),

@@ -90,7 +90,13 @@ def few_shot(args: argparse.Namespace, config: Any, *, test_file: Path, registry
 
     out = Path(args.out) / args.name / "few_shot"
     curve = run_curve(
-        config, name=args.name, shots=args.shots, test_file=test_file, registry=registry, out_dir=out
+        config,
+        name=args.name,
+        shots=args.shots,
+        test_file=test_file,
+        registry=registry,
+        out_dir=out,
+        cache_dir=get_settings().cache_dir,
     )
     print(json.dumps(curve, indent=2))
     print(f"\nwritten: {out}/few_shot.json, few_shot.md, few_shot.png")
@@ -130,7 +136,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.shots:
         return few_shot(args, config, test_file=splits["test"], registry=registry)
     started = time.perf_counter()
-    trained = run_training(config, registry=registry)
+    trained = run_training(config, registry=registry, cache_dir=get_settings().cache_dir)
     train_minutes = (time.perf_counter() - started) / 60
     base = registry.manifest(trained.version)["base_model"]["name"]  # `auto` resolved
     out = Path(args.out) / args.name / (args.tag or base)

@@ -106,7 +106,9 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
         runs.append(("multilingual-e5-small", False))
     results = {}
     for name, prefixes in runs:
-        embed_queries, embed_passages, label = encoder_pair(name, prefixes=prefixes, torch=args.torch)
+        embed_queries, embed_passages, label = encoder_pair(
+            name, settings=get_settings(), prefixes=prefixes, torch=args.torch
+        )
         results[label] = evaluate(embed_queries, embed_passages, queries=queries, passages=passages)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

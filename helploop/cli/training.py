@@ -45,7 +45,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from services.trainer.pipeline import run_training
 
     config = build_config(args)
-    result = run_training(config, registry=_registry(args), activate=args.activate)
+    result = run_training(
+        config, registry=_registry(args), cache_dir=get_settings().cache_dir, activate=args.activate
+    )
     summary = {
         "version": result.version,
         "bundle": str(result.bundle_dir),

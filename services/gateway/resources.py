@@ -15,10 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.gateway.errors import ApiError, validation_fields
-from services.gateway.tickets.service import mark_tickets_queued
-from shared.celery_app import (
-    create_celery,
-)
+from shared.celery_app import create_celery, enqueue
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
 from shared.outbox.models import OutboxMessage
@@ -52,15 +49,13 @@ class Resources:
     relay: OutboxRelay = field(init=False)
     _broker_down_until: float = field(default=0.0, init=False)
 
-    def publish(self, task: str, args: list[Any], queue: str) -> None:
-        """Publish by task name; only ids travel. Fails fast when Redis is away (and, for a moment after,
-        without trying); fire and forget (no result subscription on the way)."""
+    def publish(self, task: str, args: list[Any]) -> None:
+        """Publish by task name (`enqueue`: the queue from the routes table); only ids travel. Fails fast
+        when Redis is away (and, for a moment after, without trying); fire and forget."""
         if time.monotonic() < self._broker_down_until:
             raise BrokerUnavailable("the broker was unreachable moments ago")
         try:
-            self.celery.send_task(
-                task, args=args, queue=queue, retry=True, retry_policy=FAIL_FAST, ignore_result=True
-            )
+            enqueue(self.celery, task, *args, retry=True, retry_policy=FAIL_FAST)
         except Exception:
             self._broker_down_until = time.monotonic() + BROKER_BACKOFF_S
             raise
@@ -73,7 +68,6 @@ class Resources:
             session_factory=self.session_factory,
             publish=self.publish,
             message=message,
-            on_sent=mark_tickets_queued,
         )
         if not published:
             self.relay.wake()
@@ -103,7 +97,6 @@ def init_resources(app: Flask, settings: Settings) -> Resources:
     resources.relay = OutboxRelay(
         session_factory=session_factory,
         publish=resources.publish,
-        on_sent=mark_tickets_queued,
         interval_s=settings.outbox_relay_interval_s,
         retention_s=settings.outbox_retention_s,
     )

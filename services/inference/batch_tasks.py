@@ -6,12 +6,17 @@ from celery import Task, shared_task
 
 from services.inference.context import worker_context
 from services.inference.reclassify import reclassify_chunk
-from services.inference.retry import retry_or_give_up
+from services.inference.retry import retrying
 from services.inference.shadow import shadow_classify
 from shared.celery_app import TASK_RECLASSIFY_CHUNK, TASK_SHADOW
 from shared.learning.jobs import fail_job
 
 MAX_RETRIES = 5
+
+
+def _fail_job(job_id: str, position: int, *, reason: str) -> None:
+    factory = worker_context().batch.session_factory
+    fail_job(session_factory=factory, job_id=job_id, reason=f"chunk {position}: {reason}")
 
 
 @shared_task(
@@ -22,28 +27,13 @@ MAX_RETRIES = 5
     max_retries=MAX_RETRIES,
     ignore_result=True,
 )
+@retrying(give_up=_fail_job)
 def reclassify_chunk_task(self: Task, job_id: str, position: int) -> str:
-    context = worker_context()
-    try:
-        outcome = reclassify_chunk(job_id=job_id, position=position, context=context.batch)
-    except Exception as exc:
-        factory = context.batch.session_factory
-        return retry_or_give_up(
-            self,
-            exc,
-            what=f"job {job_id} chunk {position}",
-            max_retries=MAX_RETRIES,
-            give_up=lambda reason: fail_job(
-                session_factory=factory, job_id=job_id, reason=f"chunk {position}: {reason}"
-            ),
-        )
+    outcome = reclassify_chunk(job_id=job_id, position=position, context=worker_context().batch)
     return "already_done" if outcome is None else "done"
 
 
 @shared_task(name=TASK_SHADOW, bind=True, acks_late=True, max_retries=3, ignore_result=True)
+@retrying()  # a shadow failure never touches the ticket itself: nothing to give up but its prediction
 def shadow_task(self: Task, ticket_id: str) -> str:
-    context = worker_context()
-    try:
-        return shadow_classify(ticket_id=ticket_id, context=context.shadow)
-    except Exception as exc:  # a shadow failure never touches the ticket itself: nothing to give up but it
-        return retry_or_give_up(self, exc, what=f"shadow prediction for ticket {ticket_id}", max_retries=3)
+    return shadow_classify(ticket_id=ticket_id, context=worker_context().shadow)

@@ -26,6 +26,7 @@ from shared.integrations.config import Integration, load_integrations
 from shared.kb.search import KnowledgeBase
 from shared.model_events import ModelEventListener
 from shared.model_lifecycle import CLASSIFIER
+from shared.process_local import ProcessLocal
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
@@ -78,10 +79,9 @@ class WorkerContext:
     batch: BatchContext
     shadow: ShadowContext
     shadow_drafts: ShadowDraftContext
-    pid: int
 
 
-_context: WorkerContext | None = None
+_context: ProcessLocal[WorkerContext] = ProcessLocal()
 
 
 def _draft_context(
@@ -187,17 +187,13 @@ def build_context(settings: Settings) -> WorkerContext:
         batch=BatchContext(factory, versions, top_k=settings.top_k),
         shadow=ShadowContext(factory, registry, versions),
         shadow_drafts=_shadow_draft_context(settings, drafts),
-        pid=os.getpid(),
     )
 
 
 def worker_context() -> WorkerContext:
     """The context of this process, from the Settings the worker started with; a context inherited
     through fork is never reused."""
-    global _context
-    if _context is None or _context.pid != os.getpid():
-        _context = build_context(settings_of())  # the worker's entry point's
-    return _context
+    return _context.get(lambda: build_context(settings_of()))  # the worker's entry point's Settings
 
 
 def warm_up(queues: list[str]) -> None:

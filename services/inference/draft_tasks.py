@@ -9,11 +9,13 @@ from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from services.inference.context import worker_context
-from services.inference.drafting import DraftOutcome, draft_reply
+from services.inference.drafting import draft_reply
 from services.inference.model_holder import ModelUnavailable
+from services.inference.pipeline import after_draft
+from services.inference.retry import retrying
 from services.inference.shadow_drafting import shadow_draft
-from services.inference.tasks import route_and_write_back, timed
-from shared.celery_app import TASK_DRAFT, TASK_SHADOW_DRAFT, enqueue
+from services.inference.tasks import timed
+from shared.celery_app import TASK_DRAFT, TASK_SHADOW_DRAFT
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +25,11 @@ log = logging.getLogger(__name__)
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
     max_retries=5,
     ignore_result=True,
 )
 @timed
+@retrying(on=(OperationalError,))
 def generate_draft(self: Task, ticket_id: str) -> str:
     context = worker_context()
     try:
@@ -37,10 +37,7 @@ def generate_draft(self: Task, ticket_id: str) -> str:
     except ModelUnavailable as exc:  # no generator (or encoder) set up: triage works without drafts
         log.info("no draft for ticket %s: %s", ticket_id, exc)
         outcome = "no_generator"
-    if outcome not in (DraftOutcome.MISSING, DraftOutcome.NOT_CLASSIFIED):
-        route_and_write_back(self, context, ticket_id)  # without a draft the route is never auto-reply
-    if outcome == DraftOutcome.DRAFTED and context.shadow_drafts.registry.shadow_version():
-        enqueue(self.app, TASK_SHADOW_DRAFT, ticket_id)
+    after_draft(self.app, context, ticket_id, outcome)
     return outcome
 
 
@@ -48,12 +45,10 @@ def generate_draft(self: Task, ticket_id: str) -> str:
     name=TASK_SHADOW_DRAFT,  # routed to QUEUE_SHADOW_DRAFTS
     bind=True,
     acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
     max_retries=3,
     ignore_result=True,
 )
+@retrying(on=(OperationalError,))
 def generate_shadow_draft(self: Task, ticket_id: str) -> str:
     """A shadow draft never touches the ticket: a failure other than the database's is logged, not retried."""
     try:

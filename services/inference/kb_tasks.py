@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from services.inference.context import worker_context
 from services.inference.model_holder import ModelUnavailable
+from services.inference.retry import retrying
 from services.inference.tasks import timed
 from shared.celery_app import TASK_KB_INDEX, TASK_KB_SEARCH
 from shared.kb.schemas import KbSearchResult
@@ -28,18 +29,17 @@ def search_knowledge_base(*, query: str, k: int) -> dict[str, Any]:
 
 @shared_task(
     name=TASK_KB_INDEX,  # routed to QUEUE_KB by task_routes in shared.celery_app
+    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=(ModelUnavailable, OperationalError),
-    retry_backoff=True,
-    retry_backoff_max=60,
     max_retries=10,
     soft_time_limit=300,
     time_limit=330,
     ignore_result=True,
 )
 @timed
-def index_articles(article_id: str | None = None) -> int:
+@retrying(on=(ModelUnavailable, OperationalError))
+def index_articles(self: Task, article_id: str | None = None) -> int:
     """Embed the pending chunks of one article (or all); searches also do this lazily, so a lost
     message only delays indexing until the next search."""
     count = worker_context().knowledge.get().index_pending(article_id=article_id)

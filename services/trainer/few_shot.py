@@ -58,11 +58,13 @@ def _scores(report: dict[str, Any], head: str) -> dict[str, Any]:
     return scores
 
 
-def _train_and_score(config: TrainConfig, registry: Registry, test_file: Path, out: Path) -> dict[str, Any]:
+def _train_and_score(
+    config: TrainConfig, registry: Registry, test_file: Path, out: Path, cache_dir: Path
+) -> dict[str, Any]:
     from services.trainer.assessment import run_evaluation
     from services.trainer.pipeline import run_training
 
-    trained = run_training(config, registry=registry)
+    trained = run_training(config, registry=registry, cache_dir=cache_dir)
     report = run_evaluation(
         registry=registry,
         model=trained.version,
@@ -110,6 +112,7 @@ def run_curve(
     test_file: Path,
     registry: Registry,
     out_dir: Path,
+    cache_dir: Path,
     seed: int = 13,
 ) -> dict[str, Any]:
     """Train and score at every size in `shots`; writes few_shot.{json,md,png} under `out_dir`."""
@@ -128,7 +131,7 @@ def run_curve(
         for arm in ARMS:
             arm_config = sized if arm == "default" else replace(sized, contrastive="never")
             log.info("few-shot %s: %d per label, %s", name, k, arm)
-            point[arm] = _train_and_score(arm_config, registry, test_file, out_dir / f"{k}" / arm)
+            point[arm] = _train_and_score(arm_config, registry, test_file, out_dir / f"{k}" / arm, cache_dir)
         points.append(point)
         log.info("few-shot %s @%d: %s", name, k, point)
     result = {"dataset": name, "seed": seed, "head": config.primary_head, "points": points}

@@ -16,6 +16,7 @@ import numpy as np
 
 from services.trainer.base_model import MINILM_L6, MULTILINGUAL_E5_SMALL
 from shared.kb.retrieval_eval import Embed
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 ENCODERS = (MINILM_L6, MULTILINGUAL_E5_SMALL)
@@ -50,34 +51,34 @@ def torch_embedder(model_dir: Path, *, max_length: int = MAX_LENGTH, batch_size:
     return embed
 
 
-def _onnx_encoder(name: str) -> Any:
+def _onnx_encoder(name: str, settings: Settings) -> Any:
     """The KB encoder bundle workers would run for `name` (exported on first use, not activated)."""
     from services.trainer.encoder_export import build_sentence_encoder
     from shared.registry import Registry
     from shared.runtime.encoder import SentenceEncoder
-    from shared.settings import get_settings
 
-    settings = get_settings()
     registry = Registry(settings.encoder_registry_dir)
     version = build_sentence_encoder(registry, base=name, cache_dir=settings.cache_dir, activate=False)
     log.info("kb-eval: %s from the exported ONNX bundle %s", name, version)
     return SentenceEncoder(registry.bundle_dir(version), version=version), version
 
 
-def encoder_pair(name: str, *, prefixes: bool = True, torch: bool = False) -> tuple[Embed, Embed, str]:
+def encoder_pair(
+    name: str, *, settings: Settings, prefixes: bool = True, torch: bool = False
+) -> tuple[Embed, Embed, str]:
     """(embed_queries, embed_passages, description) for an encoder name from `ENCODERS`: the ONNX bundle
-    as served, or (`torch`) the fp32 PyTorch model with the same pooling."""
+    as served (in `settings.encoder_registry_dir`), or (`torch`) the fp32 PyTorch model with the same
+    pooling."""
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; choose from {', '.join(ENCODERS)}")
     if not torch:
-        encoder, version = _onnx_encoder(name)
+        encoder, version = _onnx_encoder(name, settings)
         if not prefixes:
             return encoder.embed, encoder.embed, f"{version} (ONNX, no prefixes)"
         return encoder.embed_queries, encoder.embed_passages, f"{version} (ONNX)"
     from services.trainer.base_model import resolve_base_model
-    from shared.settings import get_settings
 
-    base = resolve_base_model(name, cache_dir=get_settings().cache_dir)
+    base = resolve_base_model(name, cache_dir=settings.cache_dir)
     if name == MINILM_L6:
         minilm = torch_embedder(base.directory)
         return minilm, minilm, "minilm-l6 (PyTorch, mean pooling)"

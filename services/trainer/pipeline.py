@@ -19,7 +19,6 @@ from services.trainer.data import Example, load_examples, stratified_split
 from shared.registry import Registry, new_version_id, sha256_file
 from shared.runtime.classifier import HeadSpec
 from shared.runtime.language import detect_language
-from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 MIN_LANGUAGE_SHARE = 0.02
@@ -190,10 +189,12 @@ def run_training(
     config: TrainConfig,
     *,
     registry: Registry,
+    cache_dir: Path,
     activate: bool = False,
     manifest_extra: dict[str, Any] | None = None,
 ) -> TrainingResult:
-    """`manifest_extra`: lineage of a retrained candidate (parent version, dataset fingerprint, run id)."""
+    """`cache_dir`: converted base weights (`Settings.cache_dir`); `manifest_extra`: lineage of a retrained
+    candidate (parent version, dataset fingerprint, run id)."""
     import tempfile
 
     from services.trainer.base_prep import prepare_base, trim_effect
@@ -204,7 +205,7 @@ def run_training(
     log.info("training on %d examples, validating on %d", len(train), len(valid))
     with registry.staging() as staging:
         with tempfile.TemporaryDirectory(prefix="helploop-base-") as workdir:
-            prepared = prepare_base(config, train, cache_dir=get_settings().cache_dir, workdir=Path(workdir))
+            prepared = prepare_base(config, train, cache_dir=cache_dir, workdir=Path(workdir))
             config = config.for_base(prepared.base.name)
             log.info("training recipe (%s): %s", prepared.base.name, _recipe_summary(config))
             outcome = fine_tune(

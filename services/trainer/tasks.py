@@ -8,9 +8,7 @@ worker start (its lock is gone); the nightly schedule or an operator starts the 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from dataclasses import dataclass
 
 import redis
 from celery import Task, shared_task
@@ -22,6 +20,7 @@ from shared.db.base import utcnow
 from shared.learning.models import RunStatus, TrainingRun
 from shared.learning.runs import RunInProgress, create_run, finish_run
 from shared.metrics import TRAINING_DURATION, TRAINING_RUNS
+from shared.process_local import ProcessLocal
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
 from shared.settings import Settings
@@ -30,26 +29,19 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "helploop:training:lock"
 
 
-@dataclass
-class _ProcessContext:
-    retrain: RetrainContext
-    pid: int
-
-
-_context: _ProcessContext | None = None
+_context: ProcessLocal[RetrainContext] = ProcessLocal()
 
 
 def training_context(settings: Settings | None = None) -> RetrainContext:
     """This process's retraining context, from `settings` (a command run in-process) or the Settings the
     training worker's Celery app was built with."""
-    global _context
-    if _context is None or _context.pid != os.getpid():
-        settings = settings or settings_of()
-        client = redis_from_settings(settings, socket_connect_timeout=5, socket_timeout=30)
-        factory = build_session_factory(build_engine(settings.database_url))
-        context = RetrainContext(factory, Registry(settings.model_registry_dir), client, settings)
-        _context = _ProcessContext(context, os.getpid())
-    return _context.retrain
+    return _context.get(lambda: _build_context(settings or settings_of()))
+
+
+def _build_context(settings: Settings) -> RetrainContext:
+    client = redis_from_settings(settings, socket_connect_timeout=5, socket_timeout=30)
+    factory = build_session_factory(build_engine(settings.database_url))
+    return RetrainContext(factory, Registry(settings.model_registry_dir), client, settings)
 
 
 def retrain_with_lock(*, run_id: str, context: RetrainContext) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.base import new_id
-from shared.outbox.service import OnSent, Publish, count_pending, hold_lease, purge_sent, relay_pending
+from shared.outbox.service import Publish, count_pending, hold_lease, purge_sent, relay_pending
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "outbox-relay"
@@ -24,7 +24,6 @@ PURGE_EVERY_S = 300.0
 class OutboxRelay:
     session_factory: sessionmaker[Session]
     publish: Publish
-    on_sent: OnSent | None = None
     interval_s: float = 0.5
     lease_s: float = 10.0
     retention_s: float = 86400.0
@@ -73,7 +72,6 @@ class OutboxRelay:
             result = relay_pending(
                 session_factory=self.session_factory,
                 publish=self.publish,
-                on_sent=self.on_sent,
                 batch=self.batch,
             )
             if result.sent:

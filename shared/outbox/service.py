@@ -22,10 +22,10 @@ from shared.db import session_scope
 from shared.db.base import new_id, utcnow
 from shared.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shared.outbox.models import Lease, OutboxMessage
+from shared.tickets.lifecycle import tickets_queued_by
 
 log = logging.getLogger(__name__)
-Publish = Callable[[str, list[Any], str], None]  # task name, args, queue
-OnSent = Callable[[Session, Sequence[OutboxMessage]], None]  # runs in the transaction marking them sent
+Publish = Callable[[str, list[Any]], None]  # task name, args (the queue: the routes table's)
 CLAIM_S = 15.0  # a claim older than this belongs to a publisher that died
 
 
@@ -61,9 +61,8 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
 
 
-def _mark_sent(
-    session_factory: sessionmaker[Session], messages: Sequence[OutboxMessage], on_sent: OnSent | None
-) -> None:
+def _mark_sent(session_factory: sessionmaker[Session], messages: Sequence[OutboxMessage]) -> None:
+    """In one transaction: the messages are sent, and their tickets queued (`shared.tickets.lifecycle`)."""
     if not messages:
         return
     with session_scope(session_factory) as session:
@@ -75,8 +74,7 @@ def _mark_sent(
             )
             .execution_options(synchronize_session=False)
         )
-        if on_sent is not None:
-            on_sent(session, messages)
+        tickets_queued_by(session, messages)
 
 
 def _release(
@@ -104,19 +102,18 @@ def publish_claimed(
     session_factory: sessionmaker[Session],
     publish: Publish,
     message: OutboxMessage,
-    on_sent: OnSent | None = None,
 ) -> bool:
     """Publish a committed message claimed by `add_message` (the intake's fast path). False leaves it to
     the relay: it was not claimed (older messages wait) or the broker refused."""
     if message.claim is None:
         return False
     try:
-        publish(message.task, list(message.args), message.queue)
+        publish(message.task, list(message.args))
     except Exception as exc:
         log.warning("outbox message %s not published (%s); the relay will retry", message.id, exc)
         _release(session_factory, [message.id], message.id, f"{type(exc).__name__}: {exc}")
         return False
-    _mark_sent(session_factory, [message], on_sent)
+    _mark_sent(session_factory, [message])
     OUTBOX_PUBLISHED.labels("inline").inc()
     return True
 
@@ -147,7 +144,6 @@ def relay_pending(
     *,
     session_factory: sessionmaker[Session],
     publish: Publish,
-    on_sent: OnSent | None = None,
     batch: int = 200,
 ) -> RelayPass:
     """Publish the oldest pending messages in id order; stop at the first refusal (order is kept)."""
@@ -155,15 +151,15 @@ def relay_pending(
     sent: list[OutboxMessage] = []
     for message in messages:
         try:
-            publish(message.task, list(message.args), message.queue)
+            publish(message.task, list(message.args))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            _mark_sent(session_factory, sent, on_sent)
+            _mark_sent(session_factory, sent)
             _release(session_factory, [m.id for m in messages[len(sent) :]], message.id, error)
             OUTBOX_PUBLISHED.labels("relay").inc(len(sent))
             return RelayPass(len(sent), len(messages), error)
         sent.append(message)
-    _mark_sent(session_factory, sent, on_sent)
+    _mark_sent(session_factory, sent)
     OUTBOX_PUBLISHED.labels("relay").inc(len(sent))
     return RelayPass(len(sent), len(messages))
 

@@ -4,23 +4,29 @@
         │                                          │
         └────────(retries or attempts used up)─────┴──▶ failed
 
-`new_ticket` stores it `received`; the outbox's hook (gateway) and the stale-ticket sweeper (workers) call
-`mark_queued`; triage calls `start_attempt` before the model reads the ticket and `mark_triaged` after;
-`mark_failed` gives up with a reason the API shows. The latest triage result is `Ticket.latest_result`; the
-draft a ticket is served, `shared.drafting.models.latest_draft`."""
+`new_ticket` stores it `received`; the outbox (`tickets_queued_by`, in the transaction that marks its
+messages sent) and the stale-ticket sweeper (workers) call `mark_queued`; triage calls `start_attempt`
+before the model reads the ticket and `mark_triaged` after; `mark_failed` gives up with a reason the API
+shows. The latest triage result is `Ticket.latest_result`; the draft a ticket is served,
+`shared.drafting.models.latest_draft`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from shared.celery_app import TASK_CLASSIFY
 from shared.db.base import new_id, utcnow
 from shared.metrics import TICKETS_FAILED
 from shared.tickets.models import Ticket, TicketStatus
 from shared.tickets.schemas import TicketIn
+
+if TYPE_CHECKING:
+    from shared.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 WAITING = (TicketStatus.RECEIVED, TicketStatus.QUEUED)  # not yet triaged nor given up
@@ -64,6 +70,12 @@ def mark_queued(session: Session, ticket_ids: Sequence[str], *, again: bool = Fa
     )
 
 
+def tickets_queued_by(session: Session, messages: Sequence[OutboxMessage]) -> None:
+    """The outbox handed these messages to the broker (same transaction): classification messages move
+    their tickets to `queued`."""
+    mark_queued(session, [str(m.args[0]) for m in messages if m.task == TASK_CLASSIFY and m.args])
+
+
 def start_attempt(session: Session, ticket: Ticket, *, max_attempts: int) -> bool:
     """Count a triage run before the model sees the ticket (committed first, so a crash still counts);
     False, with the ticket marked failed, once `max_attempts` runs have started and none finished."""
@@ -93,15 +105,15 @@ def mark_triaged(session: Session, ticket_id: str) -> None:
     )
 
 
-def mark_failed(session: Session, ticket_id: str, reason: str, *, even_if_triaged: bool = False) -> None:
-    """Give up on a ticket, keeping the reason readable through the API. A ticket triaged earlier (by
-    another model version) keeps its status unless `even_if_triaged`."""
+def mark_failed(session: Session, ticket_id: str, reason: str, *, even_if_triaged: bool = False) -> bool:
+    """Give up on a ticket, keeping the reason readable through the API; False when it was not marked: a
+    ticket triaged earlier (by another model version, or before its routing failed) keeps its status
+    unless `even_if_triaged`."""
     query = update(Ticket).where(Ticket.id == ticket_id)
     if not even_if_triaged:
         query = query.where(Ticket.status != TicketStatus.TRIAGED)
-    session.execute(
-        query.values(status=TicketStatus.FAILED, failure_reason=reason[:MAX_REASON_CHARS]).execution_options(
-            synchronize_session=False
-        )
-    )
-    TICKETS_FAILED.inc()
+    values = {"status": TicketStatus.FAILED, "failure_reason": reason[:MAX_REASON_CHARS]}
+    marked = session.execute(query.values(**values).execution_options(synchronize_session=False)).rowcount > 0
+    if marked:
+        TICKETS_FAILED.inc()
+    return marked

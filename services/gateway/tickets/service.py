@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from shared.outbox.service import Publish, add_message, publish_claimed
 from shared.pii import redact
 from shared.routing.models import RoutingDecision
 from shared.routing.schemas import RoutingView
-from shared.tickets.lifecycle import mark_queued, new_ticket
+from shared.tickets.lifecycle import new_ticket
 from shared.tickets.models import Ticket, TicketStatus, TriageResult
 from shared.tickets.normalise import normalise_ticket
 from shared.tickets.schemas import (
@@ -62,12 +62,6 @@ def _insert_with_message(factory: sessionmaker[Session], row: Ticket) -> OutboxM
         return None
 
 
-def mark_tickets_queued(session: Session, messages: Sequence[OutboxMessage]) -> None:
-    """Outbox hook: classification messages handed to the broker move their tickets to `queued` (unless a
-    fast worker already triaged them)."""
-    mark_queued(session, [str(m.args[0]) for m in messages if m.task == TASK_CLASSIFY and m.args])
-
-
 def ingest_ticket(
     *,
     session_factory: sessionmaker[Session],
@@ -83,9 +77,7 @@ def ingest_ticket(
     row = new_ticket(source=source, event_id=event_id, ticket=ticket)
     message = _insert_with_message(session_factory, row)
     if message is not None:  # the common case: a new event (a replay meets the unique constraint)
-        published = publish_claimed(
-            session_factory=session_factory, publish=publish, message=message, on_sent=mark_tickets_queued
-        )
+        published = publish_claimed(session_factory=session_factory, publish=publish, message=message)
         if not published and on_left_pending is not None:
             on_left_pending()
         log.info("ticket %s accepted from %s (event %s)", row.id, source, event_id)

@@ -126,7 +126,10 @@ def _train_candidate(
         "dataset": {"fingerprint": data.fingerprint, **data.stats, "golden_source": data.golden_source},
         "retrain": {"run_id": run_id, "base_file": str(_base_file(manifest, context.settings))},
     }
-    return run_training(config, registry=context.registry, manifest_extra=extra).version
+    trained = run_training(
+        config, registry=context.registry, cache_dir=context.settings.cache_dir, manifest_extra=extra
+    )
+    return trained.version
 
 
 def _gate(

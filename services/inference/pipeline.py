@@ -1,0 +1,49 @@
+"""What follows each step of a ticket, in one place (the tasks call these after their plain function):
+
+    classify ──▶ draft (drafts enabled) ──▶ route + write-back
+        │          └──▶ shadow draft (while a generator runs in shadow)
+        ├──▶ route + write-back (drafts disabled)
+        └──▶ shadow prediction (while a classifier runs in shadow; new results only)
+
+Every next step is a task enqueued by name (`shared.celery_app.enqueue`, the queue from the routes table);
+routing runs in the task that finished the step before it, and enqueues the write-back deliveries."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from services.inference.context import WorkerContext
+from services.inference.drafting import DraftOutcome
+from services.inference.routing import route_ticket
+from services.inference.triage import Outcome
+from shared.celery_app import TASK_DRAFT, TASK_SHADOW, TASK_SHADOW_DRAFT, TASK_WRITEBACK, enqueue
+
+
+def after_classification(app: Celery, context: WorkerContext, ticket_id: str, outcome: str) -> None:
+    """A classified ticket is drafted (which routes it) or, drafts disabled, routed here; a new result is
+    also predicted by the classifier in shadow, if any. A failure in routing raises: the task retries,
+    finds the classification done and routes again."""
+    if outcome not in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
+        return
+    if context.settings.drafts_enabled:
+        enqueue(app, TASK_DRAFT, ticket_id)
+    else:
+        route_and_write_back(app, context, ticket_id)
+    if outcome == Outcome.CLASSIFIED and context.triage.model.registry.shadow_version():
+        enqueue(app, TASK_SHADOW, ticket_id)
+
+
+def after_draft(app: Celery, context: WorkerContext, ticket_id: str, outcome: str) -> None:
+    """A ticket with or without a draft is routed (without one the route is never auto-reply); a new draft
+    is drafted again by the generator in shadow, if any."""
+    if outcome in (DraftOutcome.MISSING, DraftOutcome.NOT_CLASSIFIED):
+        return
+    route_and_write_back(app, context, ticket_id)
+    if outcome == DraftOutcome.DRAFTED and context.shadow_drafts.registry.shadow_version():
+        enqueue(app, TASK_SHADOW_DRAFT, ticket_id)
+
+
+def route_and_write_back(app: Celery, context: WorkerContext, ticket_id: str) -> None:
+    """Decide the route (idempotent) and enqueue the write-back deliveries still pending."""
+    for delivery_id in route_ticket(ticket_id=ticket_id, context=context.routing):
+        enqueue(app, TASK_WRITEBACK, delivery_id)
