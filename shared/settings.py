@@ -124,15 +124,15 @@ class Settings(BaseSettings):
     draft_temperature: float = Field(default=0.0, ge=0, le=2)
     draft_top_p: float = Field(default=0.9, gt=0, le=1)
     # 1.0: drafts come from fine-tuned generators only, and a penalty keeps them from copying the context's
-    # wording (demo hold-out: chrF 68.5 at 1.0 vs 60.8 at 1.1, docs/models.md)
+    # wording (demo hold-out: chrF 68.5 at 1.0 vs 60.8 at 1.1, docs/drafts.md)
     draft_repetition_penalty: float = Field(default=1.0, ge=1, le=2)
     # a draft never repeats a 4-token sequence of its own (0: off): small models fall into loops
-    # ("联系电话、联系电话、…"); chosen on STC-3 and the demo hold-out, docs/models.md ("Drafts in the
+    # ("联系电话、联系电话、…"); chosen on STC-3 and the demo hold-out, docs/drafts.md ("Drafts in the
     # customer's language")
     draft_no_repeat_ngram: int = Field(default=4, ge=0, le=32)
     draft_time_limit_s: int = Field(default=180, ge=5)
     # a flagged draft (an invented order id or figure, a contradiction, …) is sampled again up to this
-    # often and the first clean one kept (shared/drafting/resample.py; 0: off); docs/models.md
+    # often and the first clean one kept (shared/drafting/resample.py; 0: off); docs/drafts.md
     draft_resample_attempts: int = Field(default=2, ge=0, le=8)
     # an untuned generator invents policies ("I am not able to provide refunds…"): its drafts are replaced
     # by the intent's template unless this is set (for evaluating the base model, never in production)

@@ -19,7 +19,7 @@ def _evaluate(language: str, args: argparse.Namespace) -> tuple[dict[str, Any], 
     result = score(items)
     table = result.table()
     table["items"] = len(items)
-    # reported beside the targets, not part of them (docs/models.md): the first blind set was measured once,
+    # reported beside the targets, not part of them (docs/drafts.md): the first blind set was measured once,
     # then its generalising misses fixed; the second was written afterwards and has never been tuned on
     holdouts = {name: score(handwritten(language, path=path)) for name, path in HOLDOUTS.items()}
     for name, holdout in holdouts.items():

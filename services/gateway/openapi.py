@@ -162,7 +162,7 @@ KEY_SCOPES = ("read", "ingest", "admin")
 
 SECURITY = {
     **{scope: [{"apiKey": []}] for scope in KEY_SCOPES},
-    "signature": [],  # checked from the body's signature header (see docs/integrations.md)
+    "signature": [],  # checked from the body's signature header (see docs/helpdesks.md)
     "none": [],
 }
 

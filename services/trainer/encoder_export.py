@@ -40,7 +40,7 @@ class EncoderRecipe:
     passage_prefix: str = ""
     # a mode of services.trainer.quantize.QUANTIZERS, or None (float32). "w8", not dynamic "int8": int8
     # activations in u8s8 kernels saturate on CPUs without VNNI, so the int8 graph ranked the demo KB
-    # differently on two machines (cosine to fp32 0.9968 vs w8's 0.9999, see docs/models.md)
+    # differently on two machines (cosine to fp32 0.9968 vs w8's 0.9999, see docs/drafts.md)
     quantize: str | None = None
     # the cosine under which a KB hit is not put into a draft's prompt. Measured on the demo KB's 250
     # bilingual questions and 10 off-topic ones (e5 int8): best relevant chunk in either language p5 0.843,

@@ -5,7 +5,7 @@ Measures (both on PII-redacted text, whitespace collapsed, case folded):
 - normalised edit distance: word-level Levenshtein distance (each Chinese character is a word) divided
   by the longer text's length — 0 for identical texts, 1 for nothing in common.
 
-Classes (thresholds in `ADOPTION_THRESHOLDS`, documented in docs/models.md):
+Classes (thresholds in `ADOPTION_THRESHOLDS`, documented in docs/drafts.md):
 - `sent_as_is`: edit distance ≤ 0.05 (a fixed typo or a changed greeting at most);
 - `edited`: edit distance ≤ 0.6, or chrF ≥ 50 (the agent kept a good part of it);
 - `discarded`: the rest.

@@ -23,7 +23,7 @@ from shared.drafting.prompt import Passage
 from shared.kb.importers import read_articles
 
 HANDWRITTEN = Path(__file__).with_name("handwritten.jsonl")
-# written by someone who had not seen the detectors, measured once before any change (docs/models.md)
+# written by someone who had not seen the detectors, measured once before any change (docs/drafts.md)
 HOLDOUT = Path(__file__).with_name("handwritten_holdout.jsonl")
 HOLDOUT_2 = Path(__file__).with_name(
     "handwritten_holdout2.jsonl"
