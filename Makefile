@@ -30,7 +30,7 @@ run: install .env
 # TEST_WORKERS=0 runs in one process. The 25 slowest steps are listed at the end.
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 # Every API operation with schema-valid and mutated requests (schemathesis): over 10,000, none may get a 5xx;
 # then 200 rounds of forged, tampered, stale and replayed webhooks on every intake channel, all refused.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -17,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from shared.redis_server import EmbeddedRedis, redis_reachable, start_embedded_redis
 from shared.registry import Registry
+from tests import build_cache
 
 WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
 OLD_WEBHOOK_SECRET = "test-webhook-secret-previous-000000"
@@ -29,13 +31,29 @@ MODEL_CACHE = REPO_ROOT / "var" / "cache"  # converted base weights, kept across
 
 
 # The longest test files (minutes each on 2 cores), started first so that parallel workers finish together.
-LONGEST_FIRST = (
-    "tests/test_multilingual_model.py",
+LONGEST_FIRST = (  # the longest files first (`--durations=0`, 2026-12-01; `--no-loadscope-reorder` keeps
+    # this order): two workers start on the two longest; the suites that start many processes (learning
+    # loop, reclassification, pipeline) are kept apart: side by side they took 264 s and 168 s, not 213 and 97
     "tests/integration/test_learning_loop.py",
-    "tests/test_vocab_trim.py",
-    "tests/test_retrain.py",
+    "tests/test_multilingual_model.py",  # 297 s when its bundle is not in the build cache, else 1 s
     "tests/test_generator.py",
+    "tests/test_vocab_trim.py",
+    "tests/test_e5_convert.py",
     "tests/integration/test_reclassify_stack.py",
+    "tests/test_retrain.py",
+    "tests/test_evaluation.py",
+    "tests/test_bench.py",
+    "tests/integration/test_pipeline.py",
+    "tests/test_model.py",
+    "tests/test_openapi.py",
+    "tests/test_few_shot.py",
+    "tests/test_gateway_security.py",
+    "tests/integration/test_kb_and_drafts.py",
+    "tests/integration/test_prometheus_live.py",
+    "tests/integration/test_sentinel.py",
+    "tests/test_shadow_drafts.py",
+    "tests/test_writeback.py",
+    "tests/test_kb.py",
 )
 
 
@@ -172,23 +190,42 @@ def train_config(demo_csv: Path) -> Any:
 
 
 def built_once(
-    tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, build: Callable[[Path], None]
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+    name: str,
+    build: Callable[[Path], None],
+    *,
+    key: tuple[Any, ...] | None = None,
+    code: tuple[str, ...] = ("services.trainer.pipeline",),
 ) -> Path:
-    """A directory that `build` fills once per test run: with pytest-xdist the first worker to ask builds
-    it under a file lock in the run's shared temporary directory and every worker gets its own copy (tests
-    may add versions to their registry); without xdist it is built in place."""
+    """A directory that `build` fills once, and each test session's own copy of it (tests may add versions
+    to their registry). With `key` (the build's config and data) it is kept across runs in the build cache
+    (`tests/build_cache.py`) until the code it can run (what `code` imports) or the key changes; without,
+    the first pytest-xdist worker to ask builds it in the run's shared temporary directory (one process: in
+    place). A file lock makes the other workers wait for the one building."""
     mine = tmp_path_factory.mktemp(name)
-    if worker_id == "master":
+    cached = key is not None and build_cache.enabled()
+    if cached:
+        shared = build_cache.cached_dir(name, *(key or ()))
+    elif worker_id == "master":
         build(mine)
         return mine
-    shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    else:
+        shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
+    shared.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{shared}.lock"):
-        if not (shared / BUILT_MARKER).is_file():
+        if not (
+            build_cache.is_current(shared, BUILT_MARKER) if cached else (shared / BUILT_MARKER).is_file()
+        ):
             shutil.rmtree(shared, ignore_errors=True)
             shared.mkdir()
             build(shared)
+            if cached:
+                build_cache.record_sources(shared, code)
+                build_cache.prune(name, keep=shared)
             (shared / BUILT_MARKER).touch()
-    shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=shutil.ignore_patterns(BUILT_MARKER))
+    ignored = shutil.ignore_patterns(BUILT_MARKER, build_cache.SOURCES_FILE)
+    shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=ignored)
     return mine
 
 
@@ -198,10 +235,14 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str, t
     on demo data, exported, active (the multilingual base: tests/test_multilingual_model.py)."""
     from services.trainer.pipeline import run_training
 
-    def build(root: Path) -> None:
-        run_training(train_config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
+    def build(root: Path) -> None:  # the data goes with the bundle: its manifest names the file
+        data = root / ".data" / train_config.train_file.name
+        data.parent.mkdir()
+        shutil.copyfile(train_config.train_file, data)
+        config = dataclasses.replace(train_config, train_file=data)
+        run_training(config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
 
-    return Registry(built_once(tmp_path_factory, worker_id, "models", build))
+    return Registry(built_once(tmp_path_factory, worker_id, "models", build, key=(train_config,)))
 
 
 def settings_overrides(**extra: Any) -> dict[str, Any]:
@@ -249,4 +290,5 @@ def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
         config = GeneratorTrainConfig()
         build_generator(registry=Registry(root), cache_dir=cache, examples=None, config=config)
 
-    return Registry(built_once(tmp_path_factory, worker_id, "generators", build))
+    key, code = (GeneratorTrainConfig(), "untuned"), ("services.trainer.generation.pipeline",)
+    return Registry(built_once(tmp_path_factory, worker_id, "generators", build, key=key, code=code))

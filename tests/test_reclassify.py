@@ -140,3 +140,36 @@ def test_shadow_predictions_and_the_shadow_report(factory, registry: Registry) -
     assert (accuracy["resolved"], accuracy["accuracy"]) == (2, 0.5)
     assert accuracy["per_intent"][confirmed] == {"n": 1, "accuracy": 1.0}
     assert live_accuracy(session_factory=factory, version="v-next", window_days=7)["resolved"] == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_chunks_completing_at_once_finish_the_job_exactly_once(database_url: str) -> None:
+    """The last chunks of a job completed concurrently (two workers), each in one transaction with the job:
+    neither misses the other's chunk (the job is done), and exactly one of them finished it."""
+    import threading
+
+    upgrade_database(database_url)
+    factory = build_session_factory(build_engine(database_url))
+    store_tickets(factory, [f"ticket {i}" for i in range(4)], received_at=T0)
+    for _ in range(5):
+        job = jobs.create_reclassify_job(
+            session_factory=factory, since=T0, until=None, model_version="v-x", chunk_size=2
+        )
+        barrier, finished = threading.Barrier(2), []
+
+        def complete(position: int, job_id: str, barrier: threading.Barrier, finished: list[bool]) -> None:
+            barrier.wait()
+            finished.append(
+                jobs.complete_chunk(
+                    session_factory=factory, job_id=job_id, position=position, processed=2, seconds=0.1
+                )
+            )
+
+        threads = [threading.Thread(target=complete, args=(p, job.id, barrier, finished)) for p in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        view = jobs.get_job(session_factory=factory, job_id=job.id)
+        assert sorted(finished) == [False, True]
+        assert (view.status, view.done_chunks, view.processed_items) == ("done", 2, 4)
