@@ -8,10 +8,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
+import psutil
 from celery import Celery
 from celery.signals import before_task_publish, task_prerun, worker_init, worker_shutting_down
 from kombu import Queue
@@ -21,6 +24,7 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_S = 2.0
+STOP_MARGIN_S = 30.0  # past the longest hard time limit of its tasks, a stopping worker is stuck
 
 TASK_CLASSIFY = "helploop.triage.classify"
 TASK_KB_INDEX = "helploop.kb.index"
@@ -161,23 +165,103 @@ def settings_of(app: Celery | None = None) -> Settings:
     return settings
 
 
-def run_worker_main(app: Celery, argv: list[str], *, restart_on_failure: bool) -> None:
-    """Run `celery worker` with `argv`; a worker that stops on an unrecoverable error (kombu can fail this
-    way when Redis goes away while it restores unacknowledged messages) replaces itself with a fresh
-    process, same pid and command line, instead of leaving its queues unserved. A requested shutdown
-    (SIGTERM, SIGINT, SIGQUIT: warm or cold) returns normally."""
-    workers: list[Any] = []
-    requested: list[bool] = []
-    worker_init.connect(lambda sender=None, **_: workers.append(sender), weak=False)
-    worker_shutting_down.connect(lambda **_: requested.append(True), weak=False)
-    app.worker_main(argv)  # returns whatever the worker's exit code: read it from the worker itself
-    code = workers[-1].exitcode if workers else None
-    if code in (0, None) or requested:
+def longest_time_limit_s(app: Celery, queues: Sequence[str]) -> float:
+    """The longest hard time limit of the registered tasks routed to `queues` (the default where a task
+    sets none): how long a warm stop may wait for a running task before the pool kills it."""
+    default = float(app.conf.task_time_limit or 0)
+    limits = [default]
+    for name, task in list(app.tasks.items()):
+        if ROUTES.get(name, {}).get("queue") in queues:
+            limits.append(float(task.time_limit or default))
+    return max(limits)
+
+
+class StopWatchdog(threading.Thread):
+    """After an unrecoverable error a worker stops warmly, waiting for its running tasks, which their time
+    limits bound. A stop that outlasts them is stuck (seen once in the fault suite: after a Redis restart the
+    main process waited forever on a pool child's broken result pipe): the pool is killed and `stuck` runs
+    with the exit code — a restart, or the exit a finished stop would make. A requested shutdown, or a stop
+    that finishes (`done`), is left alone."""
+
+    def __init__(
+        self,
+        worker: Any,
+        *,
+        grace_s: Callable[[], float],
+        requested: list[bool],
+        stuck: Callable[[int], None],
+    ) -> None:
+        super().__init__(name="stop-watchdog", daemon=True)
+        self.worker, self.grace_s, self.requested, self.stuck = worker, grace_s, requested, stuck
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        code = None
+        while code in (None, 0):
+            if self.done.wait(1.0) or self.requested:
+                return
+            code = self.worker.exitcode  # set by the worker as it starts to stop
+        grace = self.grace_s()
+        if self.done.wait(grace) or self.requested:
+            return
+        log.error("worker still stopping %.0fs after an unrecoverable error: killing its pool", grace)
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+        self.stuck(code)
+
+
+def _after_failure(code: int, *, restart: bool, leave: Callable[[int], Any]) -> None:
+    if not restart:
+        leave(code)
         return
-    if not restart_on_failure:
-        raise SystemExit(code)
     log.error(
         "worker stopped on an unrecoverable error (exit %s); restarting in %.0fs", code, RESTART_DELAY_S
     )
     time.sleep(RESTART_DELAY_S)
     os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+
+
+def _exit_status(code: int) -> None:
+    raise SystemExit(code)
+
+
+def run_worker_main(
+    app: Celery,
+    argv: list[str],
+    *,
+    queues: Sequence[str],
+    restart_on_failure: bool,
+    stop_margin_s: float = STOP_MARGIN_S,
+) -> None:
+    """Run `celery worker` with `argv` (consuming `queues`); a worker that stops on an unrecoverable error
+    (kombu can fail this way when Redis goes away while it restores unacknowledged messages) replaces itself
+    with a fresh process, same pid and command line, instead of leaving its queues unserved — also when its
+    stop hangs (`StopWatchdog`: `stop_margin_s` past its tasks' longest time limit). A requested shutdown
+    (SIGTERM, SIGINT, SIGQUIT: warm or cold) returns normally."""
+    workers: list[Any] = []
+    watchdogs: list[StopWatchdog] = []
+    requested: list[bool] = []
+
+    def started(sender: Any = None, **_: Any) -> None:
+        workers.append(sender)
+        stuck = partial(_after_failure, restart=restart_on_failure, leave=os._exit)
+        grace = lambda: longest_time_limit_s(app, queues) + stop_margin_s  # noqa: E731
+        watchdogs.append(StopWatchdog(sender, grace_s=grace, requested=requested, stuck=stuck))
+        watchdogs[-1].start()
+
+    def stopping(**_: Any) -> None:
+        requested.append(True)
+
+    worker_init.connect(started, weak=False)
+    worker_shutting_down.connect(stopping, weak=False)
+    try:
+        app.worker_main(argv)  # returns whatever the worker's exit code: read it from the worker itself
+    finally:
+        for watchdog in watchdogs:
+            watchdog.done.set()
+        worker_init.disconnect(started)
+        worker_shutting_down.disconnect(stopping)
+    code = workers[-1].exitcode if workers else None
+    if code in (0, None) or requested:
+        return
+    _after_failure(code, restart=restart_on_failure, leave=_exit_status)

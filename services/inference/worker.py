@@ -108,4 +108,6 @@ def run_worker(
         "--loglevel",
         "INFO",
     ]
-    run_worker_main(app, [*args, *(argv or [])], restart_on_failure=settings.worker_restart_on_failure)
+    run_worker_main(
+        app, [*args, *(argv or [])], queues=queues, restart_on_failure=settings.worker_restart_on_failure
+    )

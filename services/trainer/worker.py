@@ -88,7 +88,12 @@ def run_training_worker(
         serve_node_endpoints(metrics_port, training_readiness_checks(settings))
     args = ["worker", "-Q", QUEUE_TRAINING, "-c", "1", "--max-tasks-per-child", "1", "--without-gossip"]
     args += ["--without-mingle", "-n", "training@%h", "--loglevel", "INFO"]
-    run_worker_main(app, [*args, *(argv or [])], restart_on_failure=settings.worker_restart_on_failure)
+    run_worker_main(
+        app,
+        [*args, *(argv or [])],
+        queues=(QUEUE_TRAINING,),
+        restart_on_failure=settings.worker_restart_on_failure,
+    )
 
 
 def run_beat(argv: list[str] | None = None, *, settings: Settings | None = None) -> None:

@@ -39,7 +39,7 @@ def stack_env(learning_registry: Registry, tmp_path: Path) -> dict[str, str]:
         "HELPLOOP_MODEL_REGISTRY_DIR": str(learning_registry.root),
         "HELPLOOP_TRAINING_DIR": str(tmp_path / "training"),
         "HELPLOOP_GOLDEN_SET_FILE": str(golden),
-        "HELPLOOP_RETRAIN_EPOCHS": "3",  # the session's model had 30 steps: the nightly run trains fully
+        "HELPLOOP_RETRAIN_EPOCHS": "1",  # the session's model had 30 steps: one whole epoch is enough
         "HELPLOOP_TRIAGE_TIME_LIMIT_S": "30",  # the machine is busy training: no spurious time-outs
     }
 

@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import func, select
 
 from services.trainer.demo_data import generate_tickets
+from services.trainer.quantize import quantize_bundle
 from shared.db import build_engine, build_session_factory, session_scope
 from shared.learning.models import JobChunk
 from shared.registry import Registry
@@ -30,8 +31,9 @@ CHUNK = 250
 
 @pytest.fixture
 def batch_registry(trained_registry: Registry, tmp_path: Path) -> Registry:
+    """The active model's int8 bundle (a backlog on CPUs runs best on it: half the time) as `v-reclassify`."""
     registry = copy_active(trained_registry, tmp_path / "models")
-    clone_version(registry, registry.active_version(), "v-reclassify")
+    clone_version(registry, quantize_bundle(registry, registry.active_version()), "v-reclassify")
     return registry
 
 
