@@ -59,6 +59,7 @@ eval: install
 	$(BIN)/helploop benchmark waimai_zh
 	$(BIN)/helploop benchmark banking77 --shots 5,10
 	$(BIN)/helploop benchmark clinc150 --shots 5,10
+	$(BIN)/python -m services.trainer.demo_realism_eval --out var/reports/demo_realism
 
 eval-bases: install
 	$(BIN)/helploop benchmark banking77 --base-model multilingual-e5-small

@@ -52,8 +52,9 @@ def ensure_model(settings: Settings, *, epochs: int) -> None:
     log.info("no active model: training the bilingual demo model (about 10 minutes on 2 cores)")
     demo = [helploop, "demo-data", "--out", str(DEMO_DATA), "--languages", DEMO_LANGUAGES]
     subprocess.run(demo, check=True)
-    # the templated demo set saturates accuracy early; a higher rate makes the model confident in 4 epochs,
-    # and no label smoothing (e5's recipe smooths for rare intents of public sets: it would cap confidence)
+    # the demo inbox (threads, two-request and vague tickets: demo_realism) is learned in 4 epochs at a
+    # higher rate; no label smoothing (e5's recipe smooths for rare intents of public sets), confidences
+    # are calibrated on validation after training (docs/models.md, "The demo shop's tickets")
     train = [helploop, "train", "--train", str(DEMO_DATA), "--epochs", str(epochs), "--learning-rate", "3e-4"]
     train += ["--label-smoothing", "0"]
     heads = ["--head", "intent=label", "--head", "sentiment=sentiment", "--head", "priority=priority"]

@@ -134,10 +134,14 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from services.trainer.demo_data import write_dataset
+    from services.trainer.demo_realism import Realism
 
     languages = tuple(part.strip() for part in args.languages.split(",") if part.strip())
-    count = write_dataset(Path(args.out), per_intent=args.per_intent, seed=args.seed, languages=languages)
-    print(f"wrote {count} demo tickets to {args.out}")
+    realism = None if args.templated else Realism()
+    count = write_dataset(
+        Path(args.out), per_intent=args.per_intent, seed=args.seed, languages=languages, realism=realism
+    )
+    print(f"wrote {count} demo tickets to {args.out}" + (" (templated)" if args.templated else ""))
     return 0
 
 
@@ -175,7 +179,18 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--registry")
     p.set_defaults(handler=cmd_export)
     _register_datasets(commands)
-    p = commands.add_parser("demo-data", help="write the seeded demo-shop ticket dataset")
+    _register_demo_data(commands)
+
+
+def _register_demo_data(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = commands.add_parser(
+        "demo-data",
+        help="write the seeded demo-shop ticket dataset",
+        description="Seeded demo-shop tickets as a real inbox holds them: besides greetings, typos and "
+        "asides, 15% are e-mail threads quoting an earlier, different request, 8% carry two requests "
+        "(labelled with either, as agents file them) and 3% are vague. --templated writes the clean "
+        "templates only.",
+    )
     p.add_argument("--out", required=True, help="output .csv or .jsonl")
     p.add_argument("--per-intent", type=int, default=80)
     p.add_argument(
@@ -184,6 +199,9 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="comma-separated: en, zh or en,zh (Chinese tickets written for the demo shop)",
     )
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument(
+        "--templated", action="store_true", help="the clean templates only (no threads, two-request or vague)"
+    )
     p.set_defaults(handler=cmd_demo_data)
 
 

@@ -7,7 +7,9 @@ Each ticket is built from a hand-written body template for its primary intent, w
 (order ids, products, amounts, carriers, ...) filled from a ``random.Random(seed)`` instance,
 then passed through random variation layers: greetings, sign-offs, casual lowercase writing,
 typos, frustration markers and, for roughly one ticket in ten, a short secondary sentence that
-belongs to another intent (the label always stays the primary intent).
+belongs to another intent (the label always stays the primary intent). With ``realism``
+(``demo_realism``; the `demo-data` command's default) some tickets become e-mail threads quoting an
+earlier request, two requests in one (labelled either), or vague.
 
 Output is fully deterministic for a given seed and never depends on the clock.
 
@@ -24,7 +26,10 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from services.trainer.demo_realism import Realism
 
 
 class IntentSpec(NamedTuple):
@@ -819,10 +824,15 @@ def unique_tickets(
 
 
 def generate_tickets(
-    *, per_intent: int = 80, seed: int = 13, languages: tuple[str, ...] = ("en",)
+    *,
+    per_intent: int = 80,
+    seed: int = 13,
+    languages: tuple[str, ...] = ("en",),
+    realism: "Realism | None" = None,
 ) -> list[DemoTicket]:
     """Return ``per_intent`` unique tickets for every intent in ``INTENTS`` and language in ``languages``
-    (``"zh"``: Chinese, from ``demo_data_zh``), shuffled deterministically.
+    (``"zh"``: Chinese, from ``demo_data_zh``), shuffled deterministically; with ``realism``, some become
+    e-mail threads, two-request or vague tickets (``demo_realism``), else all are the clean templates.
 
     Raises ValueError for a negative ``per_intent`` or an unknown language, and RuntimeError if unique texts
     cannot be found.
@@ -841,18 +851,27 @@ def generate_tickets(
 
         tickets += generate_tickets_zh(per_intent=per_intent, seed=seed)
     rng.shuffle(tickets)
+    if realism is not None:
+        from services.trainer.demo_realism import apply_realism
+
+        tickets = apply_realism(tickets, realism, seed=seed)
     return tickets
 
 
 def write_dataset(
-    path: pathlib.Path, *, per_intent: int = 80, seed: int = 13, languages: tuple[str, ...] = ("en",)
+    path: pathlib.Path,
+    *,
+    per_intent: int = 80,
+    seed: int = 13,
+    languages: tuple[str, ...] = ("en",),
+    realism: "Realism | None" = None,
 ) -> int:
     """Write tickets as CSV or JSONL (columns text, label, sentiment, priority); return the row count."""
     path = pathlib.Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
         raise ValueError(f"unsupported dataset suffix {path.suffix!r}; use .csv or .jsonl")
-    tickets = generate_tickets(per_intent=per_intent, seed=seed, languages=languages)
+    tickets = generate_tickets(per_intent=per_intent, seed=seed, languages=languages, realism=realism)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         if suffix == ".csv":

@@ -99,6 +99,12 @@ def wrap_text(text: str, other: str, rng: random.Random) -> str:
     return thread
 
 
+def quote_below(new: str, earlier: str, *, name: str, rng: random.Random) -> str:
+    """`new` above `earlier`, quoted as a mail client of `new`'s language writes a reply."""
+    quote = _quote_chinese if _CJK.search(new) else rng.choice(QUOTES)
+    return f"{new}\n\n{quote(name, earlier, rng)}"
+
+
 def wrap_examples(examples: list[Example], *, seed: int = 13) -> list[Example]:
     """Each example wrapped in a thread quoting another example with a different first label."""
     rng = random.Random(seed)
