@@ -61,8 +61,7 @@ def _core(ticket: DemoTicket) -> str:
 
 
 def _thread(ticket: DemoTicket, other: DemoTicket, rng: random.Random) -> DemoTicket:
-    name = other.customer_name if _chinese(ticket) == _chinese(other) else ticket.customer_name
-    body = quote_below(ticket.body, other.body, name=name, rng=rng)
+    body = quote_below(ticket.body, other.body, name=other.customer_name, rng=rng)  # signed as quoted
     replied = ticket.subject.lower().startswith(("re:", "fwd:", "回复")) or rng.random() < 0.3
     subject = ticket.subject if replied else ("回复：" if _chinese(ticket) else "Re: ") + ticket.subject
     return replace(ticket, subject=subject, body=body, text=f"{subject}\n\n{body}")
