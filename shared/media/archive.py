@@ -11,16 +11,15 @@ import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from shared.media.refusal import Refused
 from shared.media.sniff import sniff
 
 CHUNK = 64 * 1024
 ARCHIVES = frozenset({"application/zip", "application/gzip"})
 
 
-class ArchiveRefused(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+class ArchiveRefused(Refused):
+    """An archive beyond its limits, or unsafe, or unreadable."""
 
 
 @dataclass(frozen=True)

@@ -25,18 +25,15 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from shared.media.refusal import Refused
 from shared.media.sniff import sniff
 
 CHUNK = 64 * 1024
 Resolver = Callable[[str, int], list[str]]
 
 
-class FetchRefused(Exception):
-    """A download the policy does not allow; `reason` is one of a few stable words (metrics, the API)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+class FetchRefused(Refused):
+    """A download the policy does not allow."""
 
 
 @dataclass(frozen=True)
