@@ -6,12 +6,9 @@ limits, applied to each call: a flate bomb stops there instead of filling memory
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import dataclass
 
 from shared.media.refusal import Refused
-
-log = logging.getLogger(__name__)
 
 
 class PdfRefused(Refused):
