@@ -36,6 +36,7 @@ TASK_RESOLUTION_LABELS = "helploop.writeback.resolution_labels"  # read a solved
 TASK_RETRAIN = "helploop.training.retrain"
 TASK_RECLASSIFY_CHUNK = "helploop.batch.reclassify_chunk"
 TASK_SHADOW = "helploop.batch.shadow_classify"
+TASK_MEDIA_EXTRACT = "helploop.media.extract"  # fetch and read a ticket's attachments
 QUEUE_TRIAGE = "triage"
 QUEUE_KB = "kb"
 QUEUE_DRAFTS = "drafts"
@@ -43,6 +44,7 @@ QUEUE_SHADOW_DRAFTS = "shadow_drafts"  # a second generator in memory: its own w
 QUEUE_CALLBACKS = "callbacks"
 QUEUE_BATCH = "batch"  # low priority: reclassification chunks, shadow predictions
 QUEUE_TRAINING = "training"  # served by the training worker only
+QUEUE_MEDIA = "media"  # downloads, OCR, speech: slow, and their engines in memory: its own worker
 KNOWN_QUEUES = (  # the inference workers'
     QUEUE_TRIAGE,
     QUEUE_KB,
@@ -50,6 +52,7 @@ KNOWN_QUEUES = (  # the inference workers'
     QUEUE_SHADOW_DRAFTS,
     QUEUE_CALLBACKS,
     QUEUE_BATCH,
+    QUEUE_MEDIA,
 )
 ALL_QUEUES = (*KNOWN_QUEUES, QUEUE_TRAINING)
 ROUTES = {
@@ -63,6 +66,7 @@ ROUTES = {
     TASK_RETRAIN: {"queue": QUEUE_TRAINING},
     TASK_RECLASSIFY_CHUNK: {"queue": QUEUE_BATCH},
     TASK_SHADOW: {"queue": QUEUE_BATCH},
+    TASK_MEDIA_EXTRACT: {"queue": QUEUE_MEDIA},
 }
 
 
@@ -104,6 +108,10 @@ def _time_limits(settings: Settings) -> dict[str, dict[str, int | float]]:
         TASK_DRAFT: draft,
         TASK_SHADOW_DRAFT: dict(draft),
         TASK_RECLASSIFY_CHUNK: {"soft_time_limit": 600, "time_limit": 660},  # up to 5,000 tickets
+        TASK_MEDIA_EXTRACT: {
+            "soft_time_limit": settings.media_time_limit_s,
+            "time_limit": settings.media_time_limit_s + 30,
+        },
         TASK_RETRAIN: {
             "soft_time_limit": settings.training_time_limit_s,
             "time_limit": settings.training_time_limit_s + 120,

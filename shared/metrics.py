@@ -127,6 +127,23 @@ TRAINING_DURATION = Histogram(
 RECLASSIFIED = Counter(
     "helploop_reclassified_tickets_total", "Tickets given a result by batch reclassification"
 )
+ATTACHMENTS_READ = Counter(
+    "helploop_attachments_total",
+    "Attachments processed, by sniffed kind (image, pdf, audio, text, archive, other), engine and outcome "
+    "(extracted, empty, refused, failed)",
+    ["kind", "engine", "outcome"],
+)
+ATTACHMENT_DURATION = Histogram(
+    "helploop_attachment_duration_seconds",
+    "Time to fetch and read one attachment, by kind and engine",
+    ["kind", "engine"],
+    buckets=PIPELINE_BUCKETS,
+)
+ATTACHMENT_DECISIONS = Counter(
+    "helploop_attachment_decisions_total",
+    "Tickets whose attachments were weighed after triage: changed (re-classified) or unchanged",
+    ["decision"],
+)
 OUTBOX_PUBLISHED = Counter(
     "helploop_outbox_published_total",
     "Outbox messages handed to the broker, by path (inline at intake, or by the relay)",
@@ -178,6 +195,7 @@ GUARDRAIL_FLAGS = (  # shared.drafting.guardrails.Flag
     "untuned_generator",
 )
 ADOPTION_OUTCOMES = ("sent_as_is", "edited", "discarded")  # shared.drafting.adoption
+ATTACHMENT_DECISION_VALUES = ("changed", "unchanged")
 RESAMPLE_OUTCOMES = ("clean", "still_flagged")  # shared.drafting.resample
 
 
@@ -197,6 +215,7 @@ def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, .
         (TRAINING_RUNS, TRAINING_OUTCOMES),
         (TRAINING_DURATION, TRAINING_OUTCOMES),
         (OUTBOX_PUBLISHED, OUTBOX_PATHS),
+        (ATTACHMENT_DECISIONS, ATTACHMENT_DECISION_VALUES),
     )
     for family, values in single_label:
         for value in values:

@@ -173,6 +173,20 @@ class Settings(BaseSettings):
     training_metrics_port: int = Field(default=9311, ge=0, le=65535)
     live_accuracy_cache_s: float = Field(default=60.0, ge=0)  # the gateway recomputes it at most this often
 
+    # attachments (shared.media): caps at intake and download, where the worker keeps them, how long
+    media_dir: Path = Path("./var/media")  # content-addressed files (`shared.media.store`), workers' disk
+    media_retention_days: float = Field(default=30.0, gt=0)
+    media_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    media_max_ticket_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    media_max_files: int = Field(default=10, ge=0, le=50)  # per ticket; more are refused at intake
+    media_wait_s: float = Field(default=120.0, ge=0)  # drafts wait this long for attachments, then go
+    media_time_limit_s: int = Field(default=300, ge=10)  # one ticket's attachments (hard limit: +30 s)
+    media_allow_private: bool = False  # URL attachments of API/generic tickets from private addresses
+    # hosts that URL attachments of API and generic-webhook tickets may come from (helpdesks: per integration)
+    media_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    media_ocr_engine: str = "auto"  # auto: the measured default (`shared.media.ocr`); "off" disables OCR
+    media_speech_enabled: bool = True
+
     @field_validator("retrain_cron")
     @classmethod
     def _five_cron_fields(cls, value: str) -> str:
@@ -192,7 +206,7 @@ class Settings(BaseSettings):
                 ) from None
         return value.strip()
 
-    @field_validator("webhook_secrets", "api_keys", "admin_api_keys", mode="before")
+    @field_validator("webhook_secrets", "api_keys", "admin_api_keys", "media_allowed_hosts", mode="before")
     @classmethod
     def _parse_csv_list(cls, value: Any) -> Any:
         return _split_csv(value)

@@ -49,6 +49,7 @@ class RecordingHelpdesk:
         self.scripts: list[Script] = []
         self.posted: dict[str, list[dict[str, Any]]] = {}
         self.tags: dict[str, list[str]] = {}  # Zammad ticket id → its tags
+        self.files: dict[str, bytes] = {}  # path → bytes served to GET (attachments)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -128,6 +129,12 @@ def _handler(fake: RecordingHelpdesk) -> type[BaseHTTPRequestHandler]:
             call = Call(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
             status, headers, body = fake.answer(call)
             payload = json.dumps(body).encode() if body is not None else b""
+            if self.command == "GET" and self.path in fake.files:  # an attachment's bytes
+                status, headers, payload = (
+                    200,
+                    {"Content-Type": "application/octet-stream"},
+                    fake.files[self.path],
+                )
             self.send_response(status)
             for name, value in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(name, value)

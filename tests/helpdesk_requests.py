@@ -69,6 +69,7 @@ def integrations_yaml(path: Path, helpdesk_url: str, *, callback_url: str | None
             "email": "helploop@acme.example",
             "api_token": "${HELPDESK_API_TOKEN}",
             "custom_fields": {"intent": 360001, "route": 360002},
+            "attachments_allow_private": True,  # the fake serves attachments from 127.0.0.1
         },
         "zammad": {
             "provider": "zammad",

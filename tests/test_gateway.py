@@ -137,11 +137,19 @@ def test_replayed_event_returns_the_same_ticket_and_no_second_task(
     assert queue.llen(QUEUE_TRIAGE) == 1
 
 
-def test_body_over_256_kib_is_refused_with_413(client: FlaskClient, queue: redis.Redis) -> None:
-    payload = ticket_payload("x" * (300 * 1024))
-    response = post_webhook(client, payload)
+def test_a_body_past_the_intake_limit_is_refused_with_413(client: FlaskClient, queue: redis.Redis) -> None:
+    """Intake reads the body limit plus the attachments' cap as base64 (inline files); past it, 413 before
+    parsing. A body text past 200,000 characters is a 422 naming the field."""
+    settings = client.application.extensions["helploop"].settings
+    limit = settings.max_body_bytes + (settings.media_max_ticket_bytes * 4) // 3 + 64 * 1024
+    response = post_webhook(client, None, raw=b"{" + b" " * limit + b"}")
     assert response.status_code == 413
     assert response.is_json and response.get_json()["error"] == "request_entity_too_large"
+    big = b" " * (settings.max_body_bytes + 1)
+    response = client.post("/v1/tickets/x/resolution", data=big, headers=AUTH, content_type="application/json")
+    assert response.status_code == 413  # other endpoints keep the plain body limit
+    response = post_webhook(client, ticket_payload("x" * (300 * 1024)))
+    assert response.status_code == 422 and response.get_json()["fields"][0]["field"] == "ticket.body"
     assert queue.llen(QUEUE_TRIAGE) == 0
 
 

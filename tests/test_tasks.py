@@ -105,6 +105,7 @@ def test_task_retries_then_marks_failed(sqlite_url: str, monkeypatch: pytest.Mon
         batch=None,  # type: ignore[arg-type]
         shadow=None,  # type: ignore[arg-type]
         shadow_drafts=None,  # type: ignore[arg-type]
+        media=None,  # type: ignore[arg-type]
     )
     monkeypatch.setattr(worker_context_module, "_context", ProcessLocal.holding(context))
     accepted = ingest_ticket(
@@ -174,6 +175,7 @@ def test_warm_up_loads_only_what_the_served_queues_need(
         batch=None,  # type: ignore[arg-type]
         shadow=None,  # type: ignore[arg-type]
         shadow_drafts=None,  # type: ignore[arg-type]
+        media=None,  # type: ignore[arg-type]
     )
     monkeypatch.setattr(worker_context_module, "_context", ProcessLocal.holding(context))
     warm_up(queues)

@@ -1,13 +1,16 @@
-"""`helploop send-test-ticket`: sign and post a ticket to the generic webhook, wait for its triage and its
-draft, and print both (a one-screen summary, then the whole ticket view)."""
+"""`helploop send-test-ticket`: sign and post a ticket to the generic webhook (files given with `--attach`
+go inline, as base64), wait for its triage and its draft, and print both (the whole ticket view, then a
+one-screen summary: the attachments' text, the classification that used it, the draft)."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -16,8 +19,21 @@ from shared.settings import get_settings
 from shared.signing import SIGNATURE_HEADER, sign
 
 
+def attachment_entries(paths: list[Path]) -> list[dict[str, Any]]:
+    """Each file inline, as base64 (its type is sniffed from the bytes by the worker, not from the name)."""
+    return [
+        {"filename": path.name, "content_base64": base64.b64encode(path.read_bytes()).decode("ascii")}
+        for path in paths
+    ]
+
+
 def ticket_payload(
-    body: str, *, subject: str = "", event_id: str | None = None, customer_email: str = "alex.doe@example.com"
+    body: str,
+    *,
+    subject: str = "",
+    event_id: str | None = None,
+    customer_email: str = "alex.doe@example.com",
+    attachments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "event_id": event_id or f"evt-{uuid.uuid4().hex}",
@@ -28,6 +44,7 @@ def ticket_payload(
             "customer": {"id": "cust-42", "email": customer_email, "name": "Alex Doe"},
             "channel": "email",
             "created_at": datetime.now(UTC).isoformat(),
+            "attachments": attachments or [],
         },
     }
 
@@ -60,12 +77,29 @@ def wait_for_draft(status_url: str, api_key: str, view: dict[str, Any], *, timeo
     return view
 
 
+def attachment_lines(view: dict[str, Any]) -> list[str]:
+    lines = []
+    for item in view.get("attachments") or []:
+        head = f"attachment {item.get('filename')}: {item.get('status')} ({item.get('kind')}"
+        if item.get("engine"):
+            head += f", {item['engine']}, confidence {item.get('confidence') or 0:.2f}"
+        if item.get("error"):
+            head += f", {item['error']}: {item.get('error_detail')}"
+        lines.append(head + f"; in the classification: {str(item.get('in_classification')).lower()})")
+        lines.extend(f"  | {line}" for line in str(item.get("text") or "").splitlines()[:12])
+    if view.get("attachment_decision"):
+        lines.append(f"attachments' effect on the decision: {view['attachment_decision']}")
+    return lines
+
+
 def summary(view: dict[str, Any]) -> str:
-    """What a person checks first: intent, language, route, the draft and what it cites."""
+    """What a person checks first: the attachments' text, intent, language, route, the draft and what it
+    cites."""
     result = view.get("classification") or {}
     routing = view.get("routing") or {}
     draft = view.get("draft") or {}
     lines = [
+        *attachment_lines(view),
         f"intent: {result.get('label')} (confidence {result.get('confidence', 0):.2f}"
         f"{', out of scope' if result.get('out_of_scope') else ''})",
         f"language: {result.get('language')}",
@@ -88,9 +122,12 @@ def cmd_send_test_ticket(args: argparse.Namespace) -> int:
     settings = get_settings()
     base_url = (args.url or settings.public_base_url).rstrip("/")
     started = time.monotonic()
-    response = post_signed(
-        base_url, ticket_payload(args.text, subject=args.subject), settings.webhook_secrets[0]
-    )
+    missing = [str(path) for path in args.attach if not path.is_file()]
+    if missing:
+        print(f"no such file: {', '.join(missing)} (give --attach a path to an image, PDF or audio file)")
+        return 2
+    payload = ticket_payload(args.text, subject=args.subject, attachments=attachment_entries(args.attach))
+    response = post_signed(base_url, payload, settings.webhook_secrets[0], timeout=60)
     print(f"POST /v1/webhooks/generic -> {response.status_code} {response.text.strip()}")
     if response.status_code not in (200, 202):
         return 1
@@ -109,6 +146,15 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("send-test-ticket", help="post a signed ticket and print its classification")
     p.add_argument("text", help="the ticket body")
     p.add_argument("--subject", default="")
+    p.add_argument(
+        "--attach",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="attach a file (a screenshot, a PDF, a voice message; repeat for more): its text is read by "
+        "the media worker and joins the classification and the draft",
+    )
     p.add_argument("--url", help="gateway base URL (default: HELPLOOP_PUBLIC_BASE_URL)")
     p.add_argument("--timeout", type=float, default=15, help="seconds to wait for the classification")
     p.add_argument(

@@ -26,6 +26,7 @@ DRAFTS_METRICS = [
     "--metrics-port",
     str(DRAFTS_METRICS_PORT),
 ]  # another seed: a fixed test set no model trains on
+MEDIA_METRICS_PORT = 9314  # the attachments worker (downloads, OCR, speech)
 SHADOW_DRAFTS_METRICS_PORT = 9313  # the shadow generator's worker: idle until a generator runs in shadow
 
 
@@ -172,6 +173,9 @@ def _start_services(
     procs.append(_spawn([str(helploop), "worker", "--queues", "drafts", *DRAFTS_METRICS], env))
     shadow_metrics = ["--metrics-port", str(SHADOW_DRAFTS_METRICS_PORT)]
     procs.append(_spawn([str(helploop), "worker", "--queues", "shadow_drafts", *shadow_metrics], env))
+    # attachments: slow downloads and OCR/speech engines in memory, never in the way of triage
+    media_metrics = ["--metrics-port", str(MEDIA_METRICS_PORT)]
+    procs.append(_spawn([str(helploop), "worker", "--queues", "media", *media_metrics], env))
     procs.append(_spawn([str(helploop), "training-worker"], env))  # nightly retraining
     procs.append(_spawn([str(helploop), "beat"], env))
 

@@ -31,8 +31,17 @@ class Operation:
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     ok: tuple[int, type[BaseModel] | None] = (200, None)
     errors: tuple[int, ...] = (404,)
+    multipart: bool = False  # also takes multipart/form-data: the JSON as part `envelope`, files `attachment`
 
 
+MULTIPART_TICKET = {
+    "type": "object",
+    "properties": {
+        "envelope": {"type": "string", "description": "the same JSON document as the application/json body"},
+        "attachment": {"type": "array", "items": {"type": "string", "format": "binary"}},
+    },
+    "required": ["envelope"],
+}
 KIND_QUERY = {"kind": {"type": "string", "enum": ["classifier", "generator", "encoder"]}}
 OPERATIONS: dict[str, Operation] = {
     "metrics": Operation("Prometheus metrics (text exposition format)", auth="none", errors=()),
@@ -47,11 +56,12 @@ OPERATIONS: dict[str, Operation] = {
         errors=(401, 413, 415, 422),
     ),
     "tickets.create_ticket": Operation(
-        "Ingest a ticket through the API",
+        "Ingest a ticket through the API (JSON, or multipart with file attachments)",
         "ingest",
         ApiTicketEnvelope,
         ok=(202, TicketAccepted),
         errors=(413, 415, 422),
+        multipart=True,
     ),
     "tickets.get_ticket": Operation(
         "A ticket with its classification, draft, route and deliveries", ok=(200, TicketView)
@@ -217,6 +227,8 @@ def _operation(
             "required": not op.body_optional,
             "content": {"application/json": {"schema": _schema(op.body, components)}},
         }
+        if op.multipart:
+            document["requestBody"]["content"]["multipart/form-data"] = {"schema": MULTIPART_TICKET}
     elif method == "post" and op.auth == "signature":
         document["requestBody"] = {
             "required": True,

@@ -11,6 +11,7 @@ import redis
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.inference.attachments import MediaContext
 from services.inference.drafting import DraftContext
 from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveArtifact, ActiveModel, ClassifierVersions, PinnedModels
@@ -24,6 +25,9 @@ from shared.celery_app import QUEUE_DRAFTS, QUEUE_KB, QUEUE_TRIAGE, settings_of
 from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
 from shared.kb.search import KnowledgeBase
+from shared.media.reader import EngineSlot, MediaReader
+from shared.media.sources import FetchAccess, access_for
+from shared.media.store import MediaStore
 from shared.model_events import ModelEventListener
 from shared.model_lifecycle import CLASSIFIER
 from shared.process_local import ProcessLocal
@@ -68,6 +72,46 @@ class ActiveKnowledgeBase:
         return self._kb
 
 
+def _media_context(
+    settings: Settings, factory: sessionmaker[Session], integrations: dict[str, Integration]
+) -> MediaContext:
+    """The attachments' reader; its engines load on the first attachment that needs them."""
+    threads = onnx_threads(settings)
+
+    def load_ocr() -> Any:
+        if settings.media_ocr_engine == "off":
+            return None
+        from shared.media.ocr import DEFAULT_OCR_ENGINE, load_ocr_engine
+
+        name = DEFAULT_OCR_ENGINE if settings.media_ocr_engine == "auto" else settings.media_ocr_engine
+        return load_ocr_engine(name, threads=threads)
+
+    def load_speech() -> Any:
+        if not settings.media_speech_enabled:
+            return None
+        from shared.media.speech import load_speech_engine
+
+        return load_speech_engine(cache_dir=settings.cache_dir, threads=threads)
+
+    def access(source: str) -> FetchAccess:
+        return access_for(
+            integrations.get(source),
+            allowed_hosts=settings.media_allowed_hosts,
+            allow_private=settings.media_allow_private,
+            max_bytes=settings.media_max_file_bytes,
+        )
+
+    reader = MediaReader(EngineSlot("OCR", load_ocr), EngineSlot("speech recognition", load_speech))
+    return MediaContext(
+        session_factory=factory,
+        store=MediaStore(settings.media_dir),
+        reader=reader,
+        access_for_source=access,
+        max_ticket_bytes=settings.media_max_ticket_bytes,
+        retention_days=settings.media_retention_days,
+    )
+
+
 @dataclass
 class WorkerContext:
     settings: Settings
@@ -79,6 +123,7 @@ class WorkerContext:
     batch: BatchContext
     shadow: ShadowContext
     shadow_drafts: ShadowDraftContext
+    media: MediaContext
 
 
 _context: ProcessLocal[WorkerContext] = ProcessLocal()
@@ -187,6 +232,7 @@ def build_context(settings: Settings) -> WorkerContext:
         batch=BatchContext(factory, versions, top_k=settings.top_k),
         shadow=ShadowContext(factory, registry, versions),
         shadow_drafts=_shadow_draft_context(settings, drafts),
+        media=_media_context(settings, factory, integrations),
     )
 
 

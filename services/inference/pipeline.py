@@ -4,6 +4,11 @@
         │          └──▶ shadow draft (while a generator runs in shadow)
         ├──▶ route + write-back (drafts disabled)
         └──▶ shadow prediction (while a classifier runs in shadow; new results only)
+    read attachments (beside classify) ──▶ classify again: their text weighed (`weighing`)
+
+A ticket whose attachments are still being read is classified at once, but its draft and route wait for
+them, at most `media_wait_s` after the ticket came: classification is enqueued again for then (and by the
+attachments task when it finishes), and whichever comes first goes on.
 
 Every next step is a task enqueued by name (`shared.celery_app.enqueue`, the queue from the routes table);
 routing runs in the task that finished the step before it, and enqueues the write-back deliveries."""
@@ -16,14 +21,27 @@ from services.inference.context import WorkerContext
 from services.inference.drafting import DraftOutcome
 from services.inference.routing import route_ticket
 from services.inference.triage import Outcome
-from shared.celery_app import TASK_DRAFT, TASK_SHADOW, TASK_SHADOW_DRAFT, TASK_WRITEBACK, enqueue
+from services.inference.weighing import attachment_wait_s
+from shared.celery_app import (
+    TASK_CLASSIFY,
+    TASK_DRAFT,
+    TASK_SHADOW,
+    TASK_SHADOW_DRAFT,
+    TASK_WRITEBACK,
+    enqueue,
+)
 
 
 def after_classification(app: Celery, context: WorkerContext, ticket_id: str, outcome: str) -> None:
     """A classified ticket is drafted (which routes it) or, drafts disabled, routed here; a new result is
     also predicted by the classifier in shadow, if any. A failure in routing raises: the task retries,
     finds the classification done and routes again."""
-    if outcome not in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE):
+    if outcome not in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE, Outcome.RECLASSIFIED):
+        return
+    wait = attachment_wait_s(context.triage.session_factory, ticket_id, wait_s=context.settings.media_wait_s)
+    if wait > 0:  # the attachments task enqueues classification when it is done; this is the deadline
+        if outcome == Outcome.CLASSIFIED:
+            enqueue(app, TASK_CLASSIFY, ticket_id, countdown=wait)
         return
     if context.settings.drafts_enabled:
         enqueue(app, TASK_DRAFT, ticket_id)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,8 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveModel
+from services.inference.weighing import decision_of, mark_weighed, unweighed_attachments, weigh_attachments
 from shared.db import session_scope
 from shared.db.base import utcnow
+from shared.media.models import Weighed
 from shared.metrics import TICKETS_CLASSIFIED, TRIAGE_LATENCY
 from shared.runtime.classifier import Prediction
 from shared.runtime.language import LanguageGuess, detect_language, is_supported
@@ -28,6 +32,7 @@ class Outcome(StrEnum):
     ALREADY_DONE = "already_done"
     MISSING = "missing"
     GAVE_UP = "gave_up"  # too many attempts died or timed out: marked failed without another try
+    RECLASSIFIED = "reclassified"  # attachments read after triage changed the decision: a new result
 
 
 @dataclass
@@ -37,13 +42,6 @@ class TriageContext:
     top_k: int = 3
     predictor: DirectPredictor | MicroBatcher = field(default_factory=DirectPredictor)
     max_attempts: int = 6  # runs started per ticket; one that kills its worker each time stops here
-
-
-def _has_result(session: Session, ticket_id: str, version: str) -> bool:
-    query = select(TriageResult.id).where(
-        TriageResult.ticket_id == ticket_id, TriageResult.model_version == version
-    )
-    return session.scalars(query).first() is not None
 
 
 def build_result_row(
@@ -73,8 +71,40 @@ def build_result_row(
     )
 
 
+def _newest_result(session: Session, ticket_id: str, version: str) -> TriageResult | None:
+    query = select(TriageResult).where(
+        TriageResult.ticket_id == ticket_id, TriageResult.model_version == version
+    )
+    return session.scalars(query.order_by(TriageResult.attachments_used.desc())).first()
+
+
+@dataclass(frozen=True)
+class _Input:
+    text: str
+    received_at: datetime
+    attachment_ids: tuple[int, ...]  # read attachments whose text the input holds
+    before: tuple[Any, ...] | None  # the decision standing, when this run weighs newly read attachments
+
+
+def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: int) -> _Input | Outcome:
+    previous = _newest_result(session, ticket.id, version)
+    if previous is not None:
+        if ticket.status != TicketStatus.TRIAGED:
+            mark_triaged(session, ticket.id)
+        if not unweighed_attachments(ticket):
+            return Outcome.ALREADY_DONE
+        before: tuple[Any, ...] | None = decision_of(previous)
+    elif not start_attempt(session, ticket, max_attempts=max_attempts):
+        return Outcome.GAVE_UP
+    else:
+        before = None
+    read = tuple(a.id for a in ticket.read_attachments)
+    return _Input(ticket.text, ticket.received_at, read, before)
+
+
 def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
-    """Idempotent: a ticket already classified by the active model version is left as it is."""
+    """Idempotent: a ticket already classified by the active model version is left as it is — unless
+    attachments were read since, whose text is then weighed (`weigh_attachments`)."""
     classifier = context.model.get()
     with context.predictor.announce():  # a batch forming in this process may wait for this ticket
         with session_scope(context.session_factory) as session:
@@ -82,26 +112,26 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
             if ticket is None:
                 log.warning("ticket %s not found; dropping the task", ticket_id)
                 return Outcome.MISSING
-            if _has_result(session, ticket_id, classifier.version):
-                if ticket.status != TicketStatus.TRIAGED:
-                    mark_triaged(session, ticket_id)
-                return Outcome.ALREADY_DONE
-            if not start_attempt(session, ticket, max_attempts=context.max_attempts):
-                return Outcome.GAVE_UP
-            text, received_at = ticket.text, ticket.received_at
-        prediction = context.predictor.predict(classifier, text, top_k=context.top_k)
+            loaded = _load_input(session, ticket, classifier.version, context.max_attempts)
+        if isinstance(loaded, Outcome):
+            return loaded
+        prediction = context.predictor.predict(classifier, loaded.text, top_k=context.top_k)
     row = build_result_row(
-        ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
+        ticket_id, classifier.version, prediction, detect_language(loaded.text), classifier.languages
     )
+    row.attachments_used = len(loaded.attachment_ids)
+    if loaded.before is not None:
+        return Outcome(weigh_attachments(context.session_factory, row, loaded.before, loaded.attachment_ids))
     try:
         with session_scope(context.session_factory) as session:
             session.add(row)
             mark_triaged(session, ticket_id)
+            mark_weighed(session, loaded.attachment_ids, Weighed.USED)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Outcome.ALREADY_DONE
     TICKETS_CLASSIFIED.labels(row.label).inc()
-    TRIAGE_LATENCY.observe(max(0.0, (utcnow() - received_at).total_seconds()))
+    TRIAGE_LATENCY.observe(max(0.0, (utcnow() - loaded.received_at).total_seconds()))
     log.info("ticket %s -> %s (%.3f, model %s)", ticket_id, row.label, row.confidence, classifier.version)
     return Outcome.CLASSIFIED
 

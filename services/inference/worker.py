@@ -32,6 +32,7 @@ TASK_MODULES = (
     "services.inference.draft_tasks",
     "services.inference.writeback_tasks",
     "services.inference.batch_tasks",
+    "services.inference.media_tasks",
 )
 
 

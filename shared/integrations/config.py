@@ -65,6 +65,10 @@ class Integration(BaseModel):
     email: str | None = None  # Zendesk / Jira: the agent account the API token belongs to
     api_token: SecretStr | None = None
     custom_fields: dict[str, int] = Field(default_factory=dict)  # Zendesk: {"intent": 360001, ...}
+    # attachments: downloaded from the base_url's host and these (e.g. Zendesk's file host), with the API
+    # credentials sent to the base_url's host only; private addresses only for an on-premises helpdesk
+    attachment_hosts: list[str] = Field(default_factory=list)
+    attachments_allow_private: bool = False
     writeback: bool = True
     # generic: a signed outbound webhook
     callback_url: str | None = Field(default=None, pattern=r"^https?://")

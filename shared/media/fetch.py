@@ -3,7 +3,7 @@
 A helpdesk tells us where an attachment is (`content_url`, `attachment_url`, …); we fetch it on a worker,
 never in a request, and only when every rule holds:
 - the scheme is http(s) and the host is one the integration names (its `base_url`'s host, or hosts it
-  lists); credentials are sent to those hosts only;
+  lists); credentials are sent to the hosts that should see them only (`credential_hosts`);
 - every address the host resolves to is public — loopback, private, link-local (cloud metadata at
   169.254.169.254), multicast and reserved ranges are refused unless the policy allows private addresses
   (an on-premises helpdesk), and the address actually connected to is checked again (DNS rebinding);
@@ -132,17 +132,24 @@ def fetch(
     *,
     policy: FetchPolicy,
     auth: Any = None,
+    headers: dict[str, str] | None = None,
+    credential_hosts: frozenset[str] | None = None,
     session: requests.Session | None = None,
     resolve: Resolver = system_resolver,
 ) -> Fetched:
-    """Download `url` under `policy` (FetchRefused says why not; requests' errors for the network)."""
+    """Download `url` under `policy` (FetchRefused says why not; requests' errors for the network).
+    `auth` and `headers` (credentials) go only to `credential_hosts` (default: every allowed host): a
+    redirect to the helpdesk's file storage does not carry its API token."""
     if session is None:
         session = requests.Session()
         session.trust_env = False  # no proxy from the environment: the address checked is the one reached
+    trusted = policy.allowed_hosts if credential_hosts is None else credential_hosts
     for _hop in range(policy.max_redirects + 1):
         check_url(url, policy, resolve)
         timeout = (policy.connect_timeout_s, policy.read_timeout_s)
-        with session.get(url, auth=auth, stream=True, allow_redirects=False, timeout=timeout) as response:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        credentials = {"auth": auth, "headers": headers} if host in trusted else {}
+        with session.get(url, stream=True, allow_redirects=False, timeout=timeout, **credentials) as response:
             _check_peer(response, urlsplit(url).hostname or "", policy)
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("Location", ""))

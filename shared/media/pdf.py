@@ -80,3 +80,29 @@ def _read_pages(reader: object, limits: PdfLimits) -> PdfText:
             break
     truncated = cut or read < len(pages)
     return PdfText("\n\n".join(texts), len(pages), read, tuple(empty), truncated)
+
+
+def page_images(content: bytes, pages: tuple[int, ...], limits: PdfLimits | None = None) -> list[bytes]:
+    """The largest image embedded in each of `pages` (1-based): a scanned page is one picture of the
+    page, for OCR. Under the same decompression bounds as `pdf_text`; a page whose image cannot be
+    decoded is skipped."""
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError, PyPdfError
+
+    limits = limits or PdfLimits()
+    images: list[bytes] = []
+    try:
+        with apply_configuration(**_bounds(limits.max_stream_bytes)):
+            reader = PdfReader(io.BytesIO(content))
+            for number in pages[: limits.max_pages]:
+                try:
+                    found = [image.data for image in reader.pages[number - 1].images]
+                except (PyPdfError, ValueError, KeyError, TypeError, OSError, NotImplementedError):
+                    continue
+                if found:
+                    images.append(max(found, key=len))
+    except LimitReachedError as exc:
+        raise PdfRefused("too_large", str(exc)[:200]) from exc
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+        raise PdfRefused("unreadable", f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+    return images

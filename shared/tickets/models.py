@@ -11,6 +11,8 @@ from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db.base import Base, new_id, utcnow
+from shared.media.models import Attachment, AttachmentStatus
+from shared.media.text import with_attachments
 from shared.tickets.normalise import normalise_ticket
 
 
@@ -45,9 +47,14 @@ class Ticket(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None]
     triaged_at: Mapped[datetime | None]
+    # after attachments were read: did their text change the decision? changed | unchanged (None: not yet)
+    attachment_decision: Mapped[str | None] = mapped_column(String(16))
 
     results: Mapped[list[TriageResult]] = relationship(
         back_populates="ticket", order_by="TriageResult.created_at", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        order_by=Attachment.position, cascade="all, delete-orphan", passive_deletes=True
     )
 
     @property
@@ -58,18 +65,32 @@ class Ticket(Base):
     @property
     def text(self) -> str:
         """What the models read: the subject and the newest message, without quoted history, signature
-        or disclaimer (`shared.tickets.normalise`)."""
-        return normalise_ticket(self.body, self.subject).text
+        or disclaimer (`shared.tickets.normalise`), then the text read from its attachments, marked and
+        bounded (`shared.media.text`)."""
+        return with_attachments(normalise_ticket(self.body, self.subject).text, self.read_attachments)
 
     @property
     def original_text(self) -> str:
-        """Subject and body as received: what a draft may be grounded in."""
-        return f"{self.subject}\n\n{self.body}" if self.subject else self.body
+        """Subject and body as received, and the attachments' text: what a draft may be grounded in (an
+        order number on the invoice is in the ticket)."""
+        body = f"{self.subject}\n\n{self.body}" if self.subject else self.body
+        return with_attachments(body, self.read_attachments, max_chars=None)
+
+    @property
+    def read_attachments(self) -> list[Attachment]:
+        """The attachments whose text was read (status `extracted`), in the order they came."""
+        return [a for a in self.attachments if a.status == AttachmentStatus.EXTRACTED and a.text]
+
+    @property
+    def pending_attachments(self) -> list[Attachment]:
+        return [a for a in self.attachments if a.status == AttachmentStatus.PENDING]
 
 
 class TriageResult(Base):
     __tablename__ = "triage_results"
-    __table_args__ = (UniqueConstraint("ticket_id", "model_version", name="uq_triage_ticket_model"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "model_version", "attachments_used", name="uq_triage_ticket_model"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
@@ -82,6 +103,9 @@ class TriageResult(Base):
     language: Mapped[str | None] = mapped_column(String(16))  # detected from the text
     language_supported: Mapped[bool | None] = mapped_column(Boolean)
     inference_ms: Mapped[float] = mapped_column(Float)
+    # how many attachments' text the input held: 0 on the body alone; a later result with more is the
+    # re-classification stored because the attachments changed the decision
+    attachments_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="results")

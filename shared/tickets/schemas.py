@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from shared.drafting.schemas import DraftView
 from shared.integrations.schemas import DeliveryView
+from shared.media.schemas import AttachmentIn, AttachmentView
 from shared.routing.schemas import RoutingView
 from shared.validation import Channel, Email, Identifier, LanguageTag, Text
 
@@ -49,6 +50,9 @@ class TicketIn(BaseModel):
     attributes: Annotated[dict[AttributeKey, AttributeValue], Field(max_length=20)] = Field(
         default_factory=dict
     )
+    # files: a URL the worker fetches (from the integration's hosts only) or the bytes as base64; their
+    # text joins what triage and the draft read (`shared.media`); the byte caps are settings
+    attachments: Annotated[list[AttachmentIn], Field(max_length=50)] = Field(default_factory=list)
 
 
 class WebhookEnvelope(BaseModel):
@@ -93,6 +97,7 @@ class Classification(HeadClassification):
     language_supported: bool | None = None
     model_version: str
     inference_ms: float
+    attachments_used: int = 0  # attachments whose text was in this classification's input
 
 
 class Timings(BaseModel):
@@ -125,5 +130,9 @@ class TicketView(BaseModel):
     draft: DraftView | None = None
     routing: RoutingView | None = None
     deliveries: list[DeliveryView] = Field(default_factory=list)
+    attachments: list[AttachmentView] = Field(default_factory=list)
+    # once the attachments were read: `changed` (re-classified with their text: the classification shown),
+    # `unchanged` (their text left the decision as it was: the body's classification stands); None before
+    attachment_decision: str | None = None
     failure_reason: str | None = None
     timings: Timings

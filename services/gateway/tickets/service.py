@@ -11,12 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.celery_app import TASK_CLASSIFY
+from shared.celery_app import TASK_CLASSIFY, TASK_MEDIA_EXTRACT
 from shared.db import session_scope
 from shared.drafting.models import latest_draft
 from shared.drafting.schemas import DraftView
 from shared.integrations.models import Delivery
 from shared.integrations.schemas import DeliveryView
+from shared.media.intake import IntakeLimits, attachment_rows
+from shared.media.models import Attachment, Weighed
+from shared.media.schemas import AttachmentView, IncomingFile
 from shared.outbox.models import OutboxMessage
 from shared.outbox.service import Publish, add_message, publish_claimed
 from shared.pii import redact
@@ -37,6 +40,7 @@ from shared.tickets.schemas import (
 
 log = logging.getLogger(__name__)
 MAX_REMOVED_CHARS = 2000  # of each removed part shown in the ticket view (its length is given whole)
+MAX_ATTACHMENT_CHARS = 5000  # of each attachment's text shown there
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,17 @@ def _find(session: Session, source: str, event_id: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(Ticket.source == source, Ticket.event_id == event_id)).first()
 
 
-def _insert_with_message(factory: sessionmaker[Session], row: Ticket) -> OutboxMessage | None:
-    """Commit the ticket and its classification message together; None when a concurrent request stored
-    the same event first."""
+def _insert_with_messages(factory: sessionmaker[Session], row: Ticket) -> list[OutboxMessage] | None:
+    """Commit the ticket, its attachments and its messages together (classification at once; the
+    attachments' extraction beside it); None when a concurrent request stored the same event first."""
     try:
         with session_scope(factory) as session:
             session.add(row)
-            session.flush()  # the ticket row first (the message refers to it)
-            return add_message(session, task=TASK_CLASSIFY, args=[row.id], claim=True)
+            session.flush()  # the ticket row first (the messages refer to it)
+            messages = [add_message(session, task=TASK_CLASSIFY, args=[row.id], claim=True)]
+            if row.attachments:
+                messages.append(add_message(session, task=TASK_MEDIA_EXTRACT, args=[row.id], claim=True))
+            return messages
     except IntegrityError:
         return None
 
@@ -69,16 +76,25 @@ def ingest_ticket(
     source: str,
     event_id: str,
     ticket: TicketIn,
+    files: list[IncomingFile] | None = None,
+    limits: IntakeLimits | None = None,
     on_left_pending: Callable[[], None] | None = None,
 ) -> IngestResult:
-    """Store the ticket once per (source, event_id) with an outbox message in the same transaction, then
-    publish the message when nothing older waits. With the broker away the ticket is accepted all the
-    same: the message stays in the outbox for the relay (`on_left_pending` wakes it)."""
+    """Store the ticket once per (source, event_id) with its attachments (`ticket.attachments`, then
+    `files`: multipart uploads) and outbox messages in the same transaction, then publish the messages
+    when nothing older waits. With the broker away the ticket is accepted all the same: the messages stay
+    in the outbox for the relay (`on_left_pending` wakes it). A cap broken by the attachments raises
+    `AttachmentRejected` before anything is stored."""
     row = new_ticket(source=source, event_id=event_id, ticket=ticket)
-    message = _insert_with_message(session_factory, row)
-    if message is not None:  # the common case: a new event (a replay meets the unique constraint)
-        published = publish_claimed(session_factory=session_factory, publish=publish, message=message)
-        if not published and on_left_pending is not None:
+    incoming = [a.incoming() for a in ticket.attachments] + list(files or [])
+    row.attachments = attachment_rows(incoming, limits or IntakeLimits())
+    messages = _insert_with_messages(session_factory, row)
+    if messages is not None:  # the common case: a new event (a replay meets the unique constraint)
+        sent = [
+            publish_claimed(session_factory=session_factory, publish=publish, message=m) for m in messages
+        ]
+        published = sent[0]
+        if not all(sent) and on_left_pending is not None:
             on_left_pending()
         log.info("ticket %s accepted from %s (event %s)", row.id, source, event_id)
         return IngestResult(row.id, TicketStatus.QUEUED if published else TicketStatus.RECEIVED, True)
@@ -113,6 +129,7 @@ def _classification(result: TriageResult) -> Classification:
         language_supported=result.language_supported,
         model_version=result.model_version,
         inference_ms=result.inference_ms,
+        attachments_used=result.attachments_used,
     )
 
 
@@ -157,6 +174,25 @@ def _deliveries(session: Session, ticket_id: str) -> list[DeliveryView]:
     return [delivery_view(row) for row in rows]
 
 
+def _attachment_view(row: Attachment) -> AttachmentView:
+    return AttachmentView(
+        filename=row.filename,
+        status=row.status,
+        kind=row.kind,
+        size=row.size,
+        engine=row.engine,
+        confidence=row.confidence,
+        language=row.language,
+        text=redact(row.text)[:MAX_ATTACHMENT_CHARS] if row.text else None,
+        chars=len(row.text or ""),
+        details=dict(row.details or {}),
+        error=row.error,
+        error_detail=row.error_detail,
+        in_classification=row.weighed == Weighed.USED,
+        extracted_at=row.extracted_at,
+    )
+
+
 def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -> TicketView | None:
     with session_scope(session_factory) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -181,6 +217,8 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
             draft=_draft_view(session, ticket.id),
             routing=_latest_routing(session, ticket.id),
             deliveries=_deliveries(session, ticket.id),
+            attachments=[_attachment_view(a) for a in ticket.attachments],
+            attachment_decision=ticket.attachment_decision,
             failure_reason=ticket.failure_reason,
             timings=Timings(received=ticket.received_at, queued=ticket.queued_at, triaged=ticket.triaged_at),
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.gateway.webhooks import attachments
 from shared.integrations.tags import intent_from_tags
 from shared.tickets.normalise import plain_text
 from shared.tickets.schemas import TicketIn
@@ -117,7 +118,7 @@ def build_ticket(**fields: Any) -> TicketIn:
         raise PayloadError(location, f"{location}: {first['msg']}") from None
 
 
-def parse_zendesk(document: Any) -> Event:
+def parse_zendesk(document: Any, *, base_url: str | None = None) -> Event:
     """Our documented trigger body: `{"event": "ticket.created"|"ticket.solved", "ticket": {...}}`."""
     ticket = mapping(document, "ticket")
     ticket_id = str(dig(ticket, "id"))
@@ -139,11 +140,12 @@ def parse_zendesk(document: Any) -> Event:
             created_at=_timestamp(ticket.get("created_at")),
             # our trigger body may add {"plan": "{{ticket.organization.custom_fields.plan}}", …}
             attributes=optional_mapping(ticket.get("attributes")),
+            attachments=attachments.zendesk(ticket),
         ),
     )
 
 
-def parse_zammad(document: Any) -> Event:
+def parse_zammad(document: Any, *, base_url: str | None = None) -> Event:
     """Zammad's default trigger payload: `{"ticket": {...}, "article": {...}}` (the article is `{}` when the
     trigger fired without a new one, e.g. a state change). Its ticket has no `tags` (tags are not ticket
     attributes in Zammad): a closed ticket's final intent is then read from the tags API; a custom
@@ -173,6 +175,7 @@ def parse_zammad(document: Any) -> Event:
             customer=customer(person.get("id") or ticket.get("customer_id"), person.get("email"), name),
             channel=_channel(article.get("type")),
             created_at=_timestamp(article.get("created_at") or ticket.get("created_at")),
+            attachments=attachments.zammad(article, ticket_id, base_url) if ticket_id.isdigit() else [],
         ),
     )
 
@@ -194,7 +197,7 @@ def _adf_text(node: Any) -> str:
     return text + inner + separator
 
 
-def parse_jira(document: Any) -> Event:
+def parse_jira(document: Any, *, base_url: str | None = None) -> Event:
     """`jira:issue_created` (a new request) or `jira:issue_updated` with a resolution (solved)."""
     event = str(dig(document, "webhookEvent"))
     issue = mapping(document, "issue")
@@ -218,11 +221,12 @@ def parse_jira(document: Any) -> Event:
             ),
             channel="portal",
             created_at=_timestamp(fields.get("created")),
+            attachments=attachments.jira(fields),
         ),
     )
 
 
-def parse_freshdesk(document: Any) -> Event:
+def parse_freshdesk(document: Any, *, base_url: str | None = None) -> Event:
     """The automation rule's JSON body: `{"freshdesk_webhook": {"ticket_id": ..., ...}}`."""
     ticket = mapping(document, "freshdesk_webhook")
     ticket_id = str(dig(ticket, "ticket_id"))
@@ -240,5 +244,6 @@ def parse_freshdesk(document: Any) -> Event:
             customer=customer(ticket.get("ticket_requester_id"), email, ticket.get("ticket_contact_name")),
             channel=_channel(ticket.get("ticket_source")),
             created_at=_timestamp(ticket.get("ticket_created_at")),
+            attachments=attachments.freshdesk(ticket),
         ),
     )

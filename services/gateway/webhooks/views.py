@@ -16,7 +16,7 @@ from services.gateway.errors import ApiError
 from services.gateway.feedback.service import UnknownTicket, record_resolution
 from services.gateway.ratelimit import count_auth_failure, guard_webhook
 from services.gateway.resources import parse_json_body, resources
-from services.gateway.tickets.accept import accept_ticket
+from services.gateway.tickets.accept import accept_ticket, intake_body_limit
 from services.gateway.webhooks import payloads, signatures
 from shared.integrations.config import Integration, Provider
 from shared.signing import SIGNATURE_HEADER, SignatureError, check_fresh, verify
@@ -80,6 +80,7 @@ def _integration(name: str) -> Integration:
 @bp.post("/v1/webhooks/generic")
 def generic_webhook() -> Response:
     settings = resources().settings
+    request.max_content_length = intake_body_limit()  # attachments may come inline, as base64
     guard_webhook(
         "generic",
         lambda: verify(
@@ -122,7 +123,7 @@ def _delivery() -> str:
 def _parse(integration: Integration, document: Any) -> payloads.Event:
     provider = integration.provider
     try:
-        event = PARSERS[provider](document)
+        event = PARSERS[provider](document, base_url=integration.base_url)
     except payloads.PayloadError as exc:
         fields = [{"field": exc.field, "message": str(exc)}]
         raise ApiError(422, "invalid_payload", f"{provider} payload: {exc}", fields=fields) from None
