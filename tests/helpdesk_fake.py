@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +29,7 @@ class Call:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -50,6 +52,7 @@ class RecordingHelpdesk:
         self.posted: dict[str, list[dict[str, Any]]] = {}
         self.tags: dict[str, list[str]] = {}  # Zammad ticket id → its tags
         self.files: dict[str, bytes] = {}  # path → bytes served to GET (attachments)
+        self.file_delay_s = 0.0  # a slow file host
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -130,6 +133,7 @@ def _handler(fake: RecordingHelpdesk) -> type[BaseHTTPRequestHandler]:
             status, headers, body = fake.answer(call)
             payload = json.dumps(body).encode() if body is not None else b""
             if self.command == "GET" and self.path in fake.files:  # an attachment's bytes
+                time.sleep(fake.file_delay_s)
                 status, headers, payload = (
                     200,
                     {"Content-Type": "application/octet-stream"},

@@ -146,7 +146,9 @@ def test_a_body_past_the_intake_limit_is_refused_with_413(client: FlaskClient, q
     assert response.status_code == 413
     assert response.is_json and response.get_json()["error"] == "request_entity_too_large"
     big = b" " * (settings.max_body_bytes + 1)
-    response = client.post("/v1/tickets/x/resolution", data=big, headers=AUTH, content_type="application/json")
+    response = client.post(
+        "/v1/tickets/x/resolution", data=big, headers=AUTH, content_type="application/json"
+    )
     assert response.status_code == 413  # other endpoints keep the plain body limit
     response = post_webhook(client, ticket_payload("x" * (300 * 1024)))
     assert response.status_code == 422 and response.get_json()["fields"][0]["field"] == "ticket.body"

@@ -63,12 +63,16 @@ def test_a_screenshot_and_a_pdf_are_read_and_weighed_by_triage(stack: Stack, tmp
     shot.write_bytes(screenshot(["Payment failed", "Error code E-4012", "Contact: jane.roe@example.org"]))
     invoice = tmp_path / "invoice.pdf"
     invoice.write_bytes(pdf([b"Invoice INV-2231 for order ORD-48213, total 49.00 EUR"]))
-    payload = ticket_payload("it says this when I pay", attachments=attachment_entries([shot, invoice]))
+    broken = tmp_path / "photo.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really an image" * 20)
+    files = attachment_entries([shot, invoice, broken])
+    payload = ticket_payload("it says this when I pay", attachments=files)
     response = post_signed(stack.base_url, payload, WEBHOOK_SECRET)
     assert response.status_code == 202, response.text
     view = wait_until_read(stack, response.json()["id"])
     assert view["status"] == "triaged", view
-    image, document = view["attachments"]
+    image, document, photo = view["attachments"]
+    assert photo["status"] in ("refused", "failed") and photo["error"], photo  # recorded; the ticket goes on
     assert (image["status"], image["kind"], document["status"], document["kind"]) == (
         "extracted",
         "image/png",
@@ -82,6 +86,11 @@ def test_a_screenshot_and_a_pdf_are_read_and_weighed_by_triage(stack: Stack, tmp
     assert view["attachment_decision"] in ("changed", "unchanged")
     used = view["classification"]["attachments_used"]
     assert (used > 0) == (view["attachment_decision"] == "changed")
+    deadline = time.monotonic() + 30
+    while not view["routing"] and time.monotonic() < deadline:  # routed once the attachments were read
+        time.sleep(0.3)
+        view = view_of(stack, view["id"])
+    assert view["routing"] and view["routing"]["route"] == "draft", view["routing"]
     metrics = requests.get(
         f"http://127.0.0.1:{stack.env['HELPLOOP_WORKER_METRICS_PORT']}/metrics", timeout=10
     )
@@ -92,6 +101,7 @@ def test_a_helpdesk_attachment_is_fetched_with_its_credentials_before_the_write_
     stack: Stack, helpdesk: RecordingHelpdesk
 ) -> None:
     path = "/attachments/token/AbC123/?name=receipt.txt"
+    helpdesk.file_delay_s = 3.0  # triage is done long before the file arrives: the route must wait for it
     helpdesk.files[path] = b"Receipt for order ORD-77120: paid twice on 2026-11-30, please refund one."
     document = fixture("zendesk_ticket_created")
     document["ticket"]["attachments"] = [
@@ -110,5 +120,5 @@ def test_a_helpdesk_attachment_is_fetched_with_its_credentials_before_the_write_
     while not [c for c in helpdesk.writes() if c.method == "PUT"]:
         assert time.monotonic() < deadline, [(c.method, c.path) for c in helpdesk.calls]
         time.sleep(0.3)
-    first_write = next(i for i, c in enumerate(helpdesk.calls) if c.method == "PUT")
-    assert helpdesk.calls.index(download) < first_write  # routed only once the attachment was read
+    first_write = next(c for c in helpdesk.calls if c.method == "PUT")
+    assert first_write.at > download.at + 2.9, "routed before the attachment was read"
