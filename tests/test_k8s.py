@@ -172,7 +172,7 @@ def test_selectors_services_and_disruption_budgets_match_pods() -> None:
     for name, service in of_kind(docs, "Service").items():
         assert _matches(service["spec"]["selector"], templates) == [name], name
     budgets = of_kind(docs, "PodDisruptionBudget")
-    assert set(budgets) == {"gateway", "worker", "worker-gpu", "drafter", "drafter-shadow"}
+    assert set(budgets) == {"gateway", "worker", "worker-gpu", "drafter", "drafter-shadow", "media"}
     for name, budget in budgets.items():
         assert _matches(budget["spec"]["selector"]["matchLabels"], templates) == [name], name
     assert budgets["gateway"]["spec"]["minAvailable"] == 1
@@ -182,7 +182,7 @@ def test_keda_scales_workers_on_queues_they_serve() -> None:
     docs = rendered()
     containers = dict(helploop_containers(docs))
     scaled = of_kind(docs, "ScaledObject")
-    assert set(scaled) == {"worker", "worker-gpu", "drafter", "drafter-shadow"}
+    assert set(scaled) == {"worker", "worker-gpu", "drafter", "drafter-shadow", "media"}
     served = set().union(*(served_queues(container) for container in containers.values()))
     assert served >= set(KNOWN_QUEUES), "every queue has workers"
     redis_service = f"{next(iter(of_kind(docs, 'StatefulSet')))}.helploop.svc:6379"

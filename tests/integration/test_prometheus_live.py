@@ -4,6 +4,7 @@ every alert expression evaluates."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -125,7 +126,9 @@ def traffic(stack: Stack) -> None:
     ]
     for round_ in range(2):  # two bursts a few seconds apart: rates over several scrapes
         for text in texts:
-            response = post_signed(stack.base_url, ticket_payload(text), WEBHOOK_SECRET)
+            note = [{"filename": "note.txt", "content_base64": base64.b64encode(text.encode()).decode()}]
+            payload = ticket_payload(text, attachments=note if text == texts[1] else None)  # the media panel
+            response = post_signed(stack.base_url, payload, WEBHOOK_SECRET)
             view = wait_for_triage(response.json()["status_url"], API_KEY, timeout=15)
             assert view["status"] == "triaged", stack.logs()
             if round_ == 0 and text == texts[0]:
