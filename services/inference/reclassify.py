@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services.inference.model_holder import ClassifierVersions
 from services.inference.triage import build_result_row
@@ -42,7 +42,8 @@ class ChunkOutcome:
     job_done: bool
 
 
-def _todo(session: Session, ids: list[str], version: str) -> list[tuple[str, str]]:
+def _todo(session: Session, ids: list[str], version: str) -> list[tuple[str, str, int]]:
+    """(ticket id, what the models read — attachments' text included, how many attachments it holds)."""
     done = set(
         session.scalars(
             select(TriageResult.ticket_id).where(
@@ -50,8 +51,9 @@ def _todo(session: Session, ids: list[str], version: str) -> list[tuple[str, str
             )
         )
     )
-    tickets = session.scalars(select(Ticket).where(Ticket.id.in_(ids))).all()
-    return [(t.id, t.text) for t in tickets if t.id not in done]
+    query = select(Ticket).where(Ticket.id.in_(ids)).options(selectinload(Ticket.attachments))
+    tickets = session.scalars(query).all()
+    return [(t.id, t.text, len(t.read_attachments)) for t in tickets if t.id not in done]
 
 
 def _store(session_factory: sessionmaker[Session], rows: list[TriageResult]) -> None:
@@ -80,13 +82,13 @@ def reclassify_chunk(*, job_id: str, position: int, context: BatchContext) -> Ch
     rows = []
     for i in range(0, len(todo), context.batch_size):
         batch = todo[i : i + context.batch_size]
-        predictions = classifier.predict([text for _, text in batch], top_k=context.top_k)
-        for (ticket_id, text), prediction in zip(batch, predictions, strict=True):
-            rows.append(
-                build_result_row(
-                    ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
-                )
+        predictions = classifier.predict([text for _, text, _ in batch], top_k=context.top_k)
+        for (ticket_id, text, used), prediction in zip(batch, predictions, strict=True):
+            row = build_result_row(
+                ticket_id, classifier.version, prediction, detect_language(text), classifier.languages
             )
+            row.attachments_used = used
+            rows.append(row)
     _store(context.session_factory, rows)
     RECLASSIFIED.inc(len(rows))
     seconds = time.perf_counter() - started
