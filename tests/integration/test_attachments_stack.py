@@ -16,6 +16,7 @@ import requests
 from PIL import Image, ImageDraw, ImageFont
 
 from helploop.cli.client import attachment_entries, post_signed, ticket_payload
+from services.trainer.media_eval.speech_set import espeak_available, pcm16_wav, speak
 from tests.conftest import API_KEY, WEBHOOK_SECRET
 from tests.helpdesk_fake import RecordingHelpdesk
 from tests.helpdesk_requests import fixture, signed
@@ -122,3 +123,19 @@ def test_a_helpdesk_attachment_is_fetched_with_its_credentials_before_the_write_
         time.sleep(0.3)
     first_write = next(c for c in helpdesk.calls if c.method == "PUT")
     assert first_write.at > download.at + 2.9, "routed before the attachment was read"
+
+
+@pytest.mark.skipif(not espeak_available(), reason="needs Debian's espeak-ng to speak the voicemail")
+def test_a_voicemail_is_transcribed_and_joins_the_ticket(stack: Stack, tmp_path: Path) -> None:
+    samples, rate = speak("Hello, my parcel never arrived and I would like a refund please.", "en-us")
+    voicemail = tmp_path / "voicemail.wav"
+    voicemail.write_bytes(pcm16_wav(samples, rate))
+    payload = ticket_payload("Voicemail from +44 20 7946 0958", attachments=attachment_entries([voicemail]))
+    response = post_signed(stack.base_url, payload, WEBHOOK_SECRET)
+    assert response.status_code == 202, response.text
+    view = wait_until_read(stack, response.json()["id"], timeout=120)
+    audio = view["attachments"][0]
+    assert (audio["status"], audio["kind"], audio["language"]) == ("extracted", "audio/wav", "en"), audio
+    assert audio["engine"] == "faster-whisper-base" and audio["details"]["duration_s"] > 2
+    assert "parcel" in audio["text"].lower() and "refund" in audio["text"].lower(), audio["text"]
+    assert view["status"] == "triaged" and view["attachment_decision"] in ("changed", "unchanged")
