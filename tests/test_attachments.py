@@ -26,6 +26,7 @@ from services.inference.triage import Outcome, TriageContext, classify_ticket
 from services.inference.weighing import attachment_wait_s
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.media.fetch import FetchPolicy
+from shared.media.models import Attachment
 from shared.media.reader import EngineSlot, MediaReader
 from shared.media.sources import FetchAccess
 from shared.media.store import MediaStore
@@ -303,3 +304,36 @@ def test_each_worker_purges_files_past_retention_at_most_hourly(
         ticket_id=ticket_with(sqlite_factory, "z", [inline("c.txt", b"newest")], "p3"), context=context
     )
     assert not old[1].exists()
+
+
+def test_an_attachment_left_out_earlier_is_used_when_a_later_one_changes_the_decision(
+    sqlite_factory: sessionmaker[Session], tmp_path: Path, triage: TriageContext
+) -> None:
+    praise = "Great service, thank you so much for the quick help!"
+    thanks = inline("thanks.txt", b"Thanks again, your team was wonderful and really helpful.")
+    ticket_id = ticket_with(sqlite_factory, praise, [thanks], "late")
+    classify_ticket(ticket_id=ticket_id, context=triage)
+    context = media_context(sqlite_factory, tmp_path)
+    read_attachments(ticket_id=ticket_id, context=context)
+    with session_scope(sqlite_factory) as session:
+        text = session.get(Ticket, ticket_id).text
+    assert (
+        triage.model.get().predict([text], top_k=1)[0].primary.label
+        == _results(sqlite_factory, ticket_id)[0][0]
+    )
+    assert classify_ticket(ticket_id=ticket_id, context=triage) == Outcome.ALREADY_DONE
+    with session_scope(sqlite_factory) as session:  # a second file arrives later (another article)
+        session.add(
+            Attachment(
+                ticket_id=ticket_id,
+                position=1,
+                filename="refund.txt",
+                content=FILES["/refund.txt"],
+                status="pending",
+            )
+        )
+    read_attachments(ticket_id=ticket_id, context=context)
+    assert classify_ticket(ticket_id=ticket_id, context=triage) == Outcome.RECLASSIFIED
+    view = get_ticket_view(session_factory=sqlite_factory, ticket_id=ticket_id)
+    assert [a.in_classification for a in view.attachments] == [True, True]
+    assert view.classification.attachments_used == 2

@@ -41,13 +41,13 @@ def unweighed_attachments(ticket: Ticket) -> list[Attachment]:
 
 
 def mark_weighed(session: Session, attachment_ids: Sequence[int], weighed: str) -> None:
+    """`used`: every one of them is in the input of the classification stored (one left out earlier too);
+    `left_out`: only those not weighed before."""
     if attachment_ids:
-        session.execute(
-            update(Attachment)
-            .where(Attachment.id.in_(list(attachment_ids)), Attachment.weighed.is_(None))
-            .values(weighed=weighed)
-            .execution_options(synchronize_session=False)
-        )
+        query = update(Attachment).where(Attachment.id.in_(list(attachment_ids)))
+        if weighed == Weighed.LEFT_OUT:
+            query = query.where(Attachment.weighed.is_(None))
+        session.execute(query.values(weighed=weighed).execution_options(synchronize_session=False))
 
 
 def _record(session: Session, ticket_id: str, decision: str) -> None:
