@@ -180,3 +180,49 @@ def test_each_helpdesk_payload_names_its_attachments_urls() -> None:
     ]
     jira = payloads.parse_jira(jira_doc)
     assert [a.filename for a in jira.ticket.attachments] == ["log.txt"]
+
+
+def test_send_test_ticket_attaches_files_and_its_summary_shows_what_was_read(tmp_path: Path) -> None:
+    from helploop.cli.client import attachment_entries, summary
+    from helploop.cli.main import build_parser
+
+    shot = tmp_path / "screenshot.png"
+    shot.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    entries = attachment_entries([shot])
+    assert entries == [
+        {"filename": "screenshot.png", "content_base64": base64.b64encode(shot.read_bytes()).decode()}
+    ]
+    args = build_parser().parse_args(
+        ["send-test-ticket", "it says this", "--attach", str(shot), "--attach", "b.wav"]
+    )
+    assert args.attach == [shot, Path("b.wav")]
+    view = {
+        "attachments": [
+            {
+                "filename": "screenshot.png",
+                "status": "extracted",
+                "kind": "image/png",
+                "engine": "rapidocr-ppocrv6",
+                "confidence": 0.97,
+                "in_classification": True,
+                "text": "Payment failed\nError code E-4012",
+            },
+            {
+                "filename": "b.wav",
+                "status": "refused",
+                "kind": "application/octet-stream",
+                "error": "unsupported_type",
+                "error_detail": "application/octet-stream attachments are not read",
+                "in_classification": False,
+            },
+        ],
+        "attachment_decision": "changed",
+        "classification": {"label": "payment_failed", "confidence": 0.91, "language": "en"},
+    }
+    text = summary(view)
+    assert (
+        "attachment screenshot.png: extracted (image/png, rapidocr-ppocrv6, confidence 0.97; "
+        "in the classification: true)" in text
+    )
+    assert "  | Error code E-4012" in text and "b.wav: refused" in text and "unsupported_type" in text
+    assert "attachments' effect on the decision: changed" in text and "intent: payment_failed" in text
