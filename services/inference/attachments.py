@@ -119,13 +119,14 @@ def _store_result(
     content: bytes | None,
     kind: str | None,
     found: Extracted | Refused | Exception,
+    digest: str | None,
 ) -> str:
     with session_scope(session_factory) as session:
         row = session.get(Attachment, attachment_id)
         if row is None:
             return "missing"
         if content is not None:
-            row.size, row.kind, row.sha256 = len(content), kind, hashlib.sha256(content).hexdigest()
+            row.size, row.kind, row.sha256 = len(content), kind, digest
         if isinstance(found, Refused):
             _finish(row, status=AttachmentStatus.REFUSED, error=found.reason, detail=found.detail)
         elif isinstance(found, Exception):
@@ -140,11 +141,11 @@ def _store_result(
         return row.status
 
 
-def _read(context: MediaContext, content: bytes) -> tuple[str, Extracted | Refused | Exception]:
+def _read(context: MediaContext, content: bytes, digest: str) -> tuple[str, Extracted | Refused | Exception]:
     """Store and read fetched bytes: whatever goes wrong in an engine is recorded, never retried."""
     kind = sniff(content)
     try:
-        context.store.put(hashlib.sha256(content).hexdigest(), content)
+        context.store.put(digest, content)
         return kind, context.reader.read(content, kind)
     except Refused as exc:
         return kind, exc
@@ -158,17 +159,18 @@ def read_one(context: MediaContext, attachment_id: int, access: FetchAccess, bud
         claimed = _claim(session, attachment_id, context.max_attempts)
     if claimed is None:
         return 0
-    started, content, kind = time.perf_counter(), None, None
+    started, content, kind, digest = time.perf_counter(), None, None, None
     found: Extracted | Refused | Exception
     try:
         content = _obtain(claimed, access, budget)
     except Refused as exc:
         found = exc
     else:
-        kind, found = _read(context, content)
+        digest = hashlib.sha256(content).hexdigest()  # once: the store's path and the row's checksum
+        kind, found = _read(context, content, digest)
     if isinstance(found, Exception) and not isinstance(found, Refused):
         log.warning("attachment %s (%s) could not be read: %s", attachment_id, kind, type(found).__name__)
-    status = _store_result(context.session_factory, attachment_id, content, kind, found)
+    status = _store_result(context.session_factory, attachment_id, content, kind, found, digest)
     engine = found.engine if isinstance(found, Extracted) else "none"
     ATTACHMENTS_READ.labels(kind_label(kind), engine, status).inc()
     ATTACHMENT_DURATION.labels(kind_label(kind), engine).observe(time.perf_counter() - started)

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from services.trainer.demo_reply_bodies import BODIES
+from services.trainer.generation.references import salient_reference
 from shared.drafting.prompt import Passage
 from shared.drafting.templates import BY_INTENT, BY_INTENT_ZH, GENERIC, GENERIC_ZH
 from shared.kb.importers import read_articles
@@ -123,7 +124,33 @@ TEAM_CLOSINGS = {
     "en": ("If anything else comes up, just reply here and it comes straight back to me.",),
     "zh": ("还有任何问题，直接回复这封邮件，会直接转到我这里。",),
 }
-ORDER_ID = re.compile(r"\bNW-\d{4,}\b", re.IGNORECASE)
+# the agent repeats the ticket's error code / order / invoice number back (`generation.references`), and
+# thanks for the attachment it came in: so drafts learn to copy it from the prompt
+ACKNOWLEDGE = {
+    "en": {
+        "error": ("Thanks for sending the error code {v}.", "I can see the error {v} in what you sent."),
+        "order": ("I've noted your order {v}.", "Thanks for the order number, {v}."),
+        "invoice": ("I've noted invoice {v}.",),
+    },
+    "zh": {
+        "error": ("看到了您发来的错误代码 {v}。", "您遇到的错误 {v} 我们已经记下了。"),
+        "order": ("已记下您的订单号 {v}。", "您的订单 {v} 我们已经记下了。"),
+        "invoice": ("发票号 {v} 我们已经记下了。",),
+    },
+}
+ATTACHMENT_SHARE = 0.15  # demo tickets that also come as an attachment twin (`demo_attachments`)
+THANKS_FOR = {
+    "en": {
+        "image": "Thanks for the screenshot.",
+        "PDF": "Thanks for the document.",
+        "voice message": "Thanks for your voice message.",
+    },
+    "zh": {
+        "image": "谢谢您发来的截图。",
+        "PDF": "收到您发来的文件了。",
+        "voice message": "收到您的语音留言了。",
+    },
+}
 
 
 @cache
@@ -148,6 +175,19 @@ def answering_bodies(intent: str, passages: list[Passage], language: str, limit:
         if key and key[0] in INTENT_ARTICLES.get(intent, ()) and key in BODIES and key not in keys:
             keys.append(key)
     return [BODIES[key][language] for key in keys[:limit]]
+
+
+def acknowledgement(ticket: str, language: str, rng: random.Random, *, always: bool) -> list[str]:
+    """The sentences that repeat the ticket's identifier back (none when it has none; `always` False: half
+    the time for the message's own order number, 80 % for one in an attachment or an error code)."""
+    reference = salient_reference(ticket)
+    if reference is None:
+        return []
+    from_attachment = reference.source in THANKS_FOR[language]
+    if not always and rng.random() >= (0.8 if from_attachment or reference.kind == "error" else 0.5):
+        return []
+    said = rng.choice(ACKNOWLEDGE[language][reference.kind]).format(v=reference.value)
+    return [THANKS_FOR[language][reference.source], said] if from_attachment else [said]
 
 
 @dataclass(frozen=True)
@@ -187,10 +227,8 @@ def demo_reply(
         )
         bodies = [fallback]
     opener = rng.choice(OPENERS[language][intent])
-    order = ORDER_ID.search(ticket)
-    if order and language == "en" and (style == "team" or rng.random() < 0.4):
-        opener += f" I've noted your order {order.group(0)}."
     separator = "" if language == "zh" else " "
+    opener = separator.join([opener, *acknowledgement(ticket, language, rng, always=style == "team")])
     middle = separator.join([opener, *bodies])
     if style == "team":
         agent = rng.choice(TEAM_AGENTS)
@@ -213,12 +251,14 @@ def demo_resolutions(
     style: str = "demo",
 ) -> list[DemoResolution]:
     """Seeded demo tickets with the passages `retrieve` gives them and the agent's reply to each."""
+    from services.trainer.demo_attachments import with_attachment_twins
     from services.trainer.demo_data import generate_tickets
     from shared.runtime.language import detect_language
 
     rng = random.Random(seed)
     resolutions = []
-    for ticket in generate_tickets(per_intent=per_intent, seed=seed, languages=languages):
+    tickets = generate_tickets(per_intent=per_intent, seed=seed, languages=languages)
+    for ticket in with_attachment_twins(tickets, share=ATTACHMENT_SHARE, seed=seed + 1):
         language = "zh" if detect_language(ticket.text).language == "zh" else "en"
         passages = retrieve(ticket.text)
         reply, grounded = demo_reply(

@@ -4,8 +4,9 @@
 (a) and (c) get the same prompt: on Bitext the ticket plus the reply to its nearest training ticket; on
 the demo shop (`--demo`) the knowledge-base passages the drafting workers would show.
 Metrics: chrF and ROUGE-L F1 against the reference replies, guardrail flag rate (and the flags by
-reason), tokens/s. With `resample` > 0 a second row per model shows what the drafting workers serve:
-every flagged draft sampled again up to that often, the first clean one kept (shared/drafting/resample).
+reason), how often a draft repeats the ticket's error code or order number (`references`), tokens/s.
+With `resample` > 0 a second row per model shows what the drafting workers serve: every flagged draft
+sampled again up to that often, the first clean one kept (shared/drafting/resample).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
+from services.trainer.generation.references import cites, salient_reference
 from shared.drafting.guardrails import GuardrailReport, check_draft
 from shared.drafting.prompt import CJK, CJK_CHARS
 from shared.drafting.resample import first_clean, resample_configs
@@ -127,6 +129,27 @@ def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str
         "guardrail_flag_rate": sum(flagged) / max(len(flagged), 1),
         "flags": dict(Counter(flag for r in reports for flag in r.flags)),
         "examples": len(test),
+        **reference_citation(texts, test),
+    }
+
+
+def reference_citation(texts: list[str], test: list[ReplyExample]) -> dict[str, Any]:
+    """Of the tickets that give an error code, order or invoice number (`references`), the share whose
+    draft repeats it back — overall and for those where it is only in an attachment."""
+    cited: dict[str, list[bool]] = {"all": [], "attachment": []}
+    for text, example in zip(texts, test, strict=True):
+        reference = salient_reference(example.ticket)
+        if reference is not None:
+            cited["all"].append(cites(text, reference))
+            if reference.source != "message":
+                cited["attachment"].append(cites(text, reference))
+    return {
+        "reference_tickets": len(cited["all"]),
+        "reference_citation": sum(cited["all"]) / len(cited["all"]) if cited["all"] else None,
+        "attachment_reference_tickets": len(cited["attachment"]),
+        "attachment_reference_citation": (
+            sum(cited["attachment"]) / len(cited["attachment"]) if cited["attachment"] else None
+        ),
     }
 
 
@@ -189,6 +212,17 @@ def evaluate_generators(
     }
 
 
+def _citation(row: dict[str, Any]) -> str:
+    """ "62 % of 13 (attachment: 3 of 4)": how often the draft repeats the ticket's error code or order id."""
+    if not row.get("reference_tickets"):
+        return "—"
+    text = f"{row['reference_citation']:.0%} of {row['reference_tickets']}"
+    if row.get("attachment_reference_tickets"):
+        n = row["attachment_reference_tickets"]
+        text += f" (attachment: {round(row['attachment_reference_citation'] * n)} of {n})"
+    return text
+
+
 def _per_language_lines(systems: list[dict[str, Any]]) -> list[str]:
     if not any(row.get("per_language") for row in systems):
         return []
@@ -221,15 +255,15 @@ def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bit
         f"{report.get('repetition_penalty', 1.1)}, no repeated {report.get('no_repeat_ngram', 0)}-grams "
         "(0: off).",
         "",
-        "| system | chrF | ROUGE-L | guardrail flags | flags by reason | tokens/s |",
-        "|---|---|---|---|---|---|",
+        "| system | chrF | ROUGE-L | guardrail flags | flags by reason | cites the ticket's id | tokens/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in report["systems"]:
         speed = f"{row['tokens_per_second']:.1f}" if row["tokens_per_second"] else "—"
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(row.get("flags", {}).items())) or "—"
         lines.append(
             f"| {row['system']} | {row['chrf']:.1f} | {row['rouge_l']:.1f} | "
-            f"{row['guardrail_flag_rate']:.1%} | {reasons} | {speed} |"
+            f"{row['guardrail_flag_rate']:.1%} | {reasons} | {_citation(row)} | {speed} |"
         )
     lines += _per_language_lines(report["systems"])
     if report.get("speed"):

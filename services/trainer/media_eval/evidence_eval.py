@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image
 
+from services.trainer.demo_attachments import VAGUE
 from services.trainer.demo_data import generate_tickets
 from services.trainer.media_eval.ocr_set import render_screen
 from shared.media.reader import EngineSlot, MediaReader
@@ -36,10 +37,6 @@ from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
 
 KINDS = ("image", "pdf", "text")
-VAGUE = {
-    "en": ("Please see the attached file.", "It's all in the attachment, thanks.", "See attached."),
-    "zh": ("详情请见附件。", "问题都在附件里，谢谢。", "请看附件截图。"),
-}
 WRAP = {"en": 58, "zh": 26}
 TARGET_GAIN_PT = 20.0
 

@@ -1,0 +1,58 @@
+"""The identifier a customer gives that a reply should repeat back — an error code, an order number, an
+invoice number — and where it came from (the message itself, or a screenshot, PDF or voice message joined
+under its `[Attachment …]` marker line, `shared.media.text`).
+
+Used twice: the demo shop's agents acknowledge it in their replies (`demo_replies`), so the generator
+learns to copy it from the prompt; and `evaluate-generator` counts how often a draft repeats it
+(`reference_citation`). English and Chinese; the most specific kind wins (error code, then order, then
+invoice).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ERROR = re.compile(
+    r"\b(?i:error code|error)\s*[:：#]?\s*([A-Z]{1,4}-?\d{2,6}|\d{3,6})\b"
+    r"|(?:错误代码|错误码|报错|错误|代码)\s*[:：]?\s*([A-Z]{1,4}-?\d{2,6}|\d{3,6})"
+)
+ORDER = re.compile(
+    r"\b((?:NW|ORD)-\d{4,})\b"
+    r"|(?i:\border(?: number| no\.?)?(?: is)?\s*[:#]?\s*#?)(\d{5,})\b"
+    r"|订单号?是?\s*[:：]?\s*([A-Z]{2,4}-\d{4,}|\d{5,})"
+)
+INVOICE = re.compile(r"\b(INV-\d{4}-\d{3,})\b")
+KINDS = (("error", ERROR), ("order", ORDER), ("invoice", INVOICE))
+MARKER = re.compile(r"^\[Attachment .*\((image|PDF|voice message|text|file)\)\]$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Reference:
+    kind: str  # error | order | invoice
+    value: str  # as the customer wrote it
+    source: str  # message | image | PDF | voice message | text | file
+
+
+def _source(text: str, position: int) -> str:
+    """The attachment whose section holds `position`, or "message" for the ticket's own words."""
+    source = "message"
+    for marker in MARKER.finditer(text):
+        if marker.start() > position:
+            break
+        source = marker.group(1)
+    return source
+
+
+def salient_reference(text: str) -> Reference | None:
+    """The first error code, else order number, else invoice number in `text` (None: the ticket has none)."""
+    for kind, pattern in KINDS:
+        for match in pattern.finditer(text):
+            group = next(g for g in range(1, (pattern.groups or 0) + 1) if match.group(g))
+            return Reference(kind, match.group(group), _source(text, match.start(group)))
+    return None
+
+
+def cites(draft: str, reference: Reference) -> bool:
+    """Whether `draft` repeats the identifier (case and surrounding punctuation aside)."""
+    return reference.value.casefold() in draft.casefold()
