@@ -156,49 +156,6 @@ def test_profile_stages_and_the_end_to_end_table(tmp_path: Path) -> None:
     assert "fp16 GEMM, onnxruntime CUDA (cuBLAS) | 700000.0 GFLOP/s" in text
 
 
-def test_memory_section_measures_one_worker_with_every_model(
-    trained_registry: Registry, encoder_registry: Registry, generator_registry: Registry
-) -> None:
-    """`make bench`'s memory section on the test models: a fresh process loads the classifier, the KB
-    encoder and the generator, uses each, and reports RSS per step (the table renders from it)."""
-    from helploop.bench.isolated import measure_in_fresh_process
-    from helploop.bench.memory import MODULE
-    from helploop.bench.report import memory_table
-
-    spec = {
-        "name": "test",
-        "threads": 1,
-        "new_tokens": 4,
-        **{
-            role: str(registry.bundle_dir(registry.active_version()))
-            for role, registry in (
-                ("classifier", trained_registry),
-                ("encoder", encoder_registry),
-                ("generator", generator_registry),
-            )
-        },
-    }
-    result = measure_in_fresh_process(MODULE, spec)
-    steps = list(result["steps_rss_mb"].values())
-    assert steps == sorted(steps[:4]) + steps[4:] and steps[3] - steps[2] > 100, result  # loads add up
-    assert result["rss_mb"] == max(steps)
-    table = memory_table({"budget_mb": 1000, "encoder": "e", "classifier": "c", "variants": {"x": result}})
-    assert "+ generator" in table and "1000 MB budget" in table
-
-
-def test_in_process_step_of_the_end_to_end_section_runs(
-    trained_registry: Registry, redis_url: str, tmp_path: Path
-) -> None:
-    """The end-to-end section's in-process reference (gateway `ingest_ticket` + worker `classify_ticket`)
-    calls the services as they are today: a signature change there breaks this test, not `make bench`."""
-    from helploop.bench.endtoend import in_process_ms
-    from helploop.bench.harness import bench_env
-
-    with bench_env(tmp_path, source=trained_registry, redis_url=redis_url, threads=1) as env:
-        result = in_process_ms(env, ["Where is my parcel?", "I want a refund"], count=34)
-    assert result["p50"] is not None and 0 < result["p50"] < 5000, result
-
-
 def test_bench_measures_the_other_base_model_beside_the_active_one(tmp_path: Path) -> None:
     """`make bench` shows both bases: the section beside the active classifier trains the other one."""
     from helploop.cli.bench import SECTIONS, other_base

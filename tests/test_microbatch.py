@@ -139,5 +139,7 @@ def test_workers_batch_only_in_the_threads_pool_and_size_their_onnxruntime_threa
     assert isinstance(triage_predictor(threads.model_copy(update={"triage_batch_max": 1})), DirectPredictor)
     assert onnx_threads(prefork) == max(1, cores // 2) and onnx_threads(threads) == cores
     assert onnx_threads(prefork.model_copy(update={"onnx_intra_op_threads": 3})) == 3
-    quiet = create_celery(load_settings(env="test", celery_task_events=False))
+    quiet = create_celery(load_settings(env="test"))  # task events cost CPU: off unless asked
     assert quiet.conf.worker_send_task_events is False and quiet.conf.task_send_sent_event is False
+    told = create_celery(load_settings(env="test", celery_task_events=True))
+    assert told.conf.worker_send_task_events is True and told.conf.task_send_sent_event is True

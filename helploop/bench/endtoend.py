@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from helploop.bench.harness import BIN, WEBHOOK_SECRET, BenchEnv, rss_mb, wait_until
 from helploop.bench.loadgen import Sent, WebhookSender, send_open_loop
 from helploop.bench.profile import start_profile, summarize
+from helploop.bench.scale import FULL, Scale
 from helploop.cli.run import wait_ready
 from shared.redis_server import free_port
 from shared.tickets.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
-RATES = (10, 25, 50, 75, 100, 150, 200, 300)
 PROFILED_RATE = 25  # py-spy samples each worker at this rate (or the highest it sustained, if lower)
 MAX_ACK_P99_MS = 1000.0  # beyond this the gateway, not the pipeline, is what queues
 WORKER_SETUPS = {
@@ -118,11 +118,43 @@ def run_step(
     }
 
 
-def _warm_up(env: BenchEnv, sender: WebhookSender, texts: list[str]) -> None:
+def _warm_up(env: BenchEnv, sender: WebhookSender, texts: list[str], seconds: float) -> None:
     """Tickets of every length through the worker first: onnxruntime's first run of a shape is slow."""
-    sent = send_open_loop(sender, texts, rate=100, duration_s=2)
+    sent = send_open_loop(sender, texts, rate=100, duration_s=seconds)
     ids = [s.ticket_id for s in sent if s.ticket_id]
     wait_until(lambda: untriaged(env.session_factory, ids) == 0, timeout=120, interval=0.2)
+
+
+def settle(env: BenchEnv, timeout: float = 120) -> None:
+    """Wait until every ticket sent so far is triaged: a step that was not sustained leaves a backlog that
+    must not count against the next one."""
+
+    def settled() -> bool:
+        with env.session_factory() as session:
+            query = select(func.count()).select_from(Ticket).where(Ticket.status != TicketStatus.TRIAGED)
+            return not session.scalar(query)
+
+    wait_until(settled, timeout=timeout, interval=0.2)
+
+
+def rate_steps(run: Any, rates: tuple[float, ...], refine_to: float) -> list[dict[str, Any]]:
+    """Up the ladder until a rate is not sustained, then halve the gap between the highest sustained
+    rate and the lowest that was not until it is at most `refine_to` tickets/s: the real highest rate."""
+    steps: list[dict[str, Any]] = []
+    for rate in rates:
+        steps.append(run(rate))
+        if not steps[-1]["sustained"]:
+            break
+    sustained = [s["rate"] for s in steps if s["sustained"]]
+    failed = [s["rate"] for s in steps if not s["sustained"]]
+    low, high = max(sustained, default=0.0), min(failed, default=None)
+    while refine_to > 0 and high is not None and high - low > refine_to:
+        rate = float(round((low + high) / 2))
+        if rate in (low, high):
+            break
+        steps.append(run(rate))
+        low, high = (rate, high) if steps[-1]["sustained"] else (low, rate)
+    return sorted(steps, key=lambda s: s["rate"])
 
 
 def run_setup(
@@ -131,22 +163,26 @@ def run_setup(
     texts: list[str],
     extra_env: dict[str, str],
     *,
-    duration_s: float,
+    scale: Scale,
     gateway_pid: int,
 ) -> dict:
     worker = env.start_worker("triage", extra_env)
-    _warm_up(env, sender, texts)
+    _warm_up(env, sender, texts, min(2.0, scale.step_seconds))
     pids = {"gateway": gateway_pid, "worker": worker.pid, "load generator": os.getpid()}
-    steps = []
-    for rate in RATES:
-        steps.append(run_step(env, sender, texts, rate, duration_s, pids))
-        log.info("end to end %s at %s/s: %s", extra_env, rate, steps[-1])
-        if not steps[-1]["sustained"]:
-            break
+
+    def step(rate: float) -> dict[str, Any]:
+        settle(env)
+        result = run_step(env, sender, texts, rate, scale.step_seconds, pids)
+        log.info("end to end %s at %s/s: %s", extra_env, rate, result)
+        return result
+
+    steps = rate_steps(step, scale.rates, scale.refine_to)
     sustained = [s["rate"] for s in steps if s["sustained"]]
-    profile = _profiled_step(
-        env, sender, texts, worker.pid, min(PROFILED_RATE, max(sustained, default=RATES[0])), duration_s
-    )
+    profile = None
+    if scale.profile:
+        settle(env)
+        rate = min(PROFILED_RATE, max(sustained, default=scale.rates[0]))
+        profile = _profiled_step(env, sender, texts, worker.pid, rate, scale.step_seconds)
     result = {
         "steps": steps,
         "profile": profile,
@@ -201,7 +237,7 @@ def in_process_ms(env: BenchEnv, texts: list[str], *, count: int = 300) -> dict[
 
 
 def bench_end_to_end(
-    env: BenchEnv, texts: list[str], *, duration_s: float = 6.0, gateway_workers: int = 2
+    env: BenchEnv, texts: list[str], *, scale: Scale = FULL, gateway_workers: int = 2
 ) -> dict[str, Any]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -217,7 +253,7 @@ def bench_end_to_end(
     wait_ready(base_url, [gateway], timeout=120)
     sender = WebhookSender(base_url, WEBHOOK_SECRET)
     setups = {
-        name: run_setup(env, sender, texts, extra, duration_s=duration_s, gateway_pid=gateway.pid)
+        name: run_setup(env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid)
         for name, extra in WORKER_SETUPS.items()
     }
     gateway_rss = rss_mb(gateway)
@@ -225,14 +261,14 @@ def bench_end_to_end(
         (c.memory_info().rss for c in psutil.Process(gateway.pid).children(recursive=True)), default=0
     )
     env.stop(gateway)
-    reference = in_process_ms(env, texts)
+    reference = in_process_ms(env, texts, count=scale.in_process_tickets)
     for result in setups.values():
-        lowest = result["steps"][0]["triage_ms"]["p50"]
+        lowest = result["steps"][0]["triage_ms"]["p50"] if result["steps"] else None
         result["queue_overhead_p50_ms"] = None if lowest is None else round(lowest - reference["p50"], 1)
     return {
         "threads": env.threads,
         "gateway_workers": gateway_workers,
-        "step_seconds": duration_s,
+        "step_seconds": scale.step_seconds,
         "gateway_rss_mb": round(gateway_rss, 1),
         "web_worker_rss_mb": round(web_worker_rss / 1e6, 1),
         "in_process_ms": reference,

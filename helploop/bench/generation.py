@@ -114,7 +114,14 @@ def _prompts() -> list[str]:
 
 
 def bench_generation(
-    *, scratch: Path, settings: Any, threads: int, new_tokens: int = 48, repeats: int = 3, device: str = "cpu"
+    *,
+    scratch: Path,
+    settings: Any,
+    threads: int,
+    new_tokens: int = 48,
+    repeats: int = 3,
+    device: str = "cpu",
+    batches: tuple[int, ...] = BATCHES,
 ) -> dict[str, Any]:
     """fp32, w8 (int8 weight blocks: what train-generator serves) and int8 decoders on a CPU; fp32 and
     fp16 (KV cache kept on the GPU) with `device="cuda"`."""
@@ -124,7 +131,7 @@ def bench_generation(
     registry, fp32 = fp32_bundle(settings, scratch)
     lows = ("fp16",) if device == "cuda" else ("w8", "int8")
     reduced = {low: quantize_bundle(registry, fp32, mode=low, graph="decoder.onnx") for low in lows}
-    common = {"threads": threads, "prompts": _prompts(), "batches": list(BATCHES), "device": device}
+    common = {"threads": threads, "prompts": _prompts(), "batches": list(batches), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
     specs += [

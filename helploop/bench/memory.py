@@ -64,13 +64,16 @@ def _generator_variants(settings: Any, scratch: Path) -> dict[str, Path]:
     return {"float32 generator": registry.bundle_dir(fp32), "w8 generator (served)": registry.bundle_dir(w8)}
 
 
-def bench_memory(*, source: Registry, settings: Any, scratch: Path, threads: int) -> dict[str, Any]:
+def bench_memory(
+    *, source: Registry, settings: Any, scratch: Path, threads: int, new_tokens: int = 48
+) -> dict[str, Any]:
     """One fresh process per generator variant, each with the active classifier and KB encoder."""
     from helploop.cli.kb import ensure_encoder
 
     encoder = Registry(settings.encoder_registry_dir).bundle_dir(ensure_encoder())
     classifier = source.bundle_dir(source.active_version())
-    common = {"threads": threads, "classifier": str(classifier), "encoder": str(encoder), "new_tokens": 48}
+    common = {"threads": threads, "classifier": str(classifier), "encoder": str(encoder)}
+    common["new_tokens"] = new_tokens
     variants = {
         name: measure_in_fresh_process(MODULE, {"name": name, "generator": str(path), **common})
         for name, path in _generator_variants(settings, scratch).items()

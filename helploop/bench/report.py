@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def machine() -> dict[str, Any]:
@@ -51,6 +54,10 @@ def _triple(p: dict[str, Any]) -> str:
     return " / ".join("–" if p[k] is None else str(p[k]) for k in ("p50", "p95", "p99"))
 
 
+def _rate(rate: float | None) -> str:
+    return "none" if rate is None else f"{rate:g}"
+
+
 def endtoend_table(result: dict[str, Any]) -> str:
     rows = [
         "| worker | rate/s | sent | errors | ack ms p50/p95/p99 | received → triaged ms p50/p95/p99 "
@@ -60,7 +67,8 @@ def endtoend_table(result: dict[str, Any]) -> str:
     for name, setup in result["setups"].items():
         for step in setup["steps"]:
             rows.append(
-                f"| {name} | {step['rate']} | {step['sent']} | {step['errors']} | {_triple(step['ack_ms'])} "
+                f"| {name} | {_rate(step['rate'])} | {step['sent']} | {step['errors']} "
+                f"| {_triple(step['ack_ms'])} "
                 f"| {_triple(step['triage_ms'])} | {step['backlog_at_end']} "
                 f"| {' / '.join(str(v) for v in step['cpu_ms_per_ticket'].values())} "
                 f"| {'yes' if step['sustained'] else 'no'} |"
@@ -69,14 +77,15 @@ def endtoend_table(result: dict[str, Any]) -> str:
     reference = result["in_process_ms"]
     for name, setup in result["setups"].items():
         rows.append(
-            f"- {name}: highest rate sustained **{setup['max_sustained_rate']}/s**; queue path adds "
+            f"- {name}: highest rate sustained **{_rate(setup['max_sustained_rate'])}/s**; queue path adds "
             f"**{setup['queue_overhead_p50_ms']} ms** p50 over in-process at the lowest rate; worker RSS "
             f"{setup['worker_rss_mb']} MB."
         )
         if setup.get("profile"):
             shares = ", ".join(f"{k} {v} %" for k, v in setup["profile"]["percent_of_busy_samples"].items())
             rows.append(
-                f"  Where its time went at {setup['profile']['rate']}/s (py-spy, busy samples): {shares}."
+                f"  Where its time went at {_rate(setup['profile']['rate'])}/s (py-spy, busy samples): "
+                f"{shares}."
             )
     rows.append(
         "- In-process (the gateway's `ingest_ticket` then the worker's `classify_ticket` in one process, "
@@ -202,11 +211,29 @@ TABLES = {
 }
 
 
+def section_markdown(name: str, result: Any) -> list[str]:
+    """A section's heading and table; a section that failed says so (its error), the others still render."""
+    title, table = TABLES[name]
+    if isinstance(result, dict) and "error" in result:
+        return [f"## {title}", "", f"**This section failed**: `{result['error']}` (see the run's log).", ""]
+    try:
+        return [f"## {title}", "", table(result), ""]
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:  # the JSON beside it has the numbers
+        log.exception("bench table %s could not be rendered", name)
+        return [f"## {title}", "", f"**The table could not be rendered**: `{type(exc).__name__}: {exc}`.", ""]
+
+
 def write_results(
-    out_dir: Path, sections: dict[str, Any], *, seconds: dict[str, float] | None = None
+    out_dir: Path,
+    sections: dict[str, Any],
+    *,
+    seconds: dict[str, float] | None = None,
+    started: datetime | None = None,
 ) -> tuple[Path, Path]:
+    """Write the run's JSON and Markdown (and `latest.*`); called again after each section with the same
+    `started`, it rewrites the same files, so a crash later in the run keeps what was measured."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
+    now = started or datetime.now(UTC)
     document = {
         "created_at": now.isoformat(),
         "machine": machine(),
@@ -225,8 +252,7 @@ def write_results(
         "",
     ]
     for name, result in sections.items():
-        title, table = TABLES[name]
-        lines += [f"## {title}", "", table(result), ""]
+        lines += section_markdown(name, result)
     md_path.write_text("\n".join(lines))
     for path in (json_path, md_path):
         (out_dir / f"latest{path.suffix}").write_text(path.read_text())

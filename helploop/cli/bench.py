@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
+from helploop.bench.scale import FULL, SMOKE, Scale
 from shared.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 SECTIONS = ("classification", "classification_other_base", "generation", "memory", "endtoend", "reclassify")
 
 
-def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore[no-untyped-def]
+def _measured_registry(args: argparse.Namespace, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
     """The configured active classifier; on a fresh clone, a demo model trained for the run (about a
     minute: throughput does not depend on how well it was trained)."""
     from services.trainer.base_model import MINILM_L6
@@ -23,7 +28,7 @@ def _measured_registry(args: argparse.Namespace, scratch: Path):  # type: ignore
     registry = Registry(Path(args.registry) if args.registry else get_settings().model_registry_dir)
     if registry.active_version():
         return registry
-    return _demo_registry(scratch, MINILM_L6, get_settings().cache_dir)
+    return _demo_registry(scratch, MINILM_L6, get_settings().cache_dir, scale)
 
 
 def other_base(source) -> str:  # type: ignore[no-untyped-def]
@@ -34,7 +39,7 @@ def other_base(source) -> str:  # type: ignore[no-untyped-def]
     return MINILM_L6 if base.get("name") == MULTILINGUAL_E5_SMALL else MULTILINGUAL_E5_SMALL
 
 
-def _demo_registry(scratch: Path, base_model: str, cache_dir: Path):  # type: ignore[no-untyped-def]
+def _demo_registry(scratch: Path, base_model: str, cache_dir: Path, scale: Scale):  # type: ignore[no-untyped-def]
     """A demo classifier on `base_model` (bilingual demo tickets for e5), trained for throughput only."""
     from services.trainer.base_model import MULTILINGUAL_E5_SMALL
     from services.trainer.config import TrainConfig
@@ -44,12 +49,12 @@ def _demo_registry(scratch: Path, base_model: str, cache_dir: Path):  # type: ig
 
     data = scratch / "demo.csv"
     languages = ("en", "zh") if base_model == MULTILINGUAL_E5_SMALL else ("en",)
-    write_dataset(data, per_intent=30, seed=13, languages=languages)
+    write_dataset(data, per_intent=scale.other_base_per_intent, seed=13, languages=languages)
     heads = {"intent": "label", "sentiment": "sentiment", "priority": "priority"}
     config = TrainConfig(
         train_file=data,
         head_columns=heads,
-        max_steps=30,
+        max_steps=scale.other_base_steps,
         batch_size=16,
         max_length=128,
         base_model=base_model,
@@ -60,42 +65,77 @@ def _demo_registry(scratch: Path, base_model: str, cache_dir: Path):  # type: ig
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from helploop.bench.limits import gemm_throughput, gpu_gemm_throughput
+    """Each section in turn; the results are written after every one (a failing section is recorded with
+    its error and the others still run), so a crash late in the run keeps what was measured."""
     from helploop.bench.report import write_results
 
-    settings = get_settings()
+    settings, scale = get_settings(), SMOKE if args.smoke else FULL
     threads = args.threads or len(os.sched_getaffinity(0))
-    started = time.perf_counter()
-    limits = gpu_gemm_throughput() if args.device == "cuda" else gemm_throughput(threads)
-    sections: dict[str, object] = {"limits": limits}
-    seconds = {"limits": round(time.perf_counter() - started, 1)}
+    begun, out = datetime.now(UTC), Path(args.out)
+    sections: dict[str, object] = {}
+    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="helploop-bench-") as tmp:
         scratch = Path(tmp)
-        source = _measured_registry(args, scratch / "source")
-        runners: dict[str, Callable[[], object]] = {
-            "classification": lambda: _classification(source, settings, threads, sections["limits"]),
-            "classification_other_base": lambda: _classification(
-                _demo_registry(scratch / "other", other_base(source), settings.cache_dir),
-                settings,
-                threads,
-                sections["limits"],
-            ),
-            "generation": lambda: _generation(scratch / "generator", settings, threads, args.device),
-            "memory": lambda: _memory(source, settings, threads, scratch / "memory"),
-            "endtoend": lambda: _end_to_end(source, settings, threads, scratch / "e2e"),
-            "reclassify": lambda: _reclassify(args, source, settings, threads, scratch / "env"),
-        }
-        for name in (n for n in SECTIONS if n in args.only):
+        runners = _runners(args, settings, threads, scale, scratch, sections)
+        for name in ("limits", *(n for n in SECTIONS if n in args.only)):
             started = time.perf_counter()
-            sections[name] = runners[name]()
+            try:
+                sections[name] = runners[name]()
+            except Exception as exc:  # recorded, the next section still runs
+                log.exception("bench section %s failed", name)
+                sections[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             seconds[name] = round(time.perf_counter() - started, 1)
-    json_path, md_path = write_results(Path(args.out), sections, seconds=seconds)
+            json_path, md_path = write_results(out, sections, seconds=seconds, started=begun)
+            log.info("bench section %s done in %.1f s; results so far in %s", name, seconds[name], md_path)
     print(md_path.read_text())
     print(f"results: {json_path} and {md_path}")
-    return 0
+    failed = [name for name, result in sections.items() if isinstance(result, dict) and "error" in result]
+    if failed:
+        print(f"failed sections: {', '.join(failed)} (their errors are in the results and the log above)")
+    return 1 if failed else 0
 
 
-def _classification(source, settings, threads: int, limits):  # type: ignore[no-untyped-def]
+def _runners(args, settings, threads: int, scale: Scale, scratch: Path, sections: dict):  # type: ignore[no-untyped-def]
+    """Section name → a function measuring it (the measured registry is resolved once, when needed)."""
+    from helploop.bench.limits import gemm_throughput, gpu_gemm_throughput
+    from shared.registry import Registry
+
+    source = _Lazy(lambda: _measured_registry(args, scratch / "source", scale))
+
+    def limits() -> object:
+        return gpu_gemm_throughput() if args.device == "cuda" else gemm_throughput(threads)
+
+    def other() -> object:
+        if args.other_registry:
+            registry = Registry(Path(args.other_registry))
+        else:
+            registry = _demo_registry(scratch / "other", other_base(source()), settings.cache_dir, scale)
+        return _classification(registry, settings, threads, sections["limits"], scale)
+
+    return {
+        "limits": limits,
+        "classification": lambda: _classification(source(), settings, threads, sections["limits"], scale),
+        "classification_other_base": other,
+        "generation": lambda: _generation(scratch / "generator", settings, threads, args.device, scale),
+        "memory": lambda: _memory(source(), settings, threads, scratch / "memory", scale),
+        "endtoend": lambda: _end_to_end(source(), settings, threads, scratch / "e2e", scale),
+        "reclassify": lambda: _reclassify(args, source(), settings, threads, scratch / "env", scale),
+    }
+
+
+class _Lazy:
+    """A value built on first call and kept (the demo classifier of a fresh clone is trained once)."""
+
+    def __init__(self, build: Callable[[], object]) -> None:
+        self._build, self._value = build, None
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        if self._value is None:
+            self._value = self._build()
+        return self._value
+
+
+def _classification(source, settings, threads: int, limits, scale: Scale):  # type: ignore[no-untyped-def]
     """The classifier's own base (untrimmed) is what the plain transformers way loads."""
     from helploop.bench.classification_suite import bench_classification
     from services.trainer.base_model import MINILM_ENCODER, MINILM_L6, MULTILINGUAL_E5_SMALL, locate
@@ -110,40 +150,61 @@ def _classification(source, settings, threads: int, limits):  # type: ignore[no-
     else:
         base_dir = Path(base["dir"])
     result = bench_classification(
-        source=source, base_dir=base_dir, datasets_dir=settings.datasets_dir, threads=threads, limits=limits
+        source=source,
+        base_dir=base_dir,
+        datasets_dir=settings.datasets_dir,
+        threads=threads,
+        limits=limits,
+        short_n=scale.short_tickets,
+        long_n=scale.long_tickets,
+        quality_n=scale.quality_tickets,
     )
     return {"base_model": name, **result}
 
 
-def _generation(scratch: Path, settings, threads: int, device: str):  # type: ignore[no-untyped-def]
+def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale):  # type: ignore[no-untyped-def]
     from helploop.bench.generation import bench_generation
 
-    return bench_generation(scratch=scratch, settings=settings, threads=threads, device=device)
+    return bench_generation(
+        scratch=scratch,
+        settings=settings,
+        threads=threads,
+        device=device,
+        new_tokens=scale.new_tokens,
+        repeats=scale.generation_repeats,
+        batches=scale.generation_batches,
+    )
 
 
-def _memory(source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
+def _memory(source, settings, threads: int, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
     from helploop.bench.memory import bench_memory
 
-    return bench_memory(source=source, settings=settings, scratch=scratch, threads=threads)
+    return bench_memory(
+        source=source, settings=settings, scratch=scratch, threads=threads, new_tokens=scale.new_tokens
+    )
 
 
-def _end_to_end(source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
+def _end_to_end(source, settings, threads: int, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
     from helploop.bench.endtoend import bench_end_to_end
     from helploop.bench.harness import bench_env
     from helploop.bench.texts import short_texts
 
     with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
-        return bench_end_to_end(env, short_texts(settings.datasets_dir, 1000).texts)
+        return bench_end_to_end(
+            env, short_texts(settings.datasets_dir, scale.endtoend_texts).texts, scale=scale
+        )
 
 
-def _reclassify(args, source, settings, threads: int, scratch: Path):  # type: ignore[no-untyped-def]
+def _reclassify(args, source, settings, threads: int, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
     from helploop.bench.harness import bench_env
     from helploop.bench.reclassify import bench_reclassify
     from services.trainer.demo_data import generate_tickets
 
+    backlog = scale.backlog or args.tickets
+    single = scale.single_tickets or args.single_tickets
     with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
-        texts = [t.text for t in generate_tickets(per_intent=max(1, args.tickets // 14 + 1), seed=3)]
-        return bench_reclassify(env, texts[: args.tickets], single_tickets=args.single_tickets)
+        texts = [t.text for t in generate_tickets(per_intent=max(1, backlog // 14 + 1), seed=3)]
+        return bench_reclassify(env, texts[:backlog], single_tickets=single)
 
 
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -158,6 +219,17 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
         choices=["cpu", "cuda"],
         default="cpu",
         help="cuda: the GPU path (onnxruntime-gpu; fp16 instead of int8; bench/gpu.sh sets it)",
+    )
+    p.add_argument(
+        "--other-registry",
+        help="a registry whose active classifier is on the other base, measured beside the first "
+        "(default: a demo classifier on the other base trained for the run, about two minutes)",
+    )
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section on tiny inputs in a few minutes: checks the bench runs, measures nothing "
+        "worth reading (the test suite runs it)",
     )
     p.add_argument("--out", default="bench/results")
     p.set_defaults(handler=cmd_bench)

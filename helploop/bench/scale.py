@@ -1,0 +1,54 @@
+"""How much each `make bench` section measures: `FULL` for the numbers in docs/benchmarks.md, `SMOKE`
+(`helploop bench --smoke`) for a run of every section on tiny inputs in seconds — what the test suite runs,
+so that a change which breaks a section breaks `make test`, not the next person's benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scale:
+    # classification: texts per set, texts scored against fp32/labels
+    short_tickets: int = 256
+    long_tickets: int = 48
+    quality_tickets: int = 1000
+    # the other base's demo classifier, trained for the run
+    other_base_steps: int = 30
+    other_base_per_intent: int = 30
+    # generation (and the memory section's drafts)
+    new_tokens: int = 48
+    generation_repeats: int = 3
+    generation_batches: tuple[int, ...] = (1, 8)
+    # end to end: texts sent, seconds per rate step, the rate ladder, refinement between the last
+    # sustained rate and the first that was not, in-process reference tickets
+    endtoend_texts: int = 1000
+    step_seconds: float = 6.0
+    rates: tuple[float, ...] = (10, 25, 50, 75, 100, 150, 200, 300)
+    refine_to: float = 5.0  # stop refining once the gap is this many tickets/s (0: no refinement)
+    in_process_tickets: int = 300
+    profile: bool = True  # a py-spy step per worker set-up
+    # batched reclassification: None takes the command line's --tickets / --single-tickets
+    backlog: int | None = None
+    single_tickets: int | None = None
+
+
+FULL = Scale()
+SMOKE = Scale(
+    short_tickets=8,
+    long_tickets=2,
+    quality_tickets=8,
+    other_base_steps=1,
+    other_base_per_intent=2,
+    new_tokens=2,
+    generation_repeats=1,
+    generation_batches=(1, 2),
+    endtoend_texts=20,
+    step_seconds=1.0,
+    rates=(5, 10),
+    refine_to=0.0,
+    in_process_tickets=34,
+    profile=False,
+    backlog=40,
+    single_tickets=6,
+)

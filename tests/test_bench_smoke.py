@@ -1,0 +1,149 @@
+"""`helploop bench --smoke`: every section of `make bench` runs on tiny inputs against the test models, so a
+change that breaks a section (a moved signature, a renamed field) breaks `make test`, not the next
+benchmark; and a section that fails is recorded while the others' results are kept. Nothing here asserts
+a speed: the numbers of a smoke run mean nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helploop.cli.main import main
+from shared.registry import Registry
+from tests.conftest import MODEL_CACHE
+
+
+@pytest.fixture
+def bench_settings(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_url: str,
+    encoder_registry: Registry,
+    generator_registry: Registry,
+) -> Iterator[None]:
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("HELPLOOP_REDIS_URL", redis_url)
+    monkeypatch.setenv("HELPLOOP_ENCODER_REGISTRY_DIR", str(encoder_registry.root))
+    monkeypatch.setenv("HELPLOOP_GENERATOR_REGISTRY_DIR", str(generator_registry.root))
+    monkeypatch.setenv("HELPLOOP_CACHE_DIR", str(MODEL_CACHE))
+    monkeypatch.setenv("HELPLOOP_DATASETS_DIR", str(tmp_path / "no-datasets"))  # the demo shop's texts
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _sections(out: Path) -> dict:
+    return json.loads((out / "latest.json").read_text())["sections"]
+
+
+def _check_sections(sections: dict) -> None:
+    classification = sections["classification"]["variants"]
+    assert {"fp32", "fused", "int8"} <= set(classification) and len(classification) == 4
+    assert all(run["tickets_per_s"] > 0 for v in classification.values() for run in v["runs"])
+    assert sections["classification_other_base"]["variants"].keys() == classification.keys()
+    runtimes = sections["generation"]["runtimes"]
+    assert len(runtimes) == 4 and all([r["batch"] for r in v["runs"]] == [1, 2] for v in runtimes.values())
+    for variant in sections["memory"]["variants"].values():
+        steps = list(variant["steps_rss_mb"].values())
+        assert steps[3] - steps[2] > 100, variant  # the generator's weights are in the process
+    endtoend = sections["endtoend"]
+    assert endtoend["in_process_ms"]["p50"] is not None
+    for setup in endtoend["setups"].values():
+        assert [s["rate"] for s in setup["steps"]][:1] == [5] and setup["steps"][0]["errors"] == 0, setup
+        assert setup["steps"][0]["sent"] >= 3
+    reclassify = sections["reclassify"]
+    assert reclassify["batched"]["tickets"] == 40 and reclassify["one_task_per_ticket"]["tickets"] == 6
+
+
+def test_every_section_runs_on_tiny_inputs(
+    bench_settings: None, trained_registry: Registry, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    argv = ["bench", "--smoke", "--threads", "1", "--registry", str(trained_registry.root), "--out", str(out)]
+    assert main(argv) == 0, (out / "latest.md").read_text()
+    sections = _sections(out)
+    assert list(sections) == [
+        "limits",
+        "classification",
+        "classification_other_base",
+        "generation",
+        "memory",
+        "endtoend",
+        "reclassify",
+    ]
+    assert not [name for name, result in sections.items() if "error" in result], sections
+    _check_sections(sections)
+    markdown = (out / "latest.md").read_text()
+    assert "This section failed" not in markdown and "End to end" in markdown
+
+
+def test_a_failing_section_is_recorded_and_the_others_are_kept(
+    bench_settings: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from helploop.cli import bench
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise TypeError("ingest_ticket() got an unexpected keyword argument 'enqueue'")
+
+    limits = {"threads": 1, "size": 64, "torch_fp32_gflops": 9.0, "onnxruntime_fp32_gflops": 10.0}
+    limits |= {"fp32_gflops": 10.0, "int8_gops": 20.0}
+    monkeypatch.setattr("helploop.bench.limits.gemm_throughput", lambda threads: limits)
+    monkeypatch.setattr(bench, "_generation", broken)
+    out = tmp_path / "results"
+    assert main(["bench", "--only", "generation", "--out", str(out)]) == 1
+    sections = _sections(out)
+    assert sections["limits"] == limits
+    assert sections["generation"] == {
+        "error": "TypeError: ingest_ticket() got an unexpected keyword argument 'enqueue'"
+    }
+    markdown = (out / "latest.md").read_text()
+    assert "**This section failed**: `TypeError" in markdown and "| int8 GEMM, onnxruntime" in markdown
+    assert "failed sections: generation" in capsys.readouterr().out
+
+
+def test_the_rate_ladder_is_refined_to_the_real_highest_sustained_rate() -> None:
+    from helploop.bench.endtoend import rate_steps
+
+    def run(rate: float) -> dict:
+        return {"rate": rate, "sustained": rate <= 37}
+
+    steps = rate_steps(run, (10, 25, 50, 75), refine_to=5.0)
+    rates = [s["rate"] for s in steps]
+    assert rates[:2] == [10, 25] and 50 in rates and 75 not in rates  # the ladder stops at the first failure
+    best = max(s["rate"] for s in steps if s["sustained"])
+    worst = min(s["rate"] for s in steps if not s["sustained"])
+    assert 32 <= best <= 37 < worst <= best + 5, rates
+    assert [s["rate"] for s in rate_steps(run, (10, 25, 50), refine_to=0.0)] == [10, 25, 50]
+    assert [s["rate"] for s in rate_steps(run, (10, 25), refine_to=5.0)] == [10, 25]  # none failed
+
+
+def test_a_table_that_cannot_be_rendered_leaves_the_results_written(tmp_path: Path) -> None:
+    from helploop.bench.report import write_results
+
+    json_path, md_path = write_results(tmp_path, {"limits": {"threads": 1}})
+    assert json.loads(json_path.read_text())["sections"] == {"limits": {"threads": 1}}
+    assert "The table could not be rendered**: `KeyError" in md_path.read_text()
+
+
+def test_without_another_registry_a_demo_classifier_on_the_other_base_is_trained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The path the smoke run skips (it passes the test suite's bilingual model): the demo data and the
+    training config are built for real, only the training itself is replaced."""
+    from helploop.bench.scale import SMOKE
+    from helploop.cli import bench
+
+    seen = {}
+
+    def train(config: object, *, registry: Registry, cache_dir: Path, activate: bool) -> None:
+        seen.update(config=config, registry=registry, activate=activate)
+
+    monkeypatch.setattr("services.trainer.pipeline.run_training", train)
+    registry = bench._demo_registry(tmp_path, "multilingual-e5-small", tmp_path / "cache", SMOKE)
+    config = seen["config"]
+    assert registry is seen["registry"] and seen["activate"] and config.max_steps == SMOKE.other_base_steps
+    assert config.base_model == "multilingual-e5-small" and config.train_file.stat().st_size > 0
