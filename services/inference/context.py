@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from services.inference.drafting import DraftContext
 from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveArtifact, ActiveModel, ClassifierVersions, PinnedModels
 from services.inference.reclassify import BatchContext
-from services.inference.routing import RoutingContext
+from services.inference.routing import RoutingContext, route_with_result
 from services.inference.shadow import ShadowContext
 from services.inference.shadow_drafting import ShadowDraftContext
 from services.inference.triage import TriageContext
@@ -207,27 +208,30 @@ def build_context(settings: Settings) -> WorkerContext:
     threads = onnx_threads(settings)
     model = ActiveModel(registry, intra_op_threads=threads)
     versions = ClassifierVersions(registry, intra_op_threads=threads)
+    knowledge = ActiveKnowledgeBase(factory, settings)
+    integrations = load_integrations(settings.integrations_file, strict=settings.env is Environment.PROD)
+    drafts = _draft_context(settings, factory, knowledge)
+    routing = RoutingContext(
+        factory,
+        PolicyHolder(settings.routing_policy_file),
+        integrations,
+        history_retention_days=settings.history_retention_days,
+    )
     triage = TriageContext(
         session_factory=factory,
         model=model,
         top_k=settings.top_k,
         predictor=triage_predictor(settings),
         max_attempts=settings.triage_max_retries + 1,
+        # drafts off: nothing comes between classification and routing, so they commit together
+        route=None if settings.drafts_enabled else functools.partial(route_with_result, context=routing),
     )
-    knowledge = ActiveKnowledgeBase(factory, settings)
-    integrations = load_integrations(settings.integrations_file, strict=settings.env is Environment.PROD)
-    drafts = _draft_context(settings, factory, knowledge)
     return WorkerContext(
         settings=settings,
         triage=triage,
         knowledge=knowledge,
         drafts=drafts,
-        routing=RoutingContext(
-            factory,
-            PolicyHolder(settings.routing_policy_file),
-            integrations,
-            history_retention_days=settings.history_retention_days,
-        ),
+        routing=routing,
         writeback=_writeback_context(settings, factory, integrations),
         batch=BatchContext(factory, versions, top_k=settings.top_k),
         shadow=ShadowContext(factory, registry, versions),

@@ -32,10 +32,18 @@ from shared.celery_app import (
 )
 
 
-def after_classification(app: Celery, context: WorkerContext, ticket_id: str, outcome: str) -> None:
-    """A classified ticket is drafted (which routes it) or, drafts disabled, routed here; a new result is
-    also predicted by the classifier in shadow, if any. A failure in routing raises: the task retries,
-    finds the classification done and routes again."""
+def after_classification(
+    app: Celery, context: WorkerContext, ticket_id: str, outcome: str, deliveries: tuple[int, ...] = ()
+) -> None:
+    """A classified ticket is drafted (which routes it) or, drafts disabled, routed here — unless it was
+    routed with its result (ROUTED: only its `deliveries` go out); a new result is also predicted by the
+    classifier in shadow, if any. A failure in routing raises: the task retries, finds the classification
+    done and routes again (a ROUTED ticket's retry finds its decision and sends what is still pending)."""
+    if outcome == Outcome.ROUTED:
+        for delivery_id in deliveries:
+            enqueue(app, TASK_WRITEBACK, delivery_id)
+        _shadow(app, context, ticket_id)
+        return
     if outcome not in (Outcome.CLASSIFIED, Outcome.ALREADY_DONE, Outcome.RECLASSIFIED):
         return
     wait = attachment_wait_s(context.triage.session_factory, ticket_id, wait_s=context.settings.media_wait_s)
@@ -47,7 +55,13 @@ def after_classification(app: Celery, context: WorkerContext, ticket_id: str, ou
         enqueue(app, TASK_DRAFT, ticket_id)
     else:
         route_and_write_back(app, context, ticket_id)
-    if outcome == Outcome.CLASSIFIED and context.triage.model.registry.shadow_version():
+    if outcome == Outcome.CLASSIFIED:
+        _shadow(app, context, ticket_id)
+
+
+def _shadow(app: Celery, context: WorkerContext, ticket_id: str) -> None:
+    """A new result is predicted again by the classifier in shadow, while one runs."""
+    if context.triage.model.registry.shadow_version():
         enqueue(app, TASK_SHADOW, ticket_id)
 
 

@@ -78,11 +78,19 @@ def _decide_and_plan(
     existing = session.scalars(select(RoutingDecision).where(RoutingDecision.key == key)).first()
     if existing is not None:
         return existing
+    return decide_new(session, context, ticket, result, draft)[0]
+
+
+def decide_new(
+    session: Session, context: RoutingContext, ticket: Ticket, result: TriageResult, draft: Draft | None
+) -> tuple[RoutingDecision, list[Delivery]]:
+    """Decide for a (result, draft) that has no decision yet and plan its write-back deliveries, in the
+    caller's transaction (flushed: the rows have their ids)."""
     policy = context.policy.get()
     decision = decide(policy, facts_for(result, draft, ticket.attributes))
     row = RoutingDecision(
         ticket_id=ticket.id,
-        key=key,
+        key=f"{result.id}:{draft.id if draft else 0}",
         triage_result_id=result.id,
         draft_id=draft.id if draft else None,
         route=decision.route,
@@ -91,8 +99,8 @@ def _decide_and_plan(
         policy_version=policy.version,
     )
     session.add(row)
-    TICKETS_ROUTED.labels(decision.route).inc()
     session.flush()
+    planned: list[Delivery] = []
     integration = context.integration_for(ticket.source)
     if integration is not None:
         brief = _brief(session, context, ticket, result, draft) if row.route == Route.ESCALATE else None
@@ -100,8 +108,23 @@ def _decide_and_plan(
             ticket=ticket, decision=row, result=result, draft=draft, integration=integration, brief=brief
         )
         session.add_all(planned)
+        session.flush()
+    TICKETS_ROUTED.labels(decision.route).inc()
     log.info("ticket %s routed: %s → %s (%s)", ticket.id, row.route, row.queue, "; ".join(row.reasons))
-    return row
+    return row, planned
+
+
+def route_with_result(
+    session: Session, ticket_id: str, result: TriageResult, *, context: RoutingContext
+) -> list[int]:
+    """Route a ticket's first result in the transaction that stores it (drafts off, no attachment
+    pending): result, decision and deliveries commit together or not at all. No lookups — a new result has
+    neither a draft nor a decision yet. The ids of the deliveries to send once it commits."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return []
+    _, planned = decide_new(session, context, ticket, result, None)
+    return [delivery.id for delivery in planned]
 
 
 def route_ticket(*, ticket_id: str, context: RoutingContext) -> list[int]:

@@ -15,7 +15,7 @@ from celery.exceptions import Retry
 from services.inference.context import worker_context
 from services.inference.pipeline import after_classification
 from services.inference.retry import retrying
-from services.inference.triage import classify_ticket, give_up
+from services.inference.triage import give_up, triage_ticket
 from shared.celery_app import TASK_CLASSIFY
 from shared.metrics import TASK_DURATION
 
@@ -64,6 +64,6 @@ def classify(self: Task, ticket_id: str) -> str:
     done and routes again; a triaged ticket is never marked failed (given up, the sweeper re-enqueues
     tickets triaged but never routed)."""
     context = worker_context()
-    outcome = classify_ticket(ticket_id=ticket_id, context=context.triage)
-    after_classification(self.app, context, ticket_id, outcome)
-    return outcome
+    triaged = triage_ticket(ticket_id=ticket_id, context=context.triage)
+    after_classification(self.app, context, ticket_id, triaged.outcome, triaged.deliveries)
+    return triaged.outcome

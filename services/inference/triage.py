@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 class Outcome(StrEnum):
     CLASSIFIED = "classified"
+    ROUTED = "routed"  # classified and routed in one transaction (`TriageContext.route`)
     ALREADY_DONE = "already_done"
     MISSING = "missing"
     GAVE_UP = "gave_up"  # too many attempts died or timed out: marked failed without another try
@@ -42,6 +44,15 @@ class TriageContext:
     top_k: int = 3
     predictor: DirectPredictor | MicroBatcher = field(default_factory=DirectPredictor)
     max_attempts: int = 6  # runs started per ticket; one that kills its worker each time stops here
+    # routes a ticket's first result in the transaction that stores it (the worker sets it when drafts
+    # are off: nothing comes between classification and routing); returns the deliveries to send
+    route: Callable[[Session, str, TriageResult], list[int]] | None = None
+
+
+@dataclass(frozen=True)
+class Triaged:
+    outcome: Outcome
+    deliveries: tuple[int, ...] = ()  # ROUTED: the write-back deliveries to send now it has committed
 
 
 def build_result_row(
@@ -84,6 +95,7 @@ class _Input:
     received_at: datetime
     attachment_ids: tuple[int, ...]  # read attachments whose text the input holds
     before: tuple[Any, ...] | None  # the decision standing, when this run weighs newly read attachments
+    pending: bool = False  # attachments still being read: the route waits for them
 
 
 def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: int) -> _Input | Outcome:
@@ -99,41 +111,66 @@ def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: in
     else:
         before = None
     read = tuple(a.id for a in ticket.read_attachments)
-    return _Input(ticket.text, ticket.received_at, read, before)
+    return _Input(ticket.text, ticket.received_at, read, before, bool(ticket.pending_attachments))
 
 
 def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     """Idempotent: a ticket already classified by the active model version is left as it is — unless
     attachments were read since, whose text is then weighed (`weigh_attachments`)."""
+    return triage_ticket(ticket_id=ticket_id, context=context).outcome
+
+
+def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
+    """`classify_ticket`, and with `context.route` a first result with no attachment pending is routed in
+    the same transaction (ROUTED, with the deliveries to send)."""
     classifier = context.model.get()
     with context.predictor.announce():  # a batch forming in this process may wait for this ticket
         with session_scope(context.session_factory) as session:
             ticket = session.get(Ticket, ticket_id)
             if ticket is None:
                 log.warning("ticket %s not found; dropping the task", ticket_id)
-                return Outcome.MISSING
+                return Triaged(Outcome.MISSING)
             loaded = _load_input(session, ticket, classifier.version, context.max_attempts)
         if isinstance(loaded, Outcome):
-            return loaded
+            return Triaged(loaded)
         prediction = context.predictor.predict(classifier, loaded.text, top_k=context.top_k)
     row = build_result_row(
         ticket_id, classifier.version, prediction, detect_language(loaded.text), classifier.languages
     )
     row.attachments_used = len(loaded.attachment_ids)
     if loaded.before is not None:
-        return Outcome(weigh_attachments(context.session_factory, row, loaded.before, loaded.attachment_ids))
+        weighed = weigh_attachments(context.session_factory, row, loaded.before, loaded.attachment_ids)
+        return Triaged(Outcome(weighed))
+    route = context.route if not loaded.pending else None
     try:
-        with session_scope(context.session_factory) as session:
-            session.add(row)
-            mark_triaged(session, ticket_id)
-            mark_weighed(session, loaded.attachment_ids, Weighed.USED)
+        deliveries = _store(context.session_factory, row, loaded.attachment_ids, route)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
-        return Outcome.ALREADY_DONE
+        return Triaged(Outcome.ALREADY_DONE)
     TICKETS_CLASSIFIED.labels(row.label).inc()
     TRIAGE_LATENCY.observe(max(0.0, (utcnow() - loaded.received_at).total_seconds()))
     log.info("ticket %s -> %s (%.3f, model %s)", ticket_id, row.label, row.confidence, classifier.version)
-    return Outcome.CLASSIFIED
+    if deliveries is None:
+        return Triaged(Outcome.CLASSIFIED)
+    return Triaged(Outcome.ROUTED, tuple(deliveries))
+
+
+def _store(
+    session_factory: sessionmaker[Session],
+    row: TriageResult,
+    attachment_ids: tuple[int, ...],
+    route: Callable[[Session, str, TriageResult], list[int]] | None,
+) -> list[int] | None:
+    """One transaction: the result, the ticket triaged, its attachments weighed and, with `route`, the
+    routing decision and its deliveries (whose ids it returns; None without `route`)."""
+    with session_scope(session_factory) as session:
+        session.add(row)
+        mark_triaged(session, row.ticket_id)
+        mark_weighed(session, attachment_ids, Weighed.USED)
+        if route is None:
+            return None
+        session.flush()  # the result's id: the decision's key
+        return route(session, row.ticket_id, row)
 
 
 def give_up(*, ticket_id: str, session_factory: sessionmaker[Session], reason: str) -> None:
