@@ -154,3 +154,26 @@ def test_a_routed_ticket_sends_only_its_deliveries(monkeypatch: pytest.MonkeyPat
     context = type("C", (), {"triage": type("T", (), {"model": type("M", (), {"registry": registry})()})()})()
     pipeline.after_classification(None, context, "t1", Outcome.ROUTED, (7, 9))  # type: ignore[arg-type]
     assert sent == [("helploop.writeback.deliver", (7,)), ("helploop.writeback.deliver", (9,))]
+
+
+def test_a_routing_failure_in_the_transaction_still_stores_the_result(setup) -> None:  # type: ignore[no-untyped-def]
+    """A policy that cannot load (or any routing error) never costs the classification: the result is
+    stored alone (CLASSIFIED) and the pipeline routes it afterwards, with its own retries."""
+    factory, spec = setup
+    ticket_id = spec["ticket_id"]
+
+    def broken(session: Session, tid: str, result: TriageResult) -> list[int]:
+        session.add(RoutingDecision(ticket_id=tid, key="x", triage_result_id=result.id, route="draft",
+                                    queue="general", reasons=[], policy_version="p"))  # fmt: skip
+        session.flush()
+        raise ValueError("routing policy: invalid YAML")
+
+    context = TriageContext(
+        session_factory=factory,
+        model=ActiveModel(Registry(Path(spec["registry"])), intra_op_threads=1),
+        route=broken,
+    )
+    assert triage_ticket(ticket_id=ticket_id, context=context).outcome == Outcome.CLASSIFIED
+    assert _count(factory, TriageResult, ticket_id) == 1 and _count(factory, RoutingDecision, ticket_id) == 0
+    with factory() as session:
+        assert session.get(Ticket, ticket_id).status == TicketStatus.TRIAGED

@@ -143,7 +143,16 @@ def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
         return Triaged(Outcome(weighed))
     route = context.route if not loaded.pending else None
     try:
-        deliveries = _store(context.session_factory, row, loaded.attachment_ids, route)
+        try:
+            deliveries = _store(context.session_factory, row, loaded.attachment_ids, route)
+        except Exception as exc:
+            if route is None or isinstance(exc, IntegrityError):
+                raise
+            # routing failed (a policy that cannot load, a broken brief): the result is stored alone and the
+            # pipeline routes it as before, retrying that alone — a classified ticket is never lost to it
+            log.warning("routing ticket %s with its result failed (%s); storing the result", ticket_id, exc)
+            row = _copy(row)
+            deliveries = _store(context.session_factory, row, loaded.attachment_ids, None)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Triaged(Outcome.ALREADY_DONE)
@@ -153,6 +162,13 @@ def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
     if deliveries is None:
         return Triaged(Outcome.CLASSIFIED)
     return Triaged(Outcome.ROUTED, tuple(deliveries))
+
+
+def _copy(row: TriageResult) -> TriageResult:
+    """A fresh, unsaved copy of a result whose transaction was rolled back."""
+    columns = ("ticket_id", "model_version", "label", "confidence", "top_k", "out_of_scope", "heads")
+    columns += ("language", "language_supported", "inference_ms", "attachments_used")
+    return TriageResult(**{c: getattr(row, c) for c in columns})
 
 
 def _store(

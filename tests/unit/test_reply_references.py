@@ -93,16 +93,15 @@ def test_the_demo_agent_repeats_the_identifier_back_and_thanks_for_the_attachmen
     text = with_attachments(
         "付款失败，见截图", [_Read("s.png", "image/png", "支付失败\n错误代码 E-77：银行卡被拒绝")]
     )
-    said = acknowledgement(text, "zh", random.Random(1), always=True)
+    said = acknowledgement(text, "zh", random.Random(1))
     assert said[0] == "谢谢您发来的截图。" and "E-77" in said[1]
-    assert acknowledgement("my parcel is late", "en", random.Random(1), always=True) == []
+    assert acknowledgement("my parcel is late", "en", random.Random(1)) == []
     resolutions = demo_resolutions(retrieve=lambda _t: [], per_intent=20, seed=7, languages=("en", "zh"))
     with_reference = [(r, salient_reference(r.ticket)) for r in resolutions]
     with_reference = [(r, ref) for r, ref in with_reference if ref is not None]
     errors = [cites(r.reply, ref) for r, ref in with_reference if ref.kind == "error"]
     orders = [cites(r.reply, ref) for r, ref in with_reference if ref.kind == "order"]
-    assert len(errors) >= 10 and sum(errors) / len(errors) >= 0.6
-    assert 0.4 <= sum(orders) / len(orders) <= 0.8  # often, not always: agents vary
+    assert len(errors) >= 10 and all(errors) and len(orders) >= 100 and all(orders)
     assert {ref.source for _, ref in with_reference} >= {"message", "image", "PDF", "voice message", "text"}
 
 
