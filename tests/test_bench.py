@@ -130,7 +130,8 @@ def test_profile_stages_and_the_end_to_end_table(tmp_path: Path) -> None:
     raw = tmp_path / "worker.prof"
     raw.write_text(
         "run (worker.py:1);classify (tasks.py:2);classify_ticket (triage.py:3);Session.run (ort.py:4) 60\n"
-        "run (worker.py:1);classify (tasks.py:2);route_ticket (routing.py:5) 30\n"
+        "run (worker.py:1);classify (tasks.py:2);triage_ticket (triage.py:3);route_with_result (r.py:5) 20\n"
+        "run (worker.py:1);classify (tasks.py:2);route_ticket (routing.py:5) 10\n"
         "run (worker.py:1);asynloop (loops.py:6);Consumer._flush_events (consumer.py:7) 10\n"
     )
     shares = summarize(raw)

@@ -13,8 +13,8 @@ from pathlib import Path
 STAGES = (
     ("model: onnxruntime run", ("Session.run",)),
     ("model: tokenize, pad, post-process", ("OnnxClassifier.tokenize", "pad_encodings", "_predictions")),
-    ("routing decision (database)", ("route_ticket",)),
-    ("classification bookkeeping (database)", ("classify_ticket",)),
+    ("routing decision (database)", ("route_ticket", "route_with_result")),
+    ("classification bookkeeping (database)", ("classify_ticket", "triage_ticket")),
     ("Celery: task events", ("_flush_events", "send_event")),
     ("Celery: broker, acks, dispatch", ("asynloop", "apply_target", "trace_task")),
 )
