@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_redact_pii: bool = True  # personal data in log lines replaced by placeholders (shared.logging_setup)
     pii_presidio: bool = False  # add Presidio's detectors to redaction where presidio-analyzer is installed
-    celery_task_events: bool = False  # on for celery-exporter and Flower (Compose); ~10 % of a triage task's CPU
+    celery_task_events: bool = (
+        False  # on for celery-exporter and Flower (Compose); ~10 % of a triage task's CPU
+    )
     triage_batch_max: int = Field(default=32, ge=1, le=256)  # tickets per graph run (threads pool)
     triage_batch_max_tokens: int = Field(default=4096, ge=64)  # padded tokens per graph run
     triage_batch_wait_ms: float = Field(default=2.0, ge=0, le=100)  # longest a batch waits for more

@@ -27,6 +27,7 @@ from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, che
 from shared.drafting.history import prompt_history
 from shared.drafting.models import Draft
 from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
+from shared.drafting.references import repeats_reference
 from shared.drafting.resample import first_clean, resample_configs
 from shared.drafting.templates import fallback_reply
 from shared.kb.search import relevant_passages
@@ -154,6 +155,7 @@ def generate_checked(
         generate=generate,
         check=lambda g: _check(facts, passages, g),
         configs=resample_configs(context.generation, context.resample_attempts),
+        prefer=repeats_reference(facts.text),
     )
     if attempts:
         DRAFT_RESAMPLES.labels("clean" if report.ok else "still_flagged").inc()

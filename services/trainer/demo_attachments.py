@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.trainer.demo_data import DemoTicket
-from services.trainer.generation.references import ORDER
+from shared.drafting.references import ORDER
 from shared.media.text import with_attachments
 
 VAGUE = {

@@ -18,8 +18,8 @@ from functools import cache
 from pathlib import Path
 
 from services.trainer.demo_reply_bodies import BODIES
-from services.trainer.generation.references import salient_reference
 from shared.drafting.prompt import Passage
+from shared.drafting.references import salient_reference
 from shared.drafting.templates import BY_INTENT, BY_INTENT_ZH, GENERIC, GENERIC_ZH
 from shared.kb.importers import read_articles
 
@@ -124,7 +124,7 @@ TEAM_CLOSINGS = {
     "en": ("If anything else comes up, just reply here and it comes straight back to me.",),
     "zh": ("还有任何问题，直接回复这封邮件，会直接转到我这里。",),
 }
-# the agent repeats the ticket's error code / order / invoice number back (`generation.references`), and
+# the agent repeats the ticket's error code / order / invoice number back (`shared.drafting.references`), and
 # thanks for the attachment it came in: so drafts learn to copy it from the prompt
 ACKNOWLEDGE = {
     "en": {

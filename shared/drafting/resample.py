@@ -4,8 +4,10 @@ Greedy decoding gives one draft per prompt; when the guardrails flag it (a figur
 nobody wrote, a contradiction), the model usually knows better on another path. A flagged draft is
 sampled again up to `attempts` times (temperature 0.7, top-p 0.9, seeds 1, 2, … so the same ticket gets
 the same drafts) and the first clean one is kept; when none is clean the greedy draft stays, with its
-flags. The drafting workers and `helploop evaluate-generator` share this function, so the evaluation
-measures what is served. Time is spent only on flagged drafts.
+flags. A clean draft that does not repeat the ticket's error code or order number back
+(`shared.drafting.references`) gets the same second chance, and is kept when no attempt does better.
+The drafting workers and `helploop evaluate-generator` share this function, so the evaluation measures
+what is served. Time is spent only on those drafts.
 """
 
 from __future__ import annotations
@@ -36,17 +38,25 @@ def first_clean(
     generate: Callable[[GenerationConfig], Generation],
     check: Callable[[Generation], GuardrailReport],
     configs: list[GenerationConfig],
+    prefer: Callable[[Generation], bool] | None = None,
 ) -> tuple[Generation, GuardrailReport, int]:
-    """(the draft kept, its report, further attempts made). The kept draft's `seconds` counts every
+    """(the draft kept, its report, further attempts made). With `prefer` (a draft that repeats the
+    ticket's error code or order number back), a clean draft without it is sampled again too, and the
+    first clean one with it is kept — else the first clean one. The kept draft's `seconds` counts every
     attempt, so a draft's latency is what the ticket waited."""
     generation, report = first
-    if report.ok:
+    wanted = prefer or (lambda _generation: True)
+    if report.ok and wanted(generation):
         return generation, report, 0
     seconds = generation.seconds
+    fallback = (generation, report) if report.ok else None
     for attempt, config in enumerate(configs, start=1):
         candidate = generate(config)
         seconds += candidate.seconds
         candidate_report = check(candidate)
-        if candidate_report.ok:
+        if candidate_report.ok and wanted(candidate):
             return replace(candidate, seconds=seconds), candidate_report, attempt
-    return replace(generation, seconds=seconds), report, len(configs)
+        if candidate_report.ok and fallback is None:
+            fallback = (candidate, candidate_report)
+    kept, kept_report = fallback or (generation, report)
+    return replace(kept, seconds=seconds), kept_report, len(configs)

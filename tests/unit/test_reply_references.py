@@ -12,7 +12,7 @@ from services.trainer.demo_data import DemoTicket, generate_tickets
 from services.trainer.demo_replies import acknowledgement, demo_resolutions
 from services.trainer.generation.data import ReplyExample
 from services.trainer.generation.evaluate import reference_citation
-from services.trainer.generation.references import Reference, cites, salient_reference
+from shared.drafting.references import Reference, cites, salient_reference
 from shared.media.text import with_attachments
 
 

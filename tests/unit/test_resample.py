@@ -100,3 +100,28 @@ def test_the_worker_serves_the_first_clean_draft_and_resamples_only_when_allowed
     off = DraftContext(None, None, None, GenerationConfig(), resample_attempts=0)  # type: ignore[arg-type]
     greedy, report = generate_checked(off, Scripted(), facts, [])
     assert greedy.text == INVENTED and Flag.UNGROUNDED in report.flags
+
+
+def test_a_clean_draft_without_the_tickets_id_is_sampled_again_and_kept_if_none_does_better() -> None:
+    from shared.drafting.references import repeats_reference
+
+    vague = "Hi Sam,\n\nI'm sorry your order is late: we have opened a trace with the carrier."
+    prefer = repeats_reference(TICKET)
+    assert prefer is not None and repeats_reference("my parcel is late") is None
+    answers = iter([INVENTED, CLEAN])
+    kept, report, attempts = first_clean(
+        (_generation(vague), _check(_generation(vague))),
+        generate=lambda _config: _generation(next(answers)),
+        check=_check,
+        configs=resample_configs(GenerationConfig(), 3),
+        prefer=prefer,
+    )
+    assert kept.text == CLEAN and report.ok and attempts == 2  # the invented id (flagged) was passed over
+    kept, report, attempts = first_clean(
+        (_generation(vague), _check(_generation(vague))),
+        generate=lambda _config: _generation(INVENTED),
+        check=_check,
+        configs=resample_configs(GenerationConfig(), 2),
+        prefer=prefer,
+    )
+    assert kept.text == vague and report.ok and attempts == 2  # no attempt did better: the clean greedy one

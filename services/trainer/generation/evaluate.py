@@ -22,9 +22,9 @@ from typing import Any
 
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
-from services.trainer.generation.references import cites, salient_reference
 from shared.drafting.guardrails import GuardrailReport, check_draft
 from shared.drafting.prompt import CJK, CJK_CHARS
+from shared.drafting.references import cites, repeats_reference, salient_reference
 from shared.drafting.resample import first_clean, resample_configs
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
@@ -100,7 +100,8 @@ def resampled(
     config: GenerationConfig,
     attempts: int,
 ) -> SystemOutput:
-    """`output` as the drafting workers serve it: each flagged draft sampled again, first clean kept."""
+    """`output` as the drafting workers serve it: each flagged draft (or clean one that leaves the ticket's
+    identifier out) sampled again, the first clean one (with the identifier) kept."""
     texts, spent = list(output.texts), [output.tokens, output.seconds]
     for i, example in enumerate(test):
         language = detect_language(example.ticket).language
@@ -116,6 +117,7 @@ def resampled(
             generate=generate,
             check=lambda g, e=example, lang=language: guardrails(g.text, e, lang),
             configs=resample_configs(config, attempts),
+            prefer=repeats_reference(example.ticket),
         )
         texts[i] = kept.text
     return SystemOutput(texts, int(spent[0]), float(spent[1]))

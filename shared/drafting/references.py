@@ -2,16 +2,18 @@
 invoice number — and where it came from (the message itself, or a screenshot, PDF or voice message joined
 under its `[Attachment …]` marker line, `shared.media.text`).
 
-Used twice: the demo shop's agents acknowledge it in their replies (`demo_replies`), so the generator
-learns to copy it from the prompt; and `evaluate-generator` counts how often a draft repeats it
-(`reference_citation`). English and Chinese; the most specific kind wins (error code, then order, then
-invoice).
+Used three times: the demo shop's agents acknowledge it in their replies (`demo_replies`), so the
+generator learns to copy it from the prompt; the drafting workers give a clean draft that leaves it out a
+second chance (`shared.drafting.resample`); `evaluate-generator` counts how often a draft repeats it.
+English and Chinese; the most specific kind wins (error code, then order, then invoice).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 ERROR = re.compile(
     r"\b(?i:error code|error)\s*[:：#]?\s*([A-Z]{1,4}-?\d{2,6}|\d{3,6})\b"
@@ -56,3 +58,11 @@ def salient_reference(text: str) -> Reference | None:
 def cites(draft: str, reference: Reference) -> bool:
     """Whether `draft` repeats the identifier (case and surrounding punctuation aside)."""
     return reference.value.casefold() in draft.casefold()
+
+
+def repeats_reference(ticket: str) -> Callable[[Any], bool] | None:
+    """For the drafts of `ticket`: whether a generation repeats its identifier back (None: it has none)."""
+    reference = salient_reference(ticket)
+    if reference is None:
+        return None
+    return lambda generation: cites(generation.text, reference)
