@@ -87,6 +87,8 @@ def fp32_bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
     version = registry.active_version()
     if version is not None and registry.manifest(version).get("quantization"):
         version = registry.manifest(version).get("parent_version")
+    if version is not None and scratch_registry.bundle_dir(version).is_dir():
+        return scratch_registry, version  # an earlier section of this run copied it here
     if version is None or not registry.bundle_dir(version).is_dir():
         version = build_generator(
             registry=scratch_registry,
@@ -97,6 +99,20 @@ def fp32_bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
     else:
         shutil.copytree(registry.bundle_dir(version), scratch_registry.root / version)
     return scratch_registry, version
+
+
+_DERIVED: dict[tuple[str, str, str], str] = {}  # (registry, parent, mode) → version, within one bench run
+
+
+def derived(registry: Registry, parent: str, mode: str) -> str:
+    """`parent` quantized as `mode` (its decoder), once per registry: the generation and memory sections of
+    one run share the scratch registry and so the quantized bundles."""
+    from services.trainer.quantize import quantize_bundle
+
+    key = (str(registry.root), parent, mode)
+    if key not in _DERIVED or not registry.bundle_dir(_DERIVED[key]).is_dir():
+        _DERIVED[key] = quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")
+    return _DERIVED[key]
 
 
 def _prompts() -> list[str]:
@@ -126,11 +142,10 @@ def bench_generation(
     """fp32, w8 (int8 weight blocks: what train-generator serves) and int8 decoders on a CPU; fp32 and
     fp16 (KV cache kept on the GPU) with `device="cuda"`."""
     from services.trainer.generation.base import converted_dir
-    from services.trainer.quantize import quantize_bundle
 
     registry, fp32 = fp32_bundle(settings, scratch)
     lows = ("fp16",) if device == "cuda" else ("w8", "int8")
-    reduced = {low: quantize_bundle(registry, fp32, mode=low, graph="decoder.onnx") for low in lows}
+    reduced = {low: derived(registry, fp32, low) for low in lows}
     common = {"threads": threads, "prompts": _prompts(), "batches": list(batches), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]

@@ -56,11 +56,10 @@ def measure_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _generator_variants(settings: Any, scratch: Path) -> dict[str, Path]:
     """The served generator and its float32 parent (a fresh clone: the base model exported, then w8)."""
-    from helploop.bench.generation import fp32_bundle
-    from services.trainer.quantize import quantize_bundle
+    from helploop.bench.generation import derived, fp32_bundle
 
     registry, fp32 = fp32_bundle(settings, scratch)
-    w8 = quantize_bundle(registry, fp32, mode="w8", graph="decoder.onnx")
+    w8 = derived(registry, fp32, "w8")
     return {"float32 generator": registry.bundle_dir(fp32), "w8 generator (served)": registry.bundle_dir(w8)}
 
 

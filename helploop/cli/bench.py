@@ -116,8 +116,9 @@ def _runners(args, settings, threads: int, scale: Scale, scratch: Path, sections
         "limits": limits,
         "classification": lambda: _classification(source(), settings, threads, sections["limits"], scale),
         "classification_other_base": other,
+        # one scratch registry: the memory section reuses the generation section's bundles
         "generation": lambda: _generation(scratch / "generator", settings, threads, args.device, scale),
-        "memory": lambda: _memory(source(), settings, threads, scratch / "memory", scale),
+        "memory": lambda: _memory(source(), settings, threads, scratch / "generator", scale),
         "endtoend": lambda: _end_to_end(source(), settings, threads, scratch / "e2e", scale),
         "reclassify": lambda: _reclassify(args, source(), settings, threads, scratch / "env", scale),
     }
