@@ -21,7 +21,7 @@ ERROR = re.compile(
 )
 ORDER = re.compile(
     r"\b((?:NW|ORD)-\d{4,})\b"
-    r"|(?i:\border(?: number| no\.?)?(?: is)?\s*[:#]?\s*#?)(\d{5,})\b"
+    r"|(?i:\border(?: number| no\.?)?(?: is)?\s*[:#]?\s*#?)(\d{5,}|\d{2,3}(?:,\d{3})+)\b"
     r"|订单号?是?\s*[:：]?\s*([A-Z]{2,4}-\d{4,}|\d{5,})"
 )
 INVOICE = re.compile(r"\b(INV-\d{4}-\d{3,})\b")
@@ -56,8 +56,10 @@ def salient_reference(text: str) -> Reference | None:
 
 
 def cites(draft: str, reference: Reference) -> bool:
-    """Whether `draft` repeats the identifier (case and surrounding punctuation aside)."""
-    return reference.value.casefold() in draft.casefold()
+    """Whether `draft` repeats the identifier (case aside; a number a transcript grouped, "48,213", also
+    written as "48213")."""
+    value, text = reference.value.casefold(), draft.casefold()
+    return value in text or ("," in value and value.replace(",", "") in text)
 
 
 def repeats_reference(ticket: str) -> Callable[[Any], bool] | None:

@@ -32,6 +32,7 @@ class _Read:
         ("Where is order NW-12345? Tracking 1Z99999AA10123456784", Reference("order", "NW-12345", "message")),
         ("hi, my order number is 48213 and it never came", Reference("order", "48213", "message")),
         ("我的订单号是48213，还没到。", Reference("order", "48213", "message")),
+        ("Hello, this is Sam. My order 48,213 never arrived.", Reference("order", "48,213", "message")),
         ("Please send invoice INV-2024-5521 again", Reference("invoice", "INV-2024-5521", "message")),
         ("Promo code SAVE20 does not work, error or not", None),
         ("there was an error 3 times", None),
@@ -56,6 +57,9 @@ def test_a_reference_in_an_attachment_names_the_attachment_kind() -> None:
     assert salient_reference(voicemail) == Reference("order", "48213", "voice message")
     assert cites("I've noted your order 48213.", salient_reference(voicemail))
     assert not cites("I've noted your order.", salient_reference(voicemail))
+    grouped = Reference("order", "48,213", "voice message")  # as Whisper writes a spoken number
+    assert cites("Order 48213 is on its way.", grouped) and cites("order 48,213", grouped)
+    assert not cites("Order 48214 is on its way.", grouped)
 
 
 def _ticket(text: str, label: str = "payment_failed") -> DemoTicket:
