@@ -143,16 +143,7 @@ def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
         return Triaged(Outcome(weighed))
     route = context.route if not loaded.pending else None
     try:
-        try:
-            deliveries = _store(context.session_factory, row, loaded.attachment_ids, route)
-        except Exception as exc:
-            if route is None or isinstance(exc, IntegrityError):
-                raise
-            # routing failed (a policy that cannot load, a broken brief): the result is stored alone and the
-            # pipeline routes it as before, retrying that alone — a classified ticket is never lost to it
-            log.warning("routing ticket %s with its result failed (%s); storing the result", ticket_id, exc)
-            row = _copy(row)
-            deliveries = _store(context.session_factory, row, loaded.attachment_ids, None)
+        row, deliveries = _store_routed(context.session_factory, row, loaded.attachment_ids, route)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Triaged(Outcome.ALREADY_DONE)
@@ -162,6 +153,25 @@ def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
     if deliveries is None:
         return Triaged(Outcome.CLASSIFIED)
     return Triaged(Outcome.ROUTED, tuple(deliveries))
+
+
+def _store_routed(
+    session_factory: sessionmaker[Session],
+    row: TriageResult,
+    attachment_ids: tuple[int, ...],
+    route: Callable[[Session, str, TriageResult], list[int]] | None,
+) -> tuple[TriageResult, list[int] | None]:
+    """`_store` with `route`; when routing fails (a policy that cannot load, a broken brief) the result is
+    stored alone and the pipeline routes it as before, retrying that alone — a classification is never lost
+    to routing. (The row stored, the deliveries or None.)"""
+    try:
+        return row, _store(session_factory, row, attachment_ids, route)
+    except Exception as exc:
+        if route is None or isinstance(exc, IntegrityError):
+            raise
+        log.warning("routing ticket %s with its result failed (%s); storing the result", row.ticket_id, exc)
+        alone = _copy(row)
+        return alone, _store(session_factory, alone, attachment_ids, None)
 
 
 def _copy(row: TriageResult) -> TriageResult:
