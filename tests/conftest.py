@@ -43,7 +43,7 @@ LONGEST_FIRST = (  # the longest files first (`--durations=0`, 2026-12-01; `--no
     "tests/test_retrain.py",
     "tests/test_evaluation.py",
     "tests/test_bench.py",
-    "tests/test_bench_smoke.py",  # every make-bench section on tiny inputs: about two minutes
+    "tests/test_bench_smoke.py",  # every make-bench section on tiny inputs: about three minutes
     "tests/integration/test_pipeline.py",
     "tests/test_model.py",
     "tests/test_openapi.py",

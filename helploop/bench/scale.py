@@ -1,6 +1,7 @@
 """How much each `make bench` section measures: `FULL` for the numbers in docs/benchmarks.md, `SMOKE`
-(`helploop bench --smoke`) for a run of every section on tiny inputs in seconds — what the test suite runs,
-so that a change which breaks a section breaks `make test`, not the next person's benchmark."""
+(`helploop bench --smoke`) for a run of every section on tiny inputs in about three minutes — what the
+test suite runs, so that a change which breaks a section breaks `make test`, not the next person's
+benchmark."""
 
 from __future__ import annotations
 
