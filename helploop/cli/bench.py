@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,7 +100,8 @@ def _runners(args, settings, threads: int, scale: Scale, scratch: Path, sections
     from helploop.bench.limits import gemm_throughput, gpu_gemm_throughput
     from shared.registry import Registry
 
-    source = _Lazy(lambda: _measured_registry(args, scratch / "source", scale))
+    # built on first use and kept: a fresh clone's demo classifier is trained once
+    source = functools.cache(lambda: _measured_registry(args, scratch / "source", scale))
 
     def limits() -> object:
         return gpu_gemm_throughput() if args.device == "cuda" else gemm_throughput(threads)
@@ -122,18 +123,6 @@ def _runners(args, settings, threads: int, scale: Scale, scratch: Path, sections
         "endtoend": lambda: _end_to_end(source(), settings, threads, scratch / "e2e", scale),
         "reclassify": lambda: _reclassify(args, source(), settings, threads, scratch / "env", scale),
     }
-
-
-class _Lazy:
-    """A value built on first call and kept (the demo classifier of a fresh clone is trained once)."""
-
-    def __init__(self, build: Callable[[], object]) -> None:
-        self._build, self._value = build, None
-
-    def __call__(self):  # type: ignore[no-untyped-def]
-        if self._value is None:
-            self._value = self._build()
-        return self._value
 
 
 def _classification(source, settings, threads: int, limits, scale: Scale):  # type: ignore[no-untyped-def]

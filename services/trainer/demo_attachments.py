@@ -51,7 +51,9 @@ KINDS = (
 
 
 @dataclass(frozen=True)
-class _Read:
+class ReadText:
+    """An attachment as `shared.media.text.with_attachments` joins it: its name, sniffed kind, text."""
+
     filename: str
     kind: str | None
     text: str | None
@@ -84,7 +86,7 @@ def attachment_twin(ticket: DemoTicket, rng: random.Random) -> DemoTicket:
     kinds = KINDS[:2] if ticket.label == "payment_failed" and rng.random() < 0.7 else KINDS
     kind, mime, filename = rng.choice(kinds)
     body, said = _content(ticket, kind, language, rng)
-    text = with_attachments(body, [_Read(filename, mime, said)])
+    text = with_attachments(body, [ReadText(filename, mime, said)])
     return dataclasses.replace(ticket, text=text, subject="", body=body)
 
 

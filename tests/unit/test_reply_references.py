@@ -7,18 +7,13 @@ import random
 
 import pytest
 
-from services.trainer.demo_attachments import attachment_twin, with_attachment_twins
+from services.trainer.demo_attachments import ReadText, attachment_twin, with_attachment_twins
 from services.trainer.demo_data import DemoTicket, generate_tickets
 from services.trainer.demo_replies import acknowledgement, demo_resolutions
 from services.trainer.generation.data import ReplyExample
 from services.trainer.generation.evaluate import reference_citation
 from shared.drafting.references import Reference, cites, salient_reference
 from shared.media.text import with_attachments
-
-
-class _Read:
-    def __init__(self, filename: str, kind: str, text: str) -> None:
-        self.filename, self.kind, self.text = filename, kind, text
 
 
 @pytest.mark.parametrize(
@@ -48,12 +43,14 @@ def test_a_reference_in_an_attachment_names_the_attachment_kind() -> None:
     text = with_attachments(
         "it says this when I pay",
         [
-            _Read("notes.txt", "text/plain", "nothing useful here"),
-            _Read("screen.png", "image/png", "Payment failed\nError code E-4012: card declined"),
+            ReadText("notes.txt", "text/plain", "nothing useful here"),
+            ReadText("screen.png", "image/png", "Payment failed\nError code E-4012: card declined"),
         ],
     )
     assert salient_reference(text) == Reference("error", "E-4012", "image")
-    voicemail = with_attachments("See attached.", [_Read("v.wav", "audio/wav", "my order number is 48213")])
+    voicemail = with_attachments(
+        "See attached.", [ReadText("v.wav", "audio/wav", "my order number is 48213")]
+    )
     assert salient_reference(voicemail) == Reference("order", "48213", "voice message")
     assert cites("I've noted your order 48213.", salient_reference(voicemail))
     assert not cites("I've noted your order.", salient_reference(voicemail))
@@ -95,7 +92,7 @@ def test_twins_are_added_to_the_tickets_never_instead_of_them() -> None:
 
 def test_the_demo_agent_repeats_the_identifier_back_and_thanks_for_the_attachment() -> None:
     text = with_attachments(
-        "付款失败，见截图", [_Read("s.png", "image/png", "支付失败\n错误代码 E-77：银行卡被拒绝")]
+        "付款失败，见截图", [ReadText("s.png", "image/png", "支付失败\n错误代码 E-77：银行卡被拒绝")]
     )
     said = acknowledgement(text, "zh", random.Random(1))
     assert said[0] == "谢谢您发来的截图。" and "E-77" in said[1]
@@ -110,7 +107,7 @@ def test_the_demo_agent_repeats_the_identifier_back_and_thanks_for_the_attachmen
 
 
 def test_the_evaluation_counts_drafts_that_repeat_the_tickets_identifier() -> None:
-    attached = with_attachments("See attached.", [_Read("s.png", "image/png", "Error code E-4012")])
+    attached = with_attachments("See attached.", [ReadText("s.png", "image/png", "Error code E-4012")])
     test = [
         ReplyExample("Where is order NW-12345?", "ref", "where_is_my_order"),
         ReplyExample(attached, "ref", "payment_failed"),

@@ -27,7 +27,7 @@ from typing import Any
 
 from PIL import Image
 
-from services.trainer.demo_attachments import VAGUE
+from services.trainer.demo_attachments import VAGUE, ReadText
 from services.trainer.demo_data import generate_tickets
 from services.trainer.media_eval.ocr_set import render_screen
 from shared.media.reader import EngineSlot, MediaReader
@@ -89,13 +89,6 @@ def planted_cases(*, per_intent: int, seed: int, languages: tuple[str, ...]) -> 
     return cases
 
 
-@dataclass(frozen=True)
-class _Read:
-    filename: str
-    kind: str | None
-    text: str | None
-
-
 def evaluate(cases: list[Case], classifier: OnnxClassifier, reader: MediaReader) -> list[dict[str, Any]]:
     rows = []
     for index, case in enumerate(cases):
@@ -103,7 +96,7 @@ def evaluate(cases: list[Case], classifier: OnnxClassifier, reader: MediaReader)
         kind = sniff(case.content)
         extracted = reader.read(case.content, kind)
         read_s = time.perf_counter() - started
-        with_text = with_attachments(case.body, [_Read(case.filename, kind, extracted.text)])
+        with_text = with_attachments(case.body, [ReadText(case.filename, kind, extracted.text)])
         body_only, with_attachment = (
             p.primary.label for p in classifier.predict([case.body, with_text], top_k=1)
         )
