@@ -6,6 +6,7 @@ a speed: the numbers of a smoke run mean nothing."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def test_every_section_runs_on_tiny_inputs(
     _check_sections(sections)
     markdown = (out / "latest.md").read_text()
     assert "This section failed" not in markdown and "End to end" in markdown
+    if (os.cpu_count() or 1) >= 2:  # scale-out: the prefork worker again with 2 processes
+        assert "prefork, 2 processes" in sections["endtoend"]["setups"]
+        assert "| worker processes |" in markdown and "\n| 2 | " in markdown
 
 
 def test_a_failing_section_is_recorded_and_the_others_are_kept(
@@ -147,3 +151,26 @@ def test_without_another_registry_a_demo_classifier_on_the_other_base_is_trained
     config = seen["config"]
     assert registry is seen["registry"] and seen["activate"] and config.max_steps == SMOKE.other_base_steps
     assert config.base_model == "multilingual-e5-small" and config.train_file.stat().st_size > 0
+
+
+def test_scale_out_counts_prefork_processes_up_to_the_cores() -> None:
+    from helploop.bench.endtoend import scale_out_setups
+    from helploop.bench.report import scale_out_table
+    from helploop.bench.scale import FULL, SMOKE
+
+    assert list(scale_out_setups(FULL, cores=4)) == [
+        "prefork, 2 processes",
+        "prefork, 3 processes",
+        "prefork, 4 processes",
+    ]
+    assert scale_out_setups(FULL, cores=1) == {} and len(scale_out_setups(SMOKE, cores=16)) == 1
+    assert scale_out_setups(FULL, cores=16)["prefork, 8 processes"]["HELPLOOP_WORKER_CONCURRENCY"] == "8"
+
+    def setup(rate: float | None, worker_ms: float) -> dict:
+        step = {"cpu_ms_per_ticket": {"gateway": 9.0, "worker": worker_ms, "load generator": 1.0}}
+        return {"max_sustained_rate": rate, "steps": [step], "worker_rss_mb": 300.0}
+
+    setups = {"prefork, 1 process": setup(60, 18.0), "threads ×16, micro-batching": setup(70, 17.0)}
+    table = scale_out_table({"setups": {**setups, "prefork, 2 processes": setup(None, 20.0)}})
+    assert table[2] == "| 1 | 60 | 5,184,000 | 18.0 | 4,800,000 | 300.0 |"
+    assert table[3] == "| 2 | none | – | 20.0 | 4,320,000 | 300.0 |" and len(table) == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import update
@@ -209,6 +210,61 @@ def test_a_ticket_whose_runs_never_finish_is_failed_after_its_attempts(sqlite_ur
     view = get_ticket_view(session_factory=factory, ticket_id=accepted.ticket_id)
     assert view.status == "failed"
     assert view.failure_reason.startswith("gave up after 3 attempts that never finished")
+
+
+def test_a_first_delivery_reads_only_and_the_redelivery_after_a_crash_counts(sqlite_url: str) -> None:
+    """The first delivery of a message writes nothing before the model runs (one write transaction per
+    ticket); the broker flags the message it brings back after a crash, and those runs are counted, so a
+    poison ticket is still failed — one crash later."""
+    from services.inference.triage import triage_ticket
+
+    upgrade_database(sqlite_url)
+    factory = build_session_factory(build_engine(sqlite_url))
+    accepted = ingest_ticket(
+        session_factory=factory, publish=lambda *_: None, source="generic", event_id="p2", ticket=ticket_in()
+    )
+    dying = TriageContext(
+        session_factory=factory,
+        model=Recording("v1"),  # type: ignore[arg-type]
+        predictor=DyingPredictor(),
+        max_attempts=2,
+    )
+
+    def attempts() -> int:
+        with session_scope(factory) as session:
+            return session.get(Ticket, accepted.ticket_id).triage_attempts
+
+    with pytest.raises(SystemExit):
+        triage_ticket(ticket_id=accepted.ticket_id, context=dying, first_delivery=True)
+    assert attempts() == 0
+    for expected in (1, 2):
+        with pytest.raises(SystemExit):
+            triage_ticket(ticket_id=accepted.ticket_id, context=dying)  # redelivered
+        assert attempts() == expected
+    assert triage_ticket(ticket_id=accepted.ticket_id, context=dying).outcome == Outcome.GAVE_UP
+
+
+def test_the_classify_task_counts_only_redelivered_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.inference import tasks
+    from services.inference.triage import Triaged
+
+    seen: list[bool] = []
+
+    def fake_triage(*, ticket_id: str, context: object, first_delivery: bool) -> Triaged:
+        seen.append(first_delivery)
+        return Triaged(Outcome.ALREADY_DONE)
+
+    context = SimpleNamespace(triage=None, settings=SimpleNamespace(triage_max_retries=1))
+    monkeypatch.setattr(tasks, "worker_context", lambda: context)
+    monkeypatch.setattr(tasks, "triage_ticket", fake_triage)
+    monkeypatch.setattr(tasks, "after_classification", lambda *args: None)
+    for info in (None, {"redelivered": False}, {"redelivered": True}):
+        tasks.classify.push_request(delivery_info=info, retries=0)
+        try:
+            tasks.classify.run("t1")
+        finally:
+            tasks.classify.pop_request()
+    assert seen == [True, True, False]
 
 
 def test_sweeper_requeues_recently_triaged_tickets_that_were_never_routed(sqlite_url: str) -> None:

@@ -2,7 +2,8 @@
 generator at rising rates, for two worker set-ups (prefork, one task at a time; threads with dynamic
 micro-batching). Per rate: webhook acknowledgment and received → triaged latency (p50/p95/p99) and the
 backlog left when sending stops; the highest rate sustained; and what the queue path adds over
-classifying the same tickets in-process."""
+classifying the same tickets in-process. Scale-out: the prefork worker again with 2, 3, … processes (up to
+the cores), the highest rate sustained per process count, not profiled."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ WORKER_SETUPS = {
     "prefork, 1 process": {"HELPLOOP_WORKER_POOL": "prefork", "HELPLOOP_WORKER_CONCURRENCY": "1"},
     "threads ×16, micro-batching": {"HELPLOOP_WORKER_POOL": "threads", "HELPLOOP_WORKER_CONCURRENCY": "16"},
 }
+SCALE_OUT = "prefork, {n} processes"
+
+
+def scale_out_setups(scale: Scale, cores: int | None = None) -> dict[str, dict[str, str]]:
+    """The prefork worker with 2 … min(cores, scale.max_worker_processes) processes."""
+    top = min(cores or os.cpu_count() or 1, scale.max_worker_processes)
+    return {
+        SCALE_OUT.format(n=n): {"HELPLOOP_WORKER_POOL": "prefork", "HELPLOOP_WORKER_CONCURRENCY": str(n)}
+        for n in range(2, top + 1)
+    }
+
+
 ID_CHUNK = 500
 
 
@@ -165,6 +178,7 @@ def run_setup(
     *,
     scale: Scale,
     gateway_pid: int,
+    profiled: bool = True,
 ) -> dict:
     worker = env.start_worker("triage", extra_env)
     _warm_up(env, sender, texts, min(2.0, scale.step_seconds))
@@ -179,7 +193,7 @@ def run_setup(
     steps = rate_steps(step, scale.rates, scale.refine_to)
     sustained = [s["rate"] for s in steps if s["sustained"]]
     profile = None
-    if scale.profile:
+    if scale.profile and profiled:
         settle(env)
         rate = min(PROFILED_RATE, max(sustained, default=scale.rates[0]))
         profile = _profiled_step(env, sender, texts, worker.pid, rate, scale.step_seconds)
@@ -256,6 +270,10 @@ def bench_end_to_end(
         name: run_setup(env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid)
         for name, extra in WORKER_SETUPS.items()
     }
+    for name, extra in scale_out_setups(scale).items():
+        setups[name] = run_setup(
+            env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid, profiled=False
+        )
     gateway_rss = rss_mb(gateway)
     web_worker_rss = max(
         (c.memory_info().rss for c in psutil.Process(gateway.pid).children(recursive=True)), default=0

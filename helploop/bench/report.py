@@ -87,6 +87,7 @@ def endtoend_table(result: dict[str, Any]) -> str:
                 f"  Where its time went at {_rate(setup['profile']['rate'])}/s (py-spy, busy samples): "
                 f"{shares}."
             )
+    rows += ["", *scale_out_table(result)]
     rows.append(
         "- In-process (the gateway's `ingest_ticket` then the worker's `classify_ticket` in one process, "
         "no HTTP, no broker), received → triaged: "
@@ -97,6 +98,38 @@ def endtoend_table(result: dict[str, Any]) -> str:
         "drained within 30 s."
     )
     return "\n".join(rows)
+
+
+def _processes(name: str) -> int | None:
+    """The prefork set-ups' process count ("prefork, 1 process", "prefork, 2 processes")."""
+    words = name.replace(",", "").split()
+    return int(words[1]) if words[:1] == ["prefork"] and words[1:2] and words[1].isdigit() else None
+
+
+def scale_out_table(result: dict[str, Any]) -> list[str]:
+    """Prefork worker processes → highest rate sustained, and the capacity model from the measured CPU
+    cost: a core spends `worker CPU ms` per ticket, so it can triage 86,400,000 / that many a day."""
+    prefork = sorted(
+        (n, setup) for name, setup in result["setups"].items() if (n := _processes(name)) is not None
+    )
+    if not prefork:
+        return []
+    rows = [
+        "| worker processes | highest rate sustained /s | tickets/day at that rate | worker CPU ms per "
+        "ticket (lowest rate) | tickets/day per core from that cost | worker RSS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, setup in prefork:
+        rate = setup["max_sustained_rate"]
+        cpu = setup["steps"][0]["cpu_ms_per_ticket"].get("worker") if setup["steps"] else None
+        per_day = "–" if rate is None else f"{rate * 86_400:,.0f}"
+        per_core = "–" if not cpu else f"{86_400_000 / cpu:,.0f}"
+        rows.append(f"| {n} | {_rate(rate)} | {per_day} | {cpu} | {per_core} | {setup['worker_rss_mb']} |")
+    rows.append(
+        "- Scale-out: more processes help only while cores are free; here the gateway and the load generator "
+        "share the same cores. GPU workers: not measured unless `bench/gpu.sh` ran on one."
+    )
+    return rows
 
 
 def limits_table(result: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ class Scale:
     refine_to: float = 5.0  # stop refining once the gap is this many tickets/s (0: no refinement)
     in_process_tickets: int = 300
     profile: bool = True  # a py-spy step per worker set-up
+    max_worker_processes: int = 8  # scale-out: prefork with 2 … min(cores, this) processes
     # batched reclassification: None takes the command line's --tickets / --single-tickets
     backlog: int | None = None
     single_tickets: int | None = None
@@ -50,6 +51,7 @@ SMOKE = Scale(
     refine_to=0.0,
     in_process_tickets=34,
     profile=False,
+    max_worker_processes=2,
     backlog=40,
     single_tickets=6,
 )

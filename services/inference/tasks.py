@@ -64,6 +64,7 @@ def classify(self: Task, ticket_id: str) -> str:
     done and routes again; a triaged ticket is never marked failed (given up, the sweeper re-enqueues
     tickets triaged but never routed)."""
     context = worker_context()
-    triaged = triage_ticket(ticket_id=ticket_id, context=context.triage)
+    first = not (self.request.delivery_info or {}).get("redelivered", False)
+    triaged = triage_ticket(ticket_id=ticket_id, context=context.triage, first_delivery=first)
     after_classification(self.app, context, ticket_id, triaged.outcome, triaged.deliveries)
     return triaged.outcome

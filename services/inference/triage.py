@@ -98,7 +98,8 @@ class _Input:
     pending: bool = False  # attachments still being read: the route waits for them
 
 
-def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: int) -> _Input | Outcome:
+def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: int | None) -> _Input | Outcome:
+    """What the model reads, or why it reads nothing; `max_attempts` None: this run is not counted."""
     previous = _newest_result(session, ticket.id, version)
     if previous is not None:
         if ticket.status != TicketStatus.TRIAGED:
@@ -106,7 +107,7 @@ def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: in
         if not unweighed_attachments(ticket):
             return Outcome.ALREADY_DONE
         before: tuple[Any, ...] | None = decision_of(previous)
-    elif not start_attempt(session, ticket, max_attempts=max_attempts):
+    elif max_attempts is not None and not start_attempt(session, ticket, max_attempts=max_attempts):
         return Outcome.GAVE_UP
     else:
         before = None
@@ -120,9 +121,15 @@ def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
     return triage_ticket(ticket_id=ticket_id, context=context).outcome
 
 
-def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
+def triage_ticket(*, ticket_id: str, context: TriageContext, first_delivery: bool = False) -> Triaged:
     """`classify_ticket`, and with `context.route` a first result with no attachment pending is routed in
-    the same transaction (ROUTED, with the deliveries to send)."""
+    the same transaction (ROUTED, with the deliveries to send).
+
+    Each run is counted (committed before the model sees the ticket) so that a ticket which kills its
+    worker every time is given up — except a message's `first_delivery` (the broker's `redelivered` flag
+    unset): then the first transaction only reads, and a run that dies brings the message back flagged as
+    redelivered, which is counted. The common case pays one write transaction per ticket, not two; a
+    poison ticket costs one crash more before it is failed."""
     classifier = context.model.get()
     with context.predictor.announce():  # a batch forming in this process may wait for this ticket
         with session_scope(context.session_factory) as session:
@@ -130,7 +137,8 @@ def triage_ticket(*, ticket_id: str, context: TriageContext) -> Triaged:
             if ticket is None:
                 log.warning("ticket %s not found; dropping the task", ticket_id)
                 return Triaged(Outcome.MISSING)
-            loaded = _load_input(session, ticket, classifier.version, context.max_attempts)
+            counted = None if first_delivery else context.max_attempts
+            loaded = _load_input(session, ticket, classifier.version, counted)
         if isinstance(loaded, Outcome):
             return Triaged(loaded)
         prediction = context.predictor.predict(classifier, loaded.text, top_k=context.top_k)
