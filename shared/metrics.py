@@ -98,6 +98,11 @@ DRAFT_RESAMPLES = Counter(
     "Flagged drafts sampled again, by outcome (clean: a later attempt passed the guardrails)",
     ["outcome"],
 )
+DRAFT_CANDIDATES = Counter(
+    "helploop_draft_candidates_chosen_total",
+    "Drafts served from several candidates (HELPLOOP_DRAFT_CANDIDATES > 1), by the one kept",
+    ["kept"],
+)
 DRAFT_ADOPTIONS = Counter(
     "helploop_draft_adoptions_total",
     "Resolved tickets by what the agent did with the draft (sent_as_is, edited, discarded) and its source",
@@ -197,6 +202,7 @@ GUARDRAIL_FLAGS = (  # shared.drafting.guardrails.Flag
 ADOPTION_OUTCOMES = ("sent_as_is", "edited", "discarded")  # shared.drafting.adoption
 ATTACHMENT_DECISION_VALUES = ("changed", "unchanged")
 RESAMPLE_OUTCOMES = ("clean", "still_flagged")  # shared.drafting.resample
+CANDIDATE_KEPT = ("greedy", "sampled")  # shared.drafting.consensus
 
 
 def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, ...] = ()) -> None:
@@ -212,6 +218,7 @@ def initialize_series(*, queues: tuple[str, ...] = (), model_kinds: tuple[str, .
         (SHADOW_DRAFTS, DRAFT_SOURCES),
         (DRAFTS_FLAGGED, GUARDRAIL_FLAGS),
         (DRAFT_RESAMPLES, RESAMPLE_OUTCOMES),
+        (DRAFT_CANDIDATES, CANDIDATE_KEPT),
         (TRAINING_RUNS, TRAINING_OUTCOMES),
         (TRAINING_DURATION, TRAINING_OUTCOMES),
         (OUTBOX_PUBLISHED, OUTBOX_PATHS),

@@ -204,6 +204,7 @@ def _evaluate_followups(args: argparse.Namespace, registry: Any) -> int:
         )
     config = GenerationConfig(
         max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
         repetition_penalty=args.repetition_penalty,
         no_repeat_ngram=args.no_repeat_ngram,
     )
@@ -243,6 +244,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         return _speed_only(args, list(generators.values()), train, test)
     config = GenerationConfig(
         max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
         repetition_penalty=args.repetition_penalty,
         no_repeat_ngram=args.no_repeat_ngram,
     )
@@ -254,6 +256,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         config=config,
         keep_passages=args.demo,
         resample=settings.draft_resample_attempts if args.resample is None else args.resample,
+        candidates=settings.draft_candidates if args.candidates is None else args.candidates,
     )
     if args.speed and generators:
         report["speed"] = _speed(list(generators.values()), report["prompts"][:8])

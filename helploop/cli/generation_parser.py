@@ -93,7 +93,19 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
         help="also each model as served: a flagged draft sampled again up to N times, the first clean one "
         "kept (default: HELPLOOP_DRAFT_RESAMPLE_ATTEMPTS, 2; 0: greedy rows only)",
     )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        help="also each model drafting N per ticket (greedy + N-1 sampled), the one they agree on most "
+        "kept (chrF MBR; default: HELPLOOP_DRAFT_CANDIDATES, 1: greedy only)",
+    )
     p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument(
+        "--min-new-tokens",
+        type=int,
+        default=0,
+        help="end-of-reply is not allowed before this many tokens (0: off; length-aware decoding)",
+    )
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="1.0 (default, what drafting uses)")
     p.add_argument(
         "--no-repeat-ngram",

@@ -157,6 +157,7 @@ def _draft_context(
         allow_untuned=settings.draft_allow_untuned_generator,
         history_retention_days=settings.history_retention_days,
         resample_attempts=settings.draft_resample_attempts,
+        candidates=settings.draft_candidates,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
+from shared.drafting.consensus import choose, sampled_drafts
 from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, check_draft
 from shared.drafting.history import prompt_history
 from shared.drafting.models import Draft
@@ -31,7 +33,7 @@ from shared.drafting.references import repeats_reference
 from shared.drafting.resample import first_clean, resample_configs
 from shared.drafting.templates import fallback_reply
 from shared.kb.search import relevant_passages
-from shared.metrics import DRAFT_RESAMPLES, DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
+from shared.metrics import DRAFT_CANDIDATES, DRAFT_RESAMPLES, DRAFTS, DRAFTS_FLAGGED, INFERENCE_DURATION
 from shared.runtime.generator import Generation, GenerationConfig
 from shared.tickets.models import Ticket
 
@@ -64,6 +66,7 @@ class DraftContext:
     allow_untuned: bool = False  # an untuned generator's drafts are used (evaluation only)
     history_retention_days: float = 365.0  # how far back the customer's earlier tickets enter the prompt
     resample_attempts: int = 2  # a flagged draft is sampled again up to this often (shared/drafting/resample)
+    candidates: int = 1  # drafts per ticket, the most agreed one kept (shared/drafting/consensus)
 
 
 @dataclass(frozen=True)
@@ -150,8 +153,11 @@ def generate_checked(
             return generator.generate([prompt], config)[0]
 
     first = generate(context.generation)
+    report = _check(facts, passages, first)
+    if context.candidates > 1:
+        first, report = _most_agreed(generator, prompt, first, context, lambda g: _check(facts, passages, g))
     generation, report, attempts = first_clean(
-        (first, _check(facts, passages, first)),
+        (first, report),
         generate=generate,
         check=lambda g: _check(facts, passages, g),
         configs=resample_configs(context.generation, context.resample_attempts),
@@ -161,6 +167,23 @@ def generate_checked(
         DRAFT_RESAMPLES.labels("clean" if report.ok else "still_flagged").inc()
         log.info("draft sampled again %d time(s): %s", attempts, "clean" if report.ok else report.flags)
     return generation, report
+
+
+def _most_agreed(
+    generator: Any,
+    prompt: str,
+    greedy: Generation,
+    context: DraftContext,
+    check: Callable[[Generation], GuardrailReport],
+) -> tuple[Generation, GuardrailReport]:
+    """The greedy draft and `context.candidates - 1` sampled ones: the clean one they agree on most."""
+    with INFERENCE_DURATION.labels("generate").time():
+        sampled = sampled_drafts(generator.generate, [prompt], context.generation, context.candidates - 1)
+    drafts = [greedy, *sampled[0]]
+    reports = [check(d) for d in drafts]
+    kept, index = choose(drafts, clean=[r.ok for r in reports])
+    DRAFT_CANDIDATES.labels("greedy" if index == 0 else "sampled").inc()
+    return kept, reports[index]
 
 
 def draft_fields(

@@ -22,6 +22,7 @@ from typing import Any
 
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
+from shared.drafting.consensus import most_agreed, sampled_drafts
 from shared.drafting.guardrails import GuardrailReport, check_draft
 from shared.drafting.prompt import CJK, CJK_CHARS
 from shared.drafting.references import cites, repeats_reference, salient_reference
@@ -123,6 +124,29 @@ def resampled(
     return SystemOutput(texts, int(spent[0]), float(spent[1]))
 
 
+def agreed(
+    generator: OnnxGenerator,
+    prompts: list[str],
+    output: SystemOutput,
+    test: list[ReplyExample],
+    config: GenerationConfig,
+    candidates: int,
+    batch: int,
+) -> SystemOutput:
+    """`output` (the greedy drafts) as the drafting workers serve it with `candidates` drafts per ticket:
+    `candidates - 1` sampled beside each, the clean one they agree on most kept."""
+    started = time.perf_counter()
+    sampled = sampled_drafts(generator.generate, prompts, config, candidates - 1, batch=batch)
+    texts = []
+    for i, example in enumerate(test):
+        language = detect_language(example.ticket).language
+        options = [output.texts[i], *(g.text for g in sampled[i])]
+        clean = [guardrails(text, example, language).ok for text in options]
+        texts.append(options[most_agreed(options, eligible=clean)])
+    tokens = output.tokens + sum(g.tokens for drafts in sampled for g in drafts)
+    return SystemOutput(texts, tokens, output.seconds + time.perf_counter() - started)
+
+
 def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
     reports = [guardrails(t, e, language) for t, e, language in zip(texts, test, languages, strict=True)]
     flagged = [not r.ok for r in reports]
@@ -186,10 +210,12 @@ def evaluate_generators(
     batch: int = 8,
     keep_passages: bool = False,
     resample: int = 0,
+    candidates: int = 1,
 ) -> dict[str, Any]:
     """`keep_passages`: the test examples carry their prompt's context already (the demo shop's KB
-    passages); otherwise each gets the reply to its nearest training ticket. `resample`: also each model
-    as served, its flagged drafts sampled again up to that often."""
+    passages); otherwise each gets the reply to its nearest training ticket. `candidates` > 1: also each
+    model drafting that many per ticket, the most agreed one kept (`shared.drafting.consensus`).
+    `resample`: also each model as served, its flagged drafts sampled again up to that often."""
     neighbours = nearest(encoder, [e.ticket for e in test], [e.ticket for e in train])
     if not keep_passages:
         test = with_neighbour_replies(test, train, neighbours, skip_self=False)
@@ -200,6 +226,10 @@ def evaluate_generators(
         prompts = [e.prompt(name_language=generator.prompt_language) for e in test]
         output = generate_all(generator, prompts, config, batch)
         rows.append({**_row(name, output, test), "version": generator.version})
+        if candidates > 1:
+            output = agreed(generator, prompts, output, test, config, candidates, batch)
+            label = f"{name}, {candidates} drafts, the most agreed served (chrF MBR)"
+            rows.append({**_row(label, output, test), "version": generator.version})
         if resample:
             served = resampled(generator, prompts, output, test, config, resample)
             label = f"{name}, flagged drafts sampled again (up to {resample}×, as served)"
@@ -209,6 +239,8 @@ def evaluate_generators(
         "max_new_tokens": config.max_new_tokens,
         "repetition_penalty": config.repetition_penalty,
         "no_repeat_ngram": config.no_repeat_ngram,
+        "min_new_tokens": config.min_new_tokens,
+        "candidates": candidates,
         "systems": rows,
         "prompts": prompts,
     }
@@ -255,7 +287,7 @@ def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bit
         f"{report['examples']} held-out tickets (never trained on), greedy decoding, "
         f"max {report['max_new_tokens']} new tokens, repetition penalty "
         f"{report.get('repetition_penalty', 1.1)}, no repeated {report.get('no_repeat_ngram', 0)}-grams "
-        "(0: off).",
+        f"(0: off), at least {report.get('min_new_tokens', 0)} new tokens.",
         "",
         "| system | chrF | ROUGE-L | guardrail flags | flags by reason | cites the ticket's id | tokens/s |",
         "|---|---|---|---|---|---|---|",

@@ -31,9 +31,10 @@ PARITY_PROMPT = build_prompt(
 def nearest(encoder: SentenceEncoder, queries: list[str], pool: list[str], k: int = 3) -> list[list[int]]:
     """Indices of the `k` most similar pool texts for each query (cosine of normalised embeddings)."""
     pool_vectors = encoder.embed_queries(pool)  # ticket to ticket: symmetric, both as queries
+    query_vectors = pool_vectors if queries == pool else encoder.embed_queries(queries)  # each text once
     ranked = []
     for start in range(0, len(queries), 256):
-        scores = encoder.embed_queries(queries[start : start + 256]) @ pool_vectors.T
+        scores = query_vectors[start : start + 256] @ pool_vectors.T
         ranked.extend(np.argsort(-scores, axis=1)[:, :k].tolist())
     return ranked
 
