@@ -137,8 +137,9 @@ class Settings(BaseSettings):
     # often and the first clean one kept (shared/drafting/resample.py; 0: off); docs/drafts.md
     draft_resample_attempts: int = Field(default=2, ge=0, le=8)
     # drafts written per ticket, the one they agree on most served (chrF MBR, shared/drafting/consensus.py;
-    # 1: the greedy draft only); each further draft costs a sampled row of decoding; docs/drafts.md
-    draft_candidates: int = Field(default=1, ge=1, le=16)
+    # 1: the greedy draft only); each further draft costs a sampled row of decoding, all in one batch of at
+    # most 8; docs/drafts.md
+    draft_candidates: int = Field(default=1, ge=1, le=9)
     # an untuned generator invents policies ("I am not able to provide refunds…"): its drafts are replaced
     # by the intent's template unless this is set (for evaluating the base model, never in production)
     draft_allow_untuned_generator: bool = False
