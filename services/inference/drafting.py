@@ -12,6 +12,7 @@ untuned model is never a draft source unless `HELPLOOP_DRAFT_ALLOW_UNTUNED_GENER
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -152,14 +153,15 @@ def generate_checked(
         with INFERENCE_DURATION.labels("generate").time():
             return generator.generate([prompt], config)[0]
 
+    check = functools.partial(_check, facts, passages)
     first = generate(context.generation)
-    report = _check(facts, passages, first)
+    report = check(first)
     if context.candidates > 1:
-        first, report = _most_agreed(generator, prompt, first, context, lambda g: _check(facts, passages, g))
+        first, report = _most_agreed(generator, prompt, (first, report), context, check)
     generation, report, attempts = first_clean(
         (first, report),
         generate=generate,
-        check=lambda g: _check(facts, passages, g),
+        check=check,
         configs=resample_configs(context.generation, context.resample_attempts),
         prefer=repeats_reference(facts.text),
     )
@@ -172,15 +174,16 @@ def generate_checked(
 def _most_agreed(
     generator: Any,
     prompt: str,
-    greedy: Generation,
+    greedy: tuple[Generation, GuardrailReport],
     context: DraftContext,
     check: Callable[[Generation], GuardrailReport],
 ) -> tuple[Generation, GuardrailReport]:
-    """The greedy draft and `context.candidates - 1` sampled ones: the clean one they agree on most."""
+    """The greedy draft (checked already) and `context.candidates - 1` sampled ones: the clean one they
+    agree on most."""
     with INFERENCE_DURATION.labels("generate").time():
         sampled = sampled_drafts(generator.generate, [prompt], context.generation, context.candidates - 1)
-    drafts = [greedy, *sampled[0]]
-    reports = [check(d) for d in drafts]
+    drafts = [greedy[0], *sampled[0]]
+    reports = [greedy[1], *(check(d) for d in sampled[0])]
     kept, index = choose(drafts, clean=[r.ok for r in reports])
     DRAFT_CANDIDATES.labels("greedy" if index == 0 else "sampled").inc()
     return kept, reports[index]
