@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
 
-.PHONY: install run test fuzz chaos lint bench eval eval-bases eval-media k8s-rules clean
+.PHONY: install run test fuzz chaos lint bench eval eval-bases eval-media k8s-rules screenshots translations clean
 
 install: $(STAMP)
 
@@ -45,6 +45,19 @@ chaos: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# The console's screenshots in docs/console/, taken by its browser tests (Debian chromium + chromium-driver).
+screenshots: install
+	HELPLOOP_SCREENSHOTS_DIR=docs/console $(BIN)/python -m pytest -q $(PYTEST_ARGS) tests/test_console_browser.py
+
+# The console's Chinese UI text: extract the messages, merge them into the .po (translate the new ones
+# there), compile the .mo; tests/test_console.py fails while a message has no translation.
+CONSOLE := services/gateway/console
+translations: install
+	mkdir -p var
+	$(BIN)/pybabel extract -F $(CONSOLE)/babel.cfg -o var/console-messages.pot --no-location --omit-header $(CONSOLE)
+	$(BIN)/pybabel update -i var/console-messages.pot -d $(CONSOLE)/translations -l zh --width 110
+	$(BIN)/pybabel compile -d $(CONSOLE)/translations -l zh
 
 # Measurements on this machine (JSON + Markdown under bench/results/); bench/gpu.sh is the GPU variant.
 bench: install

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # keys for admin endpoints (training, activation, rollback, shadow, reclassification); they also read
     admin_api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["change-me-admin"])
     signature_tolerance_s: int = Field(default=300, ge=1)  # signed timestamps (generic, Zendesk)
+    # the console's session cookies are signed with this (default: derived from the keys and secrets above)
+    console_secret: str | None = None
+    console_idle_timeout_s: float = Field(default=1800.0, ge=30, le=86400)  # an idle session signs out
+    console_page_size: int = Field(default=50, ge=10, le=500)  # tickets per inbox page
     # Jira retries a failed delivery with the original body, documented up to 30 minutes late; its signed
     # `timestamp` must be within this window (replays inside it are duplicates by the signed issue id)
     jira_delivery_window_s: int = Field(default=3600, ge=60)
@@ -237,6 +241,8 @@ class Settings(BaseSettings):
             for index, secret in enumerate(getattr(self, field)):
                 if (problem := secret_problem(secret)) is not None:
                     problems.append(f"HELPLOOP_{field.upper()} #{index + 1} {problem}")
+        if self.console_secret is not None and (problem := secret_problem(self.console_secret)):
+            problems.append(f"HELPLOOP_CONSOLE_SECRET {problem}")
         return problems
 
     def require_real_secrets(self) -> list[str]:

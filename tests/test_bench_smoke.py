@@ -58,6 +58,10 @@ def _check_sections(sections: dict) -> None:
         assert setup["steps"][0]["sent"] >= 3
     reclassify = sections["reclassify"]
     assert reclassify["batched"]["tickets"] == 40 and reclassify["one_task_per_ticket"]["tickets"] == 6
+    (console,) = sections["console"]["runs"]  # SQLite; PostgreSQL only with --postgres-url
+    assert console["tickets"] == 600 and len(console["pages"]) == 9
+    assert all(page["median_ms"] > 0 for page in console["pages"].values())
+    assert set(console["paging"]) == {"offset_query", "keyset_query", "index_scan_limit"}
 
 
 def test_every_section_runs_on_tiny_inputs(
@@ -75,6 +79,7 @@ def test_every_section_runs_on_tiny_inputs(
         "memory",
         "endtoend",
         "reclassify",
+        "console",
     ]
     assert not [name for name, result in sections.items() if "error" in result], sections
     _check_sections(sections)

@@ -15,7 +15,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from services.gateway.app import create_app
-from services.gateway.openapi import OPERATIONS, UNDOCUMENTED
+from services.gateway.openapi import OPERATIONS, documented
 from shared.db import upgrade_database
 from tests.conftest import ADMIN_API_KEY, settings_overrides
 
@@ -38,7 +38,7 @@ def api_schema(gateway: Flask) -> Any:
 
 
 def test_every_route_is_documented(gateway: Flask) -> None:
-    endpoints = {rule.endpoint for rule in gateway.url_map.iter_rules()} - UNDOCUMENTED
+    endpoints = {rule.endpoint for rule in gateway.url_map.iter_rules() if documented(rule.endpoint)}
     assert endpoints == set(OPERATIONS)
     spec = gateway.test_client().get("/openapi.json").get_json()
     operations = [op["operationId"] for methods in spec["paths"].values() for op in methods.values()]

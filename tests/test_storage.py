@@ -82,7 +82,7 @@ def engine(database_url: str) -> Engine:
 
 
 def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
-    assert current_revision(engine) == "0011"
+    assert current_revision(engine) == "0012"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
@@ -90,7 +90,7 @@ def test_migrations_reach_head_and_match_the_models(engine: Engine) -> None:
 
 def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
     upgrade_database(database_url)
-    assert current_revision(engine) == "0011"
+    assert current_revision(engine) == "0012"
 
 
 class Broker:

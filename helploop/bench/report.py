@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from helploop.bench.console import console_table
+
 log = logging.getLogger(__name__)
 
 
@@ -241,6 +243,7 @@ TABLES = {
     ),
     "reclassify": ("Reclassification throughput (real worker, Redis, SQLite)", reclassify_table),
     "memory": ("Memory: one worker holding classifier, knowledge-base encoder and generator", memory_table),
+    "console": ("Console pages over a large inbox (server time, in-process)", console_table),
 }
 
 

@@ -33,6 +33,9 @@ class Scale:
     # batched reclassification: None takes the command line's --tickets / --single-tickets
     backlog: int | None = None
     single_tickets: int | None = None
+    # the console: tickets in the inbox, requests per page
+    console_tickets: int = 100_000
+    console_repeats: int = 20
 
 
 FULL = Scale()
@@ -54,4 +57,6 @@ SMOKE = Scale(
     max_worker_processes=2,
     backlog=40,
     single_tickets=6,
+    console_tickets=600,
+    console_repeats=2,
 )

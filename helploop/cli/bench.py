@@ -16,7 +16,15 @@ from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("classification", "classification_other_base", "generation", "memory", "endtoend", "reclassify")
+SECTIONS = (
+    "classification",
+    "classification_other_base",
+    "generation",
+    "memory",
+    "endtoend",
+    "reclassify",
+    "console",
+)
 
 
 def _measured_registry(args: argparse.Namespace, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
@@ -122,6 +130,7 @@ def _runners(args, settings, threads: int, scale: Scale, scratch: Path, sections
         "memory": lambda: _memory(source(), settings, threads, scratch / "generator", scale),
         "endtoend": lambda: _end_to_end(source(), settings, threads, scratch / "e2e", scale),
         "reclassify": lambda: _reclassify(args, source(), settings, threads, scratch / "env", scale),
+        "console": lambda: _console(args, settings, scratch / "console", scale),
     }
 
 
@@ -197,12 +206,54 @@ def _reclassify(args, source, settings, threads: int, scratch: Path, scale: Scal
         return bench_reclassify(env, texts[:backlog], single_tickets=single)
 
 
+def _console(args, settings, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
+    """The console's pages over `scale.console_tickets` tickets on SQLite and, given `--postgres-url`, on
+    PostgreSQL (in a schema made for the run and dropped after it)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from helploop.bench.console import bench_console
+    from helploop.bench.console_data import small_registry
+
+    registry = small_registry(scratch / "models")
+    measure = functools.partial(
+        bench_console,
+        redis_url=settings.redis_url,
+        registry_dir=registry.root,
+        tickets=scale.console_tickets,
+        repeats=scale.console_repeats,
+    )
+    runs = [measure(database_url=f"sqlite:///{scratch / 'console.db'}")]
+    if args.postgres_url:
+        schema = f"helploop_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(args.postgres_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            separator = "&" if "?" in args.postgres_url else "?"
+            runs.append(
+                measure(database_url=f"{args.postgres_url}{separator}options=-csearch_path%3D{schema}")
+            )
+        finally:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    return {"runs": runs}
+
+
 def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = commands.add_parser("bench", help="measure on this machine; JSON + Markdown under bench/results/")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     p.add_argument("--tickets", type=int, default=2000, help="backlog size for batched reclassification")
     p.add_argument("--single-tickets", type=int, default=500, help="tickets sent as one task each")
     p.add_argument("--threads", type=int, help="onnxruntime threads per worker (default: every core)")
+    p.add_argument(
+        "--postgres-url",
+        default=os.environ.get("HELPLOOP_BENCH_POSTGRES_URL"),
+        help="the console section also runs on this PostgreSQL (a schema of its own, dropped after; default: "
+        "HELPLOOP_BENCH_POSTGRES_URL; SQLite always runs)",
+    )
     p.add_argument("--registry", help="where the model to measure is active (default: the configured one)")
     p.add_argument(
         "--device",

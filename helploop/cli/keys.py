@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     sub = p.add_subparsers(dest="keys_command", required=True)
     q = sub.add_parser("create", help="create a key and print it once")
     q.add_argument("--name", required=True, help="who or what uses it (e.g. 'zendesk-prod')")
-    q.add_argument("--scopes", default="ingest,read", help="comma-separated: ingest, read, admin")
+    q.add_argument("--scopes", default="ingest,read", help="comma-separated: ingest, read, review, admin")
     q.set_defaults(handler=cmd_keys_create)
     q = sub.add_parser("revoke", help="revoke a key by id or shown prefix")
     q.add_argument("key_id")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from helploop.cli.demo_inbox import seed_demo_inbox
 from shared.redis_client import is_sentinel_url
 from shared.redis_server import EmbeddedRedis, redis_reachable, start_embedded_redis
 from shared.settings import Settings, get_settings
@@ -190,6 +191,8 @@ def _print_banner(url: str, redis_url: str, settings: Settings) -> None:
         f"drafts worker http://127.0.0.1:{DRAFTS_METRICS_PORT}/metrics (shadow drafts "
         f"{SHADOW_DRAFTS_METRICS_PORT}), "
         f"training worker http://127.0.0.1:{settings.training_metrics_port}/metrics\n"
+        f"Console: {url}/console/ (sign in with HELPLOOP_ADMIN_API_KEYS from .env; a read-only view with "
+        "HELPLOOP_API_KEYS)\n"
         "Ctrl-C stops everything.\n",
         flush=True,
     )
@@ -212,6 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _start_services(procs, bin_dir / "helploop", env, bind=args.bind)
         url = f"http://{args.bind}"
         wait_ready(url, procs)
+        seed_demo_inbox(url, settings, count=args.demo_tickets)
         _print_banner(url, redis_url, settings)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -230,4 +234,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = commands.add_parser("run", help="start Redis (if needed), a model, the gateway and a worker")
     p.add_argument("--bind", default="127.0.0.1:8000")
     p.add_argument("--epochs", type=int, default=4, help="epochs for the demo model when none is active")
+    p.add_argument(
+        "--demo-tickets",
+        type=int,
+        default=12,
+        help="demo-shop tickets (half English, half Chinese) posted when the inbox is empty, so the console "
+        "opens on classified and drafted tickets (0: none)",
+    )
     p.set_defaults(handler=cmd_run)

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.gateway.access.views import bp as access_bp
 from services.gateway.auth import init_auth
+from services.gateway.console import init_console
 from services.gateway.deliveries.views import bp as deliveries_bp
 from services.gateway.errors import register_error_handlers, request_id
 from services.gateway.feedback.views import bp as feedback_bp
@@ -84,5 +85,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, settings: Settings | 
     app.register_blueprint(learning_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(access_bp)
+    init_console(app, settings)
     log.info("gateway ready (env=%s, db=%s)", settings.env, settings.database_url.split("://", 1)[0])
     return app

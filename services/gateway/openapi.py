@@ -20,6 +20,12 @@ from shared.tickets.schemas import ApiTicketEnvelope, TicketAccepted, TicketView
 
 bp = Blueprint("openapi", __name__)
 UNDOCUMENTED = {"static"}  # Flask's static files: none are served
+CONSOLE_PREFIX = "console."  # the console's HTML pages and their forms (services/gateway/console)
+
+
+def documented(endpoint: str) -> bool:
+    """An API operation of the OpenAPI document (not a static file, not a console page)."""
+    return endpoint not in UNDOCUMENTED and not endpoint.startswith(CONSOLE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -241,7 +247,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in UNDOCUMENTED:
+        if not documented(rule.endpoint):
             continue
         path, parameters = _openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

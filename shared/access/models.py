@@ -15,6 +15,7 @@ from shared.db.base import Base, new_id, utcnow
 class Scope(StrEnum):
     INGEST = "ingest"  # post tickets
     READ = "read"  # read tickets, drafts, deliveries, models, jobs; feedback
+    REVIEW = "review"  # confirm and correct predicted labels (the console's review queue)
     ADMIN = "admin"  # train, activate, roll back, reclassify, knowledge-base writes, dead-letter retries
 
 

@@ -81,8 +81,13 @@ def find_key(*, session_factory: sessionmaker[Session], token: str) -> ApiKey | 
     """The live key this token is, or None (unknown or revoked)."""
     if not token.startswith(KEY_PREFIX):
         return None
+    return find_key_by_hash(session_factory=session_factory, digest=hash_key(token))
+
+
+def find_key_by_hash(*, session_factory: sessionmaker[Session], digest: str) -> ApiKey | None:
+    """The live key whose SHA-256 is `digest` (a console session keeps the digest, never the key)."""
     with session_scope(session_factory) as session:
-        query = select(ApiKey).where(ApiKey.key_hash == hash_key(token), ApiKey.revoked_at.is_(None))
+        query = select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
         return session.scalars(query).first()
 
 

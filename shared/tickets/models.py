@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db.base import Base, new_id, utcnow
@@ -25,7 +25,10 @@ class TicketStatus(StrEnum):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_tickets_source_event"),)
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_tickets_source_event"),
+        Index("ix_tickets_received_at_id", "received_at", "id"),  # the console's inbox, newest first
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     source: Mapped[str] = mapped_column(String(32))
@@ -34,7 +37,7 @@ class Ticket(Base):
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     customer_id: Mapped[str | None] = mapped_column(String(200))
-    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_email: Mapped[str | None] = mapped_column(String(320), index=True)  # the console's search
     customer_name: Mapped[str | None] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(16))
@@ -90,6 +93,8 @@ class TriageResult(Base):
     __tablename__ = "triage_results"
     __table_args__ = (
         UniqueConstraint("ticket_id", "model_version", "attachments_used", name="uq_triage_ticket_model"),
+        Index("ix_triage_results_label", "label"),  # the inbox's intent filter
+        Index("ix_triage_results_confidence", "confidence"),  # the review queue: lowest first
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

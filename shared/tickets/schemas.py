@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.drafting.schemas import DraftView
-from shared.integrations.schemas import DeliveryView
+from shared.integrations.schemas import DeliveryView, ResolutionView
 from shared.media.schemas import AttachmentIn, AttachmentView
 from shared.routing.schemas import RoutingView
 from shared.validation import Channel, Email, Identifier, LanguageTag, Text
@@ -130,6 +130,8 @@ class TicketView(BaseModel):
     draft: DraftView | None = None
     routing: RoutingView | None = None
     deliveries: list[DeliveryView] = Field(default_factory=list)
+    # the final labels an agent or a reviewer gave (the helpdesk's resolution, a console correction)
+    resolution: ResolutionView | None = None
     attachments: list[AttachmentView] = Field(default_factory=list)
     # once the attachments were read: `changed` (re-classified with their text: the classification shown),
     # `unchanged` (their text left the decision as it was: the body's classification stands); None before

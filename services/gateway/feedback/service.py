@@ -20,6 +20,7 @@ from shared.db.base import utcnow
 from shared.drafting.adoption_service import record_adoption
 from shared.integrations.models import Resolution
 from shared.integrations.schemas import ResolutionView
+from shared.learning.reports import final_intent
 from shared.metrics import DRAFT_ADOPTIONS
 from shared.outbox.service import add_message
 from shared.pii import redact
@@ -45,6 +46,9 @@ def _find_ticket(session: Session, *, ticket_id: str | None, source: str, extern
 
 def _fill(row: Resolution, ticket: Ticket, labels: dict[str, str], reply: str | None, at: datetime) -> None:
     latest = ticket.latest_result
+    known = final_intent(row.final_labels)
+    if known and not final_intent(labels):  # a helpdesk event without tags keeps the reviewer's intent
+        labels = {**labels, "label": known}
     row.final_labels = labels
     row.text = redact(ticket.text)
     row.reply = redact(reply) if reply else None
@@ -57,7 +61,7 @@ def _fill(row: Resolution, ticket: Ticket, labels: dict[str, str], reply: str | 
     row.correct = (final == latest.label) if (latest and final) else None
 
 
-def _view(row: Resolution) -> ResolutionView:
+def resolution_view(row: Resolution) -> ResolutionView:
     return ResolutionView(
         ticket_id=row.ticket_id,
         source=row.source,
@@ -103,7 +107,7 @@ def record_resolution(
                 outcome = (adoption.outcome, adoption.draft_source) if adoption is not None else None
                 if fetch_labels:
                     add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id])
-                view = _view(row)
+                view = resolution_view(row)
             if outcome is not None:
                 DRAFT_ADOPTIONS.labels(*outcome).inc()
             log.info(
@@ -117,3 +121,31 @@ def record_resolution(
         except IntegrityError:
             continue
     raise RuntimeError("resolution could not be stored")
+
+
+def record_correction(
+    *, session_factory: sessionmaker[Session], ticket_id: str, labels: dict[str, str], source: str = "console"
+) -> ResolutionView:
+    """A reviewer's final labels for a ticket (confirmed or corrected), stored as its resolution feedback:
+    merged into a resolution the helpdesk already sent (its reply kept), else a new one without a reply.
+    Live accuracy and the nightly retrain read it like any other resolution."""
+    for _ in range(2):  # a concurrent first insert loses the race once, then updates
+        try:
+            with session_scope(session_factory) as session:
+                ticket = _find_ticket(session, ticket_id=ticket_id, source=source, external_id=None)
+                row = session.scalars(select(Resolution).where(Resolution.ticket_id == ticket.id)).first()
+                if row is None:
+                    row = Resolution(ticket_id=ticket.id, source=source, final_labels={})
+                    _fill(row, ticket, labels, None, utcnow())
+                    session.add(row)
+                else:
+                    reply = row.reply
+                    _fill(row, ticket, {**dict(row.final_labels or {}), **labels}, None, row.resolved_at)
+                    row.reply = reply  # already redacted when it was stored
+                session.flush()
+                view = resolution_view(row)
+            log.info("ticket %s labelled %s by %s (correct=%s)", view.ticket_id, labels, source, view.correct)
+            return view
+        except IntegrityError:
+            continue
+    raise RuntimeError("correction could not be stored")

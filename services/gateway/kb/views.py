@@ -25,7 +25,7 @@ MAX_QUERY_CHARS = 2000
 MAX_K = 50
 
 
-def _request_indexing(article_id: str) -> bool:
+def request_indexing(article_id: str) -> bool:
     """Ask a worker to embed the article now; if Redis is away the next search indexes it anyway."""
     try:
         enqueue(resources().celery, TASK_KB_INDEX, article_id, retry=False)
@@ -43,7 +43,7 @@ def create_article() -> Response:
         article = article.model_copy(update={"id": slugify(article.title)})
     with session_scope(resources().session_factory) as session:
         result = upsert_article(session=session, article=article, source="api")
-    queued = _request_indexing(result.article_id) if result.changed else False
+    queued = request_indexing(result.article_id) if result.changed else False
     body = {
         "id": result.article_id,
         "created": result.created,
@@ -94,6 +94,11 @@ def _search_args() -> tuple[str, int]:
 def search() -> Response:
     require_api_key()
     query, k = _search_args()
+    return jsonify(search_through_worker(query, k).model_dump(mode="json"))
+
+
+def search_through_worker(query: str, k: int) -> KbSearchResult:
+    """Publish the search and wait for a worker's answer; 503 (`ApiError`) when none answers or it failed."""
     res = resources()
     try:
         pending = enqueue(res.celery, TASK_KB_SEARCH, query, k, retry=False, ignore_result=False)
@@ -113,4 +118,4 @@ def search() -> Response:
             "the search failed in the worker; the gateway log has the reason under this request_id",
             log_detail=f"{type(exc).__name__}: {exc}",
         ) from None
-    return jsonify(KbSearchResult.model_validate(answer).model_dump(mode="json"))
+    return KbSearchResult.model_validate(answer)

@@ -11,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.gateway.feedback.service import resolution_view
 from shared.celery_app import TASK_CLASSIFY, TASK_MEDIA_EXTRACT
 from shared.db import session_scope
 from shared.drafting.models import latest_draft
 from shared.drafting.schemas import DraftView
-from shared.integrations.models import Delivery
-from shared.integrations.schemas import DeliveryView
+from shared.integrations.models import Delivery, Resolution
+from shared.integrations.schemas import DeliveryView, ResolutionView
 from shared.media.intake import IntakeLimits, attachment_rows
 from shared.media.models import Attachment, Weighed
 from shared.media.schemas import AttachmentView, IncomingFile
@@ -193,6 +194,11 @@ def _attachment_view(row: Attachment) -> AttachmentView:
     )
 
 
+def _resolution(session: Session, ticket_id: str) -> ResolutionView | None:
+    row = session.scalars(select(Resolution).where(Resolution.ticket_id == ticket_id)).first()
+    return resolution_view(row) if row is not None else None
+
+
 def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -> TicketView | None:
     with session_scope(session_factory) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -217,6 +223,7 @@ def get_ticket_view(*, session_factory: sessionmaker[Session], ticket_id: str) -
             draft=_draft_view(session, ticket.id),
             routing=_latest_routing(session, ticket.id),
             deliveries=_deliveries(session, ticket.id),
+            resolution=_resolution(session, ticket.id),
             attachments=[_attachment_view(a) for a in ticket.attachments],
             attachment_decision=ticket.attachment_decision,
             failure_reason=ticket.failure_reason,
