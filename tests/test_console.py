@@ -154,12 +154,16 @@ def test_admin_actions_switch_the_registry_and_are_audited(
     assert done.status_code == 302
     assert (tmp_path / "models" / "active.json").read_text().count('"v2"') == 1
     client.post("/console/models/rollback", data={"kind": "classifier", "csrf_token": token})
+    client.post("/console/models/shadow", data={"kind": "classifier", "version": "v2", "csrf_token": token})
+    models = _text(client.get("/console/models"))
+    assert "Shadow report: v2" in models and "0 live predictions beside the active model" in models
+    client.post("/console/models/unshadow", data={"kind": "classifier", "csrf_token": token})
     assert '"version": "v1"' in (tmp_path / "models" / "active.json").read_text().replace('":"', '": "')
     with session_scope(factory) as session:
         audited = [
             (e.action, e.actor, e.status) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
         ]
-    assert audited[-2:] == [("console.admin.model_action", "env:admin#1", 302)] * 2
+    assert audited[-4:] == [("console.admin.model_action", "env:admin#1", 302)] * 4
 
 
 def test_a_correction_is_resolution_feedback_and_keeps_the_helpdesk_reply(

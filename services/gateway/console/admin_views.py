@@ -16,6 +16,7 @@ from services.gateway.console.signin import ConsoleError, require
 from services.gateway.resources import resources
 from shared import model_lifecycle as lifecycle
 from shared.access.models import Scope
+from shared.learning.reports import shadow_report
 from shared.learning.runs import list_runs
 from shared.registry import Registry, RegistryError, VersionNotFound
 
@@ -66,13 +67,18 @@ def models() -> str:
     chosen = request.args.get("version") or registry.active_version()
     chart = training_curves(registry, chosen) if chosen in registry.versions() else None
     runs = list_runs(session_factory=resources().session_factory)[:20] if kind == "classifier" else []
+    shadow = registry.shadow_version()
+    report = None
+    if shadow and kind == "classifier":  # the shadow model beside the active one on live tickets
+        report = shadow_report(session_factory=resources().session_factory, version=shadow)
     return render_template(
         "console/models.html",
         kind=kind,
         kinds=KINDS,
         versions=versions,
         active=registry.active_version(),
-        shadow=registry.shadow_version(),
+        shadow=shadow,
+        shadow_report=report,
         previous=registry.active_record().get("previous", []),
         chosen=chosen,
         chart=chart,
