@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
@@ -77,86 +77,63 @@ def seed_inbox(
     return ids
 
 
+def _result(
+    ticket: dict[str, Any], version: str, label: str, other: str, confidence: float
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket["id"], "model_version": version, "label": label, "confidence": confidence,
+        "top_k": [[label, confidence], [other, round((1 - confidence) * 0.6, 4)]],
+        "out_of_scope": confidence < 0.35, "heads": None, "language": "en", "language_supported": True,
+        "inference_ms": 9.0, "attachments_used": 0, "created_at": ticket["received_at"],
+    }  # fmt: skip
+
+
+def _final(ticket: dict[str, Any], version: str, label: str, final: str, confidence: float) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket["id"], "source": "seed", "final_labels": {"label": final}, "text": ticket["body"],
+        "reply": None, "model_version": version, "predicted_label": label, "predicted_confidence": confidence,
+        "correct": final == label, "resolved_at": ticket["received_at"], "created_at": ticket["received_at"],
+    }  # fmt: skip
+
+
+def _draft(ticket: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket["id"], "generator_version": "g-seed", "source": "model",
+        "text": f"Hello, about {ticket['subject']}: we are on it.", "citations": [], "flags": [],
+        "reasons": [], "intent": None, "prompt_tokens": 40, "tokens": 20, "latency_ms": 900.0,
+        "created_at": ticket["received_at"],
+    }  # fmt: skip
+
+
+def _route(ticket: dict[str, Any], result_id: int, route: str) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket["id"], "key": f"{result_id}:0", "triage_result_id": result_id, "draft_id": None,
+        "route": route, "queue": "support", "reasons": [f"seeded {route}"], "policy_version": 1,
+        "created_at": ticket["received_at"],
+    }  # fmt: skip
+
+
 def _classify(
     session: Session, tickets: list[dict[str, Any]], version: str, rng: random.Random, every: int, start: int
 ) -> None:
-    results, routes, drafts, finals = [], [], [], []
-    for offset, ticket in enumerate(tickets):
-        i = start + offset
-        label, confidence = INTENTS[i % len(INTENTS)], round(0.3 + 0.7 * rng.random(), 4)
-        other = INTENTS[(i + 1) % len(INTENTS)]
-        results.append(
-            {
-                "ticket_id": ticket["id"],
-                "model_version": version,
-                "label": label,
-                "confidence": confidence,
-                "top_k": [[label, confidence], [other, round((1 - confidence) * 0.6, 4)]],
-                "out_of_scope": confidence < 0.35,
-                "heads": None,
-                "language": "en",
-                "language_supported": True,
-                "inference_ms": 9.0,
-                "attachments_used": 0,
-                "created_at": ticket["received_at"],
-            }
-        )
+    """Each ticket's classification, draft and route; every `every`-th a final label (every other one of
+    those a correction) and what the agent did with the draft."""
+    results, finals = [], []
+    for i, ticket in enumerate(tickets, start):
+        label, other = INTENTS[i % len(INTENTS)], INTENTS[(i + 1) % len(INTENTS)]
+        confidence = round(0.3 + 0.7 * rng.random(), 4)
+        results.append(_result(ticket, version, label, other, confidence))
         if i % every == 0:
-            final = label if i % (2 * every) == 0 else other
             finals.append(
-                {
-                    "ticket_id": ticket["id"],
-                    "source": "seed",
-                    "final_labels": {"label": final},
-                    "text": ticket["body"],
-                    "reply": None,
-                    "model_version": version,
-                    "predicted_label": label,
-                    "predicted_confidence": confidence,
-                    "correct": final == label,
-                    "resolved_at": ticket["received_at"],
-                    "created_at": ticket["received_at"],
-                }
+                _final(ticket, version, label, label if i % (2 * every) == 0 else other, confidence)
             )
     session.execute(insert(TriageResult), results)
-    ids = {
-        row.ticket_id: row.id
-        for row in session.query(TriageResult.ticket_id, TriageResult.id).filter(
-            TriageResult.ticket_id.in_([t["id"] for t in tickets])
-        )
-    }
-    for offset, ticket in enumerate(tickets):
-        route = ROUTES[(start + offset) % len(ROUTES)]
-        drafts.append(
-            {
-                "ticket_id": ticket["id"],
-                "generator_version": "g-seed",
-                "source": "model",
-                "text": f"Hello, about {ticket['subject']}: we are on it.",
-                "citations": [],
-                "flags": [],
-                "reasons": [],
-                "intent": None,
-                "prompt_tokens": 40,
-                "tokens": 20,
-                "latency_ms": 900.0,
-                "created_at": ticket["received_at"],
-            }
-        )
-        routes.append(
-            {
-                "ticket_id": ticket["id"],
-                "key": f"{ids[ticket['id']]}:0",
-                "triage_result_id": ids[ticket["id"]],
-                "draft_id": None,
-                "route": route,
-                "queue": "support",
-                "reasons": [f"seeded {route}"],
-                "policy_version": 1,
-                "created_at": ticket["received_at"],
-            }
-        )
-    session.execute(insert(Draft), drafts)
+    query = select(TriageResult.ticket_id, TriageResult.id).where(
+        TriageResult.ticket_id.in_([t["id"] for t in tickets])
+    )
+    ids = dict(session.execute(query).all())
+    session.execute(insert(Draft), [_draft(ticket) for ticket in tickets])
+    routes = [_route(t, ids[t["id"]], ROUTES[i % len(ROUTES)]) for i, t in enumerate(tickets, start)]
     session.execute(insert(RoutingDecision), routes)
     if finals:
         session.execute(insert(Resolution), finals)
