@@ -25,7 +25,7 @@ from shared.integrations.models import Delivery, DeliveryStatus, Resolution
 from shared.outbox.models import OutboxMessage
 from shared.tickets.models import Ticket
 from tests.conftest import ADMIN_API_KEY, API_KEY, settings_overrides
-from tests.console_support import csrf_of, sign_in, small_registry
+from tests.console_support import csrf_of, dead_delivery, sign_in, small_registry
 
 
 @pytest.fixture
@@ -249,7 +249,9 @@ def test_a_filter_matches_what_the_row_shows_not_an_older_decision(
             older = page.split('id="older"')[0].rsplit('href="', 1)[1] if 'id="older"' in page else ""
             url = older.split('"')[0].replace("&amp;", "&")
     assert rerouted in listed["draft"] and rerouted not in listed["escalate"]
-    assert len(listed["escalate"]) == 75 and len(listed["draft"]) == 78  # seeded 77 auto, 77 draft, 76 escalate
+    assert (
+        len(listed["escalate"]) == 75 and len(listed["draft"]) == 78
+    )  # seeded 77 auto, 77 draft, 76 escalate
 
 
 def test_review_queue_puts_the_most_valuable_label_first(
@@ -303,28 +305,7 @@ def test_idle_sessions_and_revoked_keys_sign_out(
 def test_dead_letters_retry_and_knowledge_base_edit(
     client: FlaskClient, factory: Any, seeded: list[str]
 ) -> None:
-    from shared.routing.models import RoutingDecision
-
-    with session_scope(factory) as session:
-        decision = session.scalars(
-            select(RoutingDecision).where(RoutingDecision.ticket_id == seeded[0])
-        ).one()
-        row = Delivery(
-            ticket_id=seeded[0],
-            routing_decision_id=decision.id,
-            integration="zendesk",
-            provider="zendesk",
-            kind="note",
-            idempotency_key="dead-1",
-            payload={},
-            status=DeliveryStatus.DEAD,
-            attempts=8,
-            last_status_code=500,
-            last_error="helpdesk answered 500",
-        )
-        session.add(row)
-        session.flush()
-        delivery_id = row.id
+    delivery_id = dead_delivery(factory, seeded[0], status_code=500, error="helpdesk answered 500")
     sign_in(client, ADMIN_API_KEY)
     assert "helpdesk answered 500" in _text(client.get("/console/dead-letters"))
     token = csrf_of(client, "/console/dead-letters")

@@ -25,10 +25,9 @@ from shared.access.service import create_key
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.integrations.models import Delivery, DeliveryStatus, Resolution
 from shared.redis_server import free_port
-from shared.routing.models import RoutingDecision
 from shared.tickets.models import Ticket
 from tests.conftest import ADMIN_API_KEY, API_KEY, REPO_ROOT, WEBHOOK_SECRET, _worker_index
-from tests.console_support import small_registry
+from tests.console_support import dead_delivery, small_registry
 
 CHROMIUM, DRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or ""
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (make install)")
@@ -95,22 +94,7 @@ def _seed(database_url: str) -> tuple[Any, list[str]]:
     ids = seed_inbox(factory, 300, spacing_s=3600)  # 12 days of tickets, for the Quality page's charts
     with session_scope(factory) as session:
         session.get(Ticket, ids[5]).body = HTML_BODY
-        decision = session.scalars(select(RoutingDecision).where(RoutingDecision.ticket_id == ids[7])).one()
-        session.add(
-            Delivery(
-                ticket_id=ids[7],
-                routing_decision_id=decision.id,
-                integration="zendesk",
-                provider="zendesk",
-                kind="note",
-                idempotency_key="dead-browser",
-                payload={},
-                status=DeliveryStatus.DEAD,
-                attempts=8,
-                last_status_code=503,
-                last_error="helpdesk unavailable (503) after 8 attempts",
-            )
-        )
+    dead_delivery(factory, ids[7], status_code=503, error="helpdesk unavailable (503) after 8 attempts")
     return factory, ids
 
 

@@ -19,7 +19,7 @@ from services.gateway.errors import ApiError
 from services.gateway.ratelimit import count_auth_failure, rate_limits, refuse_failing_client
 from services.gateway.resources import Resources, resources
 from shared.access.models import ALL_SCOPES, Scope
-from shared.access.service import find_key, hash_key, record_audit
+from shared.access.service import KEY_PREFIX, find_key_by_hash, hash_key, record_audit
 
 log = logging.getLogger(__name__)
 CACHE_EXTENSION = "helploop_api_keys"
@@ -58,15 +58,24 @@ class KeyCache:
         self.entries[digest] = (principal, time.monotonic() + self.ttl_s)
 
 
-def _env_principal(res: Resources, token: bytes) -> Principal | None:
+def env_principal(res: Resources, matches: Callable[[str], bool]) -> Principal | None:
+    """The environment key for which `matches(key)` holds (every key is tried, each in constant time)."""
     found = None
-    for index, key in enumerate(res.settings.admin_api_keys):  # every key compared, in constant time each
-        if hmac.compare_digest(key.encode("utf-8"), token):
+    for index, key in enumerate(res.settings.admin_api_keys):
+        if matches(key):
             found = found or Principal(f"env:admin#{index + 1}", frozenset(ALL_SCOPES))
     for index, key in enumerate(res.settings.api_keys):
-        if hmac.compare_digest(key.encode("utf-8"), token):
+        if matches(key):
             found = found or Principal(f"env:api#{index + 1}", frozenset({Scope.INGEST, Scope.READ}))
     return found
+
+
+def stored_principal(res: Resources, cache: KeyCache, digest: str) -> Principal | None:
+    """The live database key whose SHA-256 is `digest`, looked up and cached (a miss is cached too)."""
+    row = find_key_by_hash(session_factory=res.session_factory, digest=digest)
+    principal = None if row is None else Principal(f"key:{row.id} {row.name}", frozenset(row.scopes))
+    cache.put(digest, principal)
+    return principal
 
 
 def authenticate(
@@ -74,7 +83,8 @@ def authenticate(
 ) -> Principal | None:
     """Environment keys and recently seen valid keys answer at once; any other token first passes `gate`
     (which raises to refuse: the failed-authentication limit), then the cache or the database decides."""
-    principal = _env_principal(res, token.encode("utf-8", "replace"))
+    raw = token.encode("utf-8", "replace")
+    principal = env_principal(res, lambda key: hmac.compare_digest(key.encode("utf-8"), raw))
     if principal is not None:
         return principal
     digest = hash_key(token)
@@ -84,10 +94,10 @@ def authenticate(
     gate()
     if cached:
         return None
-    row = find_key(session_factory=res.session_factory, token=token)
-    principal = None if row is None else Principal(f"key:{row.id} {row.name}", frozenset(row.scopes))
-    cache.put(digest, principal)
-    return principal
+    if not token.startswith(KEY_PREFIX):  # not a stored key's shape: no database lookup
+        cache.put(digest, None)
+        return None
+    return stored_principal(res, cache, digest)
 
 
 def _unauthorized(status: int, message: str) -> ApiError:

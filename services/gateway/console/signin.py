@@ -13,11 +13,11 @@ from datetime import timedelta
 
 from flask import Flask, current_app, g, request, session
 
-from services.gateway.auth import CACHE_EXTENSION, Principal
+from services.gateway.auth import CACHE_EXTENSION, Principal, env_principal, stored_principal
 from services.gateway.ratelimit import count_auth_failure, refuse_failing_client
 from services.gateway.resources import Resources, resources
-from shared.access.models import ALL_SCOPES, Scope
-from shared.access.service import find_key_by_hash, hash_key
+from shared.access.models import Scope
+from shared.access.service import hash_key
 from shared.settings import Environment, Settings
 
 CSRF_FIELD = "csrf_token"
@@ -55,25 +55,14 @@ def init_sessions(app: Flask, settings: Settings) -> None:
 
 
 def _principal_for_digest(res: Resources, digest: str) -> Principal | None:
-    """The key whose SHA-256 is `digest`: an environment key (compared in constant time) or a live
-    database key (looked up by hash; cached like bearer keys)."""
-    found = None
-    for index, key in enumerate(res.settings.admin_api_keys):
-        if hmac.compare_digest(hash_key(key), digest):
-            found = found or Principal(f"env:admin#{index + 1}", frozenset(ALL_SCOPES))
-    for index, key in enumerate(res.settings.api_keys):
-        if hmac.compare_digest(hash_key(key), digest):
-            found = found or Principal(f"env:api#{index + 1}", frozenset({Scope.INGEST, Scope.READ}))
+    """The key whose SHA-256 is `digest`: an environment key, or a live database key (cached like bearer
+    keys, so a revoked key stops working within `HELPLOOP_API_KEY_CACHE_S`)."""
+    found = env_principal(res, lambda key: hmac.compare_digest(hash_key(key), digest))
     if found is not None:
         return found
     cache = current_app.extensions[CACHE_EXTENSION]
     cached, principal = cache.get(digest)
-    if cached:
-        return principal
-    row = find_key_by_hash(session_factory=res.session_factory, digest=digest)
-    principal = None if row is None else Principal(f"key:{row.id} {row.name}", frozenset(row.scopes))
-    cache.put(digest, principal)
-    return principal
+    return principal if cached else stored_principal(res, cache, digest)
 
 
 def sign_in(token: str) -> Principal:

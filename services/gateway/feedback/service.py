@@ -8,7 +8,9 @@ API and sets the final label (`helploop.writeback.resolution_labels`, queue `cal
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +29,7 @@ from shared.pii import redact
 from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class UnknownTicket(LookupError):
@@ -74,6 +77,32 @@ def resolution_view(row: Resolution) -> ResolutionView:
     )
 
 
+def _upsert(
+    session: Session, ticket: Ticket, source: str, fill: Callable[[Resolution, bool], None]
+) -> Resolution:
+    """The ticket's one resolution: a new row filled before its insert (`fill(row, True)`), or the stored
+    one updated (`fill(row, False)`)."""
+    row = session.scalars(select(Resolution).where(Resolution.ticket_id == ticket.id)).first()
+    if row is None:
+        row = Resolution(ticket_id=ticket.id, source=source, final_labels={})
+        fill(row, True)
+        session.add(row)
+    else:
+        fill(row, False)
+    session.flush()
+    return row
+
+
+def _twice(store: Callable[[], T], what: str) -> T:
+    """A concurrent first insert loses the race once (unique ticket id), then updates the winner's row."""
+    for _ in range(2):
+        try:
+            return store()
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"{what} could not be stored")
+
+
 def record_resolution(
     *,
     session_factory: sessionmaker[Session],
@@ -91,36 +120,30 @@ def record_resolution(
     event; an outbox message for the write-back worker is staged with the resolution (the gateway's relay
     publishes it), and the worker sets the final label and `correct`."""
     at = resolved_at or utcnow()
-    for _ in range(2):  # a concurrent first insert loses the race once, then updates
-        try:
-            with session_scope(session_factory) as session:
-                ticket = _find_ticket(session, ticket_id=ticket_id, source=source, external_id=external_id)
-                row = session.scalars(select(Resolution).where(Resolution.ticket_id == ticket.id)).first()
-                if row is None:
-                    row = Resolution(ticket_id=ticket.id, source=source)
-                    _fill(row, ticket, final_labels, reply, at)  # complete before the insert
-                    session.add(row)
-                else:
-                    _fill(row, ticket, final_labels, reply, at)
-                session.flush()
-                adoption = record_adoption(session, ticket=ticket, reply=row.reply, at=at)
-                outcome = (adoption.outcome, adoption.draft_source) if adoption is not None else None
-                if fetch_labels:
-                    add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id])
-                view = resolution_view(row)
-            if outcome is not None:
-                DRAFT_ADOPTIONS.labels(*outcome).inc()
-            log.info(
-                "resolution of ticket %s recorded (correct=%s, draft %s%s)",
-                view.ticket_id,
-                view.correct,
-                outcome[0] if outcome else "none",
-                "; final labels to be read from the helpdesk" if fetch_labels else "",
+
+    def store() -> tuple[ResolutionView, tuple[str, str] | None]:
+        with session_scope(session_factory) as session:
+            ticket = _find_ticket(session, ticket_id=ticket_id, source=source, external_id=external_id)
+            row = _upsert(
+                session, ticket, source, lambda row, _new: _fill(row, ticket, final_labels, reply, at)
             )
-            return view
-        except IntegrityError:
-            continue
-    raise RuntimeError("resolution could not be stored")
+            adoption = record_adoption(session, ticket=ticket, reply=row.reply, at=at)
+            if fetch_labels:
+                add_message(session, task=TASK_RESOLUTION_LABELS, args=[ticket.id])
+            outcome = (adoption.outcome, adoption.draft_source) if adoption is not None else None
+            return resolution_view(row), outcome
+
+    view, outcome = _twice(store, "resolution")
+    if outcome is not None:
+        DRAFT_ADOPTIONS.labels(*outcome).inc()
+    log.info(
+        "resolution of ticket %s recorded (correct=%s, draft %s%s)",
+        view.ticket_id,
+        view.correct,
+        outcome[0] if outcome else "none",
+        "; final labels to be read from the helpdesk" if fetch_labels else "",
+    )
+    return view
 
 
 def record_correction(
@@ -129,23 +152,17 @@ def record_correction(
     """A reviewer's final labels for a ticket (confirmed or corrected), stored as its resolution feedback:
     merged into a resolution the helpdesk already sent (its reply kept), else a new one without a reply.
     Live accuracy and the nightly retrain read it like any other resolution."""
-    for _ in range(2):  # a concurrent first insert loses the race once, then updates
-        try:
-            with session_scope(session_factory) as session:
-                ticket = _find_ticket(session, ticket_id=ticket_id, source=source, external_id=None)
-                row = session.scalars(select(Resolution).where(Resolution.ticket_id == ticket.id)).first()
-                if row is None:
-                    row = Resolution(ticket_id=ticket.id, source=source, final_labels={})
-                    _fill(row, ticket, labels, None, utcnow())
-                    session.add(row)
-                else:
-                    reply = row.reply
-                    _fill(row, ticket, {**dict(row.final_labels or {}), **labels}, None, row.resolved_at)
-                    row.reply = reply  # already redacted when it was stored
-                session.flush()
-                view = resolution_view(row)
-            log.info("ticket %s labelled %s by %s (correct=%s)", view.ticket_id, labels, source, view.correct)
-            return view
-        except IntegrityError:
-            continue
-    raise RuntimeError("correction could not be stored")
+
+    def fill(row: Resolution, new: bool, ticket: Ticket) -> None:
+        reply, at = row.reply, utcnow() if new else row.resolved_at
+        _fill(row, ticket, {**dict(row.final_labels or {}), **labels}, None, at)
+        row.reply = reply  # the helpdesk's, already redacted when it was stored
+
+    def store() -> ResolutionView:
+        with session_scope(session_factory) as session:
+            ticket = _find_ticket(session, ticket_id=ticket_id, source=source, external_id=None)
+            return resolution_view(_upsert(session, ticket, source, lambda row, new: fill(row, new, ticket)))
+
+    view = _twice(store, "correction")
+    log.info("ticket %s labelled %s by %s (correct=%s)", view.ticket_id, labels, source, view.correct)
+    return view
