@@ -359,3 +359,12 @@ def test_chinese_ui_text_is_complete_and_compiled() -> None:
         mo = {str(m.id): m.string for m in read_mo(handle) if m.id}
     assert used <= set(po), sorted(used - set(po))[:5]
     assert all(po[i] for i in used) and mo == po
+
+
+def test_console_pages_spend_the_keys_rate_limit(
+    sqlite_url: str, redis_url: str, tmp_path: Path, factory: Any
+) -> None:
+    client = _app(sqlite_url, redis_url, tmp_path, rate_limit_api="3/minute").test_client()
+    sign_in(client, API_KEY)
+    assert [client.get("/console/tickets").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert "rate limit exceeded" in _text(client.get("/console/review"))

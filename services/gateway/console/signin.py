@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import Flask, current_app, g, request, session
 
 from services.gateway.auth import CACHE_EXTENSION, Principal, env_principal, stored_principal
-from services.gateway.ratelimit import count_auth_failure, refuse_failing_client
+from services.gateway.ratelimit import count_auth_failure, rate_limits, refuse_failing_client
 from services.gateway.resources import Resources, resources
 from shared.access.models import Scope
 from shared.access.service import hash_key
@@ -99,6 +99,7 @@ def current_principal() -> Principal | None:
         return None
     session["seen"] = time.time()
     g.helploop_principal = principal
+    rate_limits().spend("api", principal.bucket, what="this API key")  # pages count like API requests
     return principal
 
 
