@@ -17,7 +17,7 @@ from services.gateway.resources import resources
 from shared import model_lifecycle as lifecycle
 from shared.access.models import Scope
 from shared.learning.reports import shadow_report
-from shared.learning.runs import list_runs
+from shared.learning.runs import get_run, list_runs
 from shared.registry import Registry, RegistryError, VersionNotFound
 
 bp = Blueprint("admin", __name__)
@@ -139,6 +139,18 @@ def model_action(action: str) -> Response:
     except RegistryError as exc:
         raise ConsoleError(409, str(exc)) from None
     return redirect(url_for("console.admin.models", kind=kind, done=action))
+
+
+@bp.get("/models/runs/<run_id>")
+def training_run(run_id: str) -> str:
+    """A training run: why it ran or was skipped, its dataset, and the gate's report (candidate against the
+    active model on the golden and recent sets)."""
+    require()
+    run = get_run(session_factory=resources().session_factory, run_id=run_id[:64])
+    if run is None:
+        raise ConsoleError(404, f"no training run {run_id[:64]}")
+    report = json.dumps(run.report or {}, indent=2, ensure_ascii=False, default=str)
+    return render_template("console/training_run.html", run=run, report=report)
 
 
 @bp.get("/quality")
