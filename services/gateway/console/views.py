@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -45,9 +45,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
 )
-MAX_SKIPPED = 200
+MAX_SKIPPED = 60  # ticket ids kept in the session cookie (a cookie holds 4 KB)
 CHOICES_TTL_S = 60.0
-_choices_cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
+CHOICES_EXTENSION = "helploop_console_choices"
 bp.register_blueprint(admin_bp)  # once, when this module is imported: /console/models, /console/quality
 bp.register_blueprint(ops_bp)  # /console/kb, /console/dead-letters, /console/audit
 
@@ -122,10 +122,11 @@ def _cursor(value: str | None) -> tuple[datetime, str] | None:
 
 
 def _choices() -> dict[str, list[str]]:
-    hit = _choices_cache.get("choices")
+    """The filters' values, read at most once a minute per gateway process."""
+    hit = current_app.extensions.get(CHOICES_EXTENSION)
     if hit is None or hit[0] < time.monotonic():
         hit = (time.monotonic() + CHOICES_TTL_S, filter_choices(session_factory=resources().session_factory))
-        _choices_cache["choices"] = hit
+        current_app.extensions[CHOICES_EXTENSION] = hit
     return hit[1]
 
 
