@@ -269,6 +269,16 @@ def test_int8_generator_bundle_is_smaller_and_still_drafts(
     assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text
 
 
+def _vnni() -> bool:
+    """The CPU has VNNI (AVX-512 or AVX): MatMulNBits' int8-activation kernel then gave the same tokens for a
+    left-padded batch with and without the KV cache (Xeons, 2026-12-01); on an AVX2-only EPYC the cached and
+    uncached runs of that batch part at the third token (2026-12-02: the kernel's sums depend on how many
+    rows it multiplies, docs/benchmarks.md). The float32 generator's cache is checked exactly everywhere."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if cpuinfo.is_file() else ""
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float32(
     generator_registry: Registry, generator: OnnxGenerator, tmp_path: Path
 ) -> None:
@@ -302,10 +312,11 @@ def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float3
     # results that depend on how many rows it multiplies, which flips a near-tie (docs/benchmarks.md).
     short = build_prompt(ticket="Thanks, the kettle is great!", intent="praise", passages=[])
     config = GenerationConfig(max_new_tokens=16)
-    cached = w8.generate([PARITY_PROMPT, short], config)
-    uncached = w8.generate([PARITY_PROMPT, short], config, use_cache=False)
-    for with_cache, without in zip(cached, uncached, strict=True):
-        assert with_cache.token_ids == without.token_ids, (with_cache.token_ids, without.token_ids)
+    if _vnni():  # on AVX2-only CPUs the int8-activation kernel parts cached from uncached in a padded batch
+        cached = w8.generate([PARITY_PROMPT, short], config)
+        uncached = w8.generate([PARITY_PROMPT, short], config, use_cache=False)
+        for with_cache, without in zip(cached, uncached, strict=True):
+            assert with_cache.token_ids == without.token_ids, (with_cache.token_ids, without.token_ids)
     config = GenerationConfig(max_new_tokens=10)
     for prompt in (PARITY_PROMPT, short):
         alone, alone_uncached = (w8.generate([prompt], config, use_cache=c)[0] for c in (True, False))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
@@ -19,6 +19,7 @@ from shared.tickets.models import Ticket, TriageResult
 
 DRAFT_STATES = ("none", "model", "template")
 MAX_QUERY_CHARS = 200
+PREVIEW_CHARS = 80
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -47,6 +48,7 @@ class InboxRow:
     subject: str
     status: str
     customer: str | None
+    preview: str = ""  # the body's first words, for tickets without a subject
     intent: str | None = None
     confidence: float | None = None
     out_of_scope: bool = False
@@ -130,7 +132,8 @@ def inbox_page(
 ) -> tuple[list[InboxRow], tuple[datetime, str] | None]:
     """A page of tickets, newest first, and the cursor of the next (older) page, if there is one. Rows
     whose newest values no longer match are dropped and more are read (up to `rounds` reads a page)."""
-    columns = (Ticket.id, Ticket.received_at, Ticket.subject, Ticket.status, Ticket.customer_email)
+    preview = func.substr(Ticket.body, 1, PREVIEW_CHARS).label("preview")
+    columns = (Ticket.id, Ticket.received_at, Ticket.subject, Ticket.status, Ticket.customer_email, preview)
     kept: list[InboxRow] = []
     before, more = filters.before, False
     with session_scope(session_factory) as session:
@@ -138,7 +141,9 @@ def inbox_page(
             query = select(*columns).where(*_conditions(session, replace(filters, before=before)))
             query = query.order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit + 1)
             found = session.execute(query).all()
-            rows = [InboxRow(t.id, t.received_at, t.subject, t.status, t.customer_email) for t in found]
+            rows = [
+                InboxRow(t.id, t.received_at, t.subject, t.status, t.customer_email, t.preview) for t in found
+            ]
             fill_rows(session, rows)
             kept += [row for row in rows if _newest_matches(row, filters)]
             more = len(found) > limit
