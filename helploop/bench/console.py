@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from helploop.bench.console_data import seed_inbox
-from services.gateway.console.inbox import encode_cursor
+from services.gateway.console.inbox import encode_cursor, older_than
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.tickets.models import Ticket
 
@@ -72,9 +72,7 @@ def _paging(factory: Any, deep: int, repeats: int) -> dict[str, Any]:
             select(Ticket.received_at, Ticket.id).order_by(*order).offset(deep).limit(1)
         ).one()
     base = select(Ticket.id, Ticket.received_at, Ticket.subject, Ticket.status).order_by(*order).limit(50)
-    keyset = base.where(
-        (Ticket.received_at < anchor[0]) | ((Ticket.received_at == anchor[0]) & (Ticket.id < anchor[1]))
-    )
+    keyset = base.where(older_than(anchor[0], anchor[1]))  # what the inbox's next page asks
 
     def run(query: Any) -> Callable[[], Any]:
         def call() -> Any:
