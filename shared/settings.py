@@ -161,6 +161,7 @@ class Settings(BaseSettings):
 
     # learning loop: nightly retraining from resolved tickets, gated against the active model
     training_dir: Path = Path("./var/training")  # per-run datasets and reports
+    reports_dir: Path = Path("./var/reports")  # evaluation reports (`make eval`): their plots in the console
     retrain_cron: str = "0 2 * * *"  # minute hour day-of-month month day-of-week (the beat's clock, UTC)
     retrain_base_file: Path | None = None  # None: the data the first model in the lineage was trained on
     golden_set_file: Path | None = None  # fixed test set; None: a stable 10 % hold-out of the base data

@@ -326,17 +326,6 @@ def test_dead_letters_retry_and_knowledge_base_edit(
     assert "Return within 30 days." in article and "returns, policy" in article
 
 
-def test_a_training_run_is_listed_and_opens_with_its_report(client: FlaskClient, factory: Any) -> None:
-    from shared.learning.runs import create_run
-
-    run = create_run(session_factory=factory, trigger="manual", options={"force": True}, stale_after_s=60)
-    sign_in(client, API_KEY)
-    assert f'/console/models/runs/{run.id}"' in _text(client.get("/console/models"))
-    page = client.get(f"/console/models/runs/{run.id}")
-    assert page.status_code == 200 and "queued" in _text(page) and "manual" in _text(page)
-    assert client.get("/console/models/runs/no-such-run").status_code == 404
-
-
 def test_quality_and_models_pages_draw_their_charts(client: FlaskClient, seeded: list[str]) -> None:
     sign_in(client, API_KEY)
     quality = _text(client.get("/console/quality"))

@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16_000
 ENGINE_NAME = "faster-whisper-base"
 LANGUAGES = ("en", "zh")
-SAMPLING_SEED = 1234
 MAX_DURATION_S = 600.0
 MIN_DURATION_S = 0.2
 # Domain prompts (Whisper's `initial_prompt`): support-call keywords, in Simplified script for Mandarin. A
@@ -327,11 +326,6 @@ class SpeechRecognizer:
         return language, float(probability)
 
     def _segments(self, audio: np.ndarray, language: str, prompt: str | None) -> list[Any]:
-        import ctranslate2
-
-        # Whisper's temperature fallback samples: a fixed seed gives a voicemail the same transcript whatever
-        # the process transcribed before it
-        ctranslate2.set_random_seed(SAMPLING_SEED)
         segments, _ = self.model.transcribe(
             audio,
             language=language,

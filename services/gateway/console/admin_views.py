@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup
 
 from services.gateway.console.charts import bars, line_chart, stacked_bars
+from services.gateway.console.reports import plot_path, reports_of
 from services.gateway.console.review import quality_series
 from services.gateway.console.signin import ConsoleError, require
 from services.gateway.resources import resources
@@ -71,8 +72,10 @@ def models() -> str:
     report = None
     if shadow and kind == "classifier":  # the shadow model beside the active one on live tickets
         report = shadow_report(session_factory=resources().session_factory, version=shadow)
+    reports = reports_of(resources().settings.reports_dir, chosen) if chosen else []
     return render_template(
         "console/models.html",
+        reports=reports[:3],
         kind=kind,
         kinds=KINDS,
         versions=versions,
@@ -139,6 +142,16 @@ def model_action(action: str) -> Response:
     except RegistryError as exc:
         raise ConsoleError(409, str(exc)) from None
     return redirect(url_for("console.admin.models", kind=kind, done=action))
+
+
+@bp.get("/reports/<path:folder>/<name>")
+def report_plot(folder: str, name: str) -> Response:
+    """A PNG of an evaluation report, from the reports folder only."""
+    require()
+    path = plot_path(resources().settings.reports_dir, folder, name)
+    if path is None:
+        raise ConsoleError(404, "no such plot")
+    return send_file(path, mimetype="image/png", max_age=300)
 
 
 @bp.get("/models/runs/<run_id>")
