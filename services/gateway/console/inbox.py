@@ -4,7 +4,7 @@ shows (latest classification, route, draft, correction), loaded for the page's t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,8 +109,6 @@ def _conditions(session: Session, f: InboxFilter) -> list[Any]:
         conditions.append(_draft_filter(session, f.draft))
     if f.q and f.q.strip():
         conditions.append(_search(session, f.q))
-    if f.before:
-        conditions.append(older_than(*f.before))
     return conditions
 
 
@@ -143,8 +141,10 @@ def inbox_page(
     kept: list[InboxRow] = []
     before, more = filters.before, False
     with session_scope(session_factory) as session:
+        conditions = _conditions(session, filters)  # the search's exact look-up runs once, not per round
         for _ in range(rounds):
-            query = select(*columns).where(*_conditions(session, replace(filters, before=before)))
+            older = [older_than(*before)] if before else []
+            query = select(*columns).where(*conditions, *older)
             query = query.order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(limit + 1)
             found = session.execute(query).all()
             rows = [

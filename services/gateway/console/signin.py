@@ -69,7 +69,8 @@ def sign_in(token: str) -> Principal:
     """Check a key typed on the sign-in page (the failed-authentication limit applies, as to bearer keys);
     a key without the `read` scope cannot open the console."""
     refuse_failing_client()
-    principal = _principal_for_digest(resources(), hash_key(token.strip())) if token.strip() else None
+    digest = hash_key(token.strip())
+    principal = _principal_for_digest(resources(), digest) if token.strip() else None
     if principal is None:
         count_auth_failure()
         raise ConsoleError(401, "invalid API key")
@@ -77,7 +78,7 @@ def sign_in(token: str) -> Principal:
         raise ConsoleError(403, "this key has no 'read' scope: the console needs a key that may read")
     session.clear()
     session.permanent = True
-    session.update(key=hash_key(token.strip()), seen=time.time(), csrf=secrets.token_urlsafe(32))
+    session.update(key=digest, seen=time.time(), csrf=secrets.token_urlsafe(32))
     return principal
 
 
