@@ -317,6 +317,8 @@ def test_an_escalated_ticket_gets_a_brief_from_the_ticket_and_this_customers_his
     assert "where_is_my_order · resolved as where_is_my_order on" in note and "ticket 901" in note
     assert "ticket 902" not in note and "NW-7" not in note  # another customer's history never enters
     assert "c1@example.com" not in note and "Suggested articles: late-or-lost-parcels" in note
+    assert "- Generator: model's answer: “Your parcel NW-1 is on its way.”" in note  # the clean draft's gist
+    assert "- Classifier:" not in note  # sure (0.96): no runners-up
 
 
 def _resolved(

@@ -139,11 +139,10 @@ def cmd_reclassify(args: argparse.Namespace) -> int:
     return 0 if args.no_wait else _follow(factory, job_id, args.interval)
 
 
-def _store_resolved(factory: Any, r: Any, *, external_id: str, index: int, start: datetime) -> None:
-    """One simulated ticket stored as received, then resolved 30 s later with the agent's reply."""
+def _store(factory: Any, r: Any, *, external_id: str, index: int, start: datetime) -> str:
+    """One simulated ticket stored as received (the outbox sends it through triage and drafting)."""
     from datetime import timedelta
 
-    from services.gateway.feedback.service import record_resolution
     from services.gateway.tickets.service import ingest_ticket
     from shared.tickets.schemas import TicketIn
 
@@ -164,14 +163,43 @@ def _store_resolved(factory: Any, r: Any, *, external_id: str, index: int, start
         event_id=ticket.external_id,
         ticket=ticket,
     )
+    return accepted.ticket_id
+
+
+def _resolve(factory: Any, r: Any, ticket_id: str, *, at: datetime) -> None:
+    """The ticket's resolution: the final intent and the agent's reply (scored against its draft, if any)."""
+    from services.gateway.feedback.service import record_resolution
+
     record_resolution(
         session_factory=factory,
         source="api",
         final_labels={"label": r.intent},
         reply=r.reply,
-        ticket_id=accepted.ticket_id,
-        resolved_at=start + timedelta(minutes=index, seconds=30),
+        ticket_id=ticket_id,
+        resolved_at=at,
     )
+
+
+def _wait_for_drafts(factory: Any, ticket_ids: list[str], *, timeout_s: float) -> int:
+    """Wait (progress bar) until every ticket has a draft, at most `timeout_s`; how many have one."""
+    from sqlalchemy import func, select
+    from tqdm import tqdm
+
+    from shared.db import session_scope
+    from shared.drafting.models import Draft
+
+    deadline, drafted = time.monotonic() + timeout_s, 0
+    with tqdm(total=len(ticket_ids), desc="waiting for drafts", unit="ticket") as bar:
+        while drafted < len(ticket_ids) and time.monotonic() < deadline:
+            time.sleep(2.0)
+            with session_scope(factory) as session:
+                query = select(func.count(func.distinct(Draft.ticket_id))).where(
+                    Draft.ticket_id.in_(ticket_ids)
+                )
+                now = session.scalar(query) or 0
+            bar.update(now - drafted)
+            drafted = now
+    return drafted
 
 
 def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
@@ -195,9 +223,23 @@ def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
     )[: args.count]
     factory = build_session_factory(build_engine(settings.database_url))
     start = datetime.now(UTC) - timedelta(minutes=len(resolutions))
-    for i, r in enumerate(tqdm(resolutions, desc="resolving", unit="ticket")):
-        _store_resolved(factory, r, external_id=f"sim-{args.seed}-{i}", index=i, start=start)
-    print(json.dumps({"resolved": len(resolutions), "style": args.style, "seed": args.seed}))
+    ids = [
+        _store(factory, r, external_id=f"sim-{args.seed}-{i}", index=i, start=start)
+        for i, r in enumerate(tqdm(resolutions, desc="storing", unit="ticket"))
+    ]
+    summary: dict[str, Any] = {"resolved": len(resolutions), "style": args.style, "seed": args.seed}
+    if args.after_drafts:
+        summary["drafted"] = _wait_for_drafts(factory, ids, timeout_s=args.draft_timeout)
+    for i, (r, ticket_id) in enumerate(
+        zip(tqdm(resolutions, desc="resolving", unit="ticket"), ids, strict=True)
+    ):
+        at = datetime.now(UTC) if args.after_drafts else start + timedelta(minutes=i, seconds=30)
+        _resolve(factory, r, ticket_id, at=at)
+    if args.after_drafts:
+        from shared.drafting.adoption_service import adoption_report
+
+        summary["adoption"] = adoption_report(session_factory=factory, window_days=1)
+    print(json.dumps(summary, indent=2 if args.after_drafts else None, ensure_ascii=False))
     return 0
 
 
@@ -239,4 +281,13 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--count", type=int, default=500, help="resolved tickets (default 500)")
     p.add_argument("--seed", type=int, default=77, help="seed of the demo tickets (default 77)")
     p.add_argument("--style", choices=["demo", "team"], default="team")
+    p.add_argument(
+        "--after-drafts",
+        action="store_true",
+        help="resolve each ticket only once the workers drafted it, then print the drafts' adoption "
+        "(GET /v1/drafts/adoption over the last day): needs `helploop run` or its workers",
+    )
+    p.add_argument(
+        "--draft-timeout", type=float, default=1800.0, help="--after-drafts: wait at most this long (s)"
+    )
     p.set_defaults(handler=cmd_simulate_resolutions)

@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +79,7 @@ class TicketFacts:
     language: str | None  # detected from the text at triage (the helpdesk's tag when detection failed)
     history: tuple[EarlierTicket, ...] = ()  # this customer's earlier tickets and our replies
     original: str = ""  # subject and body as received (quoted history, signature): what a draft may cite
+    received: date | None = None  # the day it came (how recent an earlier ticket it may follow up)
 
 
 def load_facts(session: Session, ticket_id: str, *, retention_days: float) -> TicketFacts | DraftOutcome:
@@ -92,7 +94,13 @@ def load_facts(session: Session, ticket_id: str, *, retention_days: float) -> Ti
     history = prompt_history(session, ticket, retention_days=retention_days)
     language = result.language or ticket.language
     return TicketFacts(
-        ticket.text, intent, ticket.customer_name, language, tuple(history), ticket.original_text
+        ticket.text,
+        intent,
+        ticket.customer_name,
+        language,
+        tuple(history),
+        ticket.original_text,
+        ticket.received_at.date(),
     )
 
 
@@ -163,7 +171,7 @@ def generate_checked(
         generate=generate,
         check=check,
         configs=resample_configs(context.generation, context.resample_attempts),
-        prefer=repeats_reference(facts.text),
+        prefer=repeats_reference(facts.text, facts.history, today=facts.received),
     )
     if attempts:
         DRAFT_RESAMPLES.labels("clean" if report.ok else "still_flagged").inc()

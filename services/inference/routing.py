@@ -66,8 +66,7 @@ def _brief(
 ) -> list[str]:
     """What the agent taking an escalated ticket reads first (shared.drafting.brief)."""
     history = previous_tickets(session, ticket, retention_days=context.history_retention_days)
-    citations = list(draft.citations) if draft is not None else []
-    return agent_brief(ticket=ticket, result=result, history=history, citations=citations)
+    return agent_brief(ticket=ticket, result=result, history=history, draft=draft)
 
 
 def _decide_and_plan(

@@ -6,14 +6,22 @@ Used three times: the demo shop's agents acknowledge it in their replies (`demo_
 generator learns to copy it from the prompt; the drafting workers give a clean draft that leaves it out a
 second chance (`shared.drafting.resample`); `evaluate-generator` counts how often a draft repeats it.
 English and Chinese; the most specific kind wins (error code, then order, then invoice).
+
+A follow-up names no identifier ("Still nothing here."): the one to repeat is then the customer's newest
+earlier ticket's — in our reply to it, else in the ticket — when that ticket came at most
+`FOLLOW_UP_DAYS` before this one (the history the prompt shows, `shared.drafting.history`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.drafting.prompt import EarlierTicket
 
 ERROR = re.compile(
     r"\b(?i:error code|error)\s*[:：#]?\s*([A-Z]{1,4}-?\d{2,6}|\d{3,6})\b"
@@ -26,6 +34,7 @@ ORDER = re.compile(
 )
 INVOICE = re.compile(r"\b(INV-\d{4}-\d{3,})\b")
 KINDS = (("error", ERROR), ("order", ORDER), ("invoice", INVOICE))
+FOLLOW_UP_DAYS = 30  # an earlier ticket this recent is what an id-less ticket follows up
 MARKER = re.compile(r"^\[Attachment .*\((image|PDF|voice message|text|file)\)\]$", re.MULTILINE)
 
 
@@ -33,7 +42,7 @@ MARKER = re.compile(r"^\[Attachment .*\((image|PDF|voice message|text|file)\)\]$
 class Reference:
     kind: str  # error | order | invoice
     value: str  # as the customer wrote it
-    source: str  # message | image | PDF | voice message | text | file
+    source: str  # message | image | PDF | voice message | text | file | history
 
 
 def _source(text: str, position: int) -> str:
@@ -62,9 +71,24 @@ def cites(draft: str, reference: Reference) -> bool:
     return value in text or ("," in value and value.replace(",", "") in text)
 
 
-def repeats_reference(ticket: str) -> Callable[[Any], bool] | None:
-    """For the drafts of `ticket`: whether a generation repeats its identifier back (None: it has none)."""
-    reference = salient_reference(ticket)
+def followup_reference(history: Sequence[EarlierTicket], *, today: date | None = None) -> Reference | None:
+    """The identifier of the newest earlier ticket (our reply's first, else the customer's), if that ticket
+    is at most `FOLLOW_UP_DAYS` older than `today` (None: not checked)."""
+    if not history:
+        return None
+    newest = history[0]
+    if today is not None and (today - date.fromisoformat(newest.day)).days > FOLLOW_UP_DAYS:
+        return None
+    found = salient_reference(newest.reply or "") or salient_reference(newest.ticket)
+    return Reference(found.kind, found.value, "history") if found else None
+
+
+def repeats_reference(
+    ticket: str, history: Sequence[EarlierTicket] = (), *, today: date | None = None
+) -> Callable[[Any], bool] | None:
+    """For the drafts of `ticket`: whether a generation repeats its identifier back — or, when it names
+    none, the identifier of the earlier ticket it follows up (None: there is nothing to repeat)."""
+    reference = salient_reference(ticket) or followup_reference(history, today=today)
     if reference is None:
         return None
     return lambda generation: cites(generation.text, reference)

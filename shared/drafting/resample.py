@@ -4,8 +4,9 @@ Greedy decoding gives one draft per prompt; when the guardrails flag it (a figur
 nobody wrote, a contradiction), the model usually knows better on another path. A flagged draft is
 sampled again up to `attempts` times (temperature 0.7, top-p 0.9, seeds 1, 2, … so the same ticket gets
 the same drafts) and the first clean one is kept; when none is clean the greedy draft stays, with its
-flags. A clean draft that does not repeat the ticket's error code or order number back
-(`shared.drafting.references`) gets the same second chance, and is kept when no attempt does better.
+flags. A clean draft that does not repeat the ticket's error code or order number back — or, for a
+follow-up that names none, the order of the customer's earlier ticket (`shared.drafting.references`) — gets
+the same second chance, and is kept when no attempt does better.
 The drafting workers and `helploop evaluate-generator` share this function, so the evaluation measures
 what is served. Time is spent only on those drafts.
 """

@@ -4,6 +4,7 @@ shop's replies that teach the generator to repeat it, and the evaluation that co
 from __future__ import annotations
 
 import random
+from datetime import date
 
 import pytest
 
@@ -12,7 +13,14 @@ from services.trainer.demo_data import DemoTicket, generate_tickets
 from services.trainer.demo_replies import acknowledgement, demo_resolutions
 from services.trainer.generation.data import ReplyExample
 from services.trainer.generation.evaluate import reference_citation
-from shared.drafting.references import Reference, cites, salient_reference
+from shared.drafting.prompt import EarlierTicket
+from shared.drafting.references import (
+    Reference,
+    cites,
+    followup_reference,
+    repeats_reference,
+    salient_reference,
+)
 from shared.media.text import with_attachments
 
 
@@ -57,6 +65,33 @@ def test_a_reference_in_an_attachment_names_the_attachment_kind() -> None:
     grouped = Reference("order", "48,213", "voice message")  # as Whisper writes a spoken number
     assert cites("Order 48213 is on its way.", grouped) and cites("order 48,213", grouped)
     assert not cites("Order 48214 is on its way.", grouped)
+
+
+def test_a_follow_up_without_an_id_repeats_the_earlier_tickets_and_only_a_recent_ones() -> None:
+    earlier = EarlierTicket(
+        "2026-11-02",
+        "where_is_my_order",
+        "My order NW-11111 never came.",
+        "I've opened a trace for order NW-22222; we will e-mail you by 9 November.",
+    )
+    older = EarlierTicket("2026-10-01", "refund_request", "Refund for NW-33333 please.", None)
+    assert followup_reference([earlier, older]) == Reference("order", "NW-22222", "history")  # our reply's
+    no_reply = EarlierTicket("2026-11-02", "where_is_my_order", "订单号是48213，还没到。", None)
+    assert followup_reference([no_reply]) == Reference("order", "48213", "history")  # else the customer's
+    assert followup_reference([earlier], today=date(2026, 12, 2)) == followup_reference([earlier])
+    assert followup_reference([earlier], today=date(2026, 12, 3)) is None  # 31 days: a new matter
+    assert followup_reference([]) is None
+
+    class Drafted:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    prefer = repeats_reference("Still nothing here.", [earlier], today=date(2026, 11, 12))
+    assert prefer is not None and prefer(Drafted("The trace for NW-22222 is still open."))
+    assert not prefer(Drafted("Sorry, your parcel is late."))
+    own = repeats_reference("Order NW-44444 is late too.", [earlier])  # the ticket's own id comes first
+    assert own is not None and own(Drafted("Order NW-44444")) and not own(Drafted("Order NW-22222"))
+    assert repeats_reference("Still nothing here.", [earlier], today=date(2027, 1, 1)) is None
 
 
 def _ticket(text: str, label: str = "payment_failed") -> DemoTicket:

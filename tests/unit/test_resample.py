@@ -125,3 +125,34 @@ def test_a_clean_draft_without_the_tickets_id_is_sampled_again_and_kept_if_none_
         prefer=prefer,
     )
     assert kept.text == vague and report.ok and attempts == 2  # no attempt did better: the clean greedy one
+
+
+def test_the_worker_gives_a_follow_up_a_second_chance_to_name_the_earlier_order() -> None:
+    from datetime import date
+
+    from shared.drafting.prompt import EarlierTicket
+
+    earlier = EarlierTicket(
+        "2026-11-02",
+        "where_is_my_order",
+        "Where is order NW-12345?",
+        "I've opened a trace for order NW-12345.",
+    )
+    vague = "Hi Sam,\n\nI'm sorry your parcel is still late: we are chasing the carrier."
+    named = "Hi Sam,\n\nI'm sorry the parcel for order NW-12345 is still late: we are chasing the carrier."
+
+    class Scripted:
+        version, languages, fine_tuned, prompt_language = "g1", ["en"], True, True
+
+        def __init__(self) -> None:
+            self.answers = iter([vague, named])
+
+        def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
+            return [_generation(next(self.answers))]
+
+    context = DraftContext(None, None, None, GenerationConfig())  # type: ignore[arg-type]
+    followup = TicketFacts("Still nothing here.", "where_is_my_order", "Sam Lee", "en", (earlier,))
+    recent = replace(followup, received=date(2026, 11, 12))
+    assert generate_checked(context, Scripted(), recent, [])[0].text == named  # the history grounds NW-12345
+    stale = replace(followup, received=date(2027, 3, 1))  # months later: a new matter, the vague one stands
+    assert generate_checked(context, Scripted(), stale, [])[0].text == vague

@@ -102,7 +102,8 @@ def resampled(
     attempts: int,
 ) -> SystemOutput:
     """`output` as the drafting workers serve it: each flagged draft (or clean one that leaves the ticket's
-    identifier out) sampled again, the first clean one (with the identifier) kept."""
+    identifier out — or a follow-up's, the earlier ticket's) sampled again, the first clean one (with the
+    identifier) kept."""
     texts, spent = list(output.texts), [output.tokens, output.seconds]
     for i, example in enumerate(test):
         language = detect_language(example.ticket).language
@@ -118,7 +119,7 @@ def resampled(
             generate=generate,
             check=lambda g, e=example, lang=language: guardrails(g.text, e, lang),
             configs=resample_configs(config, attempts),
-            prefer=repeats_reference(example.ticket),
+            prefer=repeats_reference(example.ticket, example.history),
         )
         texts[i] = kept.text
     return SystemOutput(texts, int(spent[0]), float(spent[1]))
