@@ -347,3 +347,40 @@ def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(
     assert half.cache_dtype == np.float16
     tokens = [g.token_ids for g in half.generate(prompts, config)]
     assert all(t[:8] == r[:8] for t, r in zip(tokens, reference, strict=True)), (tokens, reference)
+
+
+def test_the_nightly_gate_scores_every_system_as_a_ticket_would_get_it(  # type: ignore[no-untyped-def]
+    generator: OnnxGenerator, encoder_registry: Registry
+) -> None:
+    """evaluate_generators(serve=True) on the real generator and encoder: the rows the gate reads exist,
+    retrieval's past reply greets this customer, and what a ticket gets is never an unusable draft."""
+    from services.trainer.generation.evaluate import evaluate_generators
+    from services.trainer.retrain.generator import gate_rows, judge_generator
+
+    rule = "A parcel is late 7 working days after dispatch."
+    passage = Passage("late-or-lost-parcels", "Late parcels", rule)
+
+    def example(ticket: str, name: str) -> ReplyExample:
+        reply = f"Hi {name.split()[0]},\n\n{rule}"
+        return ReplyExample(ticket, reply, "where_is_my_order", [passage], customer_name=name)
+
+    train = [example("Where is my parcel?", "Tom Ray"), example("My parcel is late.", "Eve Sun")]
+    test = [example("Where is my parcel? It is late.", "Ana Lee")]
+    report = evaluate_generators(
+        train=train,
+        test=test,
+        encoder=active(encoder_registry, SentenceEncoder),  # type: ignore[arg-type]
+        generators={"candidate": generator, "active": generator},
+        config=GenerationConfig(max_new_tokens=12),
+        keep_passages=True,
+        resample=1,
+        serve=True,
+    )
+    rows = {row["system"]: row for row in report["systems"]}
+    assert rows["nearest-neighbour retrieval"]["flags"] == {"wrong_name": 1}  # "Hi Tom" to Ana
+    assert rows["nearest-neighbour retrieval, as served"]["guardrail_flag_rate"] == 0.0  # "Hi Ana"
+    assert {"candidate, as served", "active, as served"} <= set(rows)
+    for name in ("candidate, as served", "active, as served"):  # an unusable draft became the template
+        assert not set(rows[name]["flags"]) & UNUSABLE
+    candidate, active_row, retrieval = gate_rows(report["systems"])
+    assert retrieval["chrf"] > 90 and judge_generator(candidate, active_row, retrieval)  # untuned: rejected

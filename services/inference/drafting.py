@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import session_scope
 from shared.drafting.consensus import choose, sampled_drafts
-from shared.drafting.guardrails import CONTENT_FLAGS, Flag, GuardrailReport, check_draft
+from shared.drafting.guardrails import UNUSABLE, Flag, GuardrailReport, check_draft
 from shared.drafting.history import prompt_history
 from shared.drafting.models import Draft
 from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
@@ -40,14 +40,6 @@ from shared.runtime.generator import Generation, GenerationConfig
 from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
-UNUSABLE = {
-    Flag.EMPTY,
-    Flag.DEGENERATE,
-    Flag.WRONG_LANGUAGE,
-    Flag.LANGUAGE_NOT_SERVED,
-    Flag.UNTUNED_GENERATOR,
-    *CONTENT_FLAGS,
-}
 
 
 class DraftOutcome(StrEnum):

@@ -73,6 +73,17 @@ CONTENT_FLAGS = (
     Flag.CONTRADICTION,
     Flag.WRONG_NAME,
 )
+# a draft with any of these is never shown: the intent's template is stored in its place (flags kept)
+UNUSABLE = frozenset(
+    {
+        Flag.EMPTY,
+        Flag.DEGENERATE,
+        Flag.WRONG_LANGUAGE,
+        Flag.LANGUAGE_NOT_SERVED,
+        Flag.UNTUNED_GENERATOR,
+        *CONTENT_FLAGS,
+    }
+)
 GREETING_NAME = re.compile(
     r"^\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))[ ,]+(?P<name>[^\W\d_][\w'’-]*)"
     r"|^\s*(?P<name_zh>[\u4e00-\u9fff]{1,4}|[A-Za-z][\w'’-]*)[ ,，]?(?:您好|你好)",

@@ -90,3 +90,43 @@ def test_the_gate_wants_the_candidate_at_least_as_good_as_the_active_generator_a
     assert judge_generator(
         {"chrf": 44.0, "rouge_l": 30.0, "guardrail_flag_rate": 0.0}, active | {"chrf": 40.0}, retrieval
     )
+
+
+def test_the_gate_judges_what_tickets_would_get() -> None:
+    from services.trainer.generation.evaluate import SystemOutput, as_served, regreeted
+    from services.trainer.retrain.generator import gate_rows
+
+    example = ReplyExample(
+        "Where is my parcel?", "Hi Ana, ...", "where_is_my_order", [PASSAGE], customer_name="Ana Lee"
+    )
+    assert regreeted("Hi Tom,\n\nWe traced it.", "Ana Lee") == "Hi Ana,\n\nWe traced it."
+    assert regreeted("王芳您好，\n\n已查询。", "李雷") == "李雷您好，\n\n已查询。"
+    assert regreeted("We traced it.", "Ana Lee") == "We traced it."  # no greeting by name: unchanged
+    clean = "Hi Ana,\n\nA parcel is late 7 working days after dispatch."
+    placeholder = "Hi Ana,\n\nPlease contact [Your Company Name] about it."
+    served = as_served(SystemOutput([clean, placeholder], 0, 0.0), [example, example]).texts
+    assert served[0] == clean and served[1] != placeholder and "[Your Company Name]" not in served[1]
+    row = {"chrf": 60.0, "rouge_l": 50.0, "guardrail_flag_rate": 0.0}
+    systems = [
+        {"system": "nearest-neighbour retrieval", **row, "chrf": 80.0},
+        {"system": "nearest-neighbour retrieval, as served", **row, "chrf": 55.0},
+        {"system": "candidate", **row, "guardrail_flag_rate": 0.2},
+        {
+            "system": "candidate, flagged drafts sampled again (up to 2×, as served)",
+            **row,
+            "guardrail_flag_rate": 0.1,
+        },
+        {"system": "candidate, as served", **row, "chrf": 62.0},
+        {"system": "active", **row},
+        {"system": "active, as served", **row, "chrf": 58.0},
+    ]
+    candidate, active, retrieval = gate_rows(systems)
+    assert (candidate["chrf"], candidate["guardrail_flag_rate"]) == (
+        62.0,
+        0.1,
+    )  # served chrF, resampled flags
+    assert (active["chrf"], active["guardrail_flag_rate"]) == (58.0, 0.0)  # no resampled row: greedy flags
+    assert retrieval["chrf"] == 55.0
+    assert judge_generator(candidate, active, retrieval) == [
+        "guardrail flag rate 10.0% above the active generator's 0.0%"
+    ]

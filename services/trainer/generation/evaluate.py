@@ -6,7 +6,11 @@ the demo shop (`--demo`) the knowledge-base passages the drafting workers would 
 Metrics: chrF and ROUGE-L F1 against the reference replies, guardrail flag rate (and the flags by
 reason), how often a draft repeats the ticket's error code or order number (`references`), tokens/s.
 With `resample` > 0 a second row per model shows what the drafting workers serve: every flagged draft
-sampled again up to that often, the first clean one kept (shared/drafting/resample).
+sampled again up to that often, the first clean one kept (shared/drafting/resample). With `serve` (the
+nightly gate) a row per system of what a ticket would get: a reply the guardrails make unusable (a
+placeholder, a promise no article backs, …) replaced by the intent's template as the drafting workers store
+it — for each model's served drafts, and for retrieval of a past reply re-greeted to this customer (any
+retrieval system would change the name; a past reply greeting someone else is not its fault).
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from typing import Any
 from services.trainer.generation.data import ReplyExample, with_neighbour_replies
 from services.trainer.generation.pipeline import nearest
 from shared.drafting.consensus import most_agreed, sampled_drafts
-from shared.drafting.guardrails import GuardrailReport, check_draft
+from shared.drafting.guardrails import GREETING_NAME, UNUSABLE, GuardrailReport, check_draft
 from shared.drafting.prompt import CJK, CJK_CHARS
 from shared.drafting.references import cites, repeats_reference, salient_reference
 from shared.drafting.resample import first_clean, resample_configs
+from shared.drafting.templates import fallback_reply
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
 from shared.runtime.language import detect_language
@@ -148,6 +153,29 @@ def agreed(
     return SystemOutput(texts, tokens, output.seconds + time.perf_counter() - started)
 
 
+def regreeted(text: str, customer_name: str | None) -> str:
+    """`text` greeting this customer (first name in English, whole name in Chinese) if it greets by name."""
+    match = GREETING_NAME.search(text)
+    if match is None or not customer_name or not customer_name.strip():
+        return text
+    group = "name" if match.group("name") else "name_zh"
+    name = customer_name.strip() if group == "name_zh" else customer_name.split()[0]
+    return text[: match.start(group)] + name + text[match.end(group) :]
+
+
+def as_served(output: SystemOutput, test: list[ReplyExample]) -> SystemOutput:
+    """`output` as tickets would get it: a text with an unusable flag replaced by the intent's template."""
+    texts = []
+    for text, example in zip(output.texts, test, strict=True):
+        language = detect_language(example.ticket).language
+        unusable = UNUSABLE & set(guardrails(text, example, language).flags)
+        name = example.customer_name
+        texts.append(
+            fallback_reply(intent=example.intent, customer_name=name, language=language) if unusable else text
+        )
+    return SystemOutput(texts, output.tokens, output.seconds)
+
+
 def draft_scores(texts: list[str], test: list[ReplyExample], languages: list[str | None]) -> dict[str, Any]:
     reports = [guardrails(t, e, language) for t, e, language in zip(texts, test, languages, strict=True)]
     flagged = [not r.ok for r in reports]
@@ -201,6 +229,34 @@ def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str,
     return row
 
 
+def _model_rows(
+    name: str,
+    generator: OnnxGenerator,
+    prompts: list[str],
+    test: list[ReplyExample],
+    config: GenerationConfig,
+    batch: int,
+    candidates: int,
+    resample: int,
+    serve: bool,
+) -> list[dict[str, Any]]:
+    """One generator's rows: greedy, then each serving step on top of the one before."""
+    output = generate_all(generator, prompts, config, batch)
+    rows = [{**_row(name, output, test), "version": generator.version}]
+    if candidates > 1:
+        output = agreed(generator, prompts, output, test, config, candidates, batch)
+        label = f"{name}, {candidates} drafts, the most agreed served (chrF MBR)"
+        rows.append({**_row(label, output, test), "version": generator.version})
+    if resample:
+        output = resampled(generator, prompts, output, test, config, resample)
+        label = f"{name}, flagged drafts sampled again (up to {resample}×, as served)"
+        rows.append({**_row(label, output, test), "version": generator.version})
+    if serve:
+        served = as_served(output, test)
+        rows.append({**_row(f"{name}, as served", served, test), "version": generator.version})
+    return rows
+
+
 def evaluate_generators(
     *,
     train: list[ReplyExample],
@@ -212,29 +268,26 @@ def evaluate_generators(
     keep_passages: bool = False,
     resample: int = 0,
     candidates: int = 1,
+    serve: bool = False,
 ) -> dict[str, Any]:
     """`keep_passages`: the test examples carry their prompt's context already (the demo shop's KB
     passages); otherwise each gets the reply to its nearest training ticket. `candidates` > 1: also each
     model drafting that many per ticket, the most agreed one kept (`shared.drafting.consensus`).
-    `resample`: also each model as served, its flagged drafts sampled again up to that often."""
+    `resample`: also each model as served, its flagged drafts sampled again up to that often. `serve`: also
+    every system as a ticket gets it (`as_served`), in rows named "<system>, as served"."""
     neighbours = nearest(encoder, [e.ticket for e in test], [e.ticket for e in train])
     if not keep_passages:
         test = with_neighbour_replies(test, train, neighbours, skip_self=False)
     retrieval = SystemOutput([train[n[0]].reply for n in neighbours], 0, 0.0)
     rows = [_row("nearest-neighbour retrieval", retrieval, test)]
+    if serve:
+        greeted = [regreeted(t, e.customer_name) for t, e in zip(retrieval.texts, test, strict=True)]
+        served = as_served(SystemOutput(greeted, 0, 0.0), test)
+        rows.append(_row("nearest-neighbour retrieval, as served", served, test))
     prompts = [e.prompt() for e in test]
     for name, generator in generators.items():
         prompts = [e.prompt(name_language=generator.prompt_language) for e in test]
-        output = generate_all(generator, prompts, config, batch)
-        rows.append({**_row(name, output, test), "version": generator.version})
-        if candidates > 1:
-            output = agreed(generator, prompts, output, test, config, candidates, batch)
-            label = f"{name}, {candidates} drafts, the most agreed served (chrF MBR)"
-            rows.append({**_row(label, output, test), "version": generator.version})
-        if resample:
-            served = resampled(generator, prompts, output, test, config, resample)
-            label = f"{name}, flagged drafts sampled again (up to {resample}×, as served)"
-            rows.append({**_row(label, served, test), "version": generator.version})
+        rows += _model_rows(name, generator, prompts, test, config, batch, candidates, resample, serve)
     return {
         "examples": len(test),
         "max_new_tokens": config.max_new_tokens,

@@ -8,9 +8,14 @@ candidate is fine-tuned from the base model on the lineage's base data (the demo
 active generator came from `train-generator --demo`) plus the older resolutions, with the active
 generator's recipe, then served as w8 like `train-generator`.
 
-Gate, on the hold-out: the candidate's chrF and ROUGE-L at least the active generator's and at least
-nearest-neighbour retrieval of a past reply's chrF, and its guardrail flag rate not above the active one's.
-Only then is it activated (the drafting workers swap to it); otherwise it stays published, not active.
+Gate, on the hold-out, judged on what tickets would get (`evaluate_generators(serve=True)`): each
+generator's drafts as the drafting workers serve them (a flagged draft sampled again
+`draft_resample_attempts` times, one still unusable replaced by the intent's template), retrieval's past
+reply re-greeted to the customer and likewise replaced when unusable. The candidate's chrF and ROUGE-L at
+least the active generator's, its chrF at least retrieval's, and its flag rate after resampling (the share
+of tickets that get a template or a marked draft) not above the active one's. Only then is it activated
+(the drafting workers swap to it); otherwise it stays published, not active. The greedy rows stay in the
+report beside them.
 """
 
 from __future__ import annotations
@@ -236,7 +241,21 @@ def _compare(
         generators=generators,
         config=config,
         keep_passages=True,
+        resample=settings.draft_resample_attempts,
+        serve=True,
     )
+
+
+def gate_rows(systems: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(candidate, active, retrieval) as the gate judges them: scores as served, and a generator's flag
+    rate after resampling (before its unusable drafts are replaced by the template)."""
+    rows = {row["system"]: row for row in systems}
+
+    def generator(name: str) -> dict[str, Any]:
+        resampled = next((r for s, r in rows.items() if s.startswith(f"{name}, flagged drafts")), rows[name])
+        return {**rows[f"{name}, as served"], "guardrail_flag_rate": resampled["guardrail_flag_rate"]}
+
+    return generator("candidate"), generator("active"), rows["nearest-neighbour retrieval, as served"]
 
 
 def retrain_generator(
@@ -267,8 +286,7 @@ def retrain_generator(
         return {"status": "skipped", "active_version": active, "reasons": reasons}
     candidate = _candidate(registry, active, data, settings, run_id)
     report = _compare(registry, settings, data, encoder, candidate=candidate, active=active)
-    rows = {row["system"]: row for row in report["systems"]}
-    reasons = judge_generator(rows["candidate"], rows["active"], rows["nearest-neighbour retrieval"])
+    reasons = judge_generator(*gate_rows(report["systems"]))
     adoption = _active_adoption(session_factory, active)
     status = "rejected" if reasons else _promote_generator(registry, candidate, promote, redis_client)
     gate = "; ".join(reasons) or "gate passed"
