@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -139,8 +140,9 @@ def cmd_reclassify(args: argparse.Namespace) -> int:
     return 0 if args.no_wait else _follow(factory, job_id, args.interval)
 
 
-def _store(factory: Any, r: Any, *, external_id: str, index: int, start: datetime) -> str:
-    """One simulated ticket stored as received (the outbox sends it through triage and drafting)."""
+def _store(factory: Any, publish: Any, r: Any, *, external_id: str, index: int, start: datetime) -> str:
+    """One simulated ticket stored as received and published to the workers (its outbox message; when
+    Redis is away the gateway's relay sends it later), so it goes through triage and drafting."""
     from datetime import timedelta
 
     from services.gateway.tickets.service import ingest_ticket
@@ -158,12 +160,18 @@ def _store(factory: Any, r: Any, *, external_id: str, index: int, start: datetim
     )
     accepted = ingest_ticket(
         session_factory=factory,
-        publish=lambda *_: None,
+        publish=publish,
         source="api",
         event_id=ticket.external_id,
         ticket=ticket,
     )
     return accepted.ticket_id
+
+
+def _publish(app: Any, task: str, args: list[Any]) -> None:
+    from shared.celery_app import enqueue
+
+    enqueue(app, task, *args)
 
 
 def _resolve(factory: Any, r: Any, ticket_id: str, *, at: datetime) -> None:
@@ -210,6 +218,7 @@ def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
 
     from helploop.cli.kb import _knowledge_base
     from services.trainer.demo_replies import demo_resolutions
+    from shared.celery_app import create_celery
     from shared.db import build_engine, build_session_factory
     from shared.kb.search import relevant_passages
 
@@ -222,9 +231,11 @@ def cmd_simulate_resolutions(args: argparse.Namespace) -> int:
         style=args.style,
     )[: args.count]
     factory = build_session_factory(build_engine(settings.database_url))
+    app = create_celery(settings, name="helploop-cli")
+    publish = functools.partial(_publish, app)
     start = datetime.now(UTC) - timedelta(minutes=len(resolutions))
     ids = [
-        _store(factory, r, external_id=f"sim-{args.seed}-{i}", index=i, start=start)
+        _store(factory, publish, r, external_id=f"sim-{args.seed}-{i}", index=i, start=start)
         for i, r in enumerate(tqdm(resolutions, desc="storing", unit="ticket"))
     ]
     summary: dict[str, Any] = {"resolved": len(resolutions), "style": args.style, "seed": args.seed}
