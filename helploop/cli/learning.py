@@ -154,7 +154,7 @@ def _store(factory: Any, publish: Any, r: Any, *, external_id: str, index: int, 
             "external_id": external_id,
             "subject": subject[:1000],
             "body": body or subject,
-            "customer": {"id": f"sim-{index}", "name": r.customer_name},
+            "customer": {"id": external_id, "name": r.customer_name},  # one customer each, per seed
             "created_at": start + timedelta(minutes=index),
         }
     )

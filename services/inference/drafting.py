@@ -163,7 +163,7 @@ def generate_checked(
         generate=generate,
         check=check,
         configs=resample_configs(context.generation, context.resample_attempts),
-        prefer=repeats_reference(facts.text, facts.history, today=facts.received),
+        prefer=repeats_reference(facts.text, facts.history, today=facts.received, intent=facts.intent),
     )
     if attempts:
         DRAFT_RESAMPLES.labels("clean" if report.ok else "still_flagged").inc()

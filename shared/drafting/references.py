@@ -9,7 +9,9 @@ English and Chinese; the most specific kind wins (error code, then order, then i
 
 A follow-up names no identifier ("Still nothing here."): the one to repeat is then the customer's newest
 earlier ticket's — in our reply to it, else in the ticket — when that ticket came at most
-`FOLLOW_UP_DAYS` before this one (the history the prompt shows, `shared.drafting.history`).
+`FOLLOW_UP_DAYS` before this one and is about the same intent (the history the prompt shows,
+`shared.drafting.history`). A returning customer's new matter — a product question a day after a return —
+is not a follow-up, and its draft is not pushed towards the old order.
 """
 
 from __future__ import annotations
@@ -71,24 +73,32 @@ def cites(draft: str, reference: Reference) -> bool:
     return value in text or ("," in value and value.replace(",", "") in text)
 
 
-def followup_reference(history: Sequence[EarlierTicket], *, today: date | None = None) -> Reference | None:
+def followup_reference(
+    history: Sequence[EarlierTicket], *, today: date | None = None, intent: str | None = None
+) -> Reference | None:
     """The identifier of the newest earlier ticket (our reply's first, else the customer's), if that ticket
-    is at most `FOLLOW_UP_DAYS` older than `today` (None: not checked)."""
+    is at most `FOLLOW_UP_DAYS` older than `today` and of this ticket's `intent` (None: not checked)."""
     if not history:
         return None
     newest = history[0]
     if today is not None and (today - date.fromisoformat(newest.day)).days > FOLLOW_UP_DAYS:
+        return None
+    if intent is not None and newest.intent is not None and newest.intent != intent:
         return None
     found = salient_reference(newest.reply or "") or salient_reference(newest.ticket)
     return Reference(found.kind, found.value, "history") if found else None
 
 
 def repeats_reference(
-    ticket: str, history: Sequence[EarlierTicket] = (), *, today: date | None = None
+    ticket: str,
+    history: Sequence[EarlierTicket] = (),
+    *,
+    today: date | None = None,
+    intent: str | None = None,
 ) -> Callable[[Any], bool] | None:
     """For the drafts of `ticket`: whether a generation repeats its identifier back — or, when it names
     none, the identifier of the earlier ticket it follows up (None: there is nothing to repeat)."""
-    reference = salient_reference(ticket) or followup_reference(history, today=today)
+    reference = salient_reference(ticket) or followup_reference(history, today=today, intent=intent)
     if reference is None:
         return None
     return lambda generation: cites(generation.text, reference)

@@ -67,7 +67,7 @@ def test_a_reference_in_an_attachment_names_the_attachment_kind() -> None:
     assert not cites("Order 48214 is on its way.", grouped)
 
 
-def test_a_follow_up_without_an_id_repeats_the_earlier_tickets_and_only_a_recent_ones() -> None:
+def test_a_follow_up_without_an_id_repeats_the_earlier_tickets_if_recent_and_of_its_intent() -> None:
     earlier = EarlierTicket(
         "2026-11-02",
         "where_is_my_order",
@@ -81,6 +81,8 @@ def test_a_follow_up_without_an_id_repeats_the_earlier_tickets_and_only_a_recent
     assert followup_reference([earlier], today=date(2026, 12, 2)) == followup_reference([earlier])
     assert followup_reference([earlier], today=date(2026, 12, 3)) is None  # 31 days: a new matter
     assert followup_reference([]) is None
+    assert followup_reference([earlier], intent="where_is_my_order") == followup_reference([earlier])
+    assert followup_reference([earlier], intent="product_question") is None  # a new matter, not a follow-up
 
     class Drafted:
         def __init__(self, text: str) -> None:

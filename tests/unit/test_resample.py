@@ -156,3 +156,5 @@ def test_the_worker_gives_a_follow_up_a_second_chance_to_name_the_earlier_order(
     assert generate_checked(context, Scripted(), recent, [])[0].text == named  # the history grounds NW-12345
     stale = replace(followup, received=date(2027, 3, 1))  # months later: a new matter, the vague one stands
     assert generate_checked(context, Scripted(), stale, [])[0].text == vague
+    new_matter = replace(recent, intent="product_question")  # the same customer asking something else
+    assert generate_checked(context, Scripted(), new_matter, [])[0].text == vague

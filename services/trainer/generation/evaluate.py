@@ -124,7 +124,7 @@ def resampled(
             generate=generate,
             check=lambda g, e=example, lang=language: guardrails(g.text, e, lang),
             configs=resample_configs(config, attempts),
-            prefer=repeats_reference(example.ticket, example.history),
+            prefer=repeats_reference(example.ticket, example.history, intent=example.intent),
         )
         texts[i] = kept.text
     return SystemOutput(texts, int(spent[0]), float(spent[1]))
