@@ -3,6 +3,7 @@ real guardrails; the drafting worker serves it that way."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from prometheus_client import REGISTRY
@@ -23,6 +24,18 @@ def _generation(text: str, seconds: float = 1.0) -> Generation:
 
 def _check(generation: Generation):  # type: ignore[no-untyped-def]
     return check_draft(generation.text, ticket_text=TICKET, cited_articles=[], language="en")
+
+
+class _Scripted:
+    """A fine-tuned generator that answers with `answers`, one per call."""
+
+    version, languages, fine_tuned, prompt_language = "g1", ["en"], True, True
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = iter(answers)
+
+    def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
+        return [_generation(next(self.answers))]
 
 
 def test_further_attempts_are_sampled_with_their_own_seeds() -> None:
@@ -80,14 +93,7 @@ def test_a_clean_greedy_draft_is_not_sampled_again_and_a_hopeless_one_keeps_its_
 def test_the_worker_serves_the_first_clean_draft_and_resamples_only_when_allowed() -> None:
     facts = TicketFacts(TICKET, "where_is_my_order", "Sam Lee", "en")
 
-    class Scripted:
-        version, languages, fine_tuned, prompt_language = "g1", ["en"], True, True
-
-        def __init__(self) -> None:
-            self.answers = iter([INVENTED, CLEAN])
-
-        def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
-            return [_generation(next(self.answers))]
+    Scripted = functools.partial(_Scripted, INVENTED, CLEAN)
 
     def resampled(outcome: str) -> float:
         return REGISTRY.get_sample_value("helploop_draft_resamples_total", {"outcome": outcome}) or 0.0
@@ -141,14 +147,7 @@ def test_the_worker_gives_a_follow_up_a_second_chance_to_name_the_earlier_order(
     vague = "Hi Sam,\n\nI'm sorry your parcel is still late: we are chasing the carrier."
     named = "Hi Sam,\n\nI'm sorry the parcel for order NW-12345 is still late: we are chasing the carrier."
 
-    class Scripted:
-        version, languages, fine_tuned, prompt_language = "g1", ["en"], True, True
-
-        def __init__(self) -> None:
-            self.answers = iter([vague, named])
-
-        def generate(self, batch: list[str], config: GenerationConfig) -> list[Generation]:
-            return [_generation(next(self.answers))]
+    Scripted = functools.partial(_Scripted, vague, named)
 
     context = DraftContext(None, None, None, GenerationConfig())  # type: ignore[arg-type]
     followup = TicketFacts("Still nothing here.", "where_is_my_order", "Sam Lee", "en", (earlier,))
