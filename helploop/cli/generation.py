@@ -60,20 +60,24 @@ def demo_examples(
         )
 
 
-def dataset_splits(name: str) -> tuple[list[Any], list[Any]]:
+def dataset_splits(name: str, *, raw_replies: bool = False) -> tuple[list[Any], list[Any]]:
     """(train, hold-out) of a public reply set read in place: `bitext` (English), `stc3` (Chinese) or
-    `bilingual` (both, interleaved so that any prefix mixes the two; the hold-outs stay per language)."""
-    from services.trainer.generation.data import bitext_splits, stc3_splits
+    `bilingual` (both, interleaved so that any prefix mixes the two; the hold-outs stay per language).
+    The training replies are cleaned (`learnable`) unless `raw_replies`; the hold-out's never are."""
+    from services.trainer.generation.data import bitext_splits, learnable, stc3_splits
 
     directory = get_settings().datasets_dir
     if name == "stc3":
-        return stc3_splits(directory)
-    english = bitext_splits(directory, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
-    if name == "bitext":
-        return english
-    chinese = stc3_splits(directory)
-    mixed = [e for pair in zip(chinese[0], english[0], strict=False) for e in pair]
-    return mixed, chinese[1] + english[1]
+        train, test = stc3_splits(directory)
+    else:
+        english = bitext_splits(directory, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+        if name == "bitext":
+            train, test = english
+        else:
+            chinese = stc3_splits(directory)
+            train = [e for pair in zip(chinese[0], english[0], strict=False) for e in pair]
+            test = chinese[1] + english[1]
+    return (train if raw_replies else learnable(train)), test
 
 
 def _languages(args: argparse.Namespace) -> tuple[str, ...]:
@@ -84,7 +88,7 @@ def _languages(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _examples(args: argparse.Namespace) -> list[Any] | None:
-    from services.trainer.generation.data import load_reply_file
+    from services.trainer.generation.data import learnable, load_reply_file
 
     if args.base_only:
         return None
@@ -94,8 +98,9 @@ def _examples(args: argparse.Namespace) -> list[Any] | None:
         )
     if args.data:
         examples = load_reply_file(Path(args.data))
+        examples = examples if args.raw_replies else learnable(examples)
     else:
-        examples, _ = dataset_splits(args.dataset)
+        examples, _ = dataset_splits(args.dataset, raw_replies=args.raw_replies)
     return examples[: args.limit] if args.limit else examples
 
 
@@ -216,6 +221,21 @@ def _evaluate_followups(args: argparse.Namespace, registry: Any) -> int:
     return 0
 
 
+def _evaluation_sets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[Any] | None]:
+    """(training pool, hold-out, the pool's replies as written when they were cleaned)."""
+    if not args.demo:
+        train, test = dataset_splits(args.dataset, raw_replies=args.raw_replies)
+        return train, test, None if args.raw_replies else dataset_splits(args.dataset, raw_replies=True)[0]
+    # the demo shop: train on seed 31, hold out tickets generated with another seed
+    languages = _languages(args)
+    train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=languages)
+    per_intent = max(2, (args.offset + args.limit) // (14 * len(languages)) + 1)
+    test = demo_examples(per_intent=per_intent, seed=DEMO_HOLDOUT_SEED, languages=languages)
+    if args.customer_name:
+        test = [replace(e, customer_name=args.customer_name) for e in test]
+    return train, test, None
+
+
 def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     from services.trainer.generation.evaluate import evaluate_generators, write_report
     from shared.registry import Registry
@@ -225,15 +245,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
     registry = Registry(settings.generator_registry_dir)
     if args.demo and args.followups:
         return _evaluate_followups(args, registry)
-    if args.demo:  # the demo shop: train on seed 31, hold out tickets generated with another seed
-        languages = _languages(args)
-        train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=languages)
-        per_intent = max(2, (args.offset + args.limit) // (14 * len(languages)) + 1)
-        test = demo_examples(per_intent=per_intent, seed=DEMO_HOLDOUT_SEED, languages=languages)
-        if args.customer_name:
-            test = [replace(e, customer_name=args.customer_name) for e in test]
-    else:
-        train, test = dataset_splits(args.dataset)
+    train, test, raw_train = _evaluation_sets(args)
     versions = {"untuned": args.base, "fine-tuned": args.model or registry.active_version()}
     generators = {
         name: OnnxGenerator(registry.bundle_dir(v), version=v)
@@ -257,6 +269,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> int:
         keep_passages=args.demo,
         resample=settings.draft_resample_attempts if args.resample is None else args.resample,
         candidates=settings.draft_candidates if args.candidates is None else args.candidates,
+        raw_train=raw_train,
     )
     if args.speed and generators:
         report["speed"] = _speed(list(generators.values()), report["prompts"][:8])

@@ -49,6 +49,17 @@ def _add_training_sources(p: argparse.ArgumentParser) -> None:
         help="public replies read in place (without --data/--demo): bitext (English, default), stc3 "
         "(Chinese Weibo helpdesk dialogues) or bilingual (both, alternating)",
     )
+    _add_raw_replies(p)
+
+
+def _add_raw_replies(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--raw-replies",
+        action="store_true",
+        help="--data/--dataset: learn from (and retrieve) the replies as written; by default the sentences "
+        "the guardrails would stop (unfilled template slots like {{Website Name}}, 'contact our support "
+        "team') are taken out of training replies first, and a reply with under 40 characters left dropped",
+    )
 
 
 def _register_train_generator(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -147,6 +158,7 @@ def _register_evaluate_generator(commands: argparse._SubParsersAction) -> None: 
         default="bitext",
         help="the hold-out (without --demo): bitext (English, default) or stc3 (Chinese)",
     )
+    _add_raw_replies(p)
     p.add_argument(
         "--offset", type=int, default=0, help="start in the hold-out (e.g. 300: a slice for tuning decoding)"
     )

@@ -40,6 +40,8 @@ REFERENCE = re.compile(
 MEASURE = re.compile(r"\d+(?:-[a-z]+)+")  # "3-year", "2-day": a number and its unit, checked as the number
 LOOP_TOKEN = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")  # a Chinese character, or a word
 CITATION_MARK = re.compile(r"\[\d{1,2}\]")  # "[1]": the prompt's passage numbers, not a fact
+# "1. Log in", "2) Open", "(3) Pick", "4、选择": a step's number at the start of a line, not a fact
+LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:[-*][ \t]*)?\(?\d{1,2}(?:[.)](?=[ \t])|、)")
 AMOUNT = re.compile(
     r"(?:[$€£¥￥]\s?\d[\d,]*(?:\.\d+)?"
     r"|\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP|CNY|RMB|dollars|euros|pounds|元|块|人民币))"
@@ -145,7 +147,7 @@ def grounding_items(text: str) -> list[tuple[str, str, str]]:
     """(kind, shown text, comparison key) for every checkable item, URLs and e-mails first so their
     digits are not checked again as numbers."""
     items: list[tuple[str, str, str]] = []
-    rest = CITATION_MARK.sub(" ", normalise_width(text))
+    rest = LIST_MARKER.sub(" ", CITATION_MARK.sub(" ", normalise_width(text)))
     for kind, pattern in (("url", URL), ("email", EMAIL)):
         for match in pattern.finditer(rest):
             items.append((kind, _strip_trailing(match.group(0)), _strip_trailing(match.group(0)).lower()))

@@ -42,7 +42,10 @@ def test_replies_reach_the_dataset_redacted_deduplicated_and_the_newest_are_held
     upgrade_database(sqlite_url)
     factory = build_session_factory(build_engine(sqlite_url))
     for n in range(MIN_REPLIES + 9):
-        reply = f"Hi, parcel {n} is being traced. We will write to dana@example.com or call 07700 900431."
+        reply = f"Hi, parcel {n} is being traced by the carrier now. We will write to dana@example.com or "
+        reply += "call 07700 900431." + (" Or call {{Customer Support Phone Number}}." if n == 5 else "")
+        reply += " See {{Website Name}}." if n == 35 else ""
+        reply = "Please contact our customer support team." if n == 6 else reply  # nothing left to learn
         _resolve(factory, n, reply, days_ago=100 - n)
     _resolve(factory, 998, None, days_ago=1)  # no reply: nothing to learn
     _resolve(factory, 999, "   ", days_ago=1)
@@ -61,8 +64,15 @@ def test_replies_reach_the_dataset_redacted_deduplicated_and_the_newest_are_held
     data = build_generator_data(
         session_factory=factory, retrieve=lambda _: [PASSAGE], base=base, recent_fraction=0.2, limit=10_000
     )
-    assert data is not None and data.stats == {"replies": 39, "team_train": 29, "base": 1, "holdout": 10}
+    assert data is not None
+    assert data.stats == {"replies": 39, "team_train": 28, "team_unlearnable": 1, "base": 1, "holdout": 10}
     assert [e.reply.split()[2] for e in data.holdout] == [str(n) for n in range(29, 39)]  # the newest
+    # training replies lose what the guardrails stop (a template slot, a redaction mark: a draft must
+    # write neither); the hold-out keeps what the agent sent
+    learned = {e.reply.split()[2]: e.reply for e in data.train[1:]}
+    assert "6" not in learned and learned["5"] == "Hi, parcel 5 is being traced by the carrier now."
+    assert not any("[" in reply or "{" in reply for reply in learned.values())
+    assert data.holdout[35 - 29].reply.endswith("call [phone]. See {{Website Name}}.")
     assert all(e.passages == [PASSAGE] for e in data.train[1:] + data.holdout)
     assert not {e.ticket for e in data.holdout} & {e.ticket for e in data.train}
 

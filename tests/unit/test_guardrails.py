@@ -53,6 +53,14 @@ def test_numbers_in_the_ticket_ground_their_parts() -> None:
     assert ungrounded_items("About order 48213 and $59.9.", sources=[TICKET]) == []
 
 
+def test_the_numbers_of_listed_steps_are_not_facts_but_a_number_in_a_step_is() -> None:
+    steps = "To swap it:\n1. Open your order NW-48213.\n 2) Pick Replace.\n(3) Confirm.\n4、提交\n- 5. Done."
+    assert ungrounded_items(steps, sources=[TICKET]) == []
+    invented = "To swap it:\n1. Open your order within 30 days.\n2. Pay 4.50 for the label."
+    assert ungrounded_items(invented, sources=[TICKET]) == ["number '30'", "number '4.50'"]
+    assert ungrounded_items("It takes\n3.5 days.", sources=[TICKET]) == ["number '3.5'"]
+
+
 @pytest.mark.parametrize(
     "echo", ["dana.hill@example.com", "0161 496 0732", "4111-1111-1111-1111", "4111111111111111"]
 )

@@ -11,15 +11,18 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from shared.drafting.cleaning import learnable_reply
 from shared.drafting.prompt import EarlierTicket, Passage, build_prompt
 from shared.runtime.language import detect_language
 
 BITEXT_FILE = "bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
 STC3_DIR = "stc3_customer_helpdesk_zh"
+WEIBO_EMOTICON = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")  # "[呵呵]": Weibo's picture emoticons, as text
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,13 @@ def load_reply_file(path: Path) -> list[ReplyExample]:
     ]
 
 
+def learnable(examples: list[ReplyExample]) -> list[ReplyExample]:
+    """Training examples with their replies cleaned (`shared.drafting.cleaning`): the sentences the
+    guardrails would stop taken out, the examples with too little left dropped."""
+    cleaned = [(e, learnable_reply(e.reply)) for e in examples]
+    return [replace(e, reply=reply) for e, reply in cleaned if reply is not None]
+
+
 def bitext_splits(
     datasets_dir: Path, *, seed: int, test_size: int
 ) -> tuple[list[ReplyExample], list[ReplyExample]]:
@@ -78,13 +88,15 @@ def bitext_splits(
 
 def stc3_examples(path: Path) -> list[ReplyExample]:
     """One example per dialogue: everything the customer wrote before the helpdesk's first non-empty turn
-    (emoji and images were dropped upstream as empty strings) → that turn."""
+    (emoji and images were dropped upstream as empty strings; Weibo's "[呵呵]" emoticons are dropped
+    here) → that turn."""
     dialogues = json.loads(Path(path).read_text(encoding="utf-8"))
     examples = []
     for dialogue in dialogues:
         opening: list[str] = []
         for turn in dialogue["turns"]:
             text = " ".join(u.strip() for u in turn["utterances"] if u.strip())
+            text = WEIBO_EMOTICON.sub("", text).strip()
             if turn["sender"] == "customer":
                 opening.append(text)
             elif text and any(opening):

@@ -269,17 +269,23 @@ def evaluate_generators(
     resample: int = 0,
     candidates: int = 1,
     serve: bool = False,
+    raw_train: list[ReplyExample] | None = None,
 ) -> dict[str, Any]:
     """`keep_passages`: the test examples carry their prompt's context already (the demo shop's KB
     passages); otherwise each gets the reply to its nearest training ticket. `candidates` > 1: also each
     model drafting that many per ticket, the most agreed one kept (`shared.drafting.consensus`).
     `resample`: also each model as served, its flagged drafts sampled again up to that often. `serve`: also
-    every system as a ticket gets it (`as_served`), in rows named "<system>, as served"."""
+    every system as a ticket gets it (`as_served`), in rows named "<system>, as served". `raw_train`: the
+    training replies as written when `train`'s were cleaned: also retrieval from those."""
     neighbours = nearest(encoder, [e.ticket for e in test], [e.ticket for e in train])
     if not keep_passages:
         test = with_neighbour_replies(test, train, neighbours, skip_self=False)
     retrieval = SystemOutput([train[n[0]].reply for n in neighbours], 0, 0.0)
     rows = [_row("nearest-neighbour retrieval", retrieval, test)]
+    if raw_train is not None:
+        raw = nearest(encoder, [e.ticket for e in test], [e.ticket for e in raw_train], k=1)
+        as_written = SystemOutput([raw_train[n[0]].reply for n in raw], 0, 0.0)
+        rows.append(_row("nearest-neighbour retrieval, replies as written", as_written, test))
     if serve:
         greeted = [regreeted(t, e.customer_name) for t, e in zip(retrieval.texts, test, strict=True)]
         served = as_served(SystemOutput(greeted, 0, 0.0), test)

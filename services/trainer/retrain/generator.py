@@ -1,7 +1,8 @@
 """The nightly run's second half: retrain the reply generator from agents' final replies, behind a gate.
 
 Dataset: every resolution that carries the agent's reply (ticket and reply PII-redacted again,
-deduplicated, the newest of a pair wins), each with the knowledge-base passages the drafting workers would
+deduplicated, the newest of a pair wins; training replies lose the sentences the guardrails would stop,
+`shared.drafting.cleaning`), each with the knowledge-base passages the drafting workers would
 show for its ticket, its final intent and the customer's earlier tickets with our replies; the newest
 slice (`recent_fraction`, at least `MIN_HOLDOUT`) is the team's own hold-out, never trained on. The
 candidate is fine-tuned from the base model on the lineage's base data (the demo shop's replies when the
@@ -30,7 +31,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.trainer.generation.data import ReplyExample
+from services.trainer.generation.data import ReplyExample, learnable
 from services.trainer.retrain.dataset import normalized
 from shared import model_lifecycle as lifecycle
 from shared.db import session_scope
@@ -111,8 +112,15 @@ def build_generator_data(
     older, holdout = split_holdout(replies, recent_fraction)
     held = {normalized(e.ticket) for e in holdout}
     base = [e for e in base if normalized(e.ticket) not in held]
-    train = [*base, *with_passages(older, retrieve)]
-    stats = {"replies": len(replies), "team_train": len(older), "base": len(base), "holdout": len(holdout)}
+    team = learnable(older)  # the hold-out keeps the agents' replies as sent: what drafts are judged against
+    train = [*base, *with_passages(team, retrieve)]
+    stats = {
+        "replies": len(replies),
+        "team_train": len(team),
+        "team_unlearnable": len(older) - len(team),
+        "base": len(base),
+        "holdout": len(holdout),
+    }
     return GeneratorData(train, with_passages(holdout, retrieve), stats)
 
 
