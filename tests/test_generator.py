@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -350,11 +352,13 @@ def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(
 
 
 def test_the_nightly_gate_scores_every_system_as_a_ticket_would_get_it(  # type: ignore[no-untyped-def]
-    generator: OnnxGenerator, encoder_registry: Registry
+    generator: OnnxGenerator, encoder_registry: Registry, tmp_path: Path
 ) -> None:
     """evaluate_generators(serve=True) on the real generator and encoder: the rows the gate reads exist,
-    retrieval's past reply greets this customer, and what a ticket gets is never an unusable draft."""
-    from services.trainer.generation.evaluate import evaluate_generators
+    retrieval's past reply greets this customer, and what a ticket gets is never an unusable draft; the
+    report keeps every draft beside the agent's reply, and retrieval from replies as written when the
+    training replies were cleaned."""
+    from services.trainer.generation.evaluate import evaluate_generators, write_report
     from services.trainer.retrain.generator import gate_rows, judge_generator
 
     rule = "A parcel is late 7 working days after dispatch."
@@ -375,8 +379,15 @@ def test_the_nightly_gate_scores_every_system_as_a_ticket_would_get_it(  # type:
         keep_passages=True,
         resample=1,
         serve=True,
+        raw_train=[replace(e, reply=e.reply + " Call {{Customer Support Phone Number}}.") for e in train],
     )
     rows = {row["system"]: row for row in report["systems"]}
+    assert "placeholder" in rows["nearest-neighbour retrieval, replies as written"]["flags"]
+    assert report["drafts"]["nearest-neighbour retrieval, as served"][0].startswith("Hi Ana")
+    write_report(report, tmp_path)
+    (line,) = [json.loads(text) for text in (tmp_path / "drafts.jsonl").read_text().splitlines()]
+    assert line["reference"] == test[0].reply and set(line) == {"reference", *report["drafts"]}
+    assert "drafts" not in json.loads((tmp_path / "report.json").read_text())
     assert rows["nearest-neighbour retrieval"]["flags"] == {"wrong_name": 1}  # "Hi Tom" to Ana
     assert rows["nearest-neighbour retrieval, as served"]["guardrail_flag_rate"] == 0.0  # "Hi Ana"
     assert {"candidate, as served", "active, as served"} <= set(rows)

@@ -216,6 +216,7 @@ def _row(name: str, output: SystemOutput, test: list[ReplyExample]) -> dict[str,
         "system": name,
         **draft_scores(output.texts, test, languages),
         "tokens_per_second": output.tokens / output.seconds if output.seconds else None,
+        "drafts": output.texts,  # moved to the report's "drafts" by evaluate_generators
     }
     if len({language for language in languages if language}) > 1:  # None: too short to tell
         row["per_language"] = {
@@ -295,6 +296,8 @@ def evaluate_generators(
         prompts = [e.prompt(name_language=generator.prompt_language) for e in test]
         rows += _model_rows(name, generator, prompts, test, config, batch, candidates, resample, serve)
     return {
+        "drafts": {row["system"]: row.pop("drafts") for row in rows},
+        "references": [e.reply for e in test],
         "examples": len(test),
         "max_new_tokens": config.max_new_tokens,
         "repetition_penalty": config.repetition_penalty,
@@ -336,11 +339,28 @@ def _per_language_lines(systems: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+PER_TICKET = frozenset({"prompts", "drafts", "references"})  # a report's bulky per-ticket parts
+
+
+def scores_only(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k not in PER_TICKET}
+
+
+def _write_drafts(report: dict[str, Any], out_dir: Path) -> None:
+    """drafts.jsonl: a line per hold-out ticket, the agent's reply beside every system's draft."""
+    if not report.get("drafts"):
+        return
+    rows = [
+        {"reference": reference, **{name: texts[i] for name, texts in report["drafts"].items()}}
+        for i, reference in enumerate(report["references"])
+    ]
+    (out_dir / "drafts.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
 def write_report(report: dict[str, Any], out_dir: Path, *, title: str = "the Bitext hold-out") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(
-        json.dumps({k: v for k, v in report.items() if k != "prompts"}, indent=2)
-    )
+    (out_dir / "report.json").write_text(json.dumps(scores_only(report), indent=2))
+    _write_drafts(report, out_dir)
     lines = [
         f"# Reply drafts on {title}",
         "",

@@ -229,7 +229,7 @@ def _compare(
     registry: Registry, settings: Settings, data: Any, encoder: Any, *, candidate: str, active: str
 ) -> dict[str, Any]:
     """The candidate and the active generator drafting the hold-out as drafting serves them."""
-    from services.trainer.generation.evaluate import evaluate_generators
+    from services.trainer.generation.evaluate import evaluate_generators, scores_only
     from shared.runtime.generator import GenerationConfig, OnnxGenerator
 
     config = GenerationConfig(
@@ -242,7 +242,7 @@ def _compare(
         name: OnnxGenerator(registry.bundle_dir(v), version=v)
         for name, v in (("candidate", candidate), ("active", active))
     }
-    return evaluate_generators(
+    report = evaluate_generators(
         train=data.train,
         test=data.holdout,
         encoder=encoder,
@@ -252,6 +252,7 @@ def _compare(
         resample=settings.draft_resample_attempts,
         serve=True,
     )
+    return scores_only(report)  # the run's record keeps no per-ticket texts
 
 
 def gate_rows(systems: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -305,7 +306,7 @@ def retrain_generator(
         "candidate_version": candidate,
         "reasons": reasons,
         "dataset": data.stats,
-        "evaluation": {k: v for k, v in report.items() if k != "prompts"},
+        "evaluation": report,
         "active_adoption_30d": adoption,  # what agents did with the active generator's drafts
     }
 
