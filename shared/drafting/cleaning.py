@@ -58,11 +58,17 @@ def _renumbered(lines: list[str]) -> list[str]:
 def clean_reply(reply: str) -> str:
     """`reply` without its unsafe sentences, line breaks kept (blank runs collapsed); may be empty."""
     lines: list[str] = []
+    removed = False  # a whole line went: numbered steps after it are counted again
     for line in reply.splitlines():
-        cleaned = _clean_line(line) if line.strip() else ""
-        if cleaned.strip() or (lines and lines[-1]):  # keep one blank line between paragraphs
+        if not line.strip():
+            if lines and lines[-1]:  # one blank line between paragraphs
+                lines.append("")
+            continue
+        cleaned = _clean_line(line)
+        removed = removed or not cleaned
+        if cleaned:
             lines.append(cleaned)
-    return "\n".join(_renumbered(lines) if len(lines) < len(reply.splitlines()) else lines).strip()
+    return "\n".join(_renumbered(lines) if removed else lines).strip()
 
 
 def learnable_reply(reply: str) -> str | None:

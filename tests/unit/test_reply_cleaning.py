@@ -32,6 +32,11 @@ def test_unsafe_sentences_go_and_the_steps_are_numbered_again() -> None:
     assert not check_draft(BITEXT_LIKE, ticket_text="how do I get the newsletter", cited_articles=[]).ok
 
 
+def test_a_step_removed_under_its_heading_leaves_no_gap_and_no_blank_line() -> None:
+    reply = "Follow these steps:\n1. Go to {{Website Name}}.\n2. Open Orders.\n3. Click Cancel.\nDone!"
+    assert clean_reply(reply) == "Follow these steps:\n1. Open Orders.\n2. Click Cancel.\nDone!"
+
+
 def test_a_safe_reply_is_kept_byte_for_byte_whatever_its_length() -> None:
     for reply in ("Thanks!", "您好！您的满意是我们不断前进的动力.谢谢！", "It is 6.0.\n2. Not a list"):
         assert learnable_reply(reply) == reply
