@@ -60,24 +60,21 @@ def demo_examples(
         )
 
 
-def dataset_splits(name: str, *, raw_replies: bool = False) -> tuple[list[Any], list[Any]]:
+def dataset_splits(name: str) -> tuple[list[Any], list[Any]]:
     """(train, hold-out) of a public reply set read in place: `bitext` (English), `stc3` (Chinese) or
     `bilingual` (both, interleaved so that any prefix mixes the two; the hold-outs stay per language).
-    The training replies are cleaned (`learnable`) unless `raw_replies`; the hold-out's never are."""
-    from services.trainer.generation.data import bitext_splits, learnable, stc3_splits
+    Replies as written: callers clean the training side (`learnable`), never the hold-out."""
+    from services.trainer.generation.data import bitext_splits, stc3_splits
 
     directory = get_settings().datasets_dir
     if name == "stc3":
-        train, test = stc3_splits(directory)
-    else:
-        english = bitext_splits(directory, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
-        if name == "bitext":
-            train, test = english
-        else:
-            chinese = stc3_splits(directory)
-            train = [e for pair in zip(chinese[0], english[0], strict=False) for e in pair]
-            test = chinese[1] + english[1]
-    return (train if raw_replies else learnable(train)), test
+        return stc3_splits(directory)
+    english = bitext_splits(directory, seed=BITEXT_SEED, test_size=BITEXT_HOLDOUT)
+    if name == "bitext":
+        return english
+    chinese = stc3_splits(directory)
+    mixed = [e for pair in zip(chinese[0], english[0], strict=False) for e in pair]
+    return mixed, chinese[1] + english[1]
 
 
 def _languages(args: argparse.Namespace) -> tuple[str, ...]:
@@ -96,11 +93,8 @@ def _examples(args: argparse.Namespace) -> list[Any] | None:
         return demo_examples(
             per_intent=args.per_intent, seed=DEMO_SEED, languages=_languages(args), followups=args.followups
         )
-    if args.data:
-        examples = load_reply_file(Path(args.data))
-        examples = examples if args.raw_replies else learnable(examples)
-    else:
-        examples, _ = dataset_splits(args.dataset, raw_replies=args.raw_replies)
+    examples = load_reply_file(Path(args.data)) if args.data else dataset_splits(args.dataset)[0]
+    examples = examples if args.raw_replies else learnable(examples)
     return examples[: args.limit] if args.limit else examples
 
 
@@ -223,9 +217,11 @@ def _evaluate_followups(args: argparse.Namespace, registry: Any) -> int:
 
 def _evaluation_sets(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[Any] | None]:
     """(training pool, hold-out, the pool's replies as written when they were cleaned)."""
+    from services.trainer.generation.data import learnable
+
     if not args.demo:
-        train, test = dataset_splits(args.dataset, raw_replies=args.raw_replies)
-        return train, test, None if args.raw_replies else dataset_splits(args.dataset, raw_replies=True)[0]
+        train, test = dataset_splits(args.dataset)
+        return (train, test, None) if args.raw_replies else (learnable(train), test, train)
     # the demo shop: train on seed 31, hold out tickets generated with another seed
     languages = _languages(args)
     train = demo_examples(per_intent=args.per_intent, seed=DEMO_SEED, languages=languages)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from shared.drafting.guardrails import text_weight
 from shared.drafting.policy_checks import deflection_reason, placeholder_reason
 
 # a sentence ends at . ! ? (or their Chinese forms) followed by a space, or at a Chinese full stop
@@ -77,5 +78,4 @@ def learnable_reply(reply: str) -> str | None:
     cleaned = clean_reply(reply)
     if cleaned == reply.strip():
         return reply
-    weight = len(cleaned) + 2 * len(re.findall(r"[\u4e00-\u9fff]", cleaned))
-    return cleaned if weight >= MIN_KEPT_CHARS else None
+    return cleaned if text_weight(cleaned) >= MIN_KEPT_CHARS else None

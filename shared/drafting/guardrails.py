@@ -124,6 +124,11 @@ def greeting_mismatch(draft: str, *, customer_name: str | None, ticket_text: str
     return f"greets {name!r}; the customer is {customer_name!r}"
 
 
+def text_weight(text: str) -> int:
+    """Length in Latin letters' worth: a Chinese character carries about as much as three."""
+    return len(text) + 2 * len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
 @dataclass(frozen=True)
 class GuardrailReport:
     flags: list[str] = field(default_factory=list)
@@ -249,8 +254,7 @@ def check_draft(
     `customer_name`: who the draft must greet, when known; `history`: the customer's earlier tickets and
     our replies shown in the prompt, which ground an order id or a date promised there)."""
     stripped = draft.strip()
-    # a Chinese character carries about as much as three Latin letters
-    if len(stripped) + 2 * len(re.findall(r"[\u4e00-\u9fff]", stripped)) < MIN_CHARS:
+    if text_weight(stripped) < MIN_CHARS:
         return GuardrailReport([Flag.EMPTY], [f"draft has {len(stripped)} characters"])
     findings: list[tuple[str, str | None]] = [
         (Flag.WRONG_LANGUAGE, language_mismatch(draft, language)),
