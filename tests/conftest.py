@@ -152,6 +152,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(name)
 
 
+GENERATOR_QUANTIZED = ("w8", "int8", "fp16")  # the generator fixture's quantized children
+
 HEADS = {"intent": "label", "sentiment": "sentiment", "priority": "priority"}
 
 
@@ -281,15 +283,46 @@ def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 @pytest.fixture(scope="session")
 def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Registry:
-    """The untuned SmolLM2 exported with its KV cache (parity-checked against PyTorch), active."""
+    """The untuned SmolLM2 exported with its KV cache (parity-checked against PyTorch), active; beside it
+    its decoder quantized each way a test or the bench smoke run reads (`GENERATOR_QUANTIZED`, inactive:
+    `quantized_child` finds them), built once with it."""
     from services.trainer.generation.pipeline import build_generator
     from services.trainer.generation.train import GeneratorTrainConfig
+    from services.trainer.quantize import quantize_bundle
 
     cache = REPO_ROOT / "var" / "cache"  # the GGUF conversion is keyed by the file's sha256: safe to share
 
     def build(root: Path) -> None:
-        config = GeneratorTrainConfig()
-        build_generator(registry=Registry(root), cache_dir=cache, examples=None, config=config)
+        config, registry = GeneratorTrainConfig(), Registry(root)
+        parent = build_generator(registry=registry, cache_dir=cache, examples=None, config=config)
+        for mode in GENERATOR_QUANTIZED:
+            quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")
 
-    key, code = (GeneratorTrainConfig(), "untuned"), ("services.trainer.generation.pipeline",)
+    key = (GeneratorTrainConfig(), "untuned", GENERATOR_QUANTIZED)
+    code = ("services.trainer.generation.pipeline", "services.trainer.quantize")
     return Registry(built_once(tmp_path_factory, worker_id, "generators", build, key=key, code=code))
+
+
+@pytest.fixture(scope="session")
+def bilingual_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Registry:
+    """`helploop train` on English + Chinese demo tickets (`auto` → multilingual-e5-small, vocabulary
+    trimmed), exported, active: tests/test_multilingual_model.py checks it; the bench smoke run measures
+    it as the other base."""
+    from services.trainer.config import TrainConfig
+    from services.trainer.demo_data import write_dataset
+    from services.trainer.pipeline import run_training
+
+    dataset = {"per_intent": 40, "seed": 7, "languages": ("en", "zh")}
+    options = {"epochs": 2, "max_steps": 90, "batch_size": 16, "max_length": 96, "learning_rate": 2e-4}
+
+    def build(root: Path) -> None:
+        data = root / ".data" / "demo.csv"
+        data.parent.mkdir()
+        write_dataset(data, **dataset)
+        config = TrainConfig(train_file=data, **options)
+        run_training(config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
+
+    code = ("services.trainer.pipeline", "services.trainer.demo_data")
+    return Registry(
+        built_once(tmp_path_factory, worker_id, "bilingual", build, key=(dataset, options), code=code)
+    )

@@ -65,10 +65,11 @@ def _check_sections(sections: dict) -> None:
 
 
 def test_every_section_runs_on_tiny_inputs(
-    bench_settings: None, trained_registry: Registry, tmp_path: Path
+    bench_settings: None, trained_registry: Registry, bilingual_registry: Registry, tmp_path: Path
 ) -> None:
     out = tmp_path / "results"
-    argv = ["bench", "--smoke", "--threads", "1", "--registry", str(trained_registry.root), "--out", str(out)]
+    argv = ["bench", "--smoke", "--threads", "1", "--out", str(out), "--registry", str(trained_registry.root)]
+    argv += ["--other-registry", str(bilingual_registry.root)]  # trained on the other base already
     assert main(argv) == 0, (out / "latest.md").read_text()
     sections = _sections(out)
     assert list(sections) == [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -249,15 +248,19 @@ def test_the_worker_names_the_reply_language_only_to_a_bundle_trained_with_that_
     assert prompts[1] == prompts[0].replace("\n\nWrite the reply in Chinese (简体中文).", "")
 
 
-def test_int8_generator_bundle_is_smaller_and_still_drafts(
-    generator_registry: Registry, tmp_path: Path
-) -> None:
-    from services.trainer.quantize import quantize_bundle
+def child_of(registry: Registry, parent: str, mode: str) -> str:
+    """The fixture's `quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")`, built with it."""
+    from services.trainer.quantize import quantized_child
 
-    registry = Registry(tmp_path)
+    version = quantized_child(registry, parent, mode)
+    assert version is not None, (mode, registry.versions())
+    return version
+
+
+def test_int8_generator_bundle_is_smaller_and_still_drafts(generator_registry: Registry) -> None:
+    registry = generator_registry
     parent = generator_registry.active_version()
-    shutil.copytree(generator_registry.bundle_dir(parent), tmp_path / parent)
-    version = quantize_bundle(registry, parent, graph="decoder.onnx")
+    version = child_of(registry, parent, "int8")
     manifest = registry.verify(version)
     assert manifest["parent_version"] == parent and "int8" in manifest["quantization"]
     sizes = [(registry.bundle_dir(v) / "decoder.onnx").stat().st_size for v in (parent, version)]
@@ -282,19 +285,15 @@ def _vnni() -> bool:
 
 
 def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float32(
-    generator_registry: Registry, generator: OnnxGenerator, tmp_path: Path
+    generator_registry: Registry, generator: OnnxGenerator
 ) -> None:
     """`--quantize w8` (what train-generator serves by default): the tied LM head is stored pre-transposed
     and quantized too (no float32 Transpose copy of the embedding table left for onnxruntime to fold), and
     greedy decoding starts with float32's tokens."""
     import onnx
 
-    from services.trainer.quantize import quantize_bundle
-
-    registry = Registry(tmp_path)
-    parent = generator.version
-    shutil.copytree(generator_registry.bundle_dir(parent), tmp_path / parent)
-    version = quantize_bundle(registry, parent, mode="w8", graph="decoder.onnx")
+    registry, parent = generator_registry, generator.version
+    version = child_of(registry, parent, "w8")
     assert "int8 weights" in registry.verify(version)["quantization"]
     sizes = [(registry.bundle_dir(v) / "decoder.onnx").stat().st_size for v in (parent, version)]
     assert sizes[1] < 0.55 * sizes[0], sizes
@@ -326,12 +325,10 @@ def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float3
 
 
 def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(
-    generator_registry: Registry, generator: OnnxGenerator, tmp_path: Path
+    generator_registry: Registry, generator: OnnxGenerator
 ) -> None:
     """The GPU path on the CPU provider: the KV cache bound in place between steps (what CUDA does), and
     the fp16 bundle (`helploop export --generator --quantize fp16`) with its cache in fp16."""
-    from services.trainer.quantize import quantize_bundle
-
     parent = generator.version
     prompts = [
         PARITY_PROMPT,
@@ -341,9 +338,8 @@ def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(
     reference = [g.token_ids for g in generator.generate(prompts, config)]
     bound = OnnxGenerator(generator_registry.bundle_dir(parent), version=parent, bind_io=True)
     assert bound.bind_io and [g.token_ids for g in bound.generate(prompts, config)] == reference
-    registry = Registry(tmp_path)
-    shutil.copytree(generator_registry.bundle_dir(parent), tmp_path / parent)
-    version = quantize_bundle(registry, parent, mode="fp16", graph="decoder.onnx")
+    registry = generator_registry
+    version = child_of(registry, parent, "fp16")
     assert "fp16" in registry.verify(version)["quantization"]
     half = OnnxGenerator(registry.bundle_dir(version), version=version)
     assert half.cache_dtype == np.float16

@@ -167,6 +167,29 @@ def test_parity_check_fails_loudly_on_a_different_model(trained_registry: Regist
         )
 
 
+def test_predictions_in_length_order_come_back_in_input_order() -> None:
+    """Training, calibration and evaluation predict in batches of similar length (`length_order`): every
+    row must still be the prediction of the text at that position, as one text at a time gives it."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from services.trainer.data import length_order
+    from services.trainer.model import build_classifier
+    from services.trainer.train import EMBEDDING, predict_outputs
+
+    torch.manual_seed(0)
+    model = build_classifier(str(locate(MINILM_ENCODER)), {"intent": 5}, dropout=0.1).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(locate(MINILM_ENCODER)))
+    texts = [PRAISE * (i % 4 + 1) if i % 3 else f"order {i} late" for i in range(11)]
+    order = length_order(tokenizer, texts, max_length=96)
+    assert order != list(range(11)) and sorted(order) == list(range(11))
+    together = predict_outputs(model, tokenizer, texts, 96, batch_size=4)
+    for i, text in enumerate(texts):
+        alone = predict_outputs(model, tokenizer, [text], 96)
+        for name in ("intent", EMBEDDING):
+            np.testing.assert_allclose(together[name][i], alone[name][0], atol=1e-4)
+
+
 @pytest.fixture
 def triage_context(sqlite_url: str, trained_registry: Registry) -> TriageContext:
     upgrade_database(sqlite_url)

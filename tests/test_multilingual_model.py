@@ -16,7 +16,7 @@ from services.trainer.pipeline import run_training
 from services.trainer.quantize import quantize_bundle
 from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
-from tests.conftest import MODEL_CACHE, built_once
+from tests.conftest import MODEL_CACHE
 
 CHINESE = {  # new tickets, not demo tickets: how a customer writes them
     "我的包裹还没到，已经两周了，我要退款": {"where_is_my_order", "refund_request"},
@@ -26,23 +26,10 @@ CHINESE = {  # new tickets, not demo tickets: how a customer writes them
 
 
 @pytest.fixture(scope="module")
-def bilingual(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Registry, str]:
-    dataset = {"per_intent": 40, "seed": 7, "languages": ("en", "zh")}
-    options = {"epochs": 2, "max_steps": 90, "batch_size": 16, "max_length": 96, "learning_rate": 2e-4}
-
-    def build(root: Path) -> None:
-        data = root / ".data" / "demo.csv"
-        data.parent.mkdir()
-        write_dataset(data, **dataset)
-        config = TrainConfig(train_file=data, **options)
-        run_training(config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
-
-    code = ("services.trainer.pipeline", "services.trainer.demo_data")
-    root = built_once(tmp_path_factory, worker_id, "bilingual", build, key=(dataset, options), code=code)
-    registry = Registry(root)
-    version = registry.active_version()
+def bilingual(bilingual_registry: Registry) -> tuple[Registry, str]:
+    version = bilingual_registry.active_version()
     assert version is not None
-    return registry, version
+    return bilingual_registry, version
 
 
 def test_bilingual_tickets_train_the_multilingual_base_trimmed(bilingual: tuple[Registry, str]) -> None:

@@ -104,14 +104,22 @@ def fp32_bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
 _DERIVED: dict[tuple[str, str, str], str] = {}  # (registry, parent, mode) → version, within one bench run
 
 
-def derived(registry: Registry, parent: str, mode: str) -> str:
+def derived(registry: Registry, parent: str, mode: str, *, settings: Any = None) -> str:
     """`parent` quantized as `mode` (its decoder), once per registry: the generation and memory sections of
-    one run share the scratch registry and so the quantized bundles."""
-    from services.trainer.quantize import quantize_bundle
+    one run share the scratch registry and so the quantized bundles. A bundle the configured generator
+    registry already holds (`helploop export --generator --quantize MODE` of the same parent) is copied,
+    not quantized again."""
+    from services.trainer.quantize import quantize_bundle, quantized_child
 
     key = (str(registry.root), parent, mode)
     if key not in _DERIVED or not registry.bundle_dir(_DERIVED[key]).is_dir():
-        _DERIVED[key] = quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")
+        configured = Registry(settings.generator_registry_dir) if settings is not None else None
+        existing = quantized_child(configured, parent, mode) if configured is not None else None
+        if existing is None:
+            _DERIVED[key] = quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")
+        else:
+            shutil.copytree(configured.bundle_dir(existing), registry.bundle_dir(existing))
+            _DERIVED[key] = existing
     return _DERIVED[key]
 
 
@@ -145,7 +153,7 @@ def bench_generation(
 
     registry, fp32 = fp32_bundle(settings, scratch)
     lows = ("fp16",) if device == "cuda" else ("w8", "int8")
-    reduced = {low: derived(registry, fp32, low) for low in lows}
+    reduced = {low: derived(registry, fp32, low, settings=settings) for low in lows}
     common = {"threads": threads, "prompts": _prompts(), "batches": list(batches), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]

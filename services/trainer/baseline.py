@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from services.trainer.data import DataError, Example, load_examples, stratified_split
+from services.trainer.data import DataError, Example, length_order, load_examples, stratified_split
 from services.trainer.evaluate import score_predictions
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,11 @@ def embed(
 
     model.eval()
     chunks = []
+    order = length_order(tokenizer, texts, max_length=max_length)  # batches of similar length
     with torch.no_grad():
         for start in range(0, len(texts), batch_size):
             inputs = tokenizer(
-                texts[start : start + batch_size],
+                [texts[i] for i in order[start : start + batch_size]],
                 padding=True,
                 truncation=True,
                 max_length=max_length,
@@ -47,7 +48,7 @@ def embed(
             mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-    return np.concatenate(chunks)
+    return np.concatenate(chunks)[np.argsort(order)]
 
 
 def centroid_baseline(

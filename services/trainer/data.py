@@ -8,6 +8,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.tickets.normalise import model_text
 
@@ -89,3 +90,11 @@ def stratified_split(
         train.extend(group[n_valid:])
     rng.shuffle(train)
     return train, valid
+
+
+def length_order(tokenizer: Any, texts: list[str], *, max_length: int) -> list[int]:
+    """Indices of `texts` by token count (truncated at `max_length`): batches cut from this order hold texts
+    of similar length, so padding each to its longest costs little (in input order, a batch of short
+    tickets padded to one long e-mail cost twice the compute on demo data)."""
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    return sorted(range(len(texts)), key=lengths.__getitem__)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from services.trainer.config import TrainConfig
-from services.trainer.data import Example
+from services.trainer.data import Example, length_order
 from services.trainer.metrics import accuracy, macro_f1
 from services.trainer.model import MultiHeadClassifier, WithEmbedding, apply_freeze, build_classifier
 
@@ -95,15 +95,19 @@ def _targets(batch: list[Example], head_labels: dict[str, list[str]]) -> dict[st
 def predict_outputs(
     model: MultiHeadClassifier, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
 ) -> dict[str, np.ndarray]:
-    """Logits per head name plus the pooled embeddings under EMBEDDING, in eval mode."""
+    """Logits per head name plus the pooled embeddings under EMBEDDING, in eval mode, in the order of
+    `texts` (computed in batches of similar length: `length_order`)."""
     model.eval()
     names = [*model.head_names, EMBEDDING]
+    order = length_order(tokenizer, texts, max_length=max_length)
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for start in range(0, len(texts), batch_size):
-        outputs = WithEmbedding(model)(**encode(tokenizer, texts[start : start + batch_size], max_length))
+        batch = [texts[i] for i in order[start : start + batch_size]]
+        outputs = WithEmbedding(model)(**encode(tokenizer, batch, max_length))
         for name, tensor in zip(names, outputs, strict=True):
             chunks[name].append(tensor.numpy())
-    return {name: np.concatenate(parts) for name, parts in chunks.items() if parts}
+    back = np.argsort(order)  # row i of the sorted outputs belongs to texts[order[i]]
+    return {name: np.concatenate(parts)[back] for name, parts in chunks.items() if parts}
 
 
 def predict_logits(
