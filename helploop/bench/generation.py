@@ -104,20 +104,21 @@ def fp32_bundle(settings: Any, scratch: Path) -> tuple[Registry, str]:
 _DERIVED: dict[tuple[str, str, str], str] = {}  # (registry, parent, mode) → version, within one bench run
 
 
-def derived(registry: Registry, parent: str, mode: str, *, settings: Any = None) -> str:
+def derived(registry: Registry, parent: str, mode: str, settings: Any) -> str:
     """`parent` quantized as `mode` (its decoder), once per registry: the generation and memory sections of
     one run share the scratch registry and so the quantized bundles. A bundle the configured generator
-    registry already holds (`helploop export --generator --quantize MODE` of the same parent) is copied,
-    not quantized again."""
+    registry already holds (`helploop export --generator --quantize MODE` of the same parent) is verified
+    and copied, not quantized again."""
     from services.trainer.quantize import quantize_bundle, quantized_child
 
     key = (str(registry.root), parent, mode)
     if key not in _DERIVED or not registry.bundle_dir(_DERIVED[key]).is_dir():
-        configured = Registry(settings.generator_registry_dir) if settings is not None else None
-        existing = quantized_child(configured, parent, mode) if configured is not None else None
+        configured = Registry(settings.generator_registry_dir)
+        existing = quantized_child(configured, parent, mode)
         if existing is None:
             _DERIVED[key] = quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")
         else:
+            configured.verify(existing)
             shutil.copytree(configured.bundle_dir(existing), registry.bundle_dir(existing))
             _DERIVED[key] = existing
     return _DERIVED[key]
@@ -153,7 +154,7 @@ def bench_generation(
 
     registry, fp32 = fp32_bundle(settings, scratch)
     lows = ("fp16",) if device == "cuda" else ("w8", "int8")
-    reduced = {low: derived(registry, fp32, low, settings=settings) for low in lows}
+    reduced = {low: derived(registry, fp32, low, settings) for low in lows}
     common = {"threads": threads, "prompts": _prompts(), "batches": list(batches), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]

@@ -59,7 +59,7 @@ def _generator_variants(settings: Any, scratch: Path) -> dict[str, Path]:
     from helploop.bench.generation import derived, fp32_bundle
 
     registry, fp32 = fp32_bundle(settings, scratch)
-    w8 = derived(registry, fp32, "w8", settings=settings)
+    w8 = derived(registry, fp32, "w8", settings)
     return {"float32 generator": registry.bundle_dir(fp32), "w8 generator (served)": registry.bundle_dir(w8)}
 
 

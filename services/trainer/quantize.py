@@ -244,10 +244,13 @@ def quantize_bundle(
 
 
 def quantized_child(registry: Registry, parent: str, mode: str) -> str | None:
-    """A verified version of `registry` that `quantize_bundle(registry, parent, mode=mode)` published, if
-    any (its id ends in `-MODE`, its manifest names the parent)."""
-    for version in registry.versions():
-        if version.endswith(f"-{mode}") and registry.manifest(version).get("parent_version") == parent:
-            registry.verify(version)
-            return version
-    return None
+    """The version of `registry` that `quantize_bundle(registry, parent, mode=mode)` published, if any (its
+    id ends in `-MODE`, its manifest names the parent); callers verify it before use."""
+    return next(
+        (
+            version
+            for version in registry.versions()
+            if version.endswith(f"-{mode}") and registry.manifest(version).get("parent_version") == parent
+        ),
+        None,
+    )
