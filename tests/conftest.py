@@ -232,10 +232,28 @@ def built_once(
     return mine
 
 
+CLASSIFIER_CHILDREN = ("fused", "fused-int8", "int8")  # what `derive_children` adds beside a classifier
+CLASSIFIER_CODE = ("services.trainer.pipeline", "services.trainer.optimize", "services.trainer.quantize")
+
+
+def derive_children(registry: Registry) -> None:
+    """Beside the active classifier, inactive (`derived_child` finds them): its fused graph and that in
+    int8 (`helploop export --fuse --quantize int8`: what the bench measures), and its own graph in int8
+    (`helploop export --quantize int8`: what tests of int8 serving read)."""
+    from services.trainer.optimize import fuse_bundle
+    from services.trainer.quantize import quantize_bundle
+
+    active = registry.active_version()
+    assert active is not None
+    quantize_bundle(registry, fuse_bundle(registry, active), mode="int8")
+    quantize_bundle(registry, active, mode="int8")
+
+
 @pytest.fixture(scope="session")
 def trained_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str, train_config: Any) -> Registry:
     """The default base for English tickets (`auto` → MiniLM-L6) fine-tuned (three heads) for a few steps
-    on demo data, exported, active (the multilingual base: tests/test_multilingual_model.py)."""
+    on demo data, exported, active, with its `derive_children` (the multilingual base:
+    tests/test_multilingual_model.py)."""
     from services.trainer.pipeline import run_training
 
     def build(root: Path) -> None:  # the data goes with the bundle: its manifest names the file
@@ -244,8 +262,10 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str, t
         shutil.copyfile(train_config.train_file, data)
         config = dataclasses.replace(train_config, train_file=data)
         run_training(config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
+        derive_children(Registry(root))
 
-    return Registry(built_once(tmp_path_factory, worker_id, "models", build, key=(train_config,)))
+    key = (train_config, CLASSIFIER_CHILDREN)
+    return Registry(built_once(tmp_path_factory, worker_id, "models", build, key=key, code=CLASSIFIER_CODE))
 
 
 def settings_overrides(**extra: Any) -> dict[str, Any]:
@@ -285,7 +305,7 @@ def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Registry:
     """The untuned SmolLM2 exported with its KV cache (parity-checked against PyTorch), active; beside it
     its decoder quantized each way a test or the bench smoke run reads (`GENERATOR_QUANTIZED`, inactive:
-    `quantized_child` finds them), built once with it."""
+    `derived_child` finds them), built once with it."""
     from services.trainer.generation.pipeline import build_generator
     from services.trainer.generation.train import GeneratorTrainConfig
     from services.trainer.quantize import quantize_bundle
@@ -306,8 +326,8 @@ def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
 @pytest.fixture(scope="session")
 def bilingual_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Registry:
     """`helploop train` on English + Chinese demo tickets (`auto` → multilingual-e5-small, vocabulary
-    trimmed), exported, active: tests/test_multilingual_model.py checks it; the bench smoke run measures
-    it as the other base."""
+    trimmed), exported, active, with its `derive_children`: tests/test_multilingual_model.py checks it;
+    the bench smoke run measures it as the other base."""
     from services.trainer.config import TrainConfig
     from services.trainer.demo_data import write_dataset
     from services.trainer.pipeline import run_training
@@ -321,8 +341,8 @@ def bilingual_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
         write_dataset(data, **dataset)
         config = TrainConfig(train_file=data, **options)
         run_training(config, registry=Registry(root), cache_dir=MODEL_CACHE, activate=True)
+        derive_children(Registry(root))
 
-    code = ("services.trainer.pipeline", "services.trainer.demo_data")
-    return Registry(
-        built_once(tmp_path_factory, worker_id, "bilingual", build, key=(dataset, options), code=code)
-    )
+    code = (*CLASSIFIER_CODE, "services.trainer.demo_data")
+    key = (dataset, options, CLASSIFIER_CHILDREN)
+    return Registry(built_once(tmp_path_factory, worker_id, "bilingual", build, key=key, code=code))

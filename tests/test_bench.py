@@ -19,8 +19,10 @@ from helploop.bench.loadgen import WebhookSender, send_open_loop
 from helploop.bench.profile import summarize
 from helploop.bench.report import write_results
 from helploop.bench.texts import demo_texts, long_emails
+from services.trainer.derive import derived_child
 from shared.registry import Registry
 from shared.signing import SIGNATURE_HEADER, SignatureError, verify
+from tests.learning_data import copy_active
 
 MINILM = {"hidden_size": 384, "num_hidden_layers": 6, "intermediate_size": 1536}
 
@@ -39,7 +41,17 @@ def test_long_emails_are_multi_paragraph_and_keep_the_first_ticket_label() -> No
 
 
 def test_fused_and_int8_bundles_keep_the_predictions(trained_registry: Registry, tmp_path: Path) -> None:
-    bundles = derive_bundles(trained_registry, tmp_path / "models")
+    source = copy_active(trained_registry, tmp_path / "source")  # no children: fused and quantized here
+    bundles = derive_bundles(source, tmp_path / "models")
+    assert {bundles["fused"].name, bundles["int8"].name}.isdisjoint(trained_registry.versions())
+    copied = derive_bundles(trained_registry, tmp_path / "copied")  # the fixture's children, verified
+    parent = trained_registry.active_version()
+    child = derived_child(trained_registry, parent or "", "fused")
+    assert [p.name for p in copied.values()] == [
+        parent,
+        child,
+        derived_child(trained_registry, child or "", "int8"),
+    ]
     fused = json.loads((bundles["fused"] / "manifest.json").read_text())
     assert fused["optimization"]["max_logit_difference"] <= 1e-3
     short = demo_texts(64)

@@ -10,7 +10,7 @@ import pytest
 
 from services.trainer.assessment import run_evaluation
 from services.trainer.demo_data import write_dataset
-from services.trainer.quantize import quantize_bundle
+from services.trainer.derive import derived_child
 from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
 
@@ -94,7 +94,9 @@ def test_int8_bundle_keeps_predictions_and_reports_the_delta(
     trained_registry: Registry, demo_test_file: Path, tmp_path: Path
 ) -> None:
     parent = trained_registry.active_version()
-    version = quantize_bundle(trained_registry, "active")
+    assert parent is not None
+    version = derived_child(trained_registry, parent, "int8")  # the fixture's quantize_bundle(active)
+    assert version is not None
     manifest = trained_registry.verify(version)
     assert manifest["parent_version"] == parent and "int8" in manifest["quantization"]
     assert trained_registry.active_version() == parent  # not activated unless asked

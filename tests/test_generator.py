@@ -250,9 +250,9 @@ def test_the_worker_names_the_reply_language_only_to_a_bundle_trained_with_that_
 
 def child_of(registry: Registry, parent: str, mode: str) -> str:
     """The fixture's `quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")`, built with it."""
-    from services.trainer.quantize import quantized_child
+    from services.trainer.derive import derived_child
 
-    version = quantized_child(registry, parent, mode)
+    version = derived_child(registry, parent, mode)
     assert version is not None, (mode, registry.versions())
     return version
 

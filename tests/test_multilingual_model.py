@@ -12,8 +12,8 @@ import pytest
 
 from services.trainer.config import TrainConfig
 from services.trainer.demo_data import generate_tickets, write_dataset
+from services.trainer.derive import derived_child
 from services.trainer.pipeline import run_training
-from services.trainer.quantize import quantize_bundle
 from shared.registry import Registry
 from shared.runtime.classifier import OnnxClassifier
 from tests.conftest import MODEL_CACHE
@@ -55,7 +55,8 @@ def test_bilingual_tickets_train_the_multilingual_base_trimmed(bilingual: tuple[
 
 def test_chinese_tickets_are_understood_in_fp32_and_int8(bilingual: tuple[Registry, str]) -> None:
     registry, version = bilingual
-    int8 = quantize_bundle(registry, version)
+    int8 = derived_child(registry, version, "int8")  # the fixture's `quantize_bundle(registry, version)`
+    assert int8 is not None and registry.verify(int8)["parent_version"] == version
     texts = list(CHINESE)
     english = [t.text for t in generate_tickets(per_intent=2, seed=123)]
     for name in (version, int8):

@@ -22,10 +22,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(run: Runner, texts: list[str], batch: int, *, passes: int = 2) -> dict[str, Any]:
+def measure(
+    run: Runner, texts: list[str], batch: int, *, passes: int = 2, warm_up: bool = True
+) -> dict[str, Any]:
     """Tickets/s (median over passes) and per-call latency percentiles, batches in arrival order."""
     batches = [texts[i : i + batch] for i in range(0, len(texts), batch)]
-    for chunk in batches:  # warm-up: onnxruntime plans memory once per new input shape
+    for chunk in batches if warm_up else ():  # onnxruntime plans memory once per new input shape
         run(chunk)
     rates, latencies = [], []
     for _ in range(passes):
@@ -85,8 +87,9 @@ def measure_variant(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     run = torch_runner(spec) if spec["kind"] == "torch" else onnx_runner(spec)
     result: dict[str, Any] = {"name": spec["name"], "load_seconds": round(time.perf_counter() - started, 2)}
+    timing = {"passes": spec.get("passes", 2), "warm_up": spec.get("warm_up", True)}
     result["runs"] = [
-        {"set": name, **measure(run, texts[name]["texts"][: spec["tickets"][name]], batch)}
+        {"set": name, **measure(run, texts[name]["texts"][: spec["tickets"][name]], batch, **timing)}
         for name in spec["sets"]
         for batch in spec["batches"]
     ]

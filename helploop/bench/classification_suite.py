@@ -28,7 +28,10 @@ def low_precision(limits: dict[str, Any]) -> tuple[str, str]:
 
 def derive_bundles(source: Registry, root: Path, *, low: str = "int8") -> dict[str, Path]:
     """fp32 (the active bundle as trained), fused (onnxruntime's transformer optimizer), and `low` (the
-    fused graph in dynamic int8, or fp16 for GPUs): three bundles of one model in a scratch registry."""
+    fused graph in dynamic int8, or fp16 for GPUs): three bundles of one model in a scratch registry.
+    Children `source` already holds (`helploop export --fuse`, then `--quantize` of the fused one) are
+    verified and copied instead of derived again."""
+    from services.trainer.derive import copy_derived
     from services.trainer.optimize import fuse_bundle
     from services.trainer.quantize import quantize_bundle
 
@@ -38,8 +41,8 @@ def derive_bundles(source: Registry, root: Path, *, low: str = "int8") -> dict[s
     registry = Registry(root)
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source.bundle_dir(version), root / version)
-    fused = fuse_bundle(registry, version)
-    reduced = quantize_bundle(registry, fused, mode=low)
+    fused = copy_derived(source, registry, version, "fused") or fuse_bundle(registry, version)
+    reduced = copy_derived(source, registry, fused, low) or quantize_bundle(registry, fused, mode=low)
     return {name: registry.bundle_dir(v) for name, v in (("fp32", version), ("fused", fused), (low, reduced))}
 
 
@@ -81,6 +84,7 @@ def _quality(results: dict[str, dict[str, Any]], labels: list[str] | None) -> di
 def bench_classification(
     *, source: Registry, base_dir: Path, datasets_dir: Path, threads: int, limits: dict[str, Any],
     short_n: int = 256, long_n: int = 48, quality_n: int = 1000, timeout: float = 900,
+    passes: int = 2, warm_up: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="helploop-bench-cls-") as tmp:
         scratch = Path(tmp)
@@ -96,6 +100,7 @@ def bench_classification(
             "threads": threads, "texts_file": str(scratch / "texts.json"), "batches": list(BATCHES),
             "sets": list(sets), "tickets": {"short": short_n, "long": long_n},
             "max_length": int(config["max_length"]), "device": limits.get("device", "cpu"),
+            "passes": passes, "warm_up": warm_up,
         }  # fmt: skip
         specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(base_dir), "num_labels": len(intents)}]
         specs += [

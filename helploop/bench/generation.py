@@ -59,7 +59,8 @@ def measure_runtime(spec: dict[str, Any]) -> dict[str, Any]:
     runs = []
     for batch in spec["batches"]:
         prompts = (spec["prompts"] * batch)[:batch]
-        run(prompts, 4)  # warm-up
+        if spec.get("warm_up", True):
+            run(prompts, 4)
         first, _ = _timed(run, prompts, 1, spec["repeats"])  # prefill + one step: time to the first token
         seconds, tokens = _timed(run, prompts, spec["new_tokens"], spec["repeats"])
         runs.append(
@@ -109,18 +110,15 @@ def derived(registry: Registry, parent: str, mode: str, settings: Any) -> str:
     one run share the scratch registry and so the quantized bundles. A bundle the configured generator
     registry already holds (`helploop export --generator --quantize MODE` of the same parent) is verified
     and copied, not quantized again."""
-    from services.trainer.quantize import quantize_bundle, quantized_child
+    from services.trainer.derive import copy_derived
+    from services.trainer.quantize import quantize_bundle
 
     key = (str(registry.root), parent, mode)
     if key not in _DERIVED or not registry.bundle_dir(_DERIVED[key]).is_dir():
         configured = Registry(settings.generator_registry_dir)
-        existing = quantized_child(configured, parent, mode)
-        if existing is None:
-            _DERIVED[key] = quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")
-        else:
-            configured.verify(existing)
-            shutil.copytree(configured.bundle_dir(existing), registry.bundle_dir(existing))
-            _DERIVED[key] = existing
+        _DERIVED[key] = copy_derived(configured, registry, parent, mode) or quantize_bundle(
+            registry, parent, mode=mode, graph="decoder.onnx"
+        )
     return _DERIVED[key]
 
 
@@ -147,6 +145,7 @@ def bench_generation(
     repeats: int = 3,
     device: str = "cpu",
     batches: tuple[int, ...] = BATCHES,
+    warm_up: bool = True,
 ) -> dict[str, Any]:
     """fp32, w8 (int8 weight blocks: what train-generator serves) and int8 decoders on a CPU; fp32 and
     fp16 (KV cache kept on the GPU) with `device="cuda"`."""
@@ -156,7 +155,7 @@ def bench_generation(
     lows = ("fp16",) if device == "cuda" else ("w8", "int8")
     reduced = {low: derived(registry, fp32, low, settings) for low in lows}
     common = {"threads": threads, "prompts": _prompts(), "batches": list(batches), "device": device}
-    common.update(new_tokens=new_tokens, repeats=repeats)
+    common.update(new_tokens=new_tokens, repeats=repeats, warm_up=warm_up)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
     specs += [
         {"name": f"onnxruntime + KV cache, {kind}", "kind": "onnx", "bundle": str(registry.bundle_dir(v))}

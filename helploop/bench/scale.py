@@ -14,6 +14,10 @@ class Scale:
     short_tickets: int = 256
     long_tickets: int = 48
     quality_tickets: int = 1000
+    # timed passes over each batch size (median), after one untimed warm-up pass when `warm_up`
+    # (classification; generation warms up once per batch size)
+    passes: int = 2
+    warm_up: bool = True
     # the other base's demo classifier, trained for the run
     other_base_steps: int = 30
     other_base_per_intent: int = 30
@@ -43,6 +47,8 @@ SMOKE = Scale(
     short_tickets=8,
     long_tickets=2,
     quality_tickets=8,
+    passes=1,
+    warm_up=False,
     other_base_steps=1,
     other_base_per_intent=2,
     new_tokens=2,

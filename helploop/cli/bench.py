@@ -157,6 +157,8 @@ def _classification(source, settings, threads: int, limits, scale: Scale):  # ty
         short_n=scale.short_tickets,
         long_n=scale.long_tickets,
         quality_n=scale.quality_tickets,
+        passes=scale.passes,
+        warm_up=scale.warm_up,
     )
     return {"base_model": name, **result}
 
@@ -172,6 +174,7 @@ def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale
         new_tokens=scale.new_tokens,
         repeats=scale.generation_repeats,
         batches=scale.generation_batches,
+        warm_up=scale.warm_up,
     )
 
 

@@ -29,3 +29,27 @@ def derive_bundle(registry: Registry, model: str, *, suffix: str, rewrite: Rewri
         derived.update(parent_version=parent, **extra)
         registry.publish(staging, version=version, manifest=derived)
     return parent, version
+
+
+def derived_child(registry: Registry, parent: str, suffix: str) -> str | None:
+    """The version of `registry` that `derive_bundle(registry, parent, suffix=suffix, ...)` published, if
+    any (its id ends in `-SUFFIX`, its manifest names the parent); callers verify it before use."""
+    return next(
+        (
+            version
+            for version in registry.versions()
+            if version.endswith(f"-{suffix}") and registry.manifest(version).get("parent_version") == parent
+        ),
+        None,
+    )
+
+
+def copy_derived(source: Registry, target: Registry, parent: str, suffix: str) -> str | None:
+    """`parent`'s `suffix` child from `source`, verified and copied into `target` (the same version id);
+    None when `source` holds none, and the caller derives it itself."""
+    version = derived_child(source, parent, suffix)
+    if version is None:
+        return None
+    source.verify(version)
+    shutil.copytree(source.bundle_dir(version), target.bundle_dir(version))
+    return version

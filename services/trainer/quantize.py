@@ -241,16 +241,3 @@ def quantize_bundle(
     if activate:
         registry.activate(version)
     return version
-
-
-def quantized_child(registry: Registry, parent: str, mode: str) -> str | None:
-    """The version of `registry` that `quantize_bundle(registry, parent, mode=mode)` published, if any (its
-    id ends in `-MODE`, its manifest names the parent); callers verify it before use."""
-    return next(
-        (
-            version
-            for version in registry.versions()
-            if version.endswith(f"-{mode}") and registry.manifest(version).get("parent_version") == parent
-        ),
-        None,
-    )
