@@ -46,11 +46,13 @@ def test_fused_and_int8_bundles_keep_the_predictions(trained_registry: Registry,
     assert {bundles["fused"].name, bundles["int8"].name}.isdisjoint(trained_registry.versions())
     copied = derive_bundles(trained_registry, tmp_path / "copied")  # the fixture's children, verified
     parent = trained_registry.active_version()
-    child = derived_child(trained_registry, parent or "", "fused")
+    assert parent is not None
+    child = derived_child(trained_registry, parent, "fused")
+    assert child is not None
     assert [p.name for p in copied.values()] == [
         parent,
         child,
-        derived_child(trained_registry, child or "", "int8"),
+        derived_child(trained_registry, child, "int8"),
     ]
     fused = json.loads((bundles["fused"] / "manifest.json").read_text())
     assert fused["optimization"]["max_logit_difference"] <= 1e-3
