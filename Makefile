@@ -75,6 +75,8 @@ eval: install
 	$(BIN)/helploop benchmark waimai_zh
 	$(BIN)/helploop benchmark banking77 --shots 5,10
 	$(BIN)/helploop benchmark clinc150 --shots 5,10
+	$(BIN)/helploop benchmark banking77 --hold-out-intents 10 --option oos_reject_rate=0.1
+	$(BIN)/helploop intents evaluate --out var/reports/intent_suggestions
 	$(BIN)/python -m services.trainer.demo_realism_eval --out var/reports/demo_realism
 
 eval-bases: install

@@ -87,6 +87,11 @@ class TrainConfig:
     freeze: str = option("none", "none | embeddings | bottom_n:<k> | head_only")
     oos_label: str = option("oos", "a label with this name is trained as the out-of-scope class")
     oos_max_in_scope_drop: float = option(0.01, "in-scope accuracy the rejection threshold may cost at most")
+    oos_reject_rate: float = option(
+        0.02,
+        "without out-of-scope examples in validation: the share of known validation tickets the out-of-scope "
+        "threshold sets aside (higher catches more requests no intent covers and rejects more known ones)",
+    )
     calibrate: bool = option(True, "temperature scaling and the out-of-scope threshold on validation")
     # Few labelled examples (services/trainer/contrastive.py): a contrastive stage on the encoder, then heads
     # fitted on its frozen embeddings. Measured on Banking77 at 10 per intent (docs/models.md, "Few labelled
@@ -132,6 +137,8 @@ class TrainConfig:
             raise ValueError(
                 f"contrastive_loss must be one of {CONTRASTIVE_LOSSES}, not {self.contrastive_loss!r}"
             )
+        if not 0.0 <= self.oos_reject_rate < 0.5:
+            raise ValueError(f"oos_reject_rate is a share of tickets, 0 to 0.5, not {self.oos_reject_rate}")
         if isinstance(self.base_model, Path):
             self.base_model = str(self.base_model)
         if not self.head_columns:

@@ -111,6 +111,17 @@ def _primary_rule(
     return spec, rule, gaussians
 
 
+def rejection_options(config: TrainConfig, temperature: float, oos_index: int | None) -> dict[str, Any]:
+    """What `choose_rejection` is given for the primary head: with OOS examples in validation the in-scope
+    accuracy it may cost, without them the share of known tickets it sets aside."""
+    return {
+        "temperature": temperature,
+        "oos_index": oos_index,
+        "max_in_scope_drop": config.oos_max_in_scope_drop,
+        "max_false_rejection": config.oos_reject_rate,
+    }
+
+
 def calibrate_heads(
     outcome: Any, train: list[Example], valid: list[Example], config: TrainConfig, staging: Path
 ) -> tuple[list[HeadSpec], dict]:
@@ -132,16 +143,10 @@ def calibrate_heads(
             spec["temperature"] = calibration.temperature
             report[head] = {"calibration": asdict(calibration)}
             if head == config.primary_head:
-                rule_spec, rule, gaussians = _primary_rule(
-                    outcome,
-                    train,
-                    config,
-                    outputs,
-                    gold,
-                    temperature=calibration.temperature,
-                    oos_index=labels.index(oos) if oos else None,
-                    max_in_scope_drop=config.oos_max_in_scope_drop,
+                options = rejection_options(
+                    config, calibration.temperature, labels.index(oos) if oos else None
                 )
+                rule_spec, rule, gaussians = _primary_rule(outcome, train, config, outputs, gold, **options)
                 spec.update(rule_spec)
                 if "ood_stats" in rule_spec:
                     gaussians.save(staging / rule_spec["ood_stats"])

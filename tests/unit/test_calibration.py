@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from services.trainer.calibration import calibrate_head, choose_rejection, fit_temperature
 from shared.runtime.classifier import OUT_OF_SCOPE, HeadSpec, predict_head
@@ -73,6 +76,19 @@ def test_rejection_without_oos_rejects_a_small_low_confidence_share() -> None:
     logits, gold = overconfident(scale=1.0, n=1000)
     rule = choose_rejection(logits, gold, temperature=1.0, oos_index=None, max_false_rejection=0.05)
     assert rule.oos_recall is None and rule.false_rejection_rate <= 0.05 + 1e-9
+
+
+def test_the_teams_reject_rate_sets_the_share_of_known_tickets_set_aside(tmp_path: Path) -> None:
+    from services.trainer.config import TrainConfig
+    from services.trainer.pipeline import rejection_options
+
+    logits, gold = overconfident(scale=1.0, n=1000)
+    for rate in (0.02, 0.10):
+        config = TrainConfig(train_file=tmp_path / "t.csv", oos_reject_rate=rate)
+        rule = choose_rejection(logits, gold, **rejection_options(config, 1.0, None))
+        assert rate - 0.002 <= rule.false_rejection_rate <= rate + 1e-9, (rate, rule)
+    with pytest.raises(ValueError, match="oos_reject_rate"):
+        TrainConfig(train_file=tmp_path / "t.csv", oos_reject_rate=0.7)
 
 
 def test_predict_head_applies_threshold_and_oos_class() -> None:
