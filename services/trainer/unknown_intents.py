@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ import numpy as np
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example, _rows
 from shared.registry import Registry
+from shared.runtime.ood import ClassGaussians, fit_class_gaussians
+from shared.runtime.scoring import in_scope_score
 
 log = logging.getLogger(__name__)
 RATES = (0.02, 0.05, 0.10)  # false rejection of known tickets, chosen on validation
@@ -65,20 +67,24 @@ def nearest_cosine(reference: np.ndarray, embeddings: np.ndarray, k: int = 1) ->
     return -np.partition(-similarities, k - 1, axis=1)[:, k - 1]
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The known intents' training tickets in embedding space: themselves, and their class Gaussians."""
+
+    embeddings: np.ndarray
+    gaussians: ClassGaussians
+
+
 def scores_by_method(
-    spec: Any, *, train: tuple[np.ndarray, np.ndarray], logits: np.ndarray, embeddings: np.ndarray
+    spec: Any, *, reference: Reference, logits: np.ndarray, embeddings: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Every in-scope score for one set of tickets (higher = more in scope)."""
-    from shared.runtime.ood import fit_class_gaussians
-    from shared.runtime.scoring import in_scope_score
-
-    train_embeddings, train_gold = train
     scores = {
         m: in_scope_score(logits, method=m, temperature=spec.temperature) for m in ("max_prob", "energy")
     }
-    scores["mahalanobis"] = fit_class_gaussians(train_embeddings, train_gold).score(embeddings)
-    scores["nearest_ticket_cosine"] = nearest_cosine(train_embeddings, embeddings)
-    scores["nearest_10_cosine"] = nearest_cosine(train_embeddings, embeddings, k=10)
+    scores["mahalanobis"] = reference.gaussians.score(embeddings)
+    scores["nearest_ticket_cosine"] = nearest_cosine(reference.embeddings, embeddings)
+    scores["nearest_10_cosine"] = nearest_cosine(reference.embeddings, embeddings, k=10)
     return scores
 
 
@@ -152,15 +158,17 @@ def assess(
     train, valid = (_known(part, head, excluded) for part in load_splits(config))
     known = _known(test, head, excluded)
     unknown = [e for e in test if e.labels.get(head) in held_out]
-    train_logits, train_embeddings = _embed(classifier, train, head)
-    del train_logits
-    reference = (train_embeddings, np.array([spec.labels.index(e.labels[head]) for e in train]))
+    _, train_embeddings = _embed(classifier, train, head)
+    reference = Reference(
+        train_embeddings,
+        fit_class_gaussians(train_embeddings, np.array([spec.labels.index(e.labels[head]) for e in train])),
+    )
     outputs = {
         name: _embed(classifier, part, head)
         for name, part in (("valid", valid), ("known", known), ("unknown", unknown))
     }
     scores = {
-        name: scores_by_method(spec, train=reference, logits=lg, embeddings=em)
+        name: scores_by_method(spec, reference=reference, logits=lg, embeddings=em)
         for name, (lg, em) in outputs.items()
     }
     gold = np.array([spec.labels.index(e.labels[head]) for e in known])
