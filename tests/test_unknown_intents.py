@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from services.trainer.data import Example
 from services.trainer.demo_data import generate_tickets, write_dataset
@@ -57,6 +58,16 @@ def test_held_out_intents_are_seeded_and_leave_every_split(tmp_path: Path) -> No
     kept = write_without(source, tmp_path / "known.jsonl", held_out=held, label_column="label")
     labels = [json.loads(line)["label"] for line in kept.read_text().splitlines()]
     assert len(labels) == 60 and not set(labels) & set(held)
+    with pytest.raises(ValueError, match="1 to 7 of 9 intents"):
+        choose_held_out(source, label_column="label", count=8, seed=7)
+
+
+def test_the_command_refuses_a_count_that_is_not_a_number_of_intents(capsys: pytest.CaptureFixture) -> None:
+    from helploop.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["benchmark", "banking77", "--hold-out-intents", "0"])
+    assert exited.value.code == 2 and "1 or more" in capsys.readouterr().err
 
 
 def test_scores_are_in_scope_high_and_thresholds_come_from_validation() -> None:

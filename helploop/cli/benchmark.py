@@ -84,6 +84,14 @@ def _shots(value: str) -> list[int]:
     return shots
 
 
+def _intent_count(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            f"--hold-out-intents takes a number of intents (1 or more), not {value!r}"
+        )
+    return int(value)
+
+
 def few_shot(args: argparse.Namespace, config: Any, *, test_file: Path, registry: Any) -> int:
     """`--shots`: the accuracy-vs-examples-per-intent curve instead of the full benchmark."""
     from services.trainer.few_shot import run_curve
@@ -223,7 +231,7 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     p.add_argument(
         "--hold-out-intents",
-        type=int,
+        type=_intent_count,
         metavar="N",
         help="requests without an intent: train without N intents (seeded), then measure how many of their "
         "test tickets each out-of-scope score catches at 2/5/10 %% false rejection of the others; writes "
