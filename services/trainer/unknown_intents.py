@@ -90,15 +90,10 @@ def scores_by_method(
 
 def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
     """Probability that a known ticket scores above an unknown one (ties count half)."""
-    ranks = np.concatenate([known, unknown]).argsort().argsort().astype(np.float64)
-    combined = np.concatenate([known, unknown])
-    for value in np.unique(combined):  # average ranks of ties
-        tied = combined == value
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
-    return float(
-        (ranks[: len(known)].sum() - len(known) * (len(known) - 1) / 2) / (len(known) * len(unknown))
-    )
+    from sklearn.metrics import roc_auc_score
+
+    is_known = np.concatenate([np.ones(len(known)), np.zeros(len(unknown))])
+    return float(roc_auc_score(is_known, np.concatenate([known, unknown])))
 
 
 def operating_points(
