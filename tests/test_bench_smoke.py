@@ -86,6 +86,8 @@ def test_every_section_runs_on_tiny_inputs(
     _check_sections(sections)
     markdown = (out / "latest.md").read_text()
     assert "This section failed" not in markdown and "End to end" in markdown
+    served = sections["endtoend"]["setups"]["prefork, 1 process, int8 classifier"]  # the int8 child served
+    assert served["version"].endswith("-int8") and served["tickets_it_classified"] > 0, served
     if (os.cpu_count() or 1) >= 2:  # scale-out: the prefork worker again with 2 processes
         assert "prefork, 2 processes" in sections["endtoend"]["setups"]
         assert "| worker processes |" in markdown and "\n| 2 | " in markdown

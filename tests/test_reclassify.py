@@ -69,6 +69,34 @@ def test_chunks_are_done_once_and_the_job_completes(factory, registry: Registry)
         assert session.scalars(select(JobChunk.attempts)).all() == [1, 1, 1]
 
 
+def test_a_worker_dying_before_the_chunk_completes_leaves_no_result_and_the_redo_counts_them_all(
+    factory, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The results and the chunk's completion commit together: a worker killed between them (here the
+    completion raises) stores nothing, and the redelivered chunk reclassifies and counts every ticket —
+    stored apart, the redo would find them done and the job would end with fewer items processed."""
+    import services.inference.reclassify as reclassify
+
+    store_tickets(factory, [f"my card was declined, attempt {i}" for i in range(6)], received_at=T0)
+    job = jobs.create_reclassify_job(
+        session_factory=factory, since=T0, until=None, model_version="v-next", chunk_size=6
+    )
+    context = BatchContext(factory, ClassifierVersions(registry))
+
+    def killed(*_args: object, **_kwargs: object) -> bool:
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reclassify, "complete_chunk", killed)
+        with pytest.raises(SystemExit):
+            reclassify_chunk(job_id=job.id, position=0, context=context)
+    assert results_of(factory, "v-next") == 0
+    outcome = reclassify_chunk(job_id=job.id, position=0, context=context)
+    assert outcome is not None and (outcome.processed, outcome.skipped, outcome.job_done) == (6, 0, True)
+    view = jobs.get_job(session_factory=factory, job_id=job.id)
+    assert (view.status, view.processed_items) == ("done", 6)
+
+
 def test_a_ticket_already_reclassified_is_skipped_and_an_empty_range_is_refused(
     factory, registry: Registry
 ) -> None:  # type: ignore[no-untyped-def]
@@ -159,11 +187,11 @@ def test_chunks_completing_at_once_finish_the_job_exactly_once(database_url: str
 
         def complete(position: int, job_id: str, barrier: threading.Barrier, finished: list[bool]) -> None:
             barrier.wait()
-            finished.append(
-                jobs.complete_chunk(
-                    session_factory=factory, job_id=job_id, position=position, processed=2, seconds=0.1
+            with session_scope(factory) as session:
+                done = jobs.complete_chunk(
+                    session, job_id=job_id, position=position, processed=2, seconds=0.1
                 )
-            )
+            finished.append(done)
 
         threads = [threading.Thread(target=complete, args=(p, job.id, barrier, finished)) for p in (0, 1)]
         for thread in threads:

@@ -116,3 +116,24 @@ def test_one_run_at_a_time(factory, registry: Registry, redis_url: str, tmp_path
     finally:
         lock.release()
     assert get_run(session_factory=factory, run_id=second).reasons == ["another training run holds the lock"]
+
+
+def test_a_candidate_is_served_like_the_active_model_int8_when_it_is(
+    trained_registry: Registry, registry: Registry
+) -> None:
+    """fp32 active: the candidate as trained. An int8 active model (its own graph's int8 child): the
+    candidate quantized the same way before the gate sees it, its parent the trained candidate."""
+    from services.trainer.derive import copy_derived
+    from services.trainer.retrain.flow import served_like
+    from tests.learning_data import clone_version
+
+    active = registry.active_version()
+    candidate = clone_version(registry, active, "v-candidate")
+    assert served_like(registry, registry.manifest(active), candidate) == candidate
+    int8 = copy_derived(trained_registry, registry, active, "int8")  # the fixture's, not quantized again
+    assert int8 is not None
+    served = served_like(registry, registry.manifest(int8), candidate)
+    manifest = registry.manifest(served)
+    assert served.endswith("-int8") and manifest["parent_version"] == candidate
+    assert manifest["quantization"] == registry.manifest(int8)["quantization"]
+    registry.verify(served)

@@ -177,3 +177,42 @@ def test_a_routing_failure_in_the_transaction_still_stores_the_result(setup) -> 
     assert _count(factory, TriageResult, ticket_id) == 1 and _count(factory, RoutingDecision, ticket_id) == 0
     with factory() as session:
         assert session.get(Ticket, ticket_id).status == TicketStatus.TRIAGED
+
+
+def test_a_first_delivery_reads_the_ticket_once_and_writes_in_one_transaction(setup) -> None:  # type: ignore[no-untyped-def]
+    """No read-after-write: the reading transaction loads the ticket with its attachments in one query,
+    the writing one stores result, status, decision and deliveries without loading the ticket again."""
+    from sqlalchemy import event
+
+    factory, spec = setup
+    routing = RoutingContext(
+        factory, PolicyHolder(Path(spec["policy"])), load_integrations(Path(spec["integrations"]))
+    )
+    context = TriageContext(
+        session_factory=factory,
+        model=ActiveModel(Registry(Path(spec["registry"])), intra_op_threads=1),
+        route=lambda session, tid, result: route_with_result(session, tid, result, context=routing),
+    )
+    context.model.get()  # the model loaded before counting
+    statements: list[str] = []
+    engine = factory.kw["bind"]
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        triaged = triage_ticket(ticket_id=spec["ticket_id"], context=context, first_delivery=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert triaged.outcome == Outcome.ROUTED and triaged.deliveries
+    tickets_read = [s for s in statements if s.startswith("SELECT") and " FROM tickets" in s]
+    assert len(tickets_read) == 1 and "JOIN attachments" in tickets_read[0], statements
+    assert not [s for s in statements if s.startswith("SELECT attachments")], statements
+    writes = [s.split(" (")[0].split(" SET")[0] for s in statements if s.split()[0] in ("INSERT", "UPDATE")]
+    assert writes == [
+        "INSERT INTO triage_results",
+        "UPDATE tickets",
+        "INSERT INTO routing_decisions",
+        *["INSERT INTO deliveries"] * len(triaged.deliveries),
+    ], statements

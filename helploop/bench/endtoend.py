@@ -21,7 +21,7 @@ from helploop.bench.profile import start_profile, summarize
 from helploop.bench.scale import FULL, Scale
 from helploop.cli.run import wait_ready
 from shared.redis_server import free_port
-from shared.tickets.models import Ticket, TicketStatus
+from shared.tickets.models import Ticket, TicketStatus, TriageResult
 
 log = logging.getLogger(__name__)
 PROFILED_RATE = 25  # py-spy samples each worker at this rate (or the highest it sustained, if lower)
@@ -31,6 +31,7 @@ WORKER_SETUPS = {
     "threads ×16, micro-batching": {"HELPLOOP_WORKER_POOL": "threads", "HELPLOOP_WORKER_CONCURRENCY": "16"},
 }
 SCALE_OUT = "prefork, {n} processes"
+INT8_SETUP = "prefork, 1 process, int8 classifier"  # the active model's int8 child served instead
 
 
 def scale_out_setups(scale: Scale, cores: int | None = None) -> dict[str, dict[str, str]]:
@@ -240,7 +241,7 @@ def in_process_ms(env: BenchEnv, texts: list[str], *, count: int = 300) -> dict[
         envelope = WebhookEnvelope.model_validate(ticket_payload(texts[i % len(texts)]))
         stored = ingest_ticket(
             session_factory=factory,
-            publish=lambda _task, _args, _queue: None,  # the outbox message is written, not sent
+            publish=lambda _task, _args: None,  # the outbox message is written, not sent
             source="in-process",
             event_id=envelope.event_id,
             ticket=envelope.ticket,
@@ -250,9 +251,35 @@ def in_process_ms(env: BenchEnv, texts: list[str], *, count: int = 300) -> dict[
     return percentiles_ms(triage_seconds(factory, ids[30:]))  # the first: model load, first shapes
 
 
+def _served_int8(
+    env: BenchEnv, sender: WebhookSender, texts: list[str], version: str, *, scale: Scale, gateway_pid: int
+) -> dict:
+    """The prefork set-up again with `version` (the active model's int8 child) active, then the model
+    measured before active again: what serving int8 saves per ticket, side by side in one run."""
+    before = env.registry.active_version()
+    env.registry.activate(version)
+    try:
+        setup = WORKER_SETUPS["prefork, 1 process"]
+        result = run_setup(env, sender, texts, setup, scale=scale, gateway_pid=gateway_pid)
+        with env.session_factory() as session:
+            query = (
+                select(func.count()).select_from(TriageResult).where(TriageResult.model_version == version)
+            )
+            return {"version": version, "tickets_it_classified": session.scalar(query), **result}
+    finally:
+        if before is not None:
+            env.registry.activate(before)
+
+
 def bench_end_to_end(
-    env: BenchEnv, texts: list[str], *, scale: Scale = FULL, gateway_workers: int = 2
+    env: BenchEnv,
+    texts: list[str],
+    *,
+    scale: Scale = FULL,
+    gateway_workers: int = 2,
+    int8_version: str | None = None,
 ) -> dict[str, Any]:
+    """`int8_version`: an int8 child of the active model in `env.registry`, measured as one more set-up."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     argv = [
@@ -270,6 +297,10 @@ def bench_end_to_end(
         name: run_setup(env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid)
         for name, extra in WORKER_SETUPS.items()
     }
+    if int8_version is not None:
+        setups[INT8_SETUP] = _served_int8(
+            env, sender, texts, int8_version, scale=scale, gateway_pid=gateway.pid
+        )
     for name, extra in scale_out_setups(scale).items():
         setups[name] = run_setup(
             env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid, profiled=False

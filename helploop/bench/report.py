@@ -105,7 +105,9 @@ def endtoend_table(result: dict[str, Any]) -> str:
 def _processes(name: str) -> int | None:
     """The prefork set-ups' process count ("prefork, 1 process", "prefork, 2 processes")."""
     words = name.replace(",", "").split()
-    return int(words[1]) if words[:1] == ["prefork"] and words[1:2] and words[1].isdigit() else None
+    if words[:1] != ["prefork"] or not words[1:2] or not words[1].isdigit() or len(words) > 3:
+        return None  # not one of them: another model served ("prefork, 1 process, int8 classifier")
+    return int(words[1])
 
 
 def scale_out_table(result: dict[str, Any]) -> list[str]:

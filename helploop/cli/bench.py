@@ -190,11 +190,14 @@ def _end_to_end(source, settings, threads: int, scratch: Path, scale: Scale):  #
     from helploop.bench.endtoend import bench_end_to_end
     from helploop.bench.harness import bench_env
     from helploop.bench.texts import short_texts
+    from services.trainer.derive import copy_derived
+    from services.trainer.quantize import quantize_bundle
 
     with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
-        return bench_end_to_end(
-            env, short_texts(settings.datasets_dir, scale.endtoend_texts).texts, scale=scale
-        )
+        active = env.registry.active_version()
+        int8 = copy_derived(source, env.registry, active, "int8") or quantize_bundle(env.registry, active)
+        texts = short_texts(settings.datasets_dir, scale.endtoend_texts).texts
+        return bench_end_to_end(env, texts, scale=scale, int8_version=int8)
 
 
 def _reclassify(args, source, settings, threads: int, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]

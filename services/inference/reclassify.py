@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from services.inference.model_holder import ClassifierVersions
-from services.inference.triage import build_result_row
+from services.inference.triage import build_result_row, unsaved_copy
 from shared.db import session_scope
 from shared.learning.jobs import claim_chunk, complete_chunk
 from shared.metrics import RECLASSIFIED
@@ -56,17 +56,34 @@ def _todo(session: Session, ids: list[str], version: str) -> list[tuple[str, str
     return [(t.id, t.text, len(t.read_attachments)) for t in tickets if t.id not in done]
 
 
-def _store(session_factory: sessionmaker[Session], rows: list[TriageResult]) -> None:
+def _store_and_complete(
+    context: BatchContext, rows: list[TriageResult], job_id: str, position: int, started: float
+) -> bool:
+    """The chunk's results and its completion in one transaction: a worker killed before the commit
+    leaves neither (the redelivered chunk is done whole), after it both. When another worker stored some
+    of these tickets meanwhile (the unique key), the rest are stored one by one, then the chunk completed.
+    True when this completed the job."""
+
+    def complete(session: Session, processed: int) -> bool:
+        seconds = time.perf_counter() - started
+        return complete_chunk(session, job_id=job_id, position=position, processed=processed, seconds=seconds)
+
     try:
-        with session_scope(session_factory) as session:
+        with session_scope(context.session_factory) as session:
             session.add_all(rows)
-    except IntegrityError:  # another worker stored some of them meanwhile: add the rest one by one
-        for row in rows:
+            session.flush()
+            return complete(session, len(rows))
+    except IntegrityError:
+        stored = 0
+        for row in [unsaved_copy(row) for row in rows]:
             try:
-                with session_scope(session_factory) as session:
+                with session_scope(context.session_factory) as session:
                     session.add(row)
+                stored += 1
             except IntegrityError:
                 continue
+        with session_scope(context.session_factory) as session:
+            return complete(session, stored)
 
 
 def reclassify_chunk(*, job_id: str, position: int, context: BatchContext) -> ChunkOutcome | None:
@@ -89,16 +106,9 @@ def reclassify_chunk(*, job_id: str, position: int, context: BatchContext) -> Ch
             )
             row.attachments_used = used
             rows.append(row)
-    _store(context.session_factory, rows)
+    job_done = _store_and_complete(context, rows, job_id, position, started)
     RECLASSIFIED.inc(len(rows))
     seconds = time.perf_counter() - started
-    job_done = complete_chunk(
-        session_factory=context.session_factory,
-        job_id=job_id,
-        position=position,
-        processed=len(rows),
-        seconds=seconds,
-    )
     log.info(
         "job %s chunk %d: %d reclassified, %d skipped in %.2fs",
         job_id,

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from services.inference.microbatch import DirectPredictor, MicroBatcher
 from services.inference.model_holder import ActiveModel
@@ -96,6 +96,7 @@ class _Input:
     attachment_ids: tuple[int, ...]  # read attachments whose text the input holds
     before: tuple[Any, ...] | None  # the decision standing, when this run weighs newly read attachments
     pending: bool = False  # attachments still being read: the route waits for them
+    ticket: Ticket | None = None  # as read (detached): the route's, without loading it again
 
 
 def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: int | None) -> _Input | Outcome:
@@ -112,7 +113,7 @@ def _load_input(session: Session, ticket: Ticket, version: str, max_attempts: in
     else:
         before = None
     read = tuple(a.id for a in ticket.read_attachments)
-    return _Input(ticket.text, ticket.received_at, read, before, bool(ticket.pending_attachments))
+    return _Input(ticket.text, ticket.received_at, read, before, bool(ticket.pending_attachments), ticket)
 
 
 def classify_ticket(*, ticket_id: str, context: TriageContext) -> Outcome:
@@ -133,7 +134,7 @@ def triage_ticket(*, ticket_id: str, context: TriageContext, first_delivery: boo
     classifier = context.model.get()
     with context.predictor.announce():  # a batch forming in this process may wait for this ticket
         with session_scope(context.session_factory) as session:
-            ticket = session.get(Ticket, ticket_id)
+            ticket = session.get(Ticket, ticket_id, options=[joinedload(Ticket.attachments)])  # one query
             if ticket is None:
                 log.warning("ticket %s not found; dropping the task", ticket_id)
                 return Triaged(Outcome.MISSING)
@@ -151,7 +152,7 @@ def triage_ticket(*, ticket_id: str, context: TriageContext, first_delivery: boo
         return Triaged(Outcome(weighed))
     route = context.route if not loaded.pending else None
     try:
-        row, deliveries = _store_routed(context.session_factory, row, loaded.attachment_ids, route)
+        row, deliveries = _store_routed(context.session_factory, row, loaded, route)
     except IntegrityError:
         log.info("ticket %s was classified concurrently by %s", ticket_id, classifier.version)
         return Triaged(Outcome.ALREADY_DONE)
@@ -166,23 +167,23 @@ def triage_ticket(*, ticket_id: str, context: TriageContext, first_delivery: boo
 def _store_routed(
     session_factory: sessionmaker[Session],
     row: TriageResult,
-    attachment_ids: tuple[int, ...],
+    loaded: _Input,
     route: Callable[[Session, str, TriageResult], list[int]] | None,
 ) -> tuple[TriageResult, list[int] | None]:
     """`_store` with `route`; when routing fails (a policy that cannot load, a broken brief) the result is
     stored alone and the pipeline routes it as before, retrying that alone — a classification is never lost
     to routing. (The row stored, the deliveries or None.)"""
     try:
-        return row, _store(session_factory, row, attachment_ids, route)
+        return row, _store(session_factory, row, loaded, route)
     except Exception as exc:
         if route is None or isinstance(exc, IntegrityError):
             raise
         log.warning("routing ticket %s with its result failed (%s); storing the result", row.ticket_id, exc)
-        alone = _copy(row)
-        return alone, _store(session_factory, alone, attachment_ids, None)
+        alone = unsaved_copy(row)
+        return alone, _store(session_factory, alone, loaded, None)
 
 
-def _copy(row: TriageResult) -> TriageResult:
+def unsaved_copy(row: TriageResult) -> TriageResult:
     """A fresh, unsaved copy of a result whose transaction was rolled back."""
     columns = ("ticket_id", "model_version", "label", "confidence", "top_k", "out_of_scope", "heads")
     columns += ("language", "language_supported", "inference_ms", "attachments_used")
@@ -192,19 +193,23 @@ def _copy(row: TriageResult) -> TriageResult:
 def _store(
     session_factory: sessionmaker[Session],
     row: TriageResult,
-    attachment_ids: tuple[int, ...],
+    loaded: _Input,
     route: Callable[[Session, str, TriageResult], list[int]] | None,
 ) -> list[int] | None:
     """One transaction: the result, the ticket triaged, its attachments weighed and, with `route`, the
-    routing decision and its deliveries (whose ids it returns; None without `route`)."""
+    routing decision and its deliveries (whose ids it returns; None without `route`). The ticket as read
+    joins this session unloaded (`merge(load=False)`): the route finds it without a query."""
     with session_scope(session_factory) as session:
         session.add(row)
         mark_triaged(session, row.ticket_id)
-        mark_weighed(session, attachment_ids, Weighed.USED)
+        mark_weighed(session, loaded.attachment_ids, Weighed.USED)
         if route is None:
             return None
         session.flush()  # the result's id: the decision's key
-        return route(session, row.ticket_id, row)
+        held = session.merge(loaded.ticket, load=False) if loaded.ticket is not None else None
+        deliveries = route(session, row.ticket_id, row)
+        del held  # the session's identity map holds it weakly: held until the route has read it
+        return deliveries
 
 
 def give_up(*, ticket_id: str, session_factory: sessionmaker[Session], reason: str) -> None:

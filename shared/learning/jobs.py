@@ -111,29 +111,25 @@ def claim_chunk(
         return {"item_ids": list(chunk.item_ids), "model_version": job.model_version}  # type: ignore[union-attr]
 
 
-def complete_chunk(
-    *, session_factory: sessionmaker[Session], job_id: str, position: int, processed: int, seconds: float
-) -> bool:
-    """Mark the chunk done and, when it was the last, the job: one transaction (a reader never sees every
-    chunk done and the job still running; a crash cannot leave it so). The write comes first (SQLite takes
-    its lock there), then the job's row is locked: two chunks completing at once are counted one after the
-    other, the second seeing the first's. True when this completed the job."""
-    with session_scope(session_factory) as session:
-        session.execute(
-            update(JobChunk)
-            .where(JobChunk.job_id == job_id, JobChunk.position == position)
-            .values(done=True, processed=processed, seconds=seconds, done_at=utcnow())
-        )
-        job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
-        left = session.scalar(
-            select(func.count())
-            .select_from(JobChunk)
-            .where(JobChunk.job_id == job_id, JobChunk.done.is_(False))
-        )
-        if left or job is None or job.status != JobStatus.RUNNING:
-            return False
-        job.status, job.finished_at = JobStatus.DONE, utcnow()
-        return True
+def complete_chunk(session: Session, *, job_id: str, position: int, processed: int, seconds: float) -> bool:
+    """Mark the chunk done and, when it was the last, the job, in the caller's transaction — the one that
+    stores the chunk's results, so a worker killed in between leaves neither (a reader never sees every
+    chunk done and the job still running either). The write comes first (SQLite takes its lock there),
+    then the job's row is locked: two chunks completing at once are counted one after the other, the
+    second seeing the first's. True when this completed the job."""
+    session.execute(
+        update(JobChunk)
+        .where(JobChunk.job_id == job_id, JobChunk.position == position)
+        .values(done=True, processed=processed, seconds=seconds, done_at=utcnow())
+    )
+    job = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).first()
+    left = session.scalar(
+        select(func.count()).select_from(JobChunk).where(JobChunk.job_id == job_id, JobChunk.done.is_(False))
+    )
+    if left or job is None or job.status != JobStatus.RUNNING:
+        return False
+    job.status, job.finished_at = JobStatus.DONE, utcnow()
+    return True
 
 
 def fail_job(*, session_factory: sessionmaker[Session], job_id: str, reason: str) -> None:

@@ -129,7 +129,22 @@ def _train_candidate(
     trained = run_training(
         config, registry=context.registry, cache_dir=context.settings.cache_dir, manifest_extra=extra
     )
-    return trained.version
+    return served_like(context.registry, manifest, trained.version)
+
+
+def served_like(registry: Registry, active_manifest: dict[str, Any], trained: str) -> str:
+    """The candidate in the precision the active model serves: an int8 active model (its int8 child,
+    activated where `make eval` showed the accuracy holds: `helploop export --quantize int8 --activate`)
+    gets an int8 candidate — of the fused graph when it was the fused graph's — so the gate judges what
+    would serve and a retrain never returns to fp32 unasked. An fp32 active model: the candidate as
+    trained."""
+    if not str(active_manifest.get("quantization") or "").startswith("int8"):
+        return trained
+    from services.trainer.optimize import fuse_bundle
+    from services.trainer.quantize import quantize_bundle
+
+    fused = str(active_manifest.get("parent_version") or "").endswith("-fused")
+    return quantize_bundle(registry, fuse_bundle(registry, trained) if fused else trained, mode="int8")
 
 
 def _gate(
