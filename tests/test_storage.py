@@ -182,6 +182,34 @@ def test_broker_down_accepts_the_ticket_and_the_relay_drains_the_backlog_in_orde
     assert {v.status for v in views} == {"queued"}
 
 
+def test_an_idle_relay_pass_only_reads_and_a_waiting_message_still_goes_out(engine: Engine) -> None:
+    """Nothing free to publish (the intake sent its own): the pass writes nothing — no lease taken, no
+    claim — once its first pass (which purges) is done; a message staged without a claim (a resolution's
+    label fetch) goes out on the next pass."""
+    from sqlalchemy import event
+
+    factory = build_session_factory(engine)
+    broker = Broker()
+    relay = OutboxRelay(session_factory=factory, publish=broker)
+    assert relay.run_once() is False  # the first pass: the purge is due, the lease taken
+    writes: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.split()[0] in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert relay.run_once() is False and writes == []
+        with session_scope(factory) as session:
+            add_message(session, task=TASK_CLASSIFY, args=["t-idle"])
+        writes.clear()
+        assert relay.run_once() is False and broker.published == ["t-idle"] and writes
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert count_pending(session_factory=factory) == 0
+
+
 def test_only_the_lease_holder_relays_and_a_dead_holder_is_replaced(engine: Engine) -> None:
     factory = build_session_factory(engine)
     assert hold_lease(session_factory=factory, name="relay", holder="a", ttl_s=30)

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.base import new_id
-from shared.outbox.service import Publish, count_pending, hold_lease, purge_sent, relay_pending
+from shared.outbox.service import (
+    Publish,
+    count_pending,
+    hold_lease,
+    pending_counts,
+    purge_sent,
+    relay_pending,
+)
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "outbox-relay"
@@ -62,7 +69,11 @@ class OutboxRelay:
             backoff = min(backoff * 2, 5.0) if failed else self.interval_s
 
     def run_once(self) -> bool:
-        """Drain what is pending while holding the lease; True when the broker refused a message."""
+        """Drain what is pending while holding the lease; True when the broker refused a message. A pass
+        that finds no free message (the common case: the intake publishes its own) only reads — no lease
+        renewed, no claim written — unless the purge is due."""
+        if not self._purge_due() and not pending_counts(session_factory=self.session_factory)[1]:
+            return False
         if not hold_lease(
             session_factory=self.session_factory, name=LEASE_NAME, holder=self.holder, ttl_s=self.lease_s
         ):
@@ -87,8 +98,11 @@ class OutboxRelay:
         self._purge()
         return failed
 
+    def _purge_due(self) -> bool:
+        return time.monotonic() - self._last_purge >= PURGE_EVERY_S
+
     def _purge(self) -> None:
-        if time.monotonic() - self._last_purge < PURGE_EVERY_S:
+        if not self._purge_due():
             return
         self._last_purge = time.monotonic()
         removed = purge_sent(session_factory=self.session_factory, older_than_s=self.retention_s)

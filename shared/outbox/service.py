@@ -164,6 +164,17 @@ def relay_pending(
     return RelayPass(len(sent), len(messages))
 
 
+def pending_counts(*, session_factory: sessionmaker[Session]) -> tuple[int, int]:
+    """(messages not sent yet, those of them no live publisher holds: the relay's work), in one read;
+    the first is the pending gauge."""
+    free = func.count().filter(_free(utcnow()))
+    query = select(func.count(), free).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+    with session_scope(session_factory) as session:
+        pending, waiting = session.execute(query).one()
+    OUTBOX_PENDING.set(pending)
+    return int(pending), int(waiting)
+
+
 def count_pending(*, session_factory: sessionmaker[Session]) -> int:
     with session_scope(session_factory) as session:
         query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
