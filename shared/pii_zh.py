@@ -156,9 +156,14 @@ ADDRESS = re.compile(
 )
 
 
+HAS_CJK = re.compile("[\u4e00-\u9fff]")
+
+
 def addresses(text: str) -> Iterator[tuple[int, int]]:
     """Addresses with a road and a number ("北京市朝阳区建国路93号"), two administrative levels and a number
     ("上海市浦东新区张江镇孙桥村12号") or an estate and a building ("阳光花园3栋2单元301室"); a place alone
     ("我在上海买的", "上海市浦东新区") or a number alone ("3号线", "11月3号") is none."""
+    if not HAS_CJK.search(text):  # every form needs a Chinese character: most log lines have none
+        return
     for match in ADDRESS.finditer(text):
         yield match.span()

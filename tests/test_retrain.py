@@ -137,3 +137,21 @@ def test_a_candidate_is_served_like_the_active_model_int8_when_it_is(
     assert served.endswith("-int8") and manifest["parent_version"] == candidate
     assert manifest["quantization"] == registry.manifest(int8)["quantization"]
     registry.verify(served)
+
+
+def test_train_serve_int8_serves_the_child_only_where_its_accuracy_holds(registry: Registry) -> None:
+    """`helploop train --serve int8`: the int8 child serves when it loses at most 0.5 pt on the validation
+    tickets; with no loss allowed and a child that loses, the float32 parent serves and the reason says
+    why. The accuracies are the serving runtime's, measured on the same tickets."""
+    from services.trainer.data import Example
+    from services.trainer.demo_data import generate_tickets
+    from services.trainer.served import int8_where_it_holds
+
+    parent = registry.active_version()
+    examples = [Example(t.text, {"intent": t.label}) for t in generate_tickets(per_intent=4, seed=41)]
+    choice = int8_where_it_holds(registry, parent, examples, max_loss_pt=100.0)
+    assert choice.version == choice.int8_version != parent and "int8 serves" in choice.reason
+    assert registry.manifest(choice.int8_version)["parent_version"] == parent
+    assert 0.0 < choice.accuracy["fp32"] <= 1.0 and 0.0 < choice.accuracy["int8"] <= 1.0
+    strict = int8_where_it_holds(registry, parent, examples, max_loss_pt=-100.0)  # int8 must gain 100 pt
+    assert strict.version == parent and "does not serve" in strict.reason

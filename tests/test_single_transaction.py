@@ -98,6 +98,19 @@ def _deliveries(factory: sessionmaker[Session], ticket_id: str) -> list[int]:
         return sorted(session.scalars(query))
 
 
+def _routed_context(factory, spec: dict) -> tuple[TriageContext, RoutingContext]:  # type: ignore[no-untyped-def]
+    """What the worker builds with drafts off: triage that routes in the transaction storing the result."""
+    routing = RoutingContext(
+        factory, PolicyHolder(Path(spec["policy"])), load_integrations(Path(spec["integrations"]))
+    )
+    context = TriageContext(
+        session_factory=factory,
+        model=ActiveModel(Registry(Path(spec["registry"])), intra_op_threads=1),
+        route=lambda session, tid, result: route_with_result(session, tid, result, context=routing),
+    )
+    return context, routing
+
+
 def test_a_worker_killed_inside_the_transaction_leaves_nothing_and_the_retry_does_it_all_once(setup) -> None:  # type: ignore[no-untyped-def]
     factory, spec = setup
     ticket_id = spec["ticket_id"]
@@ -115,14 +128,7 @@ def test_a_worker_killed_inside_the_transaction_leaves_nothing_and_the_retry_doe
     with factory() as session:
         assert session.get(Ticket, ticket_id).status != TicketStatus.TRIAGED
 
-    routing = RoutingContext(
-        factory, PolicyHolder(Path(spec["policy"])), load_integrations(Path(spec["integrations"]))
-    )
-    context = TriageContext(
-        session_factory=factory,
-        model=ActiveModel(Registry(Path(spec["registry"])), intra_op_threads=1),
-        route=lambda session, tid, result: route_with_result(session, tid, result, context=routing),
-    )
+    context, routing = _routed_context(factory, spec)
     triaged = triage_ticket(ticket_id=ticket_id, context=context)  # the redelivered task
     assert triaged.outcome == Outcome.ROUTED and triaged.deliveries
     assert list(triaged.deliveries) == _deliveries(factory, ticket_id)
@@ -185,14 +191,7 @@ def test_a_first_delivery_reads_the_ticket_once_and_writes_in_one_transaction(se
     from sqlalchemy import event
 
     factory, spec = setup
-    routing = RoutingContext(
-        factory, PolicyHolder(Path(spec["policy"])), load_integrations(Path(spec["integrations"]))
-    )
-    context = TriageContext(
-        session_factory=factory,
-        model=ActiveModel(Registry(Path(spec["registry"])), intra_op_threads=1),
-        route=lambda session, tid, result: route_with_result(session, tid, result, context=routing),
-    )
+    context, _ = _routed_context(factory, spec)
     context.model.get()  # the model loaded before counting
     statements: list[str] = []
     engine = factory.kw["bind"]

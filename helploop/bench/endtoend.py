@@ -271,6 +271,31 @@ def _served_int8(
             env.registry.activate(before)
 
 
+def _all_setups(
+    env: BenchEnv,
+    sender: WebhookSender,
+    texts: list[str],
+    *,
+    scale: Scale,
+    gateway_pid: int,
+    int8_version: str | None,
+) -> dict[str, dict]:
+    """The worker set-ups, the int8 child served (when given), then scale-out (not profiled)."""
+    setups = {
+        name: run_setup(env, sender, texts, extra, scale=scale, gateway_pid=gateway_pid)
+        for name, extra in WORKER_SETUPS.items()
+    }
+    if int8_version is not None:
+        setups[INT8_SETUP] = _served_int8(
+            env, sender, texts, int8_version, scale=scale, gateway_pid=gateway_pid
+        )
+    for name, extra in scale_out_setups(scale).items():
+        setups[name] = run_setup(
+            env, sender, texts, extra, scale=scale, gateway_pid=gateway_pid, profiled=False
+        )
+    return setups
+
+
 def bench_end_to_end(
     env: BenchEnv,
     texts: list[str],
@@ -293,18 +318,7 @@ def bench_end_to_end(
     gateway = env.start("gateway", argv)
     wait_ready(base_url, [gateway], timeout=120)
     sender = WebhookSender(base_url, WEBHOOK_SECRET)
-    setups = {
-        name: run_setup(env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid)
-        for name, extra in WORKER_SETUPS.items()
-    }
-    if int8_version is not None:
-        setups[INT8_SETUP] = _served_int8(
-            env, sender, texts, int8_version, scale=scale, gateway_pid=gateway.pid
-        )
-    for name, extra in scale_out_setups(scale).items():
-        setups[name] = run_setup(
-            env, sender, texts, extra, scale=scale, gateway_pid=gateway.pid, profiled=False
-        )
+    setups = _all_setups(env, sender, texts, scale=scale, gateway_pid=gateway.pid, int8_version=int8_version)
     gateway_rss = rss_mb(gateway)
     web_worker_rss = max(
         (c.memory_info().rss for c in psutil.Process(gateway.pid).children(recursive=True)), default=0
