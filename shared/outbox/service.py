@@ -176,11 +176,8 @@ def pending_counts(*, session_factory: sessionmaker[Session]) -> tuple[int, int]
 
 
 def count_pending(*, session_factory: sessionmaker[Session]) -> int:
-    with session_scope(session_factory) as session:
-        query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-        pending = int(session.scalar(query) or 0)
-    OUTBOX_PENDING.set(pending)
-    return pending
+    """Messages not sent yet (the pending gauge set)."""
+    return pending_counts(session_factory=session_factory)[0]
 
 
 def purge_sent(*, session_factory: sessionmaker[Session], older_than_s: float) -> int:

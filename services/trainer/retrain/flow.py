@@ -134,10 +134,10 @@ def _train_candidate(
 
 def served_like(registry: Registry, active_manifest: dict[str, Any], trained: str) -> str:
     """The candidate in the precision the active model serves: an int8 active model (its int8 child,
-    activated where `make eval` showed the accuracy holds: `helploop export --quantize int8 --activate`)
-    gets an int8 candidate — of the fused graph when it was the fused graph's — so the gate judges what
-    would serve and a retrain never returns to fp32 unasked. An fp32 active model: the candidate as
-    trained."""
+    activated where its accuracy holds: `helploop train --serve int8`, or `helploop export --quantize int8
+    --activate` after `make eval`) gets an int8 candidate — of the fused graph when it was the fused
+    graph's — so the gate judges what would serve and a retrain never returns to fp32 unasked. An fp32
+    active model: the candidate as trained."""
     if not str(active_manifest.get("quantization") or "").startswith("int8"):
         return trained
     from services.trainer.optimize import fuse_bundle
