@@ -152,7 +152,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(name)
 
 
-GENERATOR_QUANTIZED = ("w8", "int8", "fp16")  # the generator fixture's quantized children
+GENERATOR_QUANTIZED = ("w8", "w4", "int8", "fp16")  # the generator fixture's quantized children
 
 HEADS = {"intent": "label", "sentiment": "sentiment", "priority": "priority"}
 
@@ -321,6 +321,15 @@ def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
     key = (GeneratorTrainConfig(), "untuned", GENERATOR_QUANTIZED)
     code = ("services.trainer.generation.pipeline", "services.trainer.quantize")
     return Registry(built_once(tmp_path_factory, worker_id, "generators", build, key=key, code=code))
+
+
+def child_of(registry: Registry, parent: str, mode: str) -> str:
+    """The fixture's `quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")`, built with it."""
+    from services.trainer.derive import derived_child
+
+    version = derived_child(registry, parent, mode)
+    assert version is not None, (mode, registry.versions())
+    return version
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,12 @@ def _check_sections(sections: dict) -> None:
     assert all(run["tickets_per_s"] > 0 for v in classification.values() for run in v["runs"])
     assert sections["classification_other_base"]["variants"].keys() == classification.keys()
     runtimes = sections["generation"]["runtimes"]
-    assert len(runtimes) == 4 and all([r["batch"] for r in v["runs"]] == [1, 2] for v in runtimes.values())
+    assert len(runtimes) == 6 and all([r["batch"] for r in v["runs"]] == [1, 2] for v in runtimes.values())
+    reduced = [name for name in runtimes if name.endswith(("w8", "w4", "int8", "2026-12-04)"))]
+    assert len(reduced) == 4 and all(0 <= runtimes[name]["vs_fp32"]["chrf"] <= 100 for name in reduced)
+    assert all(row["x_fp32"] > 0 for row in runtimes["onnxruntime + KV cache, fp32"]["runs"])
+    assert sections["limits"]["memory_read_gb_s"] > 0 and sections["generation"]["memory_read_gb_s"] > 0
+    assert all(row["weight_read_limit_tokens_per_s"] > 0 for v in runtimes.values() for row in v["runs"])
     for variant in sections["memory"]["variants"].values():
         steps = list(variant["steps_rss_mb"].values())
         assert steps[3] - steps[2] > 100, variant  # the generator's weights are in the process

@@ -43,7 +43,7 @@ from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
 from shared.tickets.models import TriageResult
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, child_of
 from tests.test_storage import stored_ticket
 
 CACHE = REPO_ROOT / "var" / "cache"
@@ -246,15 +246,6 @@ def test_the_worker_names_the_reply_language_only_to_a_bundle_trained_with_that_
         assert report.ok, report.reasons
     assert prompts[0].endswith("Write the reply in Chinese (简体中文).<|im_end|>\n<|im_start|>assistant\n")
     assert prompts[1] == prompts[0].replace("\n\nWrite the reply in Chinese (简体中文).", "")
-
-
-def child_of(registry: Registry, parent: str, mode: str) -> str:
-    """The fixture's `quantize_bundle(registry, parent, mode=mode, graph="decoder.onnx")`, built with it."""
-    from services.trainer.derive import derived_child
-
-    version = derived_child(registry, parent, mode)
-    assert version is not None, (mode, registry.versions())
-    return version
 
 
 def test_int8_generator_bundle_is_smaller_and_still_drafts(generator_registry: Registry) -> None:

@@ -1,8 +1,9 @@
 """The machine's own limits, measured in the same run as everything else: dense fp32 and int8 matrix
-multiply throughput on the threads the benchmarks use.
+multiply throughput and memory read bandwidth on the threads the benchmarks use.
 
 The compute limit of a classifier is then `peak / FLOPs per ticket`: what the hardware could do if every
-cycle went to the model's matrix multiplies and nothing to tokenization, framework or Python overhead."""
+cycle went to the model's matrix multiplies and nothing to tokenization, framework or Python overhead. A
+decoder's limit is `bandwidth × batch / its weight bytes`: each step reads every weight once."""
 
 from __future__ import annotations
 
@@ -76,6 +77,22 @@ def _onnx_matmul(threads: int, size: int, repeats: int, *, int8: bool) -> float:
     return _median_seconds(lambda: session.run(None, {"A": a}), repeats)
 
 
+def memory_read_bandwidth(threads: int, *, megabytes: int = 512, repeats: int = 5, rounds: int = 3) -> float:
+    """GB/s that `threads` threads read from memory (PyTorch summing a float32 array far larger than the
+    caches), the best of a few rounds: a decoder at batch 1 reads all its weights for every token, so this
+    over its weight bytes is the fastest it can decode."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        array = torch.ones(megabytes * 2**20 // 4)
+        best = max(1 / _median_seconds(array.sum, repeats) for _ in range(rounds))
+    finally:
+        torch.set_num_threads(previous)
+    return round(megabytes * 2**20 * best / 1e9, 1)
+
+
 def gemm_throughput(
     threads: int, *, size: int = GEMM_SIZE, repeats: int = 15, rounds: int = 3
 ) -> dict[str, float]:
@@ -94,6 +111,7 @@ def gemm_throughput(
         "onnxruntime_fp32_gflops": round(onnx_fp32, 1),
         "fp32_gflops": round(max(torch_fp32, onnx_fp32), 1),
         "int8_gops": round(onnx_int8, 1),
+        "memory_read_gb_s": memory_read_bandwidth(threads),
     }
 
 

@@ -155,9 +155,12 @@ def limits_table(result: dict[str, Any]) -> str:
             f"| fp32 GEMM, PyTorch | {result['threads']} | {result['torch_fp32_gflops']} GFLOP/s |",
             f"| fp32 GEMM, onnxruntime | {result['threads']} | {result['onnxruntime_fp32_gflops']} GFLOP/s |",
             f"| int8 GEMM, onnxruntime MatMulInteger | {result['threads']} | {result['int8_gops']} GOP/s |",
+            f"| memory read (PyTorch sum over 512 MB) | {result['threads']} "
+            f"| {result.get('memory_read_gb_s', '—')} GB/s |",
             "",
             f"Dense {result['size']}³ multiplies, the best of three rounds; the classifier's compute limit "
-            "below divides these by its FLOPs per ticket.",
+            "below divides these by its FLOPs per ticket, a decoder's weight-read limit is the bandwidth "
+            "× batch over its weight bytes.",
         ]
     )
 
@@ -198,16 +201,26 @@ def classification_table(result: dict[str, Any]) -> str:
 
 def generation_table(result: dict[str, Any]) -> str:
     rows = [
-        "| runtime | batch | tokens/s | × plain | first token ms | RSS MB |",
-        "|---|---|---|---|---|---|",
+        "| runtime | batch | tokens/s | after the first token | % of the weight-read limit | × plain "
+        "| × fp32 | first token ms | RSS MB | drafts vs fp32's: chrF / ROUGE-L |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runtime in result["runtimes"].items():
+        agreement = runtime.get("vs_fp32")
+        versus = f"{agreement['chrf']} / {agreement['rouge_l']}" if agreement else "—"
         for r in runtime["runs"]:
-            rows.append(
-                f"| {name} | {r['batch']} | {r['tokens_per_s']} | {r['x_plain']} | {r['first_token_ms']} "
-                f"| {runtime['rss_mb']} |"
-            )
-    rows += ["", f"Model {result['model']}; greedy, repetition penalty 1.1, EOS ignored (same work for all)."]
+            cells = [name, r["batch"], r["tokens_per_s"], r.get("decode_tokens_per_s", "—")]
+            cells += [r.get("pct_of_limit", "—"), r["x_plain"], r.get("x_fp32", "—"), r["first_token_ms"]]
+            rows.append("| " + " | ".join(str(c) for c in [*cells, runtime["rss_mb"], versus]) + " |")
+    rows += [
+        "",
+        f"Model {result['model']}; greedy, repetition penalty 1.1, EOS ignored (same work for all). "
+        "tokens/s counts the whole call (prefill included), the next column only the steps after the first "
+        "token. Drafts vs fp32's: the prompts one at a time, greedy with EOS, as drafting serves them. "
+        "The weight-read limit: every step reads all the decoder's weights once for the batch, so it "
+        f"decodes at most {result.get('memory_read_gb_s') or '—'} GB/s (measured above) × batch / its "
+        "weight bytes tokens/s.",
+    ]
     return "\n".join(rows)
 
 

@@ -126,7 +126,9 @@ def _runners(args, settings, threads: int, scale: Scale, scratch: Path, sections
         "classification": lambda: _classification(source(), settings, threads, sections["limits"], scale),
         "classification_other_base": other,
         # one scratch registry: the memory section reuses the generation section's bundles
-        "generation": lambda: _generation(scratch / "generator", settings, threads, args.device, scale),
+        "generation": lambda: _generation(
+            scratch / "generator", settings, threads, args.device, scale, sections["limits"]
+        ),
         "memory": lambda: _memory(source(), settings, threads, scratch / "generator", scale),
         "endtoend": lambda: _end_to_end(source(), settings, threads, scratch / "e2e", scale),
         "reclassify": lambda: _reclassify(args, source(), settings, threads, scratch / "env", scale),
@@ -163,7 +165,7 @@ def _classification(source, settings, threads: int, limits, scale: Scale):  # ty
     return {"base_model": name, **result}
 
 
-def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale):  # type: ignore[no-untyped-def]
+def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale, limits):  # type: ignore[no-untyped-def]
     from helploop.bench.generation import bench_generation
 
     return bench_generation(
@@ -175,6 +177,7 @@ def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale
         repeats=scale.generation_repeats,
         batches=scale.generation_batches,
         warm_up=scale.warm_up,
+        memory_gb_s=limits.get("memory_read_gb_s"),
     )
 
 

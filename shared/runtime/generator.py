@@ -107,6 +107,10 @@ class OnnxGenerator:
         self.eos_ids = set(self.config["eos_token_ids"])
         self.pad_id = int(self.config["pad_token_id"])
         self.cache_dims = tuple(self.config["cache_dims"])  # (2·layers, kv_heads, head_dim)
+        # "per_layer": past.{i}.key/.value in, present.{i}.key/.value out, each (batch, kv_heads, past,
+        # head_dim); bundles before it stack the whole cache into one (2·layers, batch, …) tensor. Either
+        # way the cache is a list of the graph's cache tensors, fed back step to step as they come out.
+        self.per_layer = self.config.get("cache_layout") == "per_layer"
         self.max_context = int(self.config["max_context"])
         # the languages its drafts are written in (None: not recorded, bundles before this key)
         self.languages: list[str] | None = self.config.get("languages")
@@ -118,7 +122,9 @@ class OnnxGenerator:
         self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)
         self.device = session_device(self.session)
         self.bind_io = self.device == "cuda" if bind_io is None else bind_io
-        past_type = next(i.type for i in self.session.get_inputs() if i.name == "past_key_values")
+        self.past_names = [i.name for i in self.session.get_inputs() if i.name.startswith("past")]
+        self.present_names = [o.name for o in self.session.get_outputs() if o.name.startswith("present")]
+        past_type = next(i.type for i in self.session.get_inputs() if i.name == self.past_names[0])
         self.cache_dtype = np.float16 if past_type == "tensor(float16)" else np.float32  # fp16 bundles
         self.load_seconds = time.perf_counter() - started
         log.info("loaded generator %s in %.2fs", version, self.load_seconds)
@@ -127,25 +133,27 @@ class OnnxGenerator:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
 
     def _step(
-        self, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray, past: Any
-    ) -> tuple[np.ndarray, Any]:
-        feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "past_key_values": past}
+        self, ids: np.ndarray, mask: np.ndarray, positions: np.ndarray, past: list[Any]
+    ) -> tuple[np.ndarray, list[Any]]:
+        feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
+        feeds.update(zip(self.past_names, past, strict=True))
         if self.bind_io:
-            outputs = {"logits": "cpu", "present_key_values": self.device}
-            logits, present = run_bound(self.session, feeds, outputs)
+            outputs = {"logits": "cpu", **dict.fromkeys(self.present_names, self.device)}
+            logits, *present = run_bound(self.session, feeds, outputs)
             return logits.numpy()[:, -1, :], present
-        logits, present = self.session.run(None, feeds)
+        logits, *present = self.session.run(["logits", *self.present_names], feeds)
         return logits[:, -1, :], present
 
-    def _empty_cache(self, batch: int) -> Any:
+    def _empty_cache(self, batch: int) -> list[Any]:
         """The KV cache before the first step (length 0), where the steps will keep it."""
         layers2, kv_heads, head_dim = self.cache_dims
-        empty = np.zeros((layers2, batch, kv_heads, 0, head_dim), dtype=self.cache_dtype)
+        shape = (batch, kv_heads, 0, head_dim) if self.per_layer else (layers2, batch, kv_heads, 0, head_dim)
+        empty = np.zeros(shape, dtype=self.cache_dtype)
         if not self.bind_io:
-            return empty
+            return [empty] * len(self.past_names)
         import onnxruntime as ort
 
-        return ort.OrtValue.ortvalue_from_numpy(empty, self.device, 0)
+        return [ort.OrtValue.ortvalue_from_numpy(empty, self.device, 0) for _ in self.past_names]
 
     def _prefill_inputs(self, rows: list[_Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Left-padded ids and mask, and positions counted over real tokens only."""

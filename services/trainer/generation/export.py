@@ -1,9 +1,12 @@
 """Export the generator to ONNX with a KV cache: one graph serves prefill and every decoding step.
 
-Inputs: input_ids (B, T), attention_mask (B, P+T), position_ids (B, T), past_key_values
-(2·layers, B, kv_heads, P, head_dim) with P = 0 on the first call. Outputs: logits (B, 1, vocab) of the
-last position and present_key_values (2·layers, B, kv_heads, P+T, head_dim). Stacking the cache into one
-tensor keeps the decoding loop simple; the graph is checked against PyTorch before it is published.
+Inputs: input_ids (B, T), attention_mask (B, P+T), position_ids (B, T), and per layer `past.{i}.key` and
+`past.{i}.value`, each (B, kv_heads, P, head_dim), with P = 0 on the first call. Outputs: logits (B, 1,
+vocab) of the last position and per layer `present.{i}.key` / `present.{i}.value` (B, kv_heads, P+T,
+head_dim): the runtime feeds each step's outputs back as they are. (Bundles before `cache_layout`
+"per_layer" stacked the cache into one (2·layers, B, kv_heads, P, head_dim) tensor; splitting and
+re-stacking it copied the whole cache twice per step, 40 % of a decoding step at batch 8.) The graph is
+checked against PyTorch before it is published.
 """
 
 from __future__ import annotations
@@ -18,8 +21,12 @@ import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
-INPUT_NAMES = ["input_ids", "attention_mask", "position_ids", "past_key_values"]
-OUTPUT_NAMES = ["logits", "present_key_values"]
+BASE_INPUTS = ["input_ids", "attention_mask", "position_ids"]
+
+
+def cache_names(prefix: str, layers: int) -> list[str]:
+    """`past` / `present` tensor names, layer by layer, key before value (the runtime's order too)."""
+    return [f"{prefix}.{layer}.{part}" for layer in range(layers) for part in ("key", "value")]
 
 
 class DecoderWithCache(nn.Module):
@@ -33,13 +40,13 @@ class DecoderWithCache(nn.Module):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         position_ids: torch.Tensor,
-        past_key_values: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        past: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         from transformers import DynamicCache
 
         cache = DynamicCache()
         for layer in range(self.layers):
-            cache.update(past_key_values[2 * layer], past_key_values[2 * layer + 1], layer)
+            cache.update(past[2 * layer], past[2 * layer + 1], layer)
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -49,19 +56,21 @@ class DecoderWithCache(nn.Module):
             logits_to_keep=1,  # only the next token's distribution leaves the graph
         )
         present = [t for layer in out.past_key_values.layers for t in (layer.keys, layer.values)]
-        return out.logits, torch.stack(present)
+        return out.logits, present
 
 
 def cache_shape(config: Any, batch: int, past: int) -> tuple[int, ...]:
+    """One layer's keys (or values): (batch, kv_heads, past, head_dim)."""
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-    return (2 * config.num_hidden_layers, batch, config.num_key_value_heads, past, head_dim)
+    return (batch, config.num_key_value_heads, past, head_dim)
 
 
-def example_inputs(config: Any, *, batch: int = 2, past: int = 3, new: int = 4) -> tuple[torch.Tensor, ...]:
+def example_inputs(config: Any, *, batch: int = 2, past: int = 3, new: int = 4) -> tuple[Any, ...]:
     input_ids = torch.randint(0, config.vocab_size, (batch, new))
     attention_mask = torch.ones(batch, past + new, dtype=torch.long)
     position_ids = torch.arange(past, past + new).unsqueeze(0).repeat(batch, 1)
-    return input_ids, attention_mask, position_ids, torch.zeros(cache_shape(config, batch, past))
+    cache = [torch.zeros(cache_shape(config, batch, past)) for _ in range(2 * config.num_hidden_layers)]
+    return input_ids, attention_mask, position_ids, cache
 
 
 def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> None:
@@ -77,7 +86,7 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
         "input_ids": {0: batch, 1: new},
         "attention_mask": {0: batch, 1: total},
         "position_ids": {0: batch, 1: new},
-        "past_key_values": {1: batch, 3: past},
+        "past": [{0: batch, 2: past}] * (2 * wrapper.layers),
     }
     switch = grouped_attention_for_export(model) if attention == "grouped" else contextlib.nullcontext()
     with warnings.catch_warnings(), torch.no_grad(), switch:
@@ -87,8 +96,8 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
             example_inputs(model.config),
             dynamo=True,
             dynamic_shapes=shapes,
-            input_names=INPUT_NAMES,
-            output_names=OUTPUT_NAMES,
+            input_names=BASE_INPUTS + cache_names("past", wrapper.layers),
+            output_names=["logits", *cache_names("present", wrapper.layers)],
             verbose=False,
         )
     # protobuf's 2 GiB limit: a larger graph (Qwen2.5-0.5B in float32) keeps its weights beside it
@@ -103,18 +112,20 @@ def generator_config(
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     shape = cache_shape(config, 1, 0)
+    layers = int(config.num_hidden_layers)
     return {
         "task": "text-generation",
         "chat_format": "chatml",
         "eos_token_ids": sorted({int(t) for t in [*eos, im_end] if t is not None}),
         "pad_token_id": int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]),
-        "cache_dims": [shape[0], shape[2], shape[4]],
+        "cache_dims": [2 * layers, shape[1], shape[3]],  # (2·layers, kv_heads, head_dim)
+        "cache_layout": "per_layer",  # past.{i}.key/value in, present.{i}.key/value out
         "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
         "attention": attention,  # "grouped": services/trainer/generation/attention.py
         "languages": list(languages),  # what its drafts are written in; other tickets get a template
         "prompt_language": True,  # its prompts name the reply's language (shared/drafting/prompt.py)
-        "input_names": INPUT_NAMES,
-        "output_names": OUTPUT_NAMES,
+        "input_names": BASE_INPUTS + cache_names("past", layers),
+        "output_names": ["logits", *cache_names("present", layers)],
     }
 
 

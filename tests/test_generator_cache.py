@@ -1,0 +1,55 @@
+"""The generator's KV-cache layouts: bundles export the cache per layer (`past.{i}.key` …), and registries
+still hold bundles from before, whose graph stacks the whole cache into one `past_key_values` tensor.
+Both must decode the same tokens; the 4-bit decoder's cached tokens must equal its own no-cache path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.trainer.generation.cache_layout import stacked_bundle
+from services.trainer.generation.pipeline import PARITY_PROMPT
+from shared.drafting.prompt import build_prompt
+from shared.registry import Registry
+from shared.runtime.generator import GenerationConfig, OnnxGenerator
+from tests.conftest import child_of
+
+PROMPTS = [PARITY_PROMPT, build_prompt(ticket="Thanks, the kettle is great!", intent="praise", passages=[])]
+
+
+def test_a_bundle_with_the_stacked_cache_decodes_the_same_tokens(
+    generator_registry: Registry, tmp_path: Path
+) -> None:
+    version = child_of(generator_registry, generator_registry.active_version(), "w4")
+    per_layer = OnnxGenerator(generator_registry.bundle_dir(version), version=version)
+    assert per_layer.per_layer and len(per_layer.past_names) == per_layer.cache_dims[0]
+    stacked_bundle(generator_registry.bundle_dir(version), tmp_path / "stacked")
+    stacked = OnnxGenerator(tmp_path / "stacked", version="stacked")
+    assert not stacked.per_layer and stacked.past_names == ["past_key_values"]
+    config = GenerationConfig(max_new_tokens=12)
+    for prompts in ([PROMPTS[0]], PROMPTS):  # alone, and in a left-padded batch
+        expected = [g.token_ids for g in per_layer.generate(prompts, config)]
+        assert [g.token_ids for g in stacked.generate(prompts, config)] == expected
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_the_4bit_decoder_with_its_cache_follows_its_own_no_cache_path(
+    generator_registry: Registry, prompt: str
+) -> None:
+    """Every greedy token the w4 decoder picks with its cache is what the whole sequence read again without
+    a cache scores highest, or within a near-tie of it: MatMulNBits' int8-activation kernel rounds one
+    row differently from a whole sequence, so a tie can flip (docs/benchmarks.md). A cache read at the
+    wrong positions, or a layer's keys fed back as another's, misses by whole logits."""
+    version = child_of(generator_registry, generator_registry.active_version(), "w4")
+    assert "4-bit weights" in generator_registry.verify(version)["quantization"]
+    w4 = OnnxGenerator(generator_registry.bundle_dir(version), version=version)
+    tokens = w4.generate([prompt], GenerationConfig(max_new_tokens=16, repetition_penalty=1.0))[0].token_ids
+    prompt_ids, gaps = w4.encode(prompt), []
+    for count, token in enumerate(tokens):
+        ids = np.asarray([prompt_ids + tokens[:count]], dtype=np.int64)
+        positions = np.arange(ids.shape[1], dtype=np.int64)[None, :]
+        logits, _ = w4._step(ids, np.ones_like(ids), positions, w4._empty_cache(1))
+        gaps.append(float(logits[0].max() - logits[0, token]))
+    assert len(tokens) >= 8 and max(gaps) < 0.1 and gaps.count(0.0) >= len(gaps) - 2, gaps
