@@ -119,7 +119,9 @@ class OnnxGenerator:
         self.prompt_language = bool(self.config.get("prompt_language", False))
         # fine-tuned on replies (bundles before this key: treated as untuned, see services/inference/drafting)
         self.fine_tuned = bool(self.config.get("fine_tuned", False))
-        self.session = create_session(self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads)
+        self.session = create_session(
+            self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads, spin=True
+        )
         self.device = session_device(self.session)
         self.bind_io = self.device == "cuda" if bind_io is None else bind_io
         self.past_names = [i.name for i in self.session.get_inputs() if i.name.startswith("past")]

@@ -14,7 +14,8 @@ def choose_providers(available: list[str]) -> list[str]:
     return [*preferred, "CPUExecutionProvider"]
 
 
-def create_session(path: Path, *, intra_op_threads: int = 0) -> Any:
+def create_session(path: Path, *, intra_op_threads: int = 0, spin: bool = False) -> Any:
+    """`spin`: idle intra-op threads spin between operators instead of sleeping (see below)."""
     import onnxruntime as ort
 
     available = ort.get_available_providers()
@@ -23,8 +24,11 @@ def create_session(path: Path, *, intra_op_threads: int = 0) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     # idle intra-op threads sleep instead of spinning: a worker shares its cores with the gateway, the
-    # database and other workers (spinning gained nothing measurable alone and stole their CPU under load)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # database and other workers (spinning gained nothing measurable alone and stole their CPU under load).
+    # A decoder is the exception: a step runs ~1,850 small operators back to back, and waking sleeping
+    # threads for each cost SmolLM2's decoders a fifth of their tokens/s at batch 1 (docs/benchmarks.md);
+    # its threads spin only while a draft is being decoded.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), sess_options=options, providers=choose_providers(available))
     release_freed_memory()
