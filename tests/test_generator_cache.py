@@ -1,6 +1,6 @@
 """The generator's KV-cache layouts: bundles export the cache per layer (`past.{i}.key` …), and registries
 still hold bundles from before, whose graph stacks the whole cache into one `past_key_values` tensor.
-Both must decode the same tokens; the 4-bit decoder's cached tokens must equal its own no-cache path."""
+Both must decode the same tokens; the 4-bit decoder with its cache must follow its own no-cache path."""
 
 from __future__ import annotations
 
