@@ -154,12 +154,25 @@ def create_celery(settings: Settings, *, include: Sequence[str] = (), name: str 
         worker_proc_alive_timeout=30,
         worker_concurrency=settings.worker_concurrency,
     )
+    app.conf.result_backend_transport_options = {"retry_policy": result_retry_policy(settings)}
     if is_sentinel_url(settings.redis_url):
         options = sentinel_transport_options(settings.redis_sentinel_master, settings.redis_sentinel_password)
         app.conf.broker_transport_options.update(options)
-        app.conf.result_backend_transport_options = options
+        app.conf.result_backend_transport_options.update(options)
     app.conf.helploop_settings = settings  # what tasks and bootsteps read (settings_of): one Settings
     return app
+
+
+def result_retry_policy(settings: Settings) -> dict[str, float]:
+    """Reconnecting to the result store (a caller waiting on an answer: the knowledge-base search) gives up
+    within about the caller's own timeout: Celery's default, 20 retries a second apart, kept a search
+    waiting some 18 s for a Redis that was down, long past `kb_search_timeout_s`, before its 503."""
+    return {
+        "max_retries": max(1, int(settings.kb_search_timeout_s)),
+        "interval_start": 0,
+        "interval_step": 1,
+        "interval_max": 1,
+    }
 
 
 def settings_of(app: Celery | None = None) -> Settings:

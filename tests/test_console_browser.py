@@ -43,6 +43,17 @@ BIN = Path(sys.executable).parent
 HTML_BODY = '<img src=x onerror="window.pwned=1"><b id="injected">bold</b> please help'
 
 
+def _replaced(element: Any) -> bool:
+    """`staleness_of`, also when chromedriver answers the check on a node its navigation just removed with
+    "unhandled inspector error: Node with given id does not belong to the document" (seen on 2026-12-04)."""
+    try:
+        return staleness_of(element)(None)
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+
+
 class Console:
     def __init__(self, base_url: str, driver: Any, shots: Path, factory: Any, ids: list[str]) -> None:
         self.url, self.driver, self.shots, self.factory, self.ids = base_url, driver, shots, factory, ids
@@ -67,7 +78,7 @@ class Console:
         except WebDriverException as exc:  # chromedriver, when the click's own navigation replaced the
             if "does not belong to the document" not in str(exc):  # node it was still inspecting
                 raise
-        WebDriverWait(self.driver, 10).until(staleness_of(old))  # the navigation happened either way
+        WebDriverWait(self.driver, 10).until(lambda _: _replaced(old))  # the navigation happened either way
         WebDriverWait(self.driver, 10).until(
             lambda d: d.execute_script("return document.readyState") == "complete"
         )

@@ -27,7 +27,10 @@ def gateway(sqlite_url: str, redis_url: str, tmp_path: Path) -> Flask:
     upgrade_database(sqlite_url)
     return create_app(
         settings_overrides(
-            database_url=sqlite_url, redis_url=redis_url, model_registry_dir=tmp_path / "models"
+            database_url=sqlite_url,
+            redis_url=redis_url,
+            model_registry_dir=tmp_path / "models",
+            kb_search_timeout_s=0.5,  # no worker answers a search here: its documented 503, sooner
         )
     )
 

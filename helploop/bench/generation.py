@@ -135,7 +135,7 @@ def derived(registry: Registry, parent: str, mode: str, settings: Any) -> str:
     return _DERIVED[key]
 
 
-def _prompts() -> list[str]:
+def _prompts(count: int = 8) -> list[str]:
     from services.trainer.demo_data import generate_tickets
     from shared.drafting.prompt import Passage, build_prompt
 
@@ -145,7 +145,7 @@ def _prompts() -> list[str]:
         "Standard delivery takes 3-5 working days. Track your parcel from the link in the dispatch e-mail. "
         "If it has not arrived after 7 working days, we send a replacement or refund it.",
     )
-    tickets = generate_tickets(per_intent=1, seed=21)[:8]
+    tickets = generate_tickets(per_intent=1, seed=21)[:count]
     return [build_prompt(ticket=t.text, intent=t.label, passages=[passage]) for t in tickets]
 
 
@@ -160,6 +160,7 @@ def bench_generation(
     batches: tuple[int, ...] = BATCHES,
     warm_up: bool = True,
     memory_gb_s: float | None = None,
+    prompts: int = 8,
 ) -> dict[str, Any]:
     """fp32, w8 (int8 weight blocks: what train-generator serves), w4 (4-bit blocks) and int8 decoders on a
     CPU; fp32 and fp16 (KV cache kept on the GPU) with `device="cuda"`. Each reduced decoder's drafts (the
@@ -170,7 +171,7 @@ def bench_generation(
     registry, fp32 = fp32_bundle(settings, scratch)
     lows = ("fp16",) if device == "cuda" else ("w8", "w4", "int8")
     reduced = {low: derived(registry, fp32, low, settings) for low in lows}
-    common = {"threads": threads, "prompts": _prompts(), "batches": list(batches), "device": device}
+    common = {"threads": threads, "prompts": _prompts(prompts), "batches": list(batches), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats, warm_up=warm_up)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
     specs += [

@@ -25,6 +25,7 @@ class Scale:
     new_tokens: int = 48
     generation_repeats: int = 3
     generation_batches: tuple[int, ...] = (1, 8)
+    generation_prompts: int = 8  # drafting prompts (150-205 tokens), each drafted alone for the chrF vs fp32
     # end to end: texts sent, seconds per rate step, the rate ladder, refinement between the last
     # sustained rate and the first that was not, in-process reference tickets
     endtoend_texts: int = 1000
@@ -54,6 +55,7 @@ SMOKE = Scale(
     new_tokens=2,
     generation_repeats=1,
     generation_batches=(1, 2),
+    generation_prompts=2,
     endtoend_texts=20,
     step_seconds=1.0,
     rates=(5, 10),

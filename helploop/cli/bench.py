@@ -176,6 +176,7 @@ def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale
         new_tokens=scale.new_tokens,
         repeats=scale.generation_repeats,
         batches=scale.generation_batches,
+        prompts=scale.generation_prompts,
         warm_up=scale.warm_up,
         memory_gb_s=limits.get("memory_read_gb_s"),
     )

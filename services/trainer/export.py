@@ -36,8 +36,36 @@ def output_name(head: str) -> str:
     return f"logits_{head}"
 
 
-def export_onnx(model: MultiHeadClassifier, tokenizer: Any, out_dir: Path, *, max_length: int) -> Path:
-    model.eval()
+def export_onnx(
+    model: MultiHeadClassifier,
+    tokenizer: Any,
+    out_dir: Path,
+    *,
+    max_length: int,
+    graph_cache: Path | None = None,
+) -> bool:
+    """`out_dir/model.onnx`. With `graph_cache`, a graph kept from an export of the same structure gets
+    these weights (`export_reuse`; True) instead of a trace (False), and a traced graph is kept there."""
+    module = WithEmbedding(model).eval()
+    path = out_dir / "model.onnx"
+    cache = None
+    if graph_cache is not None:
+        from services.trainer.export_reuse import graph_key, write_with_weights
+
+        cache = graph_cache / graph_key(module, max_length=max_length, opset=EXPORT_OPSET)
+        if write_with_weights(module, cache, path):
+            return True
+    _trace(module, tokenizer, path, max_length=max_length, head_names=model.head_names)
+    if cache is not None:
+        from services.trainer.export_reuse import remember
+
+        remember(module, path, cache)
+    return False
+
+
+def _trace(
+    module: WithEmbedding, tokenizer: Any, path: Path, *, max_length: int, head_names: list[str]
+) -> None:
     sample = encode(
         tokenizer, ["a short ticket", "a somewhat longer ticket about a parcel that never came"], max_length
     )
@@ -45,21 +73,19 @@ def export_onnx(model: MultiHeadClassifier, tokenizer: Any, out_dir: Path, *, ma
     batch = torch.export.Dim("batch", min=1, max=4096)
     seq = torch.export.Dim("sequence", min=1, max=max(max_length, 8))
     shapes = {name: {0: batch, 1: seq} for name in INPUT_NAMES}
-    path = out_dir / "model.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            WithEmbedding(model),
+            module,
             args,
             dynamo=True,
             opset_version=EXPORT_OPSET,
             dynamic_shapes=shapes,
             input_names=INPUT_NAMES,
-            output_names=[*(output_name(h) for h in model.head_names), EMBEDDING],
+            output_names=[*(output_name(h) for h in head_names), EMBEDDING],
             verbose=False,
         )
     program.save(str(path))
-    return path
 
 
 def write_bundle_files(

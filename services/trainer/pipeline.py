@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -156,9 +157,19 @@ def calibrate_heads(
 
 
 def _build_bundle(
-    config: TrainConfig, outcome: Any, train: list[Example], valid: list[Example], staging: Path
+    config: TrainConfig,
+    outcome: Any,
+    train: list[Example],
+    valid: list[Example],
+    staging: Path,
+    *,
+    graph_cache: Path | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    from services.trainer.export import check_parity, export_onnx, write_bundle_files
+    """Calibration, the bundle's files, the ONNX graph (by weights into a kept graph where one fits:
+    `export_reuse`) and its parity with PyTorch; a kept graph that misses parity is marked unusable and the
+    model traced afresh."""
+    from services.trainer.export import ExportParityError, check_parity, export_onnx, write_bundle_files
+    from services.trainer.export_reuse import mark_unusable
 
     heads, calibration = calibrate_heads(outcome, train, valid, config, staging)
     write_bundle_files(
@@ -169,18 +180,20 @@ def _build_bundle(
         languages=training_languages(train),
         long_text=config.long_text,
     )
-    log.info("exporting ONNX (dynamo)...")
-    export_onnx(outcome.model, outcome.tokenizer, staging, max_length=config.max_length)
+    log.info("exporting ONNX (into a kept graph of this structure, else traced by dynamo)...")
+    export = partial(export_onnx, outcome.model, outcome.tokenizer, staging, max_length=config.max_length)
+    reused = export(graph_cache=graph_cache)
     held_out = [e.text for e in (valid or train)[:64]]
-    parity = check_parity(
-        outcome.model,
-        outcome.tokenizer,
-        staging,
-        held_out,
-        max_length=config.max_length,
-        tolerance=config.parity_tolerance,
-    )
-    return parity, calibration
+    parity = partial(check_parity, outcome.model, outcome.tokenizer, staging, held_out)
+    try:
+        return parity(max_length=config.max_length, tolerance=config.parity_tolerance), calibration
+    except ExportParityError:
+        if not reused:
+            raise
+        log.warning("the graph kept for these weights misses parity: traced afresh, the kept one set aside")
+        mark_unusable(outcome.model, graph_cache, max_length=config.max_length)
+        export()
+        return parity(max_length=config.max_length, tolerance=config.parity_tolerance), calibration
 
 
 def _recipe_summary(config: TrainConfig) -> str:
@@ -216,7 +229,8 @@ def run_training(
             outcome = fine_tune(
                 config, str(prepared.model_dir), train, valid, log_dir=staging / "tensorboard"
             )
-        parity, calibration = _build_bundle(config, outcome, train, valid, staging)
+        graphs = cache_dir / "export-graphs"
+        parity, calibration = _build_bundle(config, outcome, train, valid, staging, graph_cache=graphs)
         metrics = {
             "validation": outcome.best,
             "history": outcome.history,
