@@ -149,3 +149,13 @@ def test_only_the_most_recently_used_graphs_are_kept(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [".graph-being-written"] + [
         f"graph-{age}" for age in range(KEEP)
     ]
+
+
+def test_a_kept_graph_gone_while_being_read_means_a_trace(tokenizer: Any, tmp_path: Path) -> None:
+    """Another training pruned it between the look and the read: no error, the caller traces."""
+    from services.trainer.export_reuse import write_with_weights
+
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / MAP).write_text("{}")  # the map still there, its graph already removed
+    assert write_with_weights(_model(tokenizer), tmp_path / "kept", tmp_path / "model.onnx") is False
+    assert not (tmp_path / "model.onnx").exists()

@@ -112,14 +112,19 @@ def _used(directory: Path) -> float:
 def write_with_weights(module: Any, cache: Path, out: Path) -> bool:
     """`out` ← the kept graph with `module`'s weights; False (nothing written) when none is kept."""
     import onnx
+    from google.protobuf.message import DecodeError
     from onnx import numpy_helper
 
-    if not (cache / MAP).is_file() or (cache / UNUSABLE).exists():
+    try:
+        if (cache / UNUSABLE).exists():
+            return False
+        mapping = json.loads((cache / MAP).read_text())
+        os.utime(cache)  # most recently used: the last to be pruned
+        graph = onnx.load(str(cache / GRAPH))
+    except (OSError, ValueError, DecodeError) as exc:  # none kept, or pruned or damaged while read: trace
+        log.debug("no graph to export by weights into (%s): tracing", exc)
         return False
-    mapping = json.loads((cache / MAP).read_text())
-    os.utime(cache)  # most recently used: the last to be pruned
     params = _parameters(module)
-    graph = onnx.load(str(cache / GRAPH))
     for init in graph.graph.initializer:
         if init.name in mapping:
             name, transposed = mapping[init.name]
