@@ -43,9 +43,10 @@ def export_onnx(
     *,
     max_length: int,
     graph_cache: Path | None = None,
-) -> bool:
+) -> Path | None:
     """`out_dir/model.onnx`. With `graph_cache`, a graph kept from an export of the same structure gets
-    these weights (`export_reuse`; True) instead of a trace (False), and a traced graph is kept there."""
+    these weights (`export_reuse`; its directory is returned) instead of a trace (None), and a traced graph
+    is kept there."""
     module = WithEmbedding(model).eval()
     path = out_dir / "model.onnx"
     cache = None
@@ -54,13 +55,13 @@ def export_onnx(
 
         cache = graph_cache / graph_key(module, max_length=max_length, opset=EXPORT_OPSET)
         if write_with_weights(module, cache, path):
-            return True
+            return cache
     _trace(module, tokenizer, path, max_length=max_length, head_names=model.head_names)
     if cache is not None:
         from services.trainer.export_reuse import remember
 
         remember(module, path, cache)
-    return False
+    return None
 
 
 def _trace(

@@ -135,15 +135,7 @@ def write_with_weights(module: Any, cache: Path, out: Path) -> bool:
     return True
 
 
-def mark_unusable(model: Any, graph_cache: Path | None, *, max_length: int) -> None:
-    """The kept graph for `model`'s structure missed parity with its weights: never used again (a
+def mark_unusable(kept: Path) -> None:
+    """The graph kept in `kept` missed parity with the weights written into it: never used again (a
     constant of the graph held something a parameter decides that the weight map did not name)."""
-    from services.trainer.export import EXPORT_OPSET
-    from services.trainer.model import WithEmbedding
-
-    if graph_cache is not None:
-        cache = graph_cache / graph_key(
-            WithEmbedding(model).eval(), max_length=max_length, opset=EXPORT_OPSET
-        )
-        if cache.is_dir():
-            (cache / UNUSABLE).touch()
+    (kept / UNUSABLE).touch()

@@ -182,18 +182,26 @@ def _build_bundle(
     )
     log.info("exporting ONNX (into a kept graph of this structure, else traced by dynamo)...")
     export = partial(export_onnx, outcome.model, outcome.tokenizer, staging, max_length=config.max_length)
-    reused = export(graph_cache=graph_cache)
+    kept = export(graph_cache=graph_cache)
     held_out = [e.text for e in (valid or train)[:64]]
-    parity = partial(check_parity, outcome.model, outcome.tokenizer, staging, held_out)
+    parity = partial(
+        check_parity,
+        outcome.model,
+        outcome.tokenizer,
+        staging,
+        held_out,
+        max_length=config.max_length,
+        tolerance=config.parity_tolerance,
+    )
     try:
-        return parity(max_length=config.max_length, tolerance=config.parity_tolerance), calibration
+        return parity(), calibration
     except ExportParityError:
-        if not reused:
+        if kept is None:
             raise
         log.warning("the graph kept for these weights misses parity: traced afresh, the kept one set aside")
-        mark_unusable(outcome.model, graph_cache, max_length=config.max_length)
+        mark_unusable(kept)
         export()
-        return parity(max_length=config.max_length, tolerance=config.parity_tolerance), calibration
+        return parity(), calibration
 
 
 def _recipe_summary(config: TrainConfig) -> str:
