@@ -59,8 +59,9 @@ LONGEST_FIRST = (  # the longest files first (`--durations=0`, 2026-12-01; `--no
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In a pytest-xdist worker: one compute thread per process (torch, OpenMP, BLAS, and the processes
-    tests start inherit it), so two workers on two cores share them instead of thrashing."""
+    """In a pytest-xdist worker: one compute thread per process (torch, OpenMP, BLAS, onnxruntime sessions
+    built without a thread count, and the processes tests start inherit it), so two workers on two cores
+    share them instead of thrashing."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[name] = "1"

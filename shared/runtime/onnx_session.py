@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,24 @@ def choose_providers(available: list[str]) -> list[str]:
     return [*preferred, "CPUExecutionProvider"]
 
 
+def default_intra_op_threads() -> int:
+    """The thread count a session gets when none is asked for: `OMP_NUM_THREADS` where it is set (a process
+    told to use one core — a test worker beside another, a container's share — keeps to it; onnxruntime
+    itself reads no such variable), else 0: onnxruntime's own default, one thread per physical core."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 0
+
+
 def create_session(path: Path, *, intra_op_threads: int = 0, spin: bool = False) -> Any:
-    """`spin`: idle intra-op threads spin between operators instead of sleeping (see below)."""
+    """`intra_op_threads`: 0 for `default_intra_op_threads()`. `spin`: idle intra-op threads spin between
+    operators instead of sleeping (see below)."""
     import onnxruntime as ort
 
     available = ort.get_available_providers()
     if "CUDAExecutionProvider" in available and hasattr(ort, "preload_dlls"):
         ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels `onnxruntime-gpu[cuda,cudnn]` installs
     options = ort.SessionOptions()
-    options.intra_op_num_threads = intra_op_threads
+    options.intra_op_num_threads = intra_op_threads or default_intra_op_threads()
     # idle intra-op threads sleep instead of spinning: a worker shares its cores with the gateway, the
     # database and other workers (spinning gained nothing measurable alone and stole their CPU under load).
     # A decoder is the exception: a step runs ~1,850 small operators back to back, and waking sleeping

@@ -1,0 +1,41 @@
+"""Sessions' thread counts: an explicit count wins, else `OMP_NUM_THREADS`, else onnxruntime's default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from shared.runtime.onnx_session import create_session, default_intra_op_threads
+
+
+def _identity_model(path: Path) -> Path:
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity", [value], [out])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, 0), ("1", 1), ("3", 3), ("", 0), ("two", 0), ("0", 0)])
+def test_the_default_follows_omp_num_threads(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, expected: int
+) -> None:
+    if env is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+    assert default_intra_op_threads() == expected
+
+
+def test_a_session_keeps_to_one_thread_when_told_and_an_explicit_count_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    model = _identity_model(tmp_path / "identity.onnx")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert create_session(model).get_session_options().intra_op_num_threads == 1
+    assert create_session(model, intra_op_threads=2).get_session_options().intra_op_num_threads == 2
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert create_session(model).get_session_options().intra_op_num_threads == 0
