@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from shared import pii_zh
-from shared.pii_checks import IBAN_COUNTRIES, iban_valid, luhn_valid
+from shared.pii_checks import IBAN_COUNTRIES, LazyPattern, iban_valid, luhn_valid
 from shared.pii_zh import WORD, normalise_width
 
 __all__ = [
@@ -36,12 +36,12 @@ __all__ = [
     "register_detector",
 ]
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+EMAIL = LazyPattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Not inside a longer token: no letter, digit or "." right before, no "x-" before or "-x" after.
 _LONE_START, _LONE_END = pii_zh.START, pii_zh.END
-PHONE = re.compile(rf"{_LONE_START}(?:\+|00)?\d[\d ()./-]{{6,}}\d{_LONE_END}")
-CARD = re.compile(rf"{_LONE_START}(?:\d[ -]?){{12,18}}\d{_LONE_END}")
-IBAN = re.compile(
+PHONE = LazyPattern(rf"{_LONE_START}(?:\+|00)?\d[\d ()./-]{{6,}}\d{_LONE_END}")
+CARD = LazyPattern(rf"{_LONE_START}(?:\d[ -]?){{12,18}}\d{_LONE_END}")
+IBAN = LazyPattern(
     rf"(?<!{WORD})[A-Z]{{2}}\d{{2}}(?: ?[A-Z0-9]{{4}}){{2,7}}(?: ?[A-Z0-9]{{1,3}})?(?!{WORD})", re.IGNORECASE
 )  # typed by hand too
 _EN_STREET = (
@@ -52,15 +52,15 @@ _DE_STREET = r"straße|strasse|str\.|weg|gasse|platz|allee|ring|damm"
 _FR_STREET = r"rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai"
 ADDRESSES = (
     # 221B Baker Street, 12 Mill Pond Rd
-    re.compile(rf"(?<!{WORD})\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_EN_STREET})(?![A-Za-z])"),
+    LazyPattern(rf"(?<!{WORD})\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][a-z]+\s+){{1,3}}(?:{_EN_STREET})(?![A-Za-z])"),
     # Hauptstraße 5, Bahnhofstr. 12a, Am Marktplatz 3
-    re.compile(
+    LazyPattern(
         rf"(?<![-])(?<!{WORD})"
         rf"(?:[A-ZÄÖÜ][a-zäöüß]+(?:{_DE_STREET})|(?:Am|An der|Im|Auf dem) [A-ZÄÖÜ][a-zäöüß]+)"
         rf"\s+\d{{1,4}}[a-z]?(?!{WORD})"
     ),
     # 12 rue de la Paix, 3 bis avenue Victor Hugo
-    re.compile(
+    LazyPattern(
         rf"(?<!{WORD})\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_STREET})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*"
         r"[A-ZÀ-Ý][\w'-]+(?:\s+[A-ZÀ-Ý][\w'-]+)?"
     ),
@@ -71,7 +71,7 @@ _DATE = r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
 _TIME = r"(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?"
 _COMPACT = r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[T-](?:[01]\d|2[0-3])[0-5]\d[0-5]\d"
 # The product's own identifiers: no detector but the e-mail one may match inside one.
-PRODUCT_ID = re.compile(
+PRODUCT_ID = LazyPattern(
     rf"(?<![.])(?<!{WORD})(?:{_DATE}(?:[T ]{_TIME})?"  # 2026-11-29, 2026-11-29T22:42:24Z, …22:42:24.123+00:00
     rf"|{_COMPACT}(?:Z|-[0-9a-f]{{6}})?"  # 20261129T224224Z, bench 20261129-224224, model …-2bf2d5
     r"|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"  # UUID
@@ -98,10 +98,10 @@ class PiiMatch:
         return re.sub(r"^(?:00)?86(?=1[3-9]\d{9}$)", "", key) if self.kind == "phone" else key
 
 
-SENTENCE_BREAK = re.compile(r"\.\s+")
+SENTENCE_BREAK = LazyPattern(r"\.\s+")
 # digit runs a phone pattern matches that are something else: a date (with or without a time), an IPv4
 # address, a decimal number (a duration, a score, seconds since the epoch)
-NOT_PHONE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}(?!\d)|\d{1,3}(?:\.\d{1,3}){3}$|\d+\.\d+$")
+NOT_PHONE = LazyPattern(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}(?!\d)|\d{1,3}(?:\.\d{1,3}){3}$|\d+\.\d+$")
 
 
 def _phone_like(text: str, before: str) -> bool:

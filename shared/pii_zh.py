@@ -18,13 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from shared.pii_checks import resident_id_valid
+from shared.pii_checks import LazyPattern, resident_id_valid
 
 _CJK = r"\u2e80-\u2fdf\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
 WORD = rf"[^\W{_CJK}]"  # a word character that is not CJK: Latin letters, digits, "_", …
 START = rf"(?<![.])(?<!{WORD})(?<!{WORD}-)"  # a number not glued to a longer token ("v2.13812…", "x-138…")
 END = rf"(?!{WORD})(?!-{WORD})"
-_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CJK_CHAR = LazyPattern(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
@@ -38,9 +38,9 @@ def has_cjk(text: str) -> bool:
     return _CJK_CHAR.search(text) is not None
 
 
-def _label(pattern: str) -> re.Pattern[str]:
+def _label(pattern: str) -> LazyPattern:
     """`pattern` ending the text before a number, with the usual glue: "订单号：", "单号是 ", "order no."."""
-    return re.compile(rf"(?:{pattern})\s*(?:[:：#]|是|为)?\s*[:：]?\s*[(\[【]?\s*$", re.IGNORECASE)
+    return LazyPattern(rf"(?:{pattern})\s*(?:[:：#]|是|为)?\s*[:：]?\s*[(\[【]?\s*$", re.IGNORECASE)
 
 
 _REFERENCE = _label(
@@ -57,7 +57,7 @@ _CARD = _label(
 _ID = _label(r"(?:居民)?身份证(?:号码?)?|证件号码?")
 
 
-def _before(pattern: re.Pattern[str], text: str, start: int) -> bool:
+def _before(pattern: LazyPattern, text: str, start: int) -> bool:
     return pattern.search(text[max(0, start - 20) : start]) is not None
 
 
@@ -77,13 +77,15 @@ def company_line(text: str, start: int, digits: str) -> bool:
     return toll_free or _before(_HOTLINE, text, start)
 
 
-MOBILE = re.compile(rf"{START}(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86[ -]?)?1[3-9]\d(?:[ -]?\d{{4}}){{2}}{END}")
-RESIDENT_ID = re.compile(
+MOBILE = LazyPattern(
+    rf"{START}(?:(?:\+|00)86[ -]?|\(\+?86\)[ -]?|86[ -]?)?1[3-9]\d(?:[ -]?\d{{4}}){{2}}{END}"
+)
+RESIDENT_ID = LazyPattern(
     rf"{START}[1-8]\d{{5}} ?(?:18|19|20)\d\d(?:0[1-9]|1[0-2])(?:[012]\d|3[01]) ?\d{{3}}[\dX]{END}"
     rf"|{START}[1-8]\d{{14}}{END}",
     re.IGNORECASE,
 )
-MESSENGER = re.compile(
+MESSENGER = LazyPattern(
     r"(?<![a-z0-9_])QQ(?:号码?|账号)?\s*(?:[:：]|是|为)?\s*[:：]?\s*([1-9]\d{4,10})(?![\w.@])"
     r"|(?:微信号?|(?<![a-z0-9_])(?:vx|wx|wechat)(?:\s*id)?)\s*(?:[:：]|是|为)?\s*[:：]?\s*"
     r"([a-z][-\w]{5,19})(?![-\w.@])",
@@ -149,14 +151,14 @@ _ELEM = rf"{_NUMBER}(?:号院|号楼|号|弄|栋|幢|座|单元|楼|层|室|房|
 _BUILDING = rf"{_NUMBER}(?:号楼|栋|幢|座|单元|室)"
 _ROOM = r"(?:(?<=[栋幢座元楼层])-?\d{2,4}(?!\d))?"
 _NUMBERS = rf"{_ELEM}(?:\s?(?:{_PLACE})?{_ELEM}){{0,5}}{_ROOM}"
-ADDRESS = re.compile(
+ADDRESS = LazyPattern(
     rf"(?:{_ADMIN}){{0,5}}(?:{_PLACE})?{_ROAD}{_NUMBERS}"  # a road and a number
     rf"|(?:{_ADMIN}){{2,5}}(?:{_PLACE})?{_NUMBERS}"  # two administrative levels and a number
     rf"|(?:{_ADMIN}){{0,5}}{_PLACE}(?:{_ELEM}\s?){{0,2}}{_BUILDING}(?:\s?{_ELEM}){{0,4}}{_ROOM}"  # estate
 )
 
 
-HAS_CJK = re.compile("[\u4e00-\u9fff]")
+HAS_CJK = LazyPattern("[\u4e00-\u9fff]")
 
 
 def addresses(text: str) -> Iterator[tuple[int, int]]:
