@@ -27,9 +27,10 @@ $(STAMP): pyproject.toml requirements-lock.txt Makefile
 run: install .env
 	$(BIN)/helploop run
 
-# Two pytest workers (pytest-xdist, one file per worker at a time; session models built once and shared);
+# Three pytest workers on two cores (pytest-xdist, one file per worker at a time; session models built once
+# and shared; a third fills the cores while a test waits on its processes: docs/testing.md, "Speed");
 # TEST_WORKERS=0 runs in one process. The 25 slowest steps are listed at the end.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 

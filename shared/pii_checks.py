@@ -13,8 +13,9 @@ from typing import Any
 
 class LazyPattern:
     """A regular expression compiled at its first use, not at import: the detectors' expressions (CJK
-    character classes with holes, ~0.15 s to compile in all) cost nothing to the many processes that import
-    `shared.pii` and never search — a gateway worker that redacts nothing, every `helploop` command."""
+    character classes with holes, ~0.15 s to compile in all) cost nothing to a process that imports
+    `shared.pii` and never searches (most `helploop` commands), and the rest pay them once, at the first
+    search."""
 
     __slots__ = ("_args", "_compiled")
 

@@ -69,8 +69,11 @@ class Registry:
         self.root = Path(root)
 
     def bundle_dir(self, version: str) -> Path:
-        if not version or "/" in version or version.startswith("."):
-            raise VersionNotFound(f"invalid version id {version!r}")
+        """The version's directory; a name no directory can have (empty, a path, hidden, a NUL, longer than
+        a file name may be: 255 bytes) is a version not found, not an error of the filesystem."""
+        invalid = "/" in version or "\0" in version or version.startswith(".")
+        if not version or invalid or len(version.encode("utf-8", "surrogatepass")) > 255:
+            raise VersionNotFound(f"invalid version id {version[:80]!r}")
         return self.root / version
 
     def versions(self) -> list[str]:

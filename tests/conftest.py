@@ -32,7 +32,7 @@ MODEL_CACHE = REPO_ROOT / "var" / "cache"  # converted base weights, kept across
 
 # The longest test files (minutes each on 2 cores), started first so that parallel workers finish together.
 LONGEST_FIRST = (  # the longest files first (`--durations=0`, 2026-12-01; `--no-loadscope-reorder` keeps
-    # this order): two workers start on the two longest; the suites that start many processes (learning
+    # this order): the workers start on the longest; the suites that start many processes (learning
     # loop, reclassification, pipeline) are kept apart: side by side they took 264 s and 168 s, not 213 and 97
     "tests/integration/test_learning_loop.py",
     "tests/test_multilingual_model.py",  # 297 s when its bundle is not in the build cache, else 1 s
@@ -60,8 +60,8 @@ LONGEST_FIRST = (  # the longest files first (`--durations=0`, 2026-12-01; `--no
 
 def pytest_configure(config: pytest.Config) -> None:
     """In a pytest-xdist worker: one compute thread per process (torch, OpenMP, BLAS, onnxruntime sessions
-    built without a thread count, and the processes tests start inherit it), so two workers on two cores
-    share them instead of thrashing."""
+    built without a thread count, and the processes tests start inherit it), so the workers share two
+    cores instead of thrashing."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[name] = "1"
@@ -105,7 +105,7 @@ def _worker_index(worker_id: str) -> int:
 @pytest.fixture
 def redis_url(redis_base_url: str, worker_id: str) -> Iterator[str]:
     """A dedicated logical database, flushed before and after each test: `HELPLOOP_TEST_REDIS_DB` (14 by
-    default) less the xdist worker's index, so parallel workers (`make test` runs two) never share one;
+    default) less the xdist worker's index, so parallel workers (`make test` runs three) never share one;
     two test runs on one Redis need bases far enough apart."""
     db = int(os.environ.get("HELPLOOP_TEST_REDIS_DB", "14")) - _worker_index(worker_id)
     url = f"{redis_base_url}/{db}"

@@ -214,6 +214,13 @@ def test_models_api_errors_are_json(client: FlaskClient, registry: Registry) -> 
     registry.activate("v1")
     assert client.get("/v1/models/nope", headers=READ).status_code == 404
     assert client.post("/v1/models/nope/activate", headers=ADMIN).status_code == 404
+    for name in ("0" * 256, "\u0100" * 128):  # longer than a file name may be (make fuzz found a 500 here)
+        for response in (
+            client.put(f"/v1/models/shadow/{name}", headers=ADMIN),
+            client.post(f"/v1/models/{name}/activate", headers=ADMIN),
+            client.get(f"/v1/models/{name}", headers=READ),
+        ):
+            assert response.status_code == 404 and response.get_json()["error"] == "not_found", response.data
     registry.reject("v3", ["worse"])
     refused = client.post("/v1/models/v3/activate", headers=ADMIN)
     assert refused.status_code == 409 and "worse" in refused.get_json()["message"]
