@@ -248,18 +248,18 @@ def test_the_worker_names_the_reply_language_only_to_a_bundle_trained_with_that_
     assert prompts[1] == prompts[0].replace("\n\nWrite the reply in Chinese (简体中文).", "")
 
 
-def test_int8_generator_bundle_is_smaller_and_still_drafts(generator_registry: Registry) -> None:
-    registry = generator_registry
-    parent = generator_registry.active_version()
+def test_int8_generator_bundle_is_smaller_and_still_drafts(
+    generator_registry: Registry, generator: OnnxGenerator
+) -> None:
+    registry, parent = generator_registry, generator.version
     version = child_of(registry, parent, "int8")
     manifest = registry.verify(version)
     assert manifest["parent_version"] == parent and "int8" in manifest["quantization"]
     sizes = [(registry.bundle_dir(v) / "decoder.onnx").stat().st_size for v in (parent, version)]
     assert sizes[1] < sizes[0] / 3
     int8 = OnnxGenerator(registry.bundle_dir(version), version=version)
-    fp32 = OnnxGenerator(registry.bundle_dir(parent), version=parent)
     config = GenerationConfig(max_new_tokens=12)
-    quantized, reference = (g.generate([PARITY_PROMPT], config)[0] for g in (int8, fp32))
+    quantized, reference = (g.generate([PARITY_PROMPT], config)[0] for g in (int8, generator))
     assert quantized.tokens >= 5 and reference.tokens >= 5
     report = check_draft(quantized.text, ticket_text=PARITY_PROMPT, cited_articles=[])
     assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text

@@ -182,7 +182,7 @@ def run_setup(
     profiled: bool = True,
 ) -> dict:
     worker = env.start_worker("triage", extra_env)
-    _warm_up(env, sender, texts, min(2.0, scale.step_seconds))
+    _warm_up(env, sender, texts, min(scale.warm_up_s, scale.step_seconds))
     pids = {"gateway": gateway_pid, "worker": worker.pid, "load generator": os.getpid()}
 
     def step(rate: float) -> dict[str, Any]:
@@ -301,7 +301,6 @@ def bench_end_to_end(
     texts: list[str],
     *,
     scale: Scale = FULL,
-    gateway_workers: int = 2,
     int8_version: str | None = None,
 ) -> dict[str, Any]:
     """`int8_version`: an int8 child of the active model in `env.registry`, measured as one more set-up."""
@@ -313,7 +312,7 @@ def bench_end_to_end(
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        str(gateway_workers),
+        str(scale.gateway_workers),
     ]
     gateway = env.start("gateway", argv)
     wait_ready(base_url, [gateway], timeout=120)
@@ -330,7 +329,7 @@ def bench_end_to_end(
         result["queue_overhead_p50_ms"] = None if lowest is None else round(lowest - reference["p50"], 1)
     return {
         "threads": env.threads,
-        "gateway_workers": gateway_workers,
+        "gateway_workers": scale.gateway_workers,
         "step_seconds": scale.step_seconds,
         "gateway_rss_mb": round(gateway_rss, 1),
         "web_worker_rss_mb": round(web_worker_rss / 1e6, 1),

@@ -7,6 +7,7 @@ token, time to the first token, RSS, and how far each reduced decoder's drafts m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import statistics
@@ -178,7 +179,7 @@ def bench_generation(
         {"name": f"{OURS}{kind}", "kind": "onnx", "bundle": str(registry.bundle_dir(v))}
         for kind, v in (("fp32", fp32), *reduced.items())
     ]
-    stacked = _stacked(registry, fp32, scratch)
+    stacked = _stacked(registry, fp32, Path(settings.cache_dir) / "bench-stacked")
     if stacked is not None:
         specs.insert(2, {"name": STACKED, "kind": "onnx", "bundle": str(stacked)})
     results = {spec["name"]: measure_in_fresh_process(MODULE, spec | common) for spec in specs}
@@ -208,17 +209,22 @@ def _weight_read_limit(result: dict[str, Any], weights: int, memory_gb_s: float)
             row["pct_of_limit"] = round(100 * row["decode_tokens_per_s"] / limit, 1)
 
 
-def _stacked(registry: Registry, version: str, scratch: Path) -> Path | None:
+def _stacked(registry: Registry, version: str, cache: Path) -> Path | None:
     """The fp32 bundle in the cache layout of older bundles (the layout change's before, same weights);
-    None when the bundle is one of those already."""
-    from services.trainer.generation.cache_layout import stacked_bundle
+    None when the bundle is one of those already. Kept in `cache` (one entry: the last bundle converted)
+    under the bundle's file hashes and the converter's code, so a second run does not convert again."""
+    from services.trainer.generation import cache_layout
 
     config = json.loads((registry.bundle_dir(version) / "config.json").read_text())
     if config.get("cache_layout") != "per_layer":
         return None
-    target = scratch / f"{version}-stacked"
-    if not target.is_dir():
-        stacked_bundle(registry.bundle_dir(version), target)
+    key = hashlib.sha256(json.dumps(registry.manifest(version)["files"], sort_keys=True).encode())
+    key.update(Path(cache_layout.__file__).read_bytes())
+    target = cache / f"{version}-{key.hexdigest()[:16]}"
+    if not (target / "config.json").is_file():  # written last
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        cache_layout.stacked_bundle(registry.bundle_dir(version), target)
     return target
 
 

@@ -33,6 +33,8 @@ class Scale:
     rates: tuple[float, ...] = (10, 25, 50, 75, 100, 150, 200, 300)
     refine_to: float = 5.0  # stop refining once the gap is this many tickets/s (0: no refinement)
     in_process_tickets: int = 300
+    warm_up_s: float = 2.0  # each worker set-up first takes tickets at 100/s for this long (every length)
+    gateway_workers: int = 2
     profile: bool = True  # a py-spy step per worker set-up
     max_worker_processes: int = 8  # scale-out: prefork with 2 … min(cores, this) processes
     # batched reclassification: None takes the command line's --tickets / --single-tickets
@@ -61,6 +63,8 @@ SMOKE = Scale(
     rates=(5, 10),
     refine_to=0.0,
     in_process_tickets=34,
+    warm_up_s=0.1,
+    gateway_workers=1,
     profile=False,
     max_worker_processes=2,
     backlog=40,

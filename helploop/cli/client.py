@@ -11,12 +11,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import get_settings
 from shared.signing import SIGNATURE_HEADER, sign
+
+if TYPE_CHECKING:  # imported where it is used: every `helploop` command imports this module's parser
+    import requests
 
 
 def attachment_entries(paths: list[Path]) -> list[dict[str, Any]]:
@@ -52,12 +53,16 @@ def ticket_payload(
 def post_signed(
     base_url: str, payload: dict[str, Any], secret: str, *, timeout: float = 10
 ) -> requests.Response:
+    import requests
+
     raw = json.dumps(payload).encode("utf-8")
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)}
     return requests.post(f"{base_url}/v1/webhooks/generic", data=raw, headers=headers, timeout=timeout)
 
 
 def wait_for_triage(status_url: str, api_key: str, *, timeout: float = 15) -> dict[str, Any]:
+    import requests
+
     deadline = time.monotonic() + timeout
     view: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -70,6 +75,8 @@ def wait_for_triage(status_url: str, api_key: str, *, timeout: float = 15) -> di
 
 def wait_for_draft(status_url: str, api_key: str, view: dict[str, Any], *, timeout: float) -> dict[str, Any]:
     """The ticket view once its draft is stored (or as it is after `timeout`)."""
+    import requests
+
     deadline = time.monotonic() + timeout
     while not view.get("draft") and view.get("status") == "triaged" and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -10,13 +10,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import requests
-
-from helploop.cli.demo_inbox import seed_demo_inbox
-from shared.redis_client import is_sentinel_url
-from shared.redis_server import EmbeddedRedis, redis_reachable, start_embedded_redis
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the commands import what they use: `helploop gateway` runs this module's import only
+    from shared.redis_server import EmbeddedRedis
 
 log = logging.getLogger(__name__)
 DEMO_DATA = Path("var/demo/tickets.csv")
@@ -32,6 +31,9 @@ SHADOW_DRAFTS_METRICS_PORT = 9313  # the shadow generator's worker: idle until a
 
 
 def ensure_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    from shared.redis_client import is_sentinel_url
+    from shared.redis_server import redis_reachable, start_embedded_redis
+
     if is_sentinel_url(settings.redis_url):  # a configured high-availability Redis: never replaced
         log.info("using Redis Sentinel at %s (master %s)", settings.redis_url, settings.redis_sentinel_master)
         return settings.redis_url, None
@@ -134,6 +136,8 @@ def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
     """Poll `/readyz` until 200; fail early when one of `procs` exits."""
+    import requests
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
@@ -215,6 +219,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _start_services(procs, bin_dir / "helploop", env, bind=args.bind)
         url = f"http://{args.bind}"
         wait_ready(url, procs)
+        from helploop.cli.demo_inbox import seed_demo_inbox
+
         seed_demo_inbox(url, settings, count=args.demo_tickets)
         _print_banner(url, redis_url, settings)
         while all(p.poll() is None for p in procs):

@@ -79,23 +79,24 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def stack(
-    tmp_path: Path,
-    redis_url: str,
-    trained_registry: Registry,
-    encoder_registry: Registry,
-    stack_env: dict[str, str],
-) -> Iterator[Stack]:
-    database_url = f"sqlite:///{tmp_path / 'helploop.db'}"
-    upgrade_database(database_url)
-    port = free_port()
-    env = {
+def gateway_workers() -> int:
+    """gunicorn workers in the stack's gateway: one (each costs a process importing the app, about 1.4
+    CPU-s); a test module checking what several workers share (metrics summed across processes)
+    overrides this fixture with 2."""
+    return 1
+
+
+def base_env(
+    tmp_path: Path, database_url: str, redis_url: str, models: Registry, encoders: Registry
+) -> dict[str, str]:
+    """The stack's environment before a test module's `stack_env`: this process's, less its HELPLOOP_*."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("HELPLOOP_")},
         "HELPLOOP_ENV": "test",
         "HELPLOOP_DATABASE_URL": database_url,
         "HELPLOOP_REDIS_URL": redis_url,
-        "HELPLOOP_MODEL_REGISTRY_DIR": str(trained_registry.root),
-        "HELPLOOP_ENCODER_REGISTRY_DIR": str(encoder_registry.root),
+        "HELPLOOP_MODEL_REGISTRY_DIR": str(models.root),
+        "HELPLOOP_ENCODER_REGISTRY_DIR": str(encoders.root),
         "HELPLOOP_GENERATOR_REGISTRY_DIR": str(tmp_path / "generators"),  # none: drafting is skipped
         "HELPLOOP_DRAFTS_ENABLED": "false",  # the draft test turns it on
         "HELPLOOP_STALE_REQUEUE_AFTER_S": "20",
@@ -112,13 +113,28 @@ def stack(
         "HELPLOOP_TRAINING_METRICS_PORT": str(free_port()),
         "HELPLOOP_RATE_LIMIT_API": "",  # pollers share one key
         "HELPLOOP_RATE_LIMIT_WEBHOOKS": "",
-        **stack_env,
     }
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path,
+    redis_url: str,
+    trained_registry: Registry,
+    encoder_registry: Registry,
+    stack_env: dict[str, str],
+    gateway_workers: int,
+) -> Iterator[Stack]:
+    database_url = f"sqlite:///{tmp_path / 'helploop.db'}"
+    upgrade_database(database_url)
+    port = free_port()
+    env = {**base_env(tmp_path, database_url, redis_url, trained_registry, encoder_registry), **stack_env}
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     stack = Stack(f"http://127.0.0.1:{port}", env, log_dir, database_url, redis_url)
     stack.start(
-        "gateway", [str(BIN / "helploop"), "gateway", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+        "gateway",
+        [str(BIN / "helploop"), "gateway", "--bind", f"127.0.0.1:{port}", "--workers", str(gateway_workers)],
     )
     stack.start_worker()
     try:

@@ -36,6 +36,14 @@ from tests.integration.conftest import BIN, Stack, helpdesk_env
 from tests.integration.faulty_worker import POISON
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+
+
+@pytest.fixture
+def gateway_workers() -> int:
+    """Faults under load: the gateway as deployed, two gunicorn workers."""
+    return 2
+
+
 WORKER_KILLS, REDIS_RESTARTS, GATEWAY_RESTARTS = 20, 3, 3
 MAX_ATTEMPTS = 4  # HELPLOOP_TRIAGE_MAX_RETRIES=3 below
 POISON_INDEX = 40

@@ -57,7 +57,7 @@ def triaged(stack: Stack, ticket_id: str, timeout: float = 60) -> dict[str, Any]
 
 
 class Traffic(threading.Thread):
-    """Ordinary tickets posted every 0.3 s while the model is retrained and swapped."""
+    """Ordinary tickets posted every 0.5 s while the model is retrained and swapped."""
 
     def __init__(self, stack: Stack) -> None:
         super().__init__(daemon=True)
@@ -73,7 +73,7 @@ class Traffic(threading.Thread):
             except Exception as exc:  # recorded: the test fails on any refused ticket
                 self.errors.append(repr(exc))
             i += 1
-            self.halt.wait(0.3)
+            self.halt.wait(0.5)
 
 
 @pytest.fixture

@@ -13,6 +13,13 @@ from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture
+def gateway_workers() -> int:
+    """The gateway's counters are summed across its gunicorn workers: two of them here."""
+    return 2
+
+
 GATEWAY_FAMILIES = {
     "helploop_webhook_request_duration_seconds",
     "helploop_http_request_duration_seconds",

@@ -24,6 +24,14 @@ from tests.integration.conftest import Stack
 from tests.prometheus_tools import find_prometheus
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gateway_workers() -> int:
+    """Prometheus scrapes what two gunicorn workers wrote into one metrics directory."""
+    return 2
+
+
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
