@@ -197,12 +197,12 @@ def torch_embed(hf, texts: list[str], max_batch_tokens: int = 4096) -> np.ndarra
     return out
 
 
-def torch_reference(hf, e5_dir: Path, texts: list[str]) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
+def torch_reference(hf, e5_dir: Path, texts: list[str], is_query: bool) -> tuple[np.ndarray, bool]:  # type: ignore[no-untyped-def]
     """`torch_embed`, cached under every file of the converted model (a converter that writes other
     weights or another tokenizer computes it again), the code computing it and the texts."""
     files = sorted(p for p in e5_dir.iterdir() if p.is_file() and p.name != "conversion.json")
     code = inspect.getsource(torch_embed) + inspect.getsource(_batches)
-    name = f"e5torch-{'query' if texts[0].startswith('query: ') else 'passage'}"
+    name = f"e5torch-{'query' if is_query else 'passage'}"
     return cached_array(name, (files, code, texts), lambda: torch_embed(hf, texts))
 
 
@@ -320,7 +320,7 @@ def test_embeddings_match_the_c_engine(c_engine, hf, e5_dir: Path) -> None:  # t
         seconds["e5.c"] += time.perf_counter() - started
         ran["e5.c"] = ran["e5.c"] and now
         started = time.perf_counter()
-        ours, now = torch_reference(hf, e5_dir, [prefix + t for t in part])
+        ours, now = torch_reference(hf, e5_dir, [prefix + t for t in part], is_query)
         seconds["PyTorch fp32"] += time.perf_counter() - started
         ran["PyTorch fp32"] = ran["PyTorch fp32"] and now
         cosines.append((reference * ours).sum(axis=1))
