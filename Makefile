@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
+# Python keeps compiled modules (where the environment says not to, e.g. a sandbox's PYTHONDONTWRITEBYTECODE):
+# `make test` starts some 125 Python processes, each compiling the repository's modules again without them.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run test fuzz chaos lint bench eval eval-bases eval-media k8s-rules screenshots translations clean
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -276,3 +278,90 @@ def test_naive_datetimes_are_refused(engine: Engine) -> None:
                 created_at=datetime.now() - timedelta(days=1),
             )
         )
+
+
+def _commits(engine: Engine) -> list[int]:
+    from sqlalchemy import event
+
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda _conn: seen.append(1))
+    return seen
+
+
+def test_the_relay_marks_what_requests_published_in_one_commit_and_lost_marks_are_published_again(
+    engine: Engine,
+) -> None:
+    """With a relay's `SentLog` a request commits once and publishes; the relay's flush marks them all sent
+    (tickets queued) in one transaction. Marks lost with their process leave the messages claimed, and the
+    relay publishes them again once the claims end: at least once, never lost."""
+    factory, broker = build_session_factory(engine), Broker()
+    relay = OutboxRelay(session_factory=factory, publish=broker)
+    accept = partial(
+        ingest_ticket, session_factory=factory, publish=broker, source="generic", sent=relay.sent
+    )
+    commits = _commits(engine)
+    accepted = [accept(event_id=f"fast-{i}", ticket=ticket_in()) for i in range(4)]
+    assert len(commits) == 4 and {a.status for a in accepted} == {"queued"}
+    assert broker.published == [a.ticket_id for a in accepted] and len(relay.sent) == 4
+    assert count_pending(session_factory=factory) == 4  # published, not marked yet: claimed
+    assert relay.run_once() is False and len(broker.published) == 4  # so no relay sends them twice
+    commits.clear()
+    assert relay.flush_sent() == 4 and len(commits) == 1 and count_pending(session_factory=factory) == 0
+    views = [get_ticket_view(session_factory=factory, ticket_id=a.ticket_id) for a in accepted]
+    assert {v.status for v in views} == {"queued"}
+    lost = accept(event_id="lost", ticket=ticket_in())
+    relay.sent.take()  # the process died before its flush
+    with session_scope(factory) as session:  # ... and its claim ran out
+        session.execute(update(OutboxMessage).values(claimed_until=utcnow() - timedelta(seconds=1)))
+    assert relay.run_once() is False and broker.published[-2:] == [lost.ticket_id] * 2
+    assert count_pending(session_factory=factory) == 0
+
+
+def test_a_failed_flush_keeps_its_marks_and_the_running_relay_flushes_within_its_window(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.outbox import relay as relay_module
+
+    factory, broker = build_session_factory(engine), Broker()
+    relay = OutboxRelay(session_factory=factory, publish=broker, interval_s=60, flush_window_s=0.05)
+    accept = partial(
+        ingest_ticket, session_factory=factory, publish=broker, source="generic", sent=relay.sent
+    )
+    accept(event_id="first", ticket=ticket_in())
+
+    def database_away(**_: object) -> None:
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(relay_module, "mark_sent", database_away)
+    assert relay.flush_sent() == 0 and len(relay.sent) == 1
+    assert 0.5 < (relay.sent.wait_left(relay.flush_window_s) or 0) <= relay_module.FLUSH_RETRY_S + 0.05
+    monkeypatch.undo()
+    relay.start()
+    try:
+        accept(event_id="second", ticket=ticket_in())
+        deadline = time.monotonic() + 5  # the second is due in 0.05 s, the first after its retry
+        while count_pending(session_factory=factory) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert count_pending(session_factory=factory) == 0 and len(relay.sent) == 0
+        accept(event_id="third", ticket=ticket_in())
+    finally:
+        relay.stop()  # stopping flushes what is left
+    assert count_pending(session_factory=factory) == 0 and len(broker.published) == 3
+
+
+def test_a_relay_that_saw_no_backlog_lets_the_intake_skip_its_check_until_something_waits(
+    engine: Engine,
+) -> None:
+    factory, broker = build_session_factory(engine), Broker()
+    relay = OutboxRelay(session_factory=factory, publish=broker, interval_s=30)
+    relay.run_once()  # the first pass purges; the next only reads
+    assert relay.no_backlog() is False and relay.run_once() is False and relay.no_backlog() is True
+    relay.wake()  # a request left a message pending
+    assert relay.no_backlog() is False
+    broker.down = True
+    accept = partial(ingest_ticket, session_factory=factory, publish=broker, source="generic")
+    assert accept(event_id="W-1", ticket=ticket_in()).status == "received"  # not published: it waits
+    assert relay.run_once() is True and relay.no_backlog() is False  # the broker still refuses it
+    broker.down = False
+    assert relay.run_once() is False and relay.no_backlog() is False  # drained: the next pass tells
+    assert relay.run_once() is False and relay.no_backlog() is True

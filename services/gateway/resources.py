@@ -20,6 +20,7 @@ from shared.db import build_engine, build_session_factory
 from shared.integrations.config import Integration, load_integrations
 from shared.outbox.models import OutboxMessage
 from shared.outbox.relay import OutboxRelay
+from shared.outbox.sent_log import SentLog
 from shared.outbox.service import publish_claimed
 from shared.redis_client import redis_from_settings
 from shared.registry import Registry
@@ -60,6 +61,12 @@ class Resources:
             self._broker_down_until = time.monotonic() + BROKER_BACKOFF_S
             raise
 
+    @property
+    def sent_log(self) -> SentLog | None:
+        """Where requests leave published messages for the relay to mark sent; None (each request marks
+        its own) when this process runs no relay."""
+        return self.relay.sent if self.settings.outbox_relay_enabled else None
+
     def dispatch(self, message: OutboxMessage | None) -> None:
         """Publish a message staged (and claimed) in a committed transaction, or leave it to the relay."""
         if message is None:
@@ -68,6 +75,7 @@ class Resources:
             session_factory=self.session_factory,
             publish=self.publish,
             message=message,
+            sent=self.sent_log,
         )
         if not published:
             self.relay.wake()
@@ -76,6 +84,13 @@ class Resources:
 def _start_relay(resources: Resources) -> None:
     """Each serving process runs its own relay thread, started on its first request (after the fork)."""
     resources.relay.start()
+
+
+def shutdown(app: Flask | None) -> None:
+    """The serving process is stopping: its relay thread ends and marks what the process published."""
+    res = (getattr(app, "extensions", None) or {}).get(EXTENSION_KEY)
+    if res is not None:
+        res.relay.stop()
 
 
 def init_resources(app: Flask, settings: Settings) -> Resources:

@@ -22,6 +22,7 @@ from shared.db import session_scope
 from shared.db.base import new_id, utcnow
 from shared.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
 from shared.outbox.models import Lease, OutboxMessage
+from shared.outbox.sent_log import SentLog
 from shared.tickets.lifecycle import tickets_queued_by
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,16 @@ def add_message(
     queue: str | None = None,
     claim: bool = False,
     backlog_grace_s: float = 1.0,
+    no_backlog: bool = False,
 ) -> OutboxMessage:
     """Stage a message in the caller's transaction: it exists exactly when the caller's rows do.
 
     `claim=True` reserves it for `publish_claimed` right after the commit, unless older messages are
-    still waiting (then the relay publishes it after them)."""
+    still waiting (then the relay publishes it after them); `no_backlog` (the caller's relay saw none a
+    moment ago: `OutboxRelay.no_backlog`) skips that query."""
     now = utcnow()
     message = OutboxMessage(task=task, args=args, queue=queue or queue_of(task), created_at=now, attempts=0)
-    if claim and not _backlog(session, now - timedelta(seconds=backlog_grace_s)):
+    if claim and (no_backlog or not _backlog(session, now - timedelta(seconds=backlog_grace_s))):
         message.claim, message.claimed_until = new_id(), now + timedelta(seconds=CLAIM_S)
     session.add(message)
     return message
@@ -75,6 +78,11 @@ def _mark_sent(session_factory: sessionmaker[Session], messages: Sequence[Outbox
             .execution_options(synchronize_session=False)
         )
         tickets_queued_by(session, messages)
+
+
+def mark_sent(*, session_factory: sessionmaker[Session], messages: Sequence[OutboxMessage]) -> None:
+    """Published messages marked sent and their tickets queued, in one transaction (`SentLog`'s flush)."""
+    _mark_sent(session_factory, messages)
 
 
 def _release(
@@ -102,9 +110,12 @@ def publish_claimed(
     session_factory: sessionmaker[Session],
     publish: Publish,
     message: OutboxMessage,
+    sent: SentLog | None = None,
 ) -> bool:
     """Publish a committed message claimed by `add_message` (the intake's fast path). False leaves it to
-    the relay: it was not claimed (older messages wait) or the broker refused."""
+    the relay: it was not claimed (older messages wait) or the broker refused. With `sent` (a running
+    relay's log) the message is marked sent by the relay's next flush instead of a second transaction
+    here: the request answers after one commit and one publish."""
     if message.claim is None:
         return False
     try:
@@ -113,7 +124,10 @@ def publish_claimed(
         log.warning("outbox message %s not published (%s); the relay will retry", message.id, exc)
         _release(session_factory, [message.id], message.id, f"{type(exc).__name__}: {exc}")
         return False
-    _mark_sent(session_factory, [message])
+    if sent is None:
+        _mark_sent(session_factory, [message])
+    else:
+        sent.add(message)
     OUTBOX_PUBLISHED.labels("inline").inc()
     return True
 

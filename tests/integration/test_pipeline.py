@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from helploop.cli.client import post_signed, ticket_payload, wait_for_triage
 from shared.db import build_engine, build_session_factory, session_scope
+from shared.outbox.models import OutboxMessage
 from shared.tickets.models import Ticket, TriageResult
 from tests.conftest import API_KEY, WEBHOOK_SECRET
 from tests.integration.conftest import Stack
@@ -52,6 +53,14 @@ def _counts(stack: Stack, ids: list[str]) -> tuple[int, int]:
             select(func.count()).select_from(TriageResult).where(TriageResult.ticket_id.in_(ids))
         )
     return triaged, results
+
+
+def _unsent(stack: Stack) -> int:
+    """Outbox messages not marked sent (a gateway's published messages wait for its relay's flush)."""
+    factory = build_session_factory(build_engine(stack.database_url))
+    with session_scope(factory) as session:
+        query = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        return int(session.scalar(query) or 0)
 
 
 def _post_many(stack: Stack, n: int) -> list[str]:
@@ -183,6 +192,7 @@ def test_sigterm_drains_the_gateway_and_the_worker_without_losing_or_repeating_a
         if response.status_code == 202:
             ids.append(response.json()["id"])  # acknowledged: it must be triaged like the rest
     assert gateway.wait(timeout=60) == 0
+    assert _unsent(stack) == 0  # each stopping gateway worker marked what it published (its relay's flush)
     assert all(s in (202, 0) for s in statuses) and statuses[:5] == [202] * 5, statuses
     stack.start("gateway", gateway.args)  # type: ignore[arg-type]
     stack.start_worker()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from shared.media.intake import IntakeLimits, attachment_rows
 from shared.media.models import Attachment, Weighed
 from shared.media.schemas import AttachmentView, IncomingFile
 from shared.outbox.models import OutboxMessage
+from shared.outbox.sent_log import SentLog
 from shared.outbox.service import Publish, add_message, publish_claimed
 from shared.pii import redact
 from shared.routing.models import RoutingDecision
@@ -55,16 +57,19 @@ def _find(session: Session, source: str, event_id: str) -> Ticket | None:
     return session.scalars(select(Ticket).where(Ticket.source == source, Ticket.event_id == event_id)).first()
 
 
-def _insert_with_messages(factory: sessionmaker[Session], row: Ticket) -> list[OutboxMessage] | None:
+def _insert_with_messages(
+    factory: sessionmaker[Session], row: Ticket, *, no_backlog: bool
+) -> list[OutboxMessage] | None:
     """Commit the ticket, its attachments and its messages together (classification at once; the
     attachments' extraction beside it); None when a concurrent request stored the same event first."""
     try:
         with session_scope(factory) as session:
             session.add(row)
             session.flush()  # the ticket row first (the messages refer to it)
-            messages = [add_message(session, task=TASK_CLASSIFY, args=[row.id], claim=True)]
+            stage = partial(add_message, session, args=[row.id], claim=True, no_backlog=no_backlog)
+            messages = [stage(task=TASK_CLASSIFY)]
             if row.attachments:
-                messages.append(add_message(session, task=TASK_MEDIA_EXTRACT, args=[row.id], claim=True))
+                messages.append(stage(task=TASK_MEDIA_EXTRACT))
             return messages
     except IntegrityError:
         return None
@@ -80,19 +85,24 @@ def ingest_ticket(
     files: list[IncomingFile] | None = None,
     limits: IntakeLimits | None = None,
     on_left_pending: Callable[[], None] | None = None,
+    sent: SentLog | None = None,
+    no_backlog: bool = False,
 ) -> IngestResult:
     """Store the ticket once per (source, event_id) with its attachments (`ticket.attachments`, then
     `files`: multipart uploads) and outbox messages in the same transaction, then publish the messages
     when nothing older waits. With the broker away the ticket is accepted all the same: the messages stay
-    in the outbox for the relay (`on_left_pending` wakes it). A cap broken by the attachments raises
+    in the outbox for the relay (`on_left_pending` wakes it). With `sent` the relay marks the published
+    messages sent a moment later (`publish_claimed`); `no_backlog` (the relay saw none just now) spares
+    the check for older waiting messages (`add_message`). A cap broken by the attachments raises
     `AttachmentRejected` before anything is stored."""
     row = new_ticket(source=source, event_id=event_id, ticket=ticket)
     incoming = [a.incoming() for a in ticket.attachments] + list(files or [])
     row.attachments = attachment_rows(incoming, limits or IntakeLimits())
-    messages = _insert_with_messages(session_factory, row)
+    messages = _insert_with_messages(session_factory, row, no_backlog=no_backlog)
     if messages is not None:  # the common case: a new event (a replay meets the unique constraint)
         sent = [
-            publish_claimed(session_factory=session_factory, publish=publish, message=m) for m in messages
+            publish_claimed(session_factory=session_factory, publish=publish, message=m, sent=sent)
+            for m in messages
         ]
         published = sent[0]
         if not all(sent) and on_left_pending is not None:
