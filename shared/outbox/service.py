@@ -64,8 +64,9 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now)
 
 
-def _mark_sent(session_factory: sessionmaker[Session], messages: Sequence[OutboxMessage]) -> None:
-    """In one transaction: the messages are sent, and their tickets queued (`shared.tickets.lifecycle`)."""
+def mark_sent(*, session_factory: sessionmaker[Session], messages: Sequence[OutboxMessage]) -> None:
+    """In one transaction: the messages are sent, and their tickets queued (`shared.tickets.lifecycle`);
+    the relay's publishes, a request's own, or what a relay's `SentLog` collected."""
     if not messages:
         return
     with session_scope(session_factory) as session:
@@ -78,11 +79,6 @@ def _mark_sent(session_factory: sessionmaker[Session], messages: Sequence[Outbox
             .execution_options(synchronize_session=False)
         )
         tickets_queued_by(session, messages)
-
-
-def mark_sent(*, session_factory: sessionmaker[Session], messages: Sequence[OutboxMessage]) -> None:
-    """Published messages marked sent and their tickets queued, in one transaction (`SentLog`'s flush)."""
-    _mark_sent(session_factory, messages)
 
 
 def _release(
@@ -125,7 +121,7 @@ def publish_claimed(
         _release(session_factory, [message.id], message.id, f"{type(exc).__name__}: {exc}")
         return False
     if sent is None:
-        _mark_sent(session_factory, [message])
+        mark_sent(session_factory=session_factory, messages=[message])
     else:
         sent.add(message)
     OUTBOX_PUBLISHED.labels("inline").inc()
@@ -168,12 +164,12 @@ def relay_pending(
             publish(message.task, list(message.args))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            _mark_sent(session_factory, sent)
+            mark_sent(session_factory=session_factory, messages=sent)
             _release(session_factory, [m.id for m in messages[len(sent) :]], message.id, error)
             OUTBOX_PUBLISHED.labels("relay").inc(len(sent))
             return RelayPass(len(sent), len(messages), error)
         sent.append(message)
-    _mark_sent(session_factory, sent)
+    mark_sent(session_factory=session_factory, messages=sent)
     OUTBOX_PUBLISHED.labels("relay").inc(len(sent))
     return RelayPass(len(sent), len(messages))
 

@@ -44,7 +44,7 @@ def accept_ticket(
             limits=intake_limits(),
             on_left_pending=res.relay.wake,
             sent=res.sent_log,
-            no_backlog=res.settings.outbox_relay_enabled and res.relay.no_backlog(),
+            no_backlog=res.relay.no_backlog(),  # never true of a relay that does not run
         )
     except AttachmentRejected as exc:
         raise ApiError(413 if exc.too_large else 422, exc.code, exc.message) from None

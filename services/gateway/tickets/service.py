@@ -100,12 +100,12 @@ def ingest_ticket(
     row.attachments = attachment_rows(incoming, limits or IntakeLimits())
     messages = _insert_with_messages(session_factory, row, no_backlog=no_backlog)
     if messages is not None:  # the common case: a new event (a replay meets the unique constraint)
-        sent = [
+        outcomes = [
             publish_claimed(session_factory=session_factory, publish=publish, message=m, sent=sent)
             for m in messages
         ]
-        published = sent[0]
-        if not all(sent) and on_left_pending is not None:
+        published = outcomes[0]
+        if not all(outcomes) and on_left_pending is not None:
             on_left_pending()
         log.info("ticket %s accepted from %s (event %s)", row.id, source, event_id)
         return IngestResult(row.id, TicketStatus.QUEUED if published else TicketStatus.RECEIVED, True)
