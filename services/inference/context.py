@@ -37,6 +37,7 @@ from shared.registry import Registry
 from shared.routing.policy import PolicyHolder
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
+from shared.runtime.language import load_identifier
 from shared.settings import Environment, Settings
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ def warm_up(queues: list[str]) -> None:
         except Exception as exc:
             log.warning("%s not loaded at start: %s", name, exc)
     if QUEUE_TRIAGE in queues:
+        load_identifier(cache_dir=context.settings.cache_dir)  # language: triage asks it of every ticket
         listen_for_model_events(context)
 
 
