@@ -30,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from services.trainer.data import Example
+from services.trainer.optim import adamw
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def contrastive_stage(model: Any, tokenizer: Any, train: list[Example], config: 
     if config.max_steps is not None:
         steps = steps[: config.max_steps]
     parameters = [p for p in model.encoder.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=config.contrastive_learning_rate, weight_decay=0.01)
+    optimizer = adamw(parameters, lr=config.contrastive_learning_rate, weight_decay=0.01)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(0.1 * len(steps)), max(1, len(steps)))
     model.train()
     losses = []
@@ -202,7 +203,7 @@ def fit_heads(
             continue
         x, y = features[known], gold[known]
         layer = model.heads[head]
-        optimizer = torch.optim.AdamW(layer.parameters(), lr=0.05, weight_decay=1e-3)
+        optimizer = adamw(layer.parameters(), lr=0.05, weight_decay=1e-3)
         for _ in range(300):
             optimizer.zero_grad()
             nn.functional.cross_entropy(layer(x), y).backward()

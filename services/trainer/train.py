@@ -19,6 +19,7 @@ from services.trainer.config import TrainConfig
 from services.trainer.data import Example, length_order
 from services.trainer.metrics import accuracy, macro_f1
 from services.trainer.model import MultiHeadClassifier, WithEmbedding, apply_freeze, build_classifier
+from services.trainer.optim import adamw
 
 log = logging.getLogger(__name__)
 IGNORE = -100  # a head without a label for this example: masked out of that head's loss
@@ -281,7 +282,7 @@ def _setup(
     )
     apply_freeze(model, config.freeze)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = adamw(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
     total = max(1, _total_steps(config, len(train)))
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
     writer = None

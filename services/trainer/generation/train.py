@@ -12,6 +12,7 @@ import torch
 
 from services.trainer.generation.data import ReplyExample
 from services.trainer.generation.options import GeneratorTrainConfig
+from services.trainer.optim import adamw
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -89,7 +90,7 @@ def fine_tune_generator(
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total = config.max_steps or max(1, int(steps_per_epoch * config.epochs))
     parameters = trainable_parameters(model, config.train_layers)
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = adamw(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = _schedule(optimizer, total, int(total * config.warmup_ratio))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     model.train()
