@@ -84,14 +84,26 @@ def _model_arrays(cache_dir: Path | None) -> tuple[Any, ...]:
 
     source = MODEL_DIR / MODEL_FILE
     kept = cache_dir / f"py3langid-{source.stat().st_size}" if cache_dir else None
-    if kept is not None and all((kept / f"{key}.npy").is_file() for key in KEYS):
-        arrays = {key: np.load(kept / f"{key}.npy", mmap_mode="r", allow_pickle=False) for key in KEYS}
-    else:
+    arrays = _kept_arrays(kept) if kept is not None else None
+    if arrays is None:
         arrays = _decompressed(source)
         if kept is not None:
             _keep(arrays, kept)
     ptc, pc, classes, nextmove, row, output = (arrays[key] for key in KEYS)
     return np.asarray(ptc), np.asarray(pc), classes.tolist(), nextmove, row, output.tolist()
+
+
+def _kept_arrays(kept: Path) -> dict[str, Any] | None:
+    """The kept copy, mapped; None when there is none or it cannot be read (unpacked again, not fatal)."""
+    import numpy as np
+
+    if not all((kept / f"{key}.npy").is_file() for key in KEYS):
+        return None
+    try:
+        return {key: np.load(kept / f"{key}.npy", mmap_mode="r", allow_pickle=False) for key in KEYS}
+    except (OSError, ValueError) as exc:
+        log.warning("language model in %s unreadable (%s): unpacking py3langid's own", kept, exc)
+        return None
 
 
 def _decompressed(source: Path) -> dict[str, Any]:

@@ -63,3 +63,11 @@ def test_an_unwritable_cache_still_detects(fresh: None, tmp_path: Path) -> None:
     identifier = language.load_identifier(cache_dir=blocked / "cache")
     assert identifier.classify(TEXTS[2]) == _reference().classify(TEXTS[2])
     assert list(tmp_path.iterdir()) == [blocked]  # no partial directory left behind
+
+
+def test_a_damaged_kept_model_is_unpacked_again(fresh: None, tmp_path: Path) -> None:
+    language.load_identifier(cache_dir=tmp_path)
+    (kept,) = tmp_path.iterdir()
+    (kept / "ptc.npy").write_bytes(b"not an array")
+    language._loaded.clear()
+    assert language.load_identifier(cache_dir=tmp_path).classify(TEXTS[0]) == _reference().classify(TEXTS[0])
