@@ -94,7 +94,10 @@ def _model_arrays(cache_dir: Path | None) -> tuple[Any, ...]:
 
 
 def _kept_arrays(kept: Path) -> dict[str, Any] | None:
-    """The kept copy, mapped; None when there is none or it cannot be read (unpacked again, not fatal)."""
+    """The kept copy, mapped; None when there is none or it cannot be read — then it is removed, so the
+    process that unpacks the model again keeps a sound copy in its place."""
+    import shutil
+
     import numpy as np
 
     if not all((kept / f"{key}.npy").is_file() for key in KEYS):
@@ -103,6 +106,7 @@ def _kept_arrays(kept: Path) -> dict[str, Any] | None:
         return {key: np.load(kept / f"{key}.npy", mmap_mode="r", allow_pickle=False) for key in KEYS}
     except (OSError, ValueError) as exc:
         log.warning("language model in %s unreadable (%s): unpacking py3langid's own", kept, exc)
+        shutil.rmtree(kept, ignore_errors=True)
         return None
 
 

@@ -71,3 +71,4 @@ def test_a_damaged_kept_model_is_unpacked_again(fresh: None, tmp_path: Path) -> 
     (kept / "ptc.npy").write_bytes(b"not an array")
     language._loaded.clear()
     assert language.load_identifier(cache_dir=tmp_path).classify(TEXTS[0]) == _reference().classify(TEXTS[0])
+    assert language._kept_arrays(kept) is not None  # kept again, sound: the next process reads it
