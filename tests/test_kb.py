@@ -37,13 +37,23 @@ def encoder(encoder_registry: Registry) -> SentenceEncoder:
     return SentenceEncoder(encoder_registry.bundle_dir(version), version=version)
 
 
-@pytest.fixture
-def demo_kb(sqlite_url: str, encoder: SentenceEncoder) -> KnowledgeBase:
-    factory = factory_for(sqlite_url)
+def demo_kb_on(url: str, encoder: SentenceEncoder) -> KnowledgeBase:
+    factory = factory_for(url)
     with session_scope(factory) as session:
         for article in read_articles(DEMO_KB_DIR):
             upsert_article(session=session, article=article, source="demo")
     return KnowledgeBase(factory, encoder)
+
+
+@pytest.fixture
+def demo_kb(sqlite_url: str, encoder: SentenceEncoder) -> KnowledgeBase:
+    return demo_kb_on(sqlite_url, encoder)
+
+
+@pytest.fixture(scope="module")
+def searched_kb(tmp_path_factory: pytest.TempPathFactory, encoder: SentenceEncoder) -> KnowledgeBase:
+    """The demo knowledge base indexed once for the tests that only search it."""
+    return demo_kb_on(f"sqlite:///{tmp_path_factory.mktemp('kb') / 'helploop.db'}", encoder)
 
 
 def test_upserts_bump_the_revision_only_on_change(database_url: str) -> None:
@@ -84,9 +94,9 @@ def test_exact_title_queries_find_their_article(demo_kb: KnowledgeBase) -> None:
     ],
 )
 def test_customer_wording_retrieves_the_right_article(
-    demo_kb: KnowledgeBase, query: str, expected: str
+    searched_kb: KnowledgeBase, query: str, expected: str
 ) -> None:
-    hits, _ = demo_kb.search(query, k=3)
+    hits, _ = searched_kb.search(query, k=3)
     assert expected in [h.article_id for h in hits[:2]], [(h.article_id, round(h.score, 3)) for h in hits]
 
 

@@ -17,6 +17,7 @@ from services.inference.triage import Outcome, TriageContext, classify_ticket, g
 from services.trainer.base_model import MINILM_ENCODER, BaseModelError, PinnedWeights, locate
 from services.trainer.export import ExportParityError, check_parity
 from services.trainer.pipeline import load_splits
+from services.trainer.precision import resolve_precision
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.registry import Registry, RegistryError
 from shared.runtime.classifier import OUT_OF_SCOPE, OnnxClassifier
@@ -64,6 +65,7 @@ def test_bundle_has_manifest_heads_metrics_and_training_curves(trained_registry:
     metrics = json.loads((trained_registry.bundle_dir(version) / "metrics.json").read_text())
     # a few steps of fine-tuning already beat chance (1/14) by far on held-out demo tickets
     assert metrics["validation"]["heads"]["intent"]["accuracy"] > 0.5, metrics["validation"]
+    assert metrics["precision"] == resolve_precision("auto")  # bf16 steps where the CPU has them natively
 
 
 def test_every_head_keeps_its_own_labels_after_export(trained_registry: Registry) -> None:

@@ -136,9 +136,12 @@ def derived(registry: Registry, parent: str, mode: str, settings: Any) -> str:
     return _DERIVED[key]
 
 
-def _prompts(count: int = 8) -> list[str]:
+def _prompts(count: int = 8, *, drafting: bool = True) -> list[str]:
+    """`count` demo tickets as drafting prompts (instructions, one knowledge-base passage, the ticket:
+    150-205 tokens), or with `drafting=False` each ticket's first words alone as a one-line chat (what a
+    smoke run decodes: the same code, a tenth of the prefill)."""
     from services.trainer.demo_data import generate_tickets
-    from shared.drafting.prompt import Passage, build_prompt
+    from shared.drafting.prompt import Passage, build_prompt, render_chatml
 
     passage = Passage(
         "kb-1",
@@ -147,6 +150,8 @@ def _prompts(count: int = 8) -> list[str]:
         "If it has not arrived after 7 working days, we send a replacement or refund it.",
     )
     tickets = generate_tickets(per_intent=1, seed=21)[:count]
+    if not drafting:
+        return [render_chatml([{"role": "user", "content": " ".join(t.text.split()[:24])}]) for t in tickets]
     return [build_prompt(ticket=t.text, intent=t.label, passages=[passage]) for t in tickets]
 
 
@@ -162,6 +167,7 @@ def bench_generation(
     warm_up: bool = True,
     memory_gb_s: float | None = None,
     prompts: int = 8,
+    drafting_prompts: bool = True,
 ) -> dict[str, Any]:
     """fp32, w8 (int8 weight blocks: what train-generator serves), w4 (4-bit blocks) and int8 decoders on a
     CPU; fp32 and fp16 (KV cache kept on the GPU) with `device="cuda"`. Each reduced decoder's drafts (the
@@ -172,7 +178,8 @@ def bench_generation(
     registry, fp32 = fp32_bundle(settings, scratch)
     lows = ("fp16",) if device == "cuda" else ("w8", "w4", "int8")
     reduced = {low: derived(registry, fp32, low, settings) for low in lows}
-    common = {"threads": threads, "prompts": _prompts(prompts), "batches": list(batches), "device": device}
+    texts = _prompts(prompts, drafting=drafting_prompts)
+    common = {"threads": threads, "prompts": texts, "batches": list(batches), "device": device}
     common.update(new_tokens=new_tokens, repeats=repeats, warm_up=warm_up)
     specs = [{"name": PLAIN, "kind": "torch", "base_dir": str(converted_dir(settings.cache_dir))}]
     specs += [

@@ -26,6 +26,7 @@ class Scale:
     generation_repeats: int = 3
     generation_batches: tuple[int, ...] = (1, 8)
     generation_prompts: int = 8  # drafting prompts (150-205 tokens), each drafted alone for the chrF vs fp32
+    drafting_prompts: bool = True  # False: each ticket alone as a one-line chat (15-40 tokens)
     # end to end: texts sent, seconds per rate step, the rate ladder, refinement between the last
     # sustained rate and the first that was not, in-process reference tickets
     endtoend_texts: int = 1000
@@ -58,6 +59,7 @@ SMOKE = Scale(
     generation_repeats=1,
     generation_batches=(1, 2),
     generation_prompts=2,
+    drafting_prompts=False,
     endtoend_texts=20,
     step_seconds=1.0,
     rates=(5, 10),

@@ -177,6 +177,7 @@ def _generation(scratch: Path, settings, threads: int, device: str, scale: Scale
         repeats=scale.generation_repeats,
         batches=scale.generation_batches,
         prompts=scale.generation_prompts,
+        drafting_prompts=scale.drafting_prompts,
         warm_up=scale.warm_up,
         memory_gb_s=limits.get("memory_read_gb_s"),
     )

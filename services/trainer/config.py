@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from services.trainer.base_model import DEFAULT_BASE_MODEL
+from services.trainer.precision import PRECISIONS
 from services.trainer.vocab_trim import DEFAULT_KEEP_TOP
 from shared.runtime.long_text import DEFAULT_POLICY, POLICIES
 
@@ -115,6 +116,13 @@ class TrainConfig:
     contrastive_end_to_end: bool = option(False, "after the stage, fine-tune encoder and heads together too")
     parity_tolerance: float = option(1e-4, "largest |logit difference| between ONNX and PyTorch at export")
     torch_threads: int | None = option(doc="PyTorch threads for training (default: all cores)")
+    precision: str = option(
+        "auto",
+        "the training steps' arithmetic: auto runs them in bfloat16 autocast where the CPU has native "
+        "bfloat16 (AVX512_BF16 or AMX: ~1.6x faster steps), else float32; weights, evaluation and export "
+        "stay float32",
+        choices=PRECISIONS,
+    )
 
     def __post_init__(self) -> None:
         for name in PATH_FIELDS:
@@ -131,6 +139,8 @@ class TrainConfig:
             )
         if self.long_text not in POLICIES:
             raise ValueError(f"long_text must be one of {POLICIES}, not {self.long_text!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if self.contrastive not in CONTRASTIVE_CHOICES:
             raise ValueError(f"contrastive must be one of {CONTRASTIVE_CHOICES}, not {self.contrastive!r}")
         if self.contrastive_loss not in CONTRASTIVE_LOSSES:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from services.trainer.data import Example
 from services.trainer.optim import adamw
+from services.trainer.precision import training_autocast
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ def contrastive_stage(model: Any, tokenizer: Any, train: list[Example], config: 
     model.train()
     losses = []
     for step in tqdm(steps, desc=f"contrastive ({config.contrastive_loss})", file=sys.stderr, leave=False):
-        loss = _step_loss(model, tokenizer, step, config)
+        with training_autocast(config.precision):
+            loss = _step_loss(model, tokenizer, step, config)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()

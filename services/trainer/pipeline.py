@@ -243,6 +243,7 @@ def run_training(
             "validation": outcome.best,
             "history": outcome.history,
             "steps": outcome.steps,
+            "precision": outcome.precision,
             "few_shot": outcome.few_shot,
             "calibration": calibration,
             "train_examples": len(train),

@@ -20,6 +20,7 @@ from services.trainer.data import Example, length_order
 from services.trainer.metrics import accuracy, macro_f1
 from services.trainer.model import MultiHeadClassifier, WithEmbedding, apply_freeze, build_classifier
 from services.trainer.optim import adamw
+from services.trainer.precision import resolve_precision, training_autocast
 
 log = logging.getLogger(__name__)
 IGNORE = -100  # a head without a label for this example: masked out of that head's loss
@@ -35,6 +36,7 @@ class TrainOutcome:
     best: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
     few_shot: dict[str, Any] = field(default_factory=dict)  # the contrastive stage: ran or not, and why
+    precision: str = "fp32"  # the training steps' arithmetic (services/trainer/precision.py)
 
 
 def seed_everything(seed: int) -> None:
@@ -248,9 +250,10 @@ def _train_epoch(
     ):
         if config.max_steps is not None and state["steps"] >= config.max_steps:
             break
-        outputs = model(**encode(tokenizer, [e.text for e in batch], config.max_length))
-        targets = _targets(batch, state["head_labels"])
-        loss = _step_loss(model, outputs, targets, state["weights"], config.label_smoothing)
+        with training_autocast(config.precision):
+            outputs = model(**encode(tokenizer, [e.text for e in batch], config.max_length))
+            targets = _targets(batch, state["head_labels"])
+            loss = _step_loss(model, outputs, targets, state["weights"], config.label_smoothing)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         state["optimizer"].step()
@@ -356,6 +359,7 @@ def fine_tune(
     model, tokenizer, state = _setup(config, model_dir, head_labels, train, log_dir)
     few_shot = _few_shot_stage(model, tokenizer, train, config, head_labels)
     outcome = TrainOutcome(model, tokenizer, head_labels, few_shot=few_shot)
+    outcome.precision = resolve_precision(config.precision)
     if outcome.few_shot["ran"] and not config.contrastive_end_to_end:  # heads on the frozen stage's encoder
         outcome.best = evaluate(model, tokenizer, valid, head_labels, config) if valid else {}
         outcome.history.append({"epoch": 0, "stage": "contrastive", **outcome.best})

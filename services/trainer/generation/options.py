@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from services.trainer.config import option
+from services.trainer.precision import PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,12 @@ class GeneratorTrainConfig:
     train_layers: int | None = option(
         doc="train only the top N decoder layers and the final norm (default: all); the backward pass then "
         "stops there: about 2.5x faster steps on CPU; make run uses 8 of Qwen2.5-0.5B's 24"
+    )
+    precision: str = option(
+        "auto",
+        "the training steps' arithmetic: auto runs them in bfloat16 autocast where the CPU has native "
+        "bfloat16 (AVX512_BF16 or AMX), else float32; weights and export stay float32",
+        choices=PRECISIONS,
     )
     vocabulary_keep_top: int | None = option(
         12_000,

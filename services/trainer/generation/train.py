@@ -13,6 +13,7 @@ import torch
 from services.trainer.generation.data import ReplyExample
 from services.trainer.generation.options import GeneratorTrainConfig
 from services.trainer.optim import adamw
+from services.trainer.precision import resolve_precision, training_autocast
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -99,7 +100,8 @@ def fine_tune_generator(
         order = random.sample(range(len(encoded)), len(encoded))
         for start in range(0, len(order), config.batch_size):
             batch = collate([encoded[i] for i in order[start : start + config.batch_size]], pad_id)
-            loss = reply_loss(model, batch)
+            with training_autocast(config.precision):
+                loss = reply_loss(model, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
@@ -117,4 +119,6 @@ def fine_tune_generator(
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
-    return {"steps": step, "loss_history": history, "train_seconds": round(time.perf_counter() - started, 1)}
+    seconds = round(time.perf_counter() - started, 1)
+    precision = resolve_precision(config.precision)
+    return {"steps": step, "loss_history": history, "train_seconds": seconds, "precision": precision}
