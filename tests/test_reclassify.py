@@ -201,3 +201,28 @@ def test_chunks_completing_at_once_finish_the_job_exactly_once(database_url: str
         view = jobs.get_job(session_factory=factory, job_id=job.id)
         assert sorted(finished) == [False, True]
         assert (view.status, view.done_chunks, view.processed_items) == ("done", 2, 4)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_a_job_is_read_in_one_statement_so_its_status_and_chunks_agree(database_url: str) -> None:
+    """On SQLite each statement of a read is its own snapshot: a job read in two statements showed every
+    chunk done and the job still running when the last chunk committed between them (`make chaos`,
+    2026-12-04). Read in one statement, status and counts come from one snapshot."""
+    from sqlalchemy import event
+
+    upgrade_database(database_url)
+    engine = build_engine(database_url)
+    factory = build_session_factory(engine)
+    store_tickets(factory, [f"ticket {i}" for i in range(4)], received_at=T0)
+    job = jobs.create_reclassify_job(
+        session_factory=factory, since=T0, until=None, model_version="v-x", chunk_size=2
+    )
+    with session_scope(factory) as session:
+        for position in (0, 1):
+            jobs.complete_chunk(session, job_id=job.id, position=position, processed=2, seconds=0.1)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    view = jobs.get_job(session_factory=factory, job_id=job.id)
+    assert (view.status, view.done_chunks, view.processed_items, view.progress) == ("done", 2, 4, 1.0)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
+    assert jobs.get_job(session_factory=factory, job_id="no-such-job") is None

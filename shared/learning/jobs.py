@@ -60,15 +60,18 @@ def create_reclassify_job(
         session.flush()
         session.add_all(JobChunk(job_id=job.id, position=i, item_ids=chunk) for i, chunk in enumerate(chunks))
         session.flush()
-        return _view(session, job)
+        return _view(job, 0, 0)  # just created: no chunk done
 
 
-def _view(session: Session, job: Job) -> JobView:
-    done, processed = session.execute(
-        select(func.count(), func.coalesce(func.sum(JobChunk.processed), 0)).where(
-            JobChunk.job_id == job.id, JobChunk.done.is_(True)
-        )
-    ).one()
+def _chunk_counts(job_id: Any) -> tuple[Any, Any]:
+    """Done chunks and their processed items, as scalar subqueries of the job's own SELECT."""
+    done = JobChunk.done.is_(True)
+    count = select(func.count()).where(JobChunk.job_id == job_id, done)
+    processed = select(func.coalesce(func.sum(JobChunk.processed), 0)).where(JobChunk.job_id == job_id, done)
+    return count.scalar_subquery(), processed.scalar_subquery()
+
+
+def _view(job: Job, done: int, processed: int) -> JobView:
     fields = {name: getattr(job, name) for name in ("id", "kind", "status", "params", "model_version")}
     return JobView(
         **fields,
@@ -84,9 +87,12 @@ def _view(session: Session, job: Job) -> JobView:
 
 
 def get_job(*, session_factory: sessionmaker[Session], job_id: str) -> JobView | None:
+    """The job and its chunk counts read by one statement: one snapshot, so a reader never sees every chunk
+    done and the job still running (on SQLite two statements of a read are two snapshots, and the last
+    chunk's commit could fall between them)."""
     with session_scope(session_factory) as session:
-        job = session.get(Job, job_id)
-        return _view(session, job) if job else None
+        row = session.execute(select(Job, *_chunk_counts(Job.id)).where(Job.id == job_id)).first()
+        return _view(row[0], row[1], row[2]) if row else None
 
 
 def pending_chunks(*, session_factory: sessionmaker[Session], job_id: str) -> list[int]:

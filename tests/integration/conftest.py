@@ -118,6 +118,7 @@ def base_env(
 
 @pytest.fixture
 def stack(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     redis_url: str,
     trained_registry: Registry,
@@ -136,7 +137,8 @@ def stack(
         "gateway",
         [str(BIN / "helploop"), "gateway", "--bind", f"127.0.0.1:{port}", "--workers", str(gateway_workers)],
     )
-    stack.start_worker()
+    if request.node.get_closest_marker("own_worker") is None:  # else the test starts it, its own way
+        stack.start_worker()
     try:
         wait_ready(stack.base_url, list(stack.processes.values()))
         yield stack

@@ -276,11 +276,11 @@ def _fault_report(stack: Stack, load: Load, outcome: dict, notes: dict, *, held:
     }
 
 
+@pytest.mark.own_worker
 def test_no_accepted_ticket_is_lost_or_repeated_under_faults(
     stack: Stack, helpdesk: RecordingHelpdesk, chaos_redis: RestartableRedis
 ) -> None:
     started = time.monotonic()
-    stack.kill("worker", signal.SIGTERM)
     worker = _start_worker(stack)
     broker = redis.Redis.from_url(chaos_redis.url, socket_timeout=1)
     load = Load(stack)

@@ -3,10 +3,10 @@ no model)."""
 
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any
 
+import pytest
 import requests
 
 from helploop.cli.client import post_signed, ticket_payload
@@ -48,10 +48,10 @@ def _drafted(stack: Stack, text: str) -> dict[str, Any]:
     return view
 
 
+@pytest.mark.own_worker
 def test_classified_ticket_gets_a_draft_that_cites_the_knowledge_base(
     stack: Stack, generator_registry: Registry
 ) -> None:
-    stack.kill("worker", signal.SIGTERM)
     stack.env.update(
         HELPLOOP_GENERATOR_REGISTRY_DIR=str(generator_registry.root),
         HELPLOOP_DRAFT_MAX_NEW_TOKENS="32",

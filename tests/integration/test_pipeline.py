@@ -112,9 +112,9 @@ def _kill_while_holding(stack: Stack, ids: list[str], target: str) -> int:
     pytest.fail("could not kill the worker while it held a message")
 
 
+@pytest.mark.own_worker
 @pytest.mark.parametrize("target", ["whole_worker", "pool_child"])
 def test_sigkilled_worker_loses_no_ticket(stack: Stack, target: str) -> None:
-    stack.kill("worker", signal.SIGTERM)
     ids = _post_many(stack, 60)
     held = _kill_while_holding(stack, ids, target)
     triaged_at_kill, _ = _counts(stack, ids)
@@ -141,8 +141,8 @@ def _microbatches(stack: Stack) -> tuple[float, float]:
     )
 
 
+@pytest.mark.own_worker
 def test_threads_worker_batches_a_backlog_and_loses_nothing_when_killed(stack: Stack) -> None:
-    stack.kill("worker", signal.SIGTERM)
     stack.env = {
         **stack.env,
         "HELPLOOP_WORKER_POOL": "threads",
