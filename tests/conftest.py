@@ -63,7 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """In a pytest-xdist worker: one compute thread per process (torch, OpenMP, BLAS, onnxruntime sessions
     built without a thread count, and the processes tests start inherit it), so the workers share two
     cores instead of thrashing. The cyclic collector's full passes (over the ~850,000 objects a worker
-    holds: 0.37 s each, 16-19 per worker and run, 18 of its 23 CPU-s) come at most a tenth as often."""
+    holds: 0.37 s each, 16-19 per worker in a run, 18 of the collector's 23 CPU-s over three workers) come
+    at most a tenth as often."""
     gc.set_threshold(700, 10, 100)  # Python's default: (700, 10, 10)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
