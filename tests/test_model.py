@@ -20,7 +20,7 @@ from services.trainer.pipeline import load_splits
 from services.trainer.precision import resolve_precision
 from shared.db import build_engine, build_session_factory, session_scope, upgrade_database
 from shared.registry import Registry, RegistryError
-from shared.runtime.classifier import OUT_OF_SCOPE, OnnxClassifier
+from shared.runtime.classifier import OUT_OF_SCOPE, OnnxClassifier, length_groups
 from shared.runtime.ood import MAHALANOBIS, fit_class_gaussians
 from shared.runtime.scoring import expected_calibration_error, softmax
 from shared.tickets.models import Ticket, TriageResult
@@ -89,9 +89,12 @@ def test_runtime_predictions_are_probabilities(trained_registry: Registry) -> No
             assert probabilities == sorted(probabilities, reverse=True) and 0 < probabilities[0] <= 1
             assert head.confidence == probabilities[0]
             assert head.label == head.top_k[0][0] or head.out_of_scope, name
+    texts += [PRAISE * (i % 5 + 1) if i % 3 else f"order {i} late" for i in range(12)]  # several runs
+    lengths = classifier.encode(texts)["attention_mask"].sum(axis=1)
+    assert len(length_groups(lengths, max_rows=classifier.max_batch)) >= 3
     batch = classifier.logits(texts)
     singles = np.concatenate([classifier.logits([t]) for t in texts])
-    np.testing.assert_allclose(batch, singles, atol=1e-4)  # padding does not change results
+    np.testing.assert_allclose(batch, singles, atol=1e-4)  # runs cut by length: each row back in place
 
 
 def test_calibration_does_not_worsen_validation_ece(trained_registry: Registry, train_config: Any) -> None:

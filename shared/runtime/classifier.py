@@ -24,9 +24,16 @@ from shared.runtime.scoring import in_scope_score, softmax
 
 log = logging.getLogger(__name__)
 OUT_OF_SCOPE = "out_of_scope"
-# texts per graph run: a larger call is split into length-sorted sub-batches of this size, each padded only
-# to its own longest text (on 2 cores, sorted batches of 8 ran ~1.8x the tickets/s of batch 1 and beat 32)
-MAX_BATCH = 8
+# texts per graph run at most: a call is split into length-sorted groups (`length_groups`), each padded
+# only to its own longest text (on 2 cores, 256 Banking77 tickets a call: 593-602 tickets/s with groups of
+# at most 8, 691 with 32; docs/benchmarks.md, "runs cut by length"), and at most this many padded tokens
+# (what 8 texts at a 128-token window came to: the activations, and so the process's memory, stay bounded)
+MAX_BATCH = 32
+MAX_RUN_TOKENS = 1024
+# what one graph run costs beyond its tokens, in padded tokens: a run reads every weight once whatever its
+# size (MiniLM-L6 in float32 on 2 cores: 1.2 ms for one 2-token text, then about 0.1 ms a token), so a
+# batch is cut into runs where the padding a cut saves is worth more than the run it adds
+RUN_COST_TOKENS = 12
 PRIMARY_HEAD = "intent"
 
 
@@ -106,6 +113,35 @@ def predict_head(
             HeadPrediction(OUT_OF_SCOPE if out_of_scope else label, confidence, ranked, out_of_scope)
         )
     return results
+
+
+def length_groups(
+    lengths: np.ndarray,
+    *,
+    max_rows: int = MAX_BATCH,
+    max_tokens: int = MAX_RUN_TOKENS,
+    run_cost: int = RUN_COST_TOKENS,
+) -> list[np.ndarray]:
+    """Row indices in runs of similar length, the cheapest way to pad them: sorted by length and cut where
+    the padded tokens plus `run_cost` per run add up least (exact, by dynamic programming over the sorted
+    order; at most `max_rows` rows and `max_tokens` padded tokens a run, one row whatever its length).
+    Eight short tickets where one is long run as two groups, not as eight rows padded to the long one."""
+    order = np.argsort(lengths, kind="stable")
+    ordered = lengths[order].astype(np.int64)
+    count = len(order)
+    best = np.zeros(count + 1)
+    cut = np.zeros(count + 1, dtype=np.int64)
+    for end in range(1, count + 1):
+        rows = min(max_rows, max(1, max_tokens // max(1, int(ordered[end - 1]))))
+        starts = np.arange(max(0, end - rows), end)
+        costs = best[starts] + run_cost + (end - starts) * ordered[end - 1]
+        pick = int(np.argmin(costs))
+        best[end], cut[end] = costs[pick], starts[pick]
+    groups, end = [], count
+    while end > 0:
+        groups.append(order[cut[end] : end])
+        end = int(cut[end])
+    return groups[::-1]
 
 
 class OnnxClassifier:
@@ -194,17 +230,17 @@ class OnnxClassifier:
         return Forward(logits, embedding)
 
     def _run_sorted(self, names: list[str], features: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Run in length-sorted sub-batches of `max_batch`, each trimmed to its longest text (tokenizers
-        pad on the right), and put the rows back in the caller's order."""
+        """Run in length-sorted groups (`length_groups`), each trimmed to its longest text (tokenizers pad on
+        the right), and put the rows back in the caller's order."""
         lengths = features["attention_mask"].sum(axis=1)
         if len(lengths) <= 1:
             return self.session.run(names, features)
-        order = np.argsort(lengths, kind="stable")
+        groups = length_groups(lengths, max_rows=self.max_batch)
         parts: list[list[np.ndarray]] = []
-        for start in range(0, len(order), self.max_batch):
-            rows = order[start : start + self.max_batch]
+        for rows in groups:
             width = int(lengths[rows].max())
             parts.append(self.session.run(names, {k: v[rows, :width] for k, v in features.items()}))
+        order = np.concatenate(groups)
         outputs = []
         for i in range(len(names)):
             merged = np.concatenate([part[i] for part in parts])

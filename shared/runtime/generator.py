@@ -120,7 +120,7 @@ class OnnxGenerator:
         # fine-tuned on replies (bundles before this key: treated as untuned, see services/inference/drafting)
         self.fine_tuned = bool(self.config.get("fine_tuned", False))
         self.session = create_session(
-            self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads, spin=True
+            self.bundle_dir / "decoder.onnx", intra_op_threads=intra_op_threads, spin_us=None
         )
         self.device = session_device(self.session)
         self.bind_io = self.device == "cuda" if bind_io is None else bind_io

@@ -23,9 +23,19 @@ def default_intra_op_threads() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else 0
 
 
-def create_session(path: Path, *, intra_op_threads: int = 0, spin: bool = False) -> Any:
-    """`intra_op_threads`: 0 for `default_intra_op_threads()`. `spin`: idle intra-op threads spin between
-    operators instead of sleeping (see below)."""
+# How long an idle intra-op thread of a classifier or encoder session spins for the next operator before it
+# sleeps: the gap between two operators of one run is a few microseconds, the gap between two tickets is
+# milliseconds. Sleeping outright (0) made a second thread useless: MiniLM-L6 on one short ticket, two
+# threads, back to back 3.72 ms p50 against 3.72 with one; spinning 20 µs 2.24 ms, and less CPU per ticket
+# (4.36 against 5.43 ms) — docs/benchmarks.md, "Threads that spin between operators".
+BRIEF_SPIN_US = 20
+
+
+def create_session(path: Path, *, intra_op_threads: int = 0, spin_us: int | None = BRIEF_SPIN_US) -> Any:
+    """`intra_op_threads`: 0 for `default_intra_op_threads()`. `spin_us`: how long an idle intra-op thread
+    spins for more work before it sleeps — briefly by default (`BRIEF_SPIN_US`); None: onnxruntime's own
+    default, which keeps spinning for some milliseconds after a run (a decoder: its next step follows at
+    once); 0: never (the thread sleeps as soon as it is idle)."""
     import onnxruntime as ort
 
     available = ort.get_available_providers()
@@ -33,12 +43,13 @@ def create_session(path: Path, *, intra_op_threads: int = 0, spin: bool = False)
         ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels `onnxruntime-gpu[cuda,cudnn]` installs
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads or default_intra_op_threads()
-    # idle intra-op threads sleep instead of spinning: a worker shares its cores with the gateway, the
-    # database and other workers (spinning gained nothing measurable alone and stole their CPU under load).
-    # A decoder is the exception: a step runs ~1,850 small operators back to back, and waking sleeping
-    # threads for each cost SmolLM2's decoders a fifth of their tokens/s at batch 1 (docs/benchmarks.md);
-    # its threads spin only while a draft is being decoded.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    # a worker shares its cores with the gateway, the database and other workers: a classifier's threads
+    # must not spin between tickets (onnxruntime's default spin stole their CPU under load), only between
+    # the operators of one run. A decoder runs ~1,850 small operators a step and its steps back to back:
+    # waking sleeping threads for each cost SmolLM2 a fifth of its tokens/s at batch 1 (docs/benchmarks.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0" if spin_us == 0 else "1")
+    if spin_us:
+        options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), sess_options=options, providers=choose_providers(available))
     release_freed_memory()

@@ -1,4 +1,5 @@
-"""Sessions' thread counts: an explicit count wins, else `OMP_NUM_THREADS`, else onnxruntime's default."""
+"""Sessions' thread counts (an explicit count wins, else `OMP_NUM_THREADS`, else onnxruntime's default)
+and how long their idle threads spin."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from shared.runtime.onnx_session import create_session, default_intra_op_threads
+from shared.runtime.onnx_session import BRIEF_SPIN_US, create_session, default_intra_op_threads
 
 
 def _identity_model(path: Path) -> Path:
@@ -39,3 +40,25 @@ def test_a_session_keeps_to_one_thread_when_told_and_an_explicit_count_wins(
     assert create_session(model, intra_op_threads=2).get_session_options().intra_op_num_threads == 2
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert create_session(model).get_session_options().intra_op_num_threads == 0
+
+
+def test_threads_spin_briefly_between_operators_unless_told_otherwise(tmp_path: Path) -> None:
+    """A classifier's or encoder's threads spin 20 µs for the next operator, then sleep (never through the
+    gap between tickets); a decoder keeps onnxruntime's own spin; 0 never spins."""
+    model = _identity_model(tmp_path / "identity.onnx")
+
+    def entry(session: object, key: str) -> str | None:
+        options = session.get_session_options()  # type: ignore[attr-defined]
+        try:
+            return options.get_session_config_entry(key)
+        except Exception:  # onnxruntime raises where the key was never set
+            return None
+
+    brief = create_session(model, intra_op_threads=2)
+    assert entry(brief, "session.intra_op.allow_spinning") == "1"
+    assert entry(brief, "session.intra_op.spin_duration_us") == str(BRIEF_SPIN_US) == "20"
+    decoder = create_session(model, intra_op_threads=2, spin_us=None)
+    assert entry(decoder, "session.intra_op.allow_spinning") == "1"
+    assert entry(decoder, "session.intra_op.spin_duration_us") is None
+    asleep = create_session(model, intra_op_threads=2, spin_us=0)
+    assert entry(asleep, "session.intra_op.allow_spinning") == "0"
