@@ -65,7 +65,7 @@ TASK_DURATION = Histogram(
 )
 INFERENCE_DURATION = Histogram(
     "helploop_inference_duration_seconds",
-    "Model work by stage: tokenize, classify, retrieve, generate",
+    "Model work by stage: tokenize, classify, lexical (n-gram scores), retrieve, generate",
     ["stage"],
     buckets=MODEL_BUCKETS,
 )
@@ -177,7 +177,7 @@ def mark_process_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
-STAGES = ("tokenize", "classify", "retrieve", "generate")
+STAGES = ("tokenize", "classify", "lexical", "retrieve", "generate")
 ROUTES = tuple(Route)
 PROVIDERS = tuple(Provider)
 WRITEBACK_OUTCOMES = ("sent", "retry", "dead")

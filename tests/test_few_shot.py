@@ -5,6 +5,7 @@ embeddings already separate the intents."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from services.trainer.config import TrainConfig
 from services.trainer.data import load_examples
 from services.trainer.demo_data import write_dataset
 from shared.registry import Registry
+from shared.runtime.classifier import OnnxClassifier
 from tests.conftest import MODEL_CACHE
 
 
@@ -80,8 +82,20 @@ def test_helploop_train_picks_the_few_shot_path_for_a_tiny_dataset(tiny_csv: Pat
     from services.trainer.pipeline import run_training
 
     registry = Registry(tmp_path / "models")
-    config = _config(tiny_csv, max_steps=6, contrastive_iterations=4)
+    config = _config(tiny_csv, max_steps=6, contrastive_iterations=4, lexical="auto")
     result = run_training(config, registry=registry, cache_dir=MODEL_CACHE)
+    lexical = result.metrics["calibration"]["intent"]["lexical"]  # the companion: kept or not, and why
+    assert set(lexical["validation_accuracy_by_weight"]) >= {"0", "4"}, lexical
+    head = json.loads((result.bundle_dir / "config.json").read_text())["heads"][0]
+    assert (
+        bool(head.get("lexical"))
+        is lexical["used"]
+        is (result.bundle_dir / "lexical_features.json").is_file()
+    )
+    if lexical["used"]:
+        assert (
+            OnnxClassifier(result.bundle_dir, version="x").lexical["intent"].weight == lexical["weight"] > 0
+        )
     few_shot = result.metrics["few_shot"]
     assert few_shot["ran"] is True and "few-shot" in few_shot["reason"], few_shot
     assert few_shot["steps"] == 6 and few_shot["head_train_accuracy"]["intent"] > 0.5

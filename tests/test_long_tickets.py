@@ -57,11 +57,11 @@ def test_chunks_answer_from_the_most_confident_window(trained_registry: Registry
     one_by_one = [chunks.forward_windows([[p]], with_embedding=True) for p in parts]
     logits = np.concatenate([f.logits["intent"] for f in one_by_one])
     best = int(np.argmax(np.exp(logits).max(axis=1) / np.exp(logits).sum(axis=1)))
-    both = chunks.forward([LONG, "short one"], with_embedding=True)
+    both = chunks.forward_windows(chunks.tokenize([LONG, "short one"]), with_embedding=True)  # graph alone
     for head, values in both.logits.items():
         assert np.allclose(values[0], one_by_one[best].logits[head][0], atol=1e-5)
     assert np.allclose(both.embedding[0], one_by_one[best].embedding[0], atol=1e-5)
-    batched = chunks.predict_encoded(chunks.tokenize([LONG, REQUEST]))
+    batched = chunks.predict_encoded(chunks.tokenize([LONG, REQUEST]), texts=[LONG, REQUEST])
     direct = chunks.predict([LONG, REQUEST])
     assert [p.primary.label for p in batched] == [p.primary.label for p in direct]
 

@@ -36,7 +36,10 @@ class RecordingModel:
     def tokenize(self, texts: list[str]) -> list[list[_Encoding]]:
         return [[_Encoding(ids=list(range(len(t.split()))))] for t in texts]
 
-    def predict_encoded(self, encodings: list[list[Any]], *, top_k: int) -> list[Prediction]:
+    def predict_encoded(
+        self, encodings: list[list[Any]], *, top_k: int, texts: list[str] | None = None
+    ) -> list[Prediction]:
+        assert texts is not None and len(texts) == len(encodings)  # a lexical companion needs them
         if self.fail:
             raise RuntimeError("model crashed")
         self.batches.append([len(e[0].ids) for e in encodings])
@@ -115,9 +118,9 @@ def test_concurrent_tickets_batched_on_the_real_classifier_match_one_at_a_time(
     sizes: list[int] = []
     run = classifier.predict_encoded
 
-    def recording(encodings: list[Any], *, top_k: int) -> list[Prediction]:
+    def recording(encodings: list[Any], *, top_k: int, texts: list[str] | None = None) -> list[Prediction]:
         sizes.append(len(encodings))
-        return run(encodings, top_k=top_k)
+        return run(encodings, top_k=top_k, texts=texts)
 
     classifier.predict_encoded = recording  # type: ignore[method-assign]
     with batcher.announce(), ThreadPoolExecutor(len(texts)) as pool:

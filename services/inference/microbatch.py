@@ -31,7 +31,9 @@ class BatchableModel(Protocol):
 
     def tokenize(self, texts: list[str]) -> list[list[Any]]: ...  # per text, its windows' encodings
 
-    def predict_encoded(self, encodings: list[list[Any]], *, top_k: int) -> list[Prediction]: ...
+    def predict_encoded(
+        self, encodings: list[list[Any]], *, top_k: int, texts: list[str] | None = None
+    ) -> list[Prediction]: ...
 
 
 @dataclass
@@ -39,6 +41,7 @@ class _Request:
     model: BatchableModel
     windows: list[Any]  # the ticket's encodings: one, or several for a ticket past the window (chunks)
     top_k: int
+    text: str = ""  # for a head's lexical companion
     submitted: float = field(default_factory=time.monotonic)
     future: Future[Prediction] = field(default_factory=Future)
 
@@ -91,7 +94,7 @@ class MicroBatcher:
 
     def predict(self, model: BatchableModel, text: str, *, top_k: int) -> Prediction:
         """One ticket's prediction from the next batch; TimeoutError after `timeout_s`."""
-        request = _Request(model, model.tokenize([text])[0], top_k)
+        request = _Request(model, model.tokenize([text])[0], top_k, text)
         self._ensure_thread()
         self._withdraw()  # a forming batch no longer waits for this thread: its request is in the queue
         self._queue.put(request)
@@ -151,7 +154,8 @@ class MicroBatcher:
         first = batch[0]
         MICROBATCH_TICKETS.observe(len(batch))
         try:
-            predictions = first.model.predict_encoded([r.windows for r in batch], top_k=first.top_k)
+            windows, texts = [r.windows for r in batch], [r.text for r in batch]
+            predictions = first.model.predict_encoded(windows, top_k=first.top_k, texts=texts)
         except Exception as exc:  # every waiting task sees the error and retries on its own
             for request in batch:
                 request.future.set_exception(exc)
@@ -168,4 +172,4 @@ class DirectPredictor:
         yield
 
     def predict(self, model: BatchableModel, text: str, *, top_k: int) -> Prediction:
-        return model.predict_encoded(model.tokenize([text]), top_k=top_k)[0]
+        return model.predict_encoded(model.tokenize([text]), top_k=top_k, texts=[text])[0]

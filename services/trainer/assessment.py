@@ -83,7 +83,7 @@ def run_evaluation(
         centroid=baseline,
         tfidf=tfidf_baseline,
     )
-    report.update(baselines)
+    report |= {**baselines, **_lexical_part(classifier, examples, model_eval)}
     report["versus_baselines"] = side_by_side(model_eval, baselines["baseline"], baselines["tfidf_baseline"])
     metrics_path = bundle / "metrics.json"
     history = json.loads(metrics_path.read_text()).get("history", []) if metrics_path.is_file() else []
@@ -117,3 +117,36 @@ def evaluate_wrapped(
         for name, examples in (("plain", plain), ("wrapped_raw", raw), ("wrapped_normalised", read))
     }
     return {"examples": len(plain), "seed": seed, "head": head, "accuracy": accuracy}
+
+
+def _lexical_part(
+    classifier: OnnxClassifier, examples: list[Any], model_eval: dict[str, Any]
+) -> dict[str, Any]:
+    return {"lexical": lexical_effect(classifier, examples, model_eval)} if classifier.lexical else {}
+
+
+def lexical_effect(
+    classifier: OnnxClassifier, examples: list[Any], model_eval: dict[str, Any]
+) -> dict[str, Any]:
+    """Per head with a lexical companion: its weight and the test accuracy (argmax) of the graph alone beside
+    that of what serves (`model_eval`)."""
+    import numpy as np
+
+    texts = [e.text for e in examples]
+    logits = [
+        classifier.forward_windows(classifier.tokenize(texts[i : i + 64])).logits
+        for i in range(0, len(texts), 64)
+    ]
+    effect = {}
+    for head in classifier.heads:
+        if head.name not in classifier.lexical or head.name not in model_eval["heads"]:
+            continue
+        graph = np.concatenate([part[head.name] for part in logits]).argmax(axis=1)
+        rows = [(i, e.labels[head.name]) for i, e in enumerate(examples) if head.name in e.labels]
+        alone = sum(head.labels[graph[i]] == gold for i, gold in rows) / max(len(rows), 1)
+        effect[head.name] = {
+            "weight": head.lexical_weight,
+            "accuracy_graph_alone": alone,
+            "accuracy": model_eval["heads"][head.name]["accuracy"],
+        }
+    return effect

@@ -123,15 +123,51 @@ def rejection_options(config: TrainConfig, temperature: float, oos_index: int | 
     }
 
 
+def _lexical(
+    vocabulary: Any,
+    train: list[Example],
+    valid: list[Example],
+    head: str,
+    labels: list[str],
+    outputs: dict,
+    gold: np.ndarray,
+) -> tuple[Any, dict[str, Any]]:
+    """The head's lexical companion where validation keeps it (`services/trainer/lexical.py`), its scores
+    then added to `outputs[head]` (so that temperature and rejection rule are fitted on what serves)."""
+    from services.trainer.lexical import fit_lexical
+    from services.trainer.train import IGNORE
+
+    if vocabulary is None:
+        return None, {"used": False, "reason": "lexical: never"}
+    known = gold != IGNORE
+    texts = [e.text for e, kept in zip(valid, known, strict=True) if kept]
+    fit, report = fit_lexical(
+        vocabulary,
+        train,
+        texts,
+        head=head,
+        labels=labels,
+        valid_logits=outputs[head][known],
+        valid_gold=gold[known],
+    )
+    if fit is not None:
+        outputs[head] = outputs[head] + fit.weight * fit.head().scores(
+            vocabulary.runtime.rows([e.text for e in valid])
+        )
+    return fit, report
+
+
 def calibrate_heads(
     outcome: Any, train: list[Example], valid: list[Example], config: TrainConfig, staging: Path
 ) -> tuple[list[HeadSpec], dict]:
     """Temperature per head and, for the primary head, the out-of-scope rule, all fitted on validation
     (the Mahalanobis rule's class statistics on training embeddings, saved into the bundle)."""
     from services.trainer.calibration import calibrate_head
+    from services.trainer.lexical import LexicalVocabulary
     from services.trainer.train import IGNORE, gold_ids, predict_outputs
 
     outputs = predict_outputs(outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length)
+    vocabulary = None if config.lexical == "never" else LexicalVocabulary.fit([e.text for e in train])
     specs, report = [], {}
     for head, labels in outcome.head_labels.items():
         spec: dict[str, Any] = {"name": head, "output": f"logits_{head}", "labels": labels}
@@ -139,10 +175,15 @@ def calibrate_heads(
         spec["oos_label"] = oos
         gold = gold_ids(valid, head, labels)
         known = gold != IGNORE
+        if known.sum() >= 2:
+            lexical, report.setdefault(head, {})["lexical"] = _lexical(
+                vocabulary, train, valid, head, labels, outputs, gold
+            )
+            spec.update(lexical.save(staging) if lexical else {})
         if config.calibrate and known.sum() >= 2:
             calibration = calibrate_head(outputs[head][known], gold[known])
             spec["temperature"] = calibration.temperature
-            report[head] = {"calibration": asdict(calibration)}
+            report.setdefault(head, {})["calibration"] = asdict(calibration)
             if head == config.primary_head:
                 options = rejection_options(
                     config, calibration.temperature, labels.index(oos) if oos else None
@@ -153,6 +194,8 @@ def calibrate_heads(
                     gaussians.save(staging / rule_spec["ood_stats"])
                 report[head]["rejection"] = rule.to_json()
         specs.append(HeadSpec(**spec))
+    if vocabulary is not None and any(spec.lexical for spec in specs):
+        vocabulary.save(staging)
     return specs, report
 
 

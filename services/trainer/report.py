@@ -268,6 +268,14 @@ def render_markdown(report: dict[str, Any]) -> str:
     for name, head in report["model_eval"]["heads"].items():
         if "oos" in head:
             lines += ["", _oos_line(name, head)]
+    for name, effect in report.get("lexical", {}).items():
+        lines += [
+            "",
+            f"{name}: the network's logits plus its TF-IDF + linear SVM companion at weight "
+            f"{effect['weight']:g} (chosen on validation): accuracy "
+            f"{effect['accuracy_graph_alone']:.4f} from the network alone, "
+            f"{effect['accuracy']:.4f} as served.",
+        ]
     latency = report["model_eval"]["latency"]
     lines += [
         "",

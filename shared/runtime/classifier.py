@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from shared.metrics import INFERENCE_DURATION
+from shared.runtime.lexical import LexicalFeatures, LexicalHead
 from shared.runtime.long_text import LEGACY_POLICY, most_confident, read_windows, untruncated_tokenizer
 from shared.runtime.onnx_session import create_session, encoder_features, pad_encodings
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
@@ -47,6 +48,8 @@ class HeadSpec:
     reject_method: str | None = None  # "max_prob", "energy" or "mahalanobis"
     reject_threshold: float | None = None
     ood_stats: str | None = None  # bundle file with class means/precision, for "mahalanobis"
+    lexical: str | None = None  # stem of the head's TF-IDF companion files (shared/runtime/lexical.py)
+    lexical_weight: float = 0.0  # what its decision values are multiplied by before joining the logits
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> HeadSpec:
@@ -167,6 +170,12 @@ class OnnxClassifier:
             for h in self.heads
             if h.reject_method == MAHALANOBIS and h.ood_stats
         }
+        self.lexical = {
+            h.name: LexicalHead.load(self.bundle_dir, h.lexical, h.lexical_weight)
+            for h in self.heads
+            if h.lexical
+        }
+        self.lexical_features = LexicalFeatures.load(self.bundle_dir) if self.lexical else None
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.pad_id = int(self.config.get("pad_token_id", 0))
@@ -197,8 +206,25 @@ class OnnxClassifier:
         return per_text
 
     def forward(self, texts: list[str], *, with_embedding: bool | None = None) -> Forward:
-        """Run the graph; the embedding is fetched when asked for, or by default when a rule needs it."""
-        return self.forward_windows(self.tokenize(texts), with_embedding=with_embedding)
+        """Run the graph, and add the heads' lexical scores; the embedding is fetched when asked for, or by
+        default when a rule needs it."""
+        return self.with_lexical(
+            self.forward_windows(self.tokenize(texts), with_embedding=with_embedding), texts
+        )
+
+    def with_lexical(self, forward: Forward, texts: list[str] | None) -> Forward:
+        """The graph's logits plus, for a head with a lexical companion, its weighted decision values."""
+        if not self.lexical:
+            return forward
+        if texts is None or len(texts) != len(next(iter(forward.logits.values()))):
+            raise ValueError(f"bundle {self.version} scores the texts' n-grams too: pass the texts")
+        started = time.perf_counter()
+        rows = self.lexical_features.rows(texts)  # type: ignore[union-attr]
+        logits = dict(forward.logits)
+        for name, head in self.lexical.items():
+            logits[name] = logits[name] + head.weight * head.scores(rows)
+        INFERENCE_DURATION.labels("lexical").observe(time.perf_counter() - started)
+        return Forward(logits, forward.embedding)
 
     def forward_windows(self, per_text: list[list[Any]], *, with_embedding: bool | None = None) -> Forward:
         """Every text's windows in one run; a text with several keeps its most confident window's outputs
@@ -266,12 +292,14 @@ class OnnxClassifier:
         started = time.perf_counter()
         return self._predictions(self.forward(texts), top_k, started=started, count=len(texts))
 
-    def predict_encoded(self, encodings: list[list[Any]], *, top_k: int = 3) -> list[Prediction]:
-        """`predict` for texts tokenized by `tokenize` (possibly in other threads)."""
+    def predict_encoded(
+        self, encodings: list[list[Any]], *, top_k: int = 3, texts: list[str] | None = None
+    ) -> list[Prediction]:
+        """`predict` for `texts` tokenized by `tokenize` (possibly in other threads); the texts are needed
+        where a head has a lexical companion."""
         started = time.perf_counter()
-        return self._predictions(
-            self.forward_windows(encodings), top_k, started=started, count=len(encodings)
-        )
+        forward = self.with_lexical(self.forward_windows(encodings), texts)
+        return self._predictions(forward, top_k, started=started, count=len(encodings))
 
     def _predictions(self, forward: Forward, top_k: int, *, started: float, count: int) -> list[Prediction]:
         scores = self.reject_scores(forward)
