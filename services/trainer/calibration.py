@@ -127,4 +127,13 @@ def choose_rejection(
     if is_oos.any():
         floor = float((correct & ~predicted_oos)[~is_oos].mean()) - max_in_scope_drop
         rules = [rule for rule in rules if rule.in_scope_accuracy >= floor - 1e-12] or rules
+    else:  # a quantile at the top of its score (validation all but certain) would reject any new ticket
+        rules = [rule for rule in rules if not _saturated(by_method[rule.method], rule.threshold)] or rules
     return max(rules, key=lambda rule: (rule.objective, rule.in_scope_accuracy))
+
+
+def _saturated(scores: np.ndarray, threshold: float) -> bool:
+    """The threshold sits at the highest validation score: every ticket scoring a hair less is rejected
+    (max-prob of a perfectly separated validation split with a sharpening temperature: 1.0)."""
+    top = float(np.max(scores))
+    return threshold >= top - 1e-9 * max(1.0, abs(top))

@@ -139,3 +139,15 @@ def test_oos_threshold_keeps_in_scope_accuracy_within_the_allowed_drop() -> None
     loose = choose_rejection(logits, gold, temperature=1.0, oos_index=4, max_in_scope_drop=0.05)
     strict = choose_rejection(logits, gold, temperature=1.0, oos_index=4, max_in_scope_drop=0.0)
     assert loose.oos_recall >= strict.oos_recall
+
+
+def test_a_saturated_threshold_is_not_chosen() -> None:
+    """Validation classified right with huge margins and a sharpening temperature: every top probability
+    is 1.0, and a max-prob threshold at its 2 % quantile (1.0) would reject any ticket short of certainty."""
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 5, 400)
+    logits = rng.normal(0, 1, (400, 5)) + 60.0 * np.eye(5)[gold]
+    top = in_scope_score(logits, method="max_prob", temperature=0.05)
+    assert np.quantile(top, 0.02) >= top.max() - 1e-9  # what the rule would have been
+    rule = choose_rejection(logits, gold, temperature=0.05, oos_index=None, max_false_rejection=0.02)
+    assert rule.method == "energy" and rule.false_rejection_rate <= 0.03, rule
