@@ -82,3 +82,23 @@ def test_every_serving_path_gives_the_same_predictions(with_lexical: Path) -> No
             for head, prediction in one.heads.items():
                 assert prediction.label == other.heads[head].label
                 assert np.isclose(prediction.confidence, other.heads[head].confidence, atol=1e-4)
+
+
+def test_the_report_sets_the_network_alone_beside_what_serves(with_lexical: Path, train_config: Any) -> None:
+    from services.trainer.assessment import lexical_effect
+    from services.trainer.evaluate import evaluate_bundle
+
+    classifier = OnnxClassifier(with_lexical, version="lexical", intra_op_threads=1)
+    examples = load_examples(train_config.train_file, head_columns=dict(HEADS))[:90]
+    model_eval = evaluate_bundle(classifier, examples)
+    effect = lexical_effect(classifier, examples, model_eval)
+    assert set(effect) == {"intent"} and effect["intent"]["weight"] == WEIGHT
+    graph = classifier.forward_windows(classifier.tokenize([e.text for e in examples])).logits["intent"]
+    alone = np.mean(
+        [
+            classifier.heads[0].labels[i] == e.labels["intent"]
+            for i, e in zip(graph.argmax(1), examples, strict=True)
+        ]
+    )
+    assert effect["intent"]["accuracy_graph_alone"] == pytest.approx(alone)
+    assert effect["intent"]["accuracy"] == model_eval["heads"]["intent"]["accuracy"]
