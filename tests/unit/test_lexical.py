@@ -13,12 +13,14 @@ import pytest
 
 from services.trainer.data import Example
 from services.trainer.lexical import (
+    MIN_ERRORS_LEFT,
     MIN_GAIN_TICKETS,
     WEIGHTS,
     LexicalFit,
     LexicalVocabulary,
     _linear,
     choose_weight,
+    errors_left,
     fit_lexical,
 )
 from services.trainer.linear_baseline import DEFAULT_CONFIG, build_classifier, transform
@@ -87,16 +89,32 @@ def test_saved_files_load_to_the_same_scores(tmp_path: Path) -> None:
 
 
 def test_the_weight_is_the_smallest_best_and_only_with_a_real_gain() -> None:
-    gold = np.array([0, 1, 2, 0, 1, 2])
-    logits = np.eye(3)[[0, 1, 2, 1, 2, 0]] * 1.0  # the network gets 3 of 6
-    lexical = np.eye(3)[gold] * 1.0  # the n-grams get all 6
+    gold = np.arange(20) % 3
+    right, wrong, other = np.eye(3)[gold], np.eye(3)[(gold + 1) % 3], np.eye(3)[(gold + 2) % 3]
+    logits = np.concatenate([right[:10], wrong[10:]])  # the network gets 10 of 20
+    lexical = 1.1 * np.concatenate([right[:16], other[16:]])  # the n-grams 16; the sum from weight 1 on
     weight, accuracy = choose_weight(logits, lexical, gold)
-    assert (
-        weight == min(w for w in WEIGHTS if w > 1.0) and accuracy["0"] == 0.5 and accuracy[f"{weight:g}"] == 1
-    )
-    nearly = np.eye(3)[[0, 1, 2, 0, 2, 0]] * 1.0  # the network gets 4; the sum can add at most 2
-    assert MIN_GAIN_TICKETS == 2 and choose_weight(nearly, lexical, gold)[0] > 0
+    assert weight == 1.0 and accuracy["0"] == 0.5 and accuracy["1"] == 0.8 and accuracy["0.5"] == 0.5
+    assert set(accuracy) == {"0", *(f"{w:g}" for w in WEIGHTS)}
     assert choose_weight(lexical, logits, gold)[0] == 0.0  # n-grams worse than the network: left out
+    nearly = np.concatenate([right[:14], wrong[14:]])  # the network gets 14: the sum adds at most 2
+    assert MIN_GAIN_TICKETS == 2 and choose_weight(nearly, lexical, gold)[0] == 1.0
+    one_more = np.concatenate([right[:15], wrong[15:]])  # 15: one ticket gained is not enough
+    assert choose_weight(one_more, lexical, gold)[0] == 0.0
+
+
+def test_a_weight_that_leaves_no_validation_ticket_wrong_is_not_chosen() -> None:
+    """Templated validation: the sum gets every ticket right, so the temperature and the rejection rule
+    fitted on it would saturate; the companion is left out, or kept at a weight that leaves enough wrong."""
+    gold = np.arange(300) % 3
+    right, wrong = np.eye(3)[gold], np.eye(3)[(gold + 1) % 3]
+    logits = np.concatenate([right[:240], wrong[240:]])  # the network gets 240 of 300
+    assert errors_left(300) == MIN_ERRORS_LEFT == 3 and errors_left(1000) == 10
+    assert choose_weight(logits, 1.1 * right, gold)[0] == 0.0  # every weight from 1 on: 300 of 300
+    strength = np.concatenate([np.full(240, 1.5), np.linspace(0.6, 1.5, 60)])
+    graded = right * strength[:, None]  # weight w fixes the wrong tickets where w * strength > 1
+    weight, accuracy = choose_weight(logits, graded, gold)  # 1 fixes 33 of 60, 2 all of them
+    assert weight == 1.0 and accuracy["1"] == round(273 / 300, 4) and accuracy["2"] == 1.0
 
 
 def test_a_head_with_a_label_no_training_ticket_has_gets_no_companion() -> None:
