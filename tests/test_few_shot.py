@@ -99,4 +99,5 @@ def test_helploop_train_picks_the_few_shot_path_for_a_tiny_dataset(tiny_csv: Pat
     few_shot = result.metrics["few_shot"]
     assert few_shot["ran"] is True and "few-shot" in few_shot["reason"], few_shot
     assert few_shot["steps"] == 6 and few_shot["head_train_accuracy"]["intent"] > 0.5
+    assert few_shot["runs"] == 3 and len(few_shot["last_loss"]) == 3  # the default: a soup of three runs
     assert registry.verify(result.version)["training_config"]["contrastive"] == "auto"

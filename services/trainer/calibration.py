@@ -44,6 +44,11 @@ def _nll(logits: np.ndarray, gold: np.ndarray, temperature: float) -> float:
     return float(-np.log(np.clip(probabilities[np.arange(len(gold)), gold], 1e-12, None)).mean())
 
 
+def fitted_nll(logits: np.ndarray, gold: np.ndarray) -> float:
+    """Validation NLL of `logits` at the temperature fitted to them (`fit_temperature`)."""
+    return _nll(logits, gold, fit_temperature(logits, gold))
+
+
 def calibrate_head(logits: np.ndarray, gold: np.ndarray) -> Calibration:
     """Fit T on validation; keep T = 1 if scaling would not lower ECE there (it never makes ECE worse)."""
     ece_before = expected_calibration_error(softmax(logits), gold)

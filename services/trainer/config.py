@@ -115,6 +115,12 @@ class TrainConfig:
     contrastive_learning_rate: float = option(1e-4, "the stage's learning rate")
     contrastive_temperature: float = option(0.1, "supcon's temperature")
     contrastive_end_to_end: bool = option(False, "after the stage, fine-tune encoder and heads together too")
+    contrastive_runs: int = option(
+        3,
+        "the stage run this many times from the same pre-trained encoder with seeds seed, seed+1, ..., the "
+        "encoders' weights then averaged (a model soup: one encoder served, as fast as after one run; the "
+        "stage takes that many times as long; 1: one run)",
+    )
     parity_tolerance: float = option(1e-4, "largest |logit difference| between ONNX and PyTorch at export")
     torch_threads: int | None = option(doc="PyTorch threads for training (default: all cores)")
     precision: str = option(
@@ -154,6 +160,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if self.contrastive not in CONTRASTIVE_CHOICES:
             raise ValueError(f"contrastive must be one of {CONTRASTIVE_CHOICES}, not {self.contrastive!r}")
+        if self.contrastive_runs < 1:
+            raise ValueError(f"contrastive_runs must be at least 1, not {self.contrastive_runs}")
         if self.contrastive_loss not in CONTRASTIVE_LOSSES:
             raise ValueError(
                 f"contrastive_loss must be one of {CONTRASTIVE_LOSSES}, not {self.contrastive_loss!r}"

@@ -9,8 +9,10 @@ two do not". Two ways to learn from them, on the encoder the heads read (mean po
 - `supcon` (supervised contrastive, Khosla et al. 2020): batches of several intents × a few examples each,
   every same-intent pair in the batch a positive, every other a negative (more pairs per encoder pass).
 
-Then the heads are fitted on the frozen, contrastively trained embeddings (many cheap epochs on cached
-vectors: what SetFit's logistic regression does) and the usual end-to-end fine-tune follows from there.
+The stage runs `contrastive_runs` times (seeds `seed`, `seed + 1`, ...) from the same pre-trained encoder and
+the runs' weights are averaged (`contrastive_soup`). Then the heads are fitted on the frozen, contrastively
+trained embeddings (many cheap epochs on cached vectors: what SetFit's logistic regression does); with
+`contrastive_end_to_end` the usual end-to-end fine-tune follows from there.
 `auto` (the default) runs the stage when the primary head has few examples per label; the training report
 says whether it ran and why.
 """
@@ -179,6 +181,37 @@ def contrastive_stage(model: Any, tokenizer: Any, train: list[Example], config: 
     }
     log.info("contrastive stage: %s", report)
     return report
+
+
+def contrastive_soup(model: Any, tokenizer: Any, train: list[Example], config: Any) -> dict[str, Any]:
+    """`contrastive_stage` `config.contrastive_runs` times from the same pre-trained encoder, seed after
+    seed, and the encoder's floating-point weights averaged over the runs (a uniform model soup, Wortsman
+    et al. 2022: runs fine-tuned from one initialisation stay in one basin, and their average generalises
+    better than each, served at the cost of one encoder). Banking77, 10 per intent, three training seeds:
+    the network 81.87 % → 83.06 % on average, the spread 1.5 → 0.6 pt (docs/models.md). One run: the
+    stage itself."""
+    from dataclasses import replace
+
+    runs = config.contrastive_runs
+    if runs == 1:
+        return contrastive_stage(model, tokenizer, train, config)
+    start = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
+    total: dict[str, torch.Tensor] = {}
+    reports = []
+    for run in range(runs):
+        model.encoder.load_state_dict(start)
+        reports.append(contrastive_stage(model, tokenizer, train, replace(config, seed=config.seed + run)))
+        for name, value in model.encoder.state_dict().items():
+            if value.is_floating_point():
+                total[name] = total.get(name, torch.zeros_like(value)) + value.detach()
+    soup = {name: (total[name] / runs if name in total else value) for name, value in start.items()}
+    model.encoder.load_state_dict(soup)
+    return {
+        **reports[-1],
+        "runs": runs,
+        "last_loss": [r["last_loss"] for r in reports],
+        "seconds": round(sum(r["seconds"] for r in reports), 1),
+    }
 
 
 @torch.no_grad()

@@ -163,12 +163,12 @@ def calibrate_heads(
     """Temperature per head and, for the primary head, the out-of-scope rule, all fitted on validation
     (the Mahalanobis rule's class statistics on training embeddings, saved into the bundle)."""
     from services.trainer.calibration import calibrate_head
-    from services.trainer.lexical import LexicalVocabulary
+    from services.trainer.lexical import LexicalVocabulary, refit_on_all
     from services.trainer.train import IGNORE, gold_ids, predict_outputs
 
     outputs = predict_outputs(outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length)
     vocabulary = None if config.lexical == "never" else LexicalVocabulary.fit([e.text for e in train])
-    specs, report = [], {}
+    specs, report, kept = [], {}, {}
     for head, labels in outcome.head_labels.items():
         spec: dict[str, Any] = {"name": head, "output": f"logits_{head}", "labels": labels}
         oos = config.oos_label if config.oos_label in labels else None
@@ -179,7 +179,9 @@ def calibrate_heads(
             lexical, report.setdefault(head, {})["lexical"] = _lexical(
                 vocabulary, train, valid, head, labels, outputs, gold
             )
-            spec.update(lexical.save(staging) if lexical else {})
+            if lexical is not None:
+                spec.update(lexical.spec())
+                kept[head] = (lexical, labels)
         if config.calibrate and known.sum() >= 2:
             calibration = calibrate_head(outputs[head][known], gold[known])
             spec["temperature"] = calibration.temperature
@@ -194,8 +196,10 @@ def calibrate_heads(
                     gaussians.save(staging / rule_spec["ood_stats"])
                 report[head]["rejection"] = rule.to_json()
         specs.append(HeadSpec(**spec))
-    if vocabulary is not None and any(spec.lexical for spec in specs):
-        vocabulary.save(staging)
+    if kept:  # the weights chosen: the companions refitted on every labelled ticket, then saved
+        refit_on_all(kept, train + valid).save(staging)
+        for fit, _ in kept.values():
+            fit.save(staging)
     return specs, report
 
 

@@ -332,13 +332,13 @@ def _few_shot_stage(
     head_labels: dict[str, list[str]],
 ) -> dict[str, Any]:
     """With few examples per label: the contrastive stage, then heads fitted on its frozen embeddings."""
-    from services.trainer.contrastive import contrastive_stage, fit_heads, should_run
+    from services.trainer.contrastive import contrastive_soup, fit_heads, should_run
 
     run, reason = should_run(config, train)
     log.info("contrastive stage: %s (%s)", "runs" if run else "skipped", reason)
     if not run:
         return {"ran": False, "reason": reason}
-    report = contrastive_stage(model, tokenizer, train, config)
+    report = contrastive_soup(model, tokenizer, train, config)
     report["head_train_accuracy"] = fit_heads(model, tokenizer, train, head_labels, config)
     return {"ran": True, "reason": reason, **report}
 

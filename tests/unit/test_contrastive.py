@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from services.trainer import contrastive
 from services.trainer.config import TrainConfig
 from services.trainer.contrastive import cosine_pairs, should_run, supcon_batches, supcon_loss
 from services.trainer.data import Example
@@ -64,6 +65,40 @@ def test_supcon_loss_is_lower_when_same_labels_are_close() -> None:
     assert supcon_loss(clustered, labels, 0.1) < supcon_loss(scattered, labels, 0.1)
     swapped = clustered[[0, 2, 1, 3, 4, 5]]  # one pair of each of a and b exchanged: positives far apart
     assert supcon_loss(clustered, labels, 0.1) < supcon_loss(swapped, labels, 0.1)
+
+
+class _Encoded(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Linear(3, 2)
+        self.encoder.register_buffer("steps", torch.tensor(0))  # not floating point: kept, not averaged
+
+
+def test_the_soup_averages_runs_that_each_start_from_the_pre_trained_encoder(monkeypatch) -> None:
+    model, seen = _Encoded(), []
+    start = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+
+    def stage(model, tokenizer, train, config):  # a stand-in run: moves the weights by its seed
+        seen.append((config.seed, model.encoder.weight.detach().clone()))
+        with torch.no_grad():
+            model.encoder.weight += config.seed
+            model.encoder.steps += 1
+        return {"loss": "supcon", "steps": 1, "last_loss": float(config.seed), "seconds": 1.0}
+
+    monkeypatch.setattr(contrastive, "contrastive_stage", stage)
+    config = TrainConfig(train_file=Path("x.csv"), seed=13, contrastive_runs=3)
+    report = contrastive.contrastive_soup(model, None, [], config)
+    assert [seed for seed, _ in seen] == [13, 14, 15]
+    assert all(torch.equal(weights, start["weight"]) for _, weights in seen)  # each run from the start
+    assert torch.allclose(model.encoder.weight, start["weight"] + 14.0)  # the mean of +13, +14, +15
+    assert torch.equal(model.encoder.bias, start["bias"])
+    assert int(model.encoder.steps) == 0  # an integer buffer is the pre-trained one
+    assert report["runs"] == 3 and report["last_loss"] == [13.0, 14.0, 15.0] and report["seconds"] == 3.0
+    single = TrainConfig(train_file=Path("x.csv"), seed=5, contrastive_runs=1)
+    one = contrastive.contrastive_soup(model, None, [], single)
+    assert "runs" not in one and seen[-1][0] == 5  # one run: the stage itself
+    with pytest.raises(ValueError, match="contrastive_runs"):
+        TrainConfig(train_file=Path("x.csv"), contrastive_runs=0)
 
 
 def test_few_shot_subsets_are_seeded_per_label_and_keep_every_column(tmp_path: Path) -> None:

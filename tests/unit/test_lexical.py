@@ -1,6 +1,7 @@
 """The lexical companion's runtime (numpy only) against scikit-learn itself: the same TF-IDF features and
 the same linear decision values on unseen English, Chinese and odd-whitespace texts; the weight chosen on
-validation; a head whose labels lack training tickets gets none."""
+validation; a head whose labels lack training tickets gets none; a kept companion refitted on training +
+validation."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from services.trainer.data import Example
 from services.trainer.lexical import (
     MIN_ERRORS_LEFT,
-    MIN_GAIN_TICKETS,
+    MIN_NLL_GAIN,
     WEIGHTS,
     LexicalFit,
     LexicalVocabulary,
@@ -22,6 +23,7 @@ from services.trainer.lexical import (
     choose_weight,
     errors_left,
     fit_lexical,
+    refit_on_all,
 )
 from services.trainer.linear_baseline import DEFAULT_CONFIG, build_classifier, transform
 from shared.runtime.lexical import LexicalFeatures, LexicalHead
@@ -88,19 +90,27 @@ def test_saved_files_load_to_the_same_scores(tmp_path: Path) -> None:
     )
 
 
-def test_the_weight_is_the_smallest_best_and_only_with_a_real_gain() -> None:
-    gold = np.arange(20) % 3
-    right, wrong, other = np.eye(3)[gold], np.eye(3)[(gold + 1) % 3], np.eye(3)[(gold + 2) % 3]
-    logits = np.concatenate([right[:10], wrong[10:]])  # the network gets 10 of 20
-    lexical = 1.1 * np.concatenate([right[:16], other[16:]])  # the n-grams 16; the sum from weight 1 on
-    weight, accuracy = choose_weight(logits, lexical, gold)
-    assert weight == 1.0 and accuracy["0"] == 0.5 and accuracy["1"] == 0.8 and accuracy["0.5"] == 0.5
-    assert set(accuracy) == {"0", *(f"{w:g}" for w in WEIGHTS)}
-    assert choose_weight(lexical, logits, gold)[0] == 0.0  # n-grams worse than the network: left out
-    nearly = np.concatenate([right[:14], wrong[14:]])  # the network gets 14: the sum adds at most 2
-    assert MIN_GAIN_TICKETS == 2 and choose_weight(nearly, lexical, gold)[0] == 1.0
-    one_more = np.concatenate([right[:15], wrong[15:]])  # 15: one ticket gained is not enough
-    assert choose_weight(one_more, lexical, gold)[0] == 0.0
+def test_the_weight_lowers_validation_nll_where_counts_of_right_tickets_tie() -> None:
+    """One validation ticket per intent (a team with ten): the n-grams make the network surer where it is
+    right without a ticket more right — the counts tie at every weight, the NLL chooses."""
+    rng = np.random.default_rng(3)
+    gold = np.arange(40) % 8
+    logits = rng.normal(0, 1, (40, 8))
+    logits[np.arange(30), gold[:30]] += 6.0  # 30 right, 10 clearly wrong
+    logits[np.arange(30, 40), (gold[30:] + 1) % 8] += 6.0
+    lexical = np.zeros((40, 8))
+    lexical[np.arange(30), gold[:30]] = 1.0  # more sure where right, nothing where wrong
+    choice = choose_weight(logits, lexical, gold)
+    assert len(set(choice.accuracy.values())) == 1, choice  # the same count right at every weight
+    assert choice.weight == max(WEIGHTS) and choice.nll["12"] < choice.nll["0"] * (1 - MIN_NLL_GAIN)
+    assert set(choice.accuracy) == set(choice.nll) == {"0", *(f"{w:g}" for w in WEIGHTS)}
+    assert choose_weight(logits, rng.normal(0, 1, (40, 8)), gold).weight == 0.0  # noise: left out
+    misleading = lexical.copy()
+    misleading[0] = 0.0
+    misleading[0, (gold[0] + 1) % 8] = 3.0  # turns a right ticket wrong from weight 4 on
+    choice = choose_weight(logits, misleading, gold)
+    assert choice.accuracy["4"] < choice.accuracy["3"] == choice.accuracy["0"]
+    assert choice.weight == 3.0 and choice.nll["8"] < choice.nll["3"], choice  # lower NLL, fewer right: no
 
 
 def test_a_weight_that_leaves_no_validation_ticket_wrong_is_not_chosen() -> None:
@@ -110,11 +120,14 @@ def test_a_weight_that_leaves_no_validation_ticket_wrong_is_not_chosen() -> None
     right, wrong = np.eye(3)[gold], np.eye(3)[(gold + 1) % 3]
     logits = np.concatenate([right[:240], wrong[240:]])  # the network gets 240 of 300
     assert errors_left(300) == MIN_ERRORS_LEFT == 3 and errors_left(1000) == 10
-    assert choose_weight(logits, 1.1 * right, gold)[0] == 0.0  # every weight from 1 on: 300 of 300
+    choice = choose_weight(logits, 1.1 * right, gold)  # every weight from 1 on: 300 of 300, never chosen
+    assert choice.weight == 0.5 and choice.accuracy["0.5"] == 0.8 and choice.accuracy["1"] == 1.0
     strength = np.concatenate([np.full(240, 1.5), np.linspace(0.6, 1.5, 60)])
     graded = right * strength[:, None]  # weight w fixes the wrong tickets where w * strength > 1
-    weight, accuracy = choose_weight(logits, graded, gold)  # 1 fixes 33 of 60, 2 all of them
-    assert weight == 1.0 and accuracy["1"] == round(273 / 300, 4) and accuracy["2"] == 1.0
+    choice = choose_weight(logits, graded, gold)  # 1 fixes 33 of 60, 2 all of them
+    assert (
+        choice.weight == 1.0 and choice.accuracy["1"] == round(273 / 300, 4) and choice.accuracy["2"] == 1.0
+    )
 
 
 def test_a_head_with_a_label_no_training_ticket_has_gets_no_companion() -> None:
@@ -130,3 +143,22 @@ def test_a_head_with_a_label_no_training_ticket_has_gets_no_companion() -> None:
         valid_gold=np.zeros(1),
     )
     assert fit is None and not report["used"] and "account" in report["reason"]
+
+
+def test_a_kept_companion_is_refitted_on_training_and_validation_with_its_weight() -> None:
+    labels = sorted(WORDS)
+    train, valid, unseen = _texts(11, 30), _texts(12, 12), _texts(13, 40)
+    _, _, fit = _fitted(train, labels)
+    before = fit.coef.copy()
+    valid[0] = Example("zzwordonlyinvalidation refund", {"intent": "refund"})  # a term training lacks
+    vocabulary = refit_on_all({"intent": (fit, labels)}, train + valid)
+    assert "zzwordonlyinvalidation" in vocabulary.runtime.families[0].vocabulary
+    assert fit.weight == 2.5 and fit.coef.shape == (vocabulary.runtime.size, 3) != before.shape
+    every, model, expected = _fitted(train + valid, labels)  # scikit-learn on every labelled ticket
+    texts = [e.text for e in unseen]
+    decision = model.decision_function(transform(every.fitted, texts))
+    served = fit.head(1.0).scores(vocabulary.runtime.rows(texts))
+    np.testing.assert_allclose(
+        served, decision[:, [list(model.classes_).index(c) for c in labels]], atol=1e-4
+    )
+    np.testing.assert_allclose(fit.coef, expected.coef, atol=1e-4)
