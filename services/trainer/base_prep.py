@@ -71,10 +71,16 @@ def untrimmed_copy(model: Any, base_dir: Path, kept: list[int]) -> Any:
 
 
 def trim_effect(
-    outcome: Any, prepared: PreparedBase, examples: list[Example], config: TrainConfig
+    outcome: Any,
+    prepared: PreparedBase,
+    examples: list[Example],
+    config: TrainConfig,
+    *,
+    after: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """Primary-head accuracy on held-out `examples` with the full and the trimmed vocabulary, and how many
-    predictions differ (none can for texts of the trimming corpus: their segmentation is unchanged)."""
+    predictions differ (none can for texts of the trimming corpus: their segmentation is unchanged).
+    `after`: the trimmed model's primary-head logits on `examples` where already computed."""
     from transformers import AutoTokenizer
 
     from services.trainer.train import IGNORE, gold_ids, predict_logits
@@ -85,7 +91,8 @@ def trim_effect(
     full_tokenizer = AutoTokenizer.from_pretrained(str(prepared.base.directory))
     expanded = untrimmed_copy(outcome.model, prepared.base.directory, prepared.trim.kept)
     before = predict_logits(expanded, full_tokenizer, texts, config.max_length)[head]
-    after = predict_logits(outcome.model, outcome.tokenizer, texts, config.max_length)[head]
+    if after is None:
+        after = predict_logits(outcome.model, outcome.tokenizer, texts, config.max_length)[head]
     gold = gold_ids(examples, head, outcome.head_labels[head])
     known = gold != IGNORE
     result = {

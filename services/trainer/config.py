@@ -88,6 +88,11 @@ class TrainConfig:
     )
     freeze: str = option("none", "none | embeddings | bottom_n:<k> | head_only")
     oos_label: str = option("oos", "a label with this name is trained as the out-of-scope class")
+    oos_pseudo_share: float = option(
+        0.0,
+        "pseudo out-of-scope tickets per batch, as a share of its size: mixes of two in-scope tickets' "
+        "embeddings trained towards the out-of-scope class (services/trainer/outliers.py; 0: none)",
+    )
     oos_max_in_scope_drop: float = option(0.01, "in-scope accuracy the rejection threshold may cost at most")
     oos_reject_rate: float = option(
         0.02,

@@ -166,7 +166,9 @@ def calibrate_heads(
     from services.trainer.lexical import LexicalVocabulary, refit_on_all
     from services.trainer.train import IGNORE, gold_ids, predict_outputs
 
-    outputs = predict_outputs(outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length)
+    outputs = dict(outcome.valid_outputs) or predict_outputs(
+        outcome.model, outcome.tokenizer, [e.text for e in valid], config.max_length
+    )
     vocabulary = None if config.lexical == "never" else LexicalVocabulary.fit([e.text for e in train])
     specs, report, kept = [], {}, {}
     for head, labels in outcome.head_labels.items():
@@ -296,7 +298,9 @@ def run_training(
             "train_examples": len(train),
             "valid_examples": len(valid),
             "heads": outcome.head_labels,
-            "vocabulary_trim": trim_effect(outcome, prepared, valid, config),
+            "vocabulary_trim": trim_effect(
+                outcome, prepared, valid, config, after=outcome.valid_outputs.get(config.primary_head)
+            ),
             "train_seconds": round(time.perf_counter() - started, 1),
         }
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))

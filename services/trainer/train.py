@@ -17,13 +17,14 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from services.trainer.config import TrainConfig
 from services.trainer.data import Example, length_order
+from services.trainer.losses import IGNORE, class_weights, step_loss
 from services.trainer.metrics import accuracy, macro_f1
 from services.trainer.model import MultiHeadClassifier, WithEmbedding, apply_freeze, build_classifier
 from services.trainer.optim import adamw
+from services.trainer.outliers import pseudo_outlier_index, with_pseudo_outliers
 from services.trainer.precision import resolve_precision, training_autocast
 
 log = logging.getLogger(__name__)
-IGNORE = -100  # a head without a label for this example: masked out of that head's loss
 EMBEDDING = "sentence_embedding"  # the pooled sentence embedding, beside the heads' logits
 
 
@@ -37,6 +38,9 @@ class TrainOutcome:
     steps: int = 0
     few_shot: dict[str, Any] = field(default_factory=dict)  # the contrastive stage: ran or not, and why
     precision: str = "fp32"  # the training steps' arithmetic (services/trainer/precision.py)
+    # the served weights' outputs on the validation split (every head's logits and EMBEDDING), computed when
+    # the best epoch was evaluated: calibration and the vocabulary-trim check read them instead of predicting
+    valid_outputs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:
@@ -143,9 +147,14 @@ def evaluate(
     examples: list[Example],
     head_labels: dict[str, list[str]],
     config: TrainConfig,
+    keep: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Per-head scores, plus the mean over heads at the top level (what early stopping watches)."""
-    logits = predict_logits(model, tokenizer, [e.text for e in examples], config.max_length)
+    """Per-head scores, plus the mean over heads at the top level (what early stopping watches); `keep`
+    receives the outputs scored (every head's logits and EMBEDDING)."""
+    logits = predict_outputs(model, tokenizer, [e.text for e in examples], config.max_length)
+    if keep is not None:
+        keep.clear()
+        keep.update(logits)
     per_head = {
         head: head_scores(logits[head], gold_ids(examples, head, labels))
         for head, labels in head_labels.items()
@@ -165,6 +174,7 @@ class EarlyStopping:
         self.best_score: float | None = None
         self.best_state: dict[str, Any] | None = None
         self.best_scores: dict[str, Any] = {}
+        self.best_outputs: dict[str, np.ndarray] = {}
         self.stale = 0
 
     def _improved(self, score: float) -> bool:
@@ -172,59 +182,18 @@ class EarlyStopping:
             return True
         return score < self.best_score if self.metric == "loss" else score > self.best_score
 
-    def update(self, model: Any, scores: dict[str, Any]) -> bool:
-        """Record an epoch; True when training should stop."""
+    def update(
+        self, model: Any, scores: dict[str, Any], outputs: dict[str, np.ndarray] | None = None
+    ) -> bool:
+        """Record an epoch (with the validation outputs it was scored on); True when training should stop."""
         score = scores[self.metric]
         if self._improved(score):
             self.best_score, self.best_scores, self.stale = score, dict(scores), 0
             self.best_state = copy.deepcopy(model.state_dict())
+            self.best_outputs = dict(outputs or {})
         else:
             self.stale += 1
         return self.stale >= self.patience
-
-
-def class_weights(
-    train: list[Example], head_labels: dict[str, list[str]], mode: str
-) -> dict[str, torch.Tensor]:
-    """'balanced': n / (k · count) per class, as in scikit-learn; 'sqrt': its square root, scaled to a mean
-    of 1 over the examples (rare intents count more without drowning the common one); 'none': no weights."""
-    if mode == "none":
-        return {}
-    weights = {}
-    for head, labels in head_labels.items():
-        counts = np.array(
-            [sum(e.labels.get(head) == label for e in train) for label in labels], dtype=np.float64
-        )
-        balanced = counts.sum() / (len(labels) * np.maximum(counts, 1))
-        if mode == "sqrt":
-            balanced = np.sqrt(balanced)
-            balanced /= (balanced * counts).sum() / counts.sum()
-        weights[head] = torch.tensor(balanced, dtype=torch.float32)
-    return weights
-
-
-def _step_loss(
-    model: MultiHeadClassifier,
-    outputs: tuple[torch.Tensor, ...],
-    targets: dict[str, torch.Tensor],
-    weights: dict[str, torch.Tensor],
-    label_smoothing: float = 0.0,
-) -> torch.Tensor:
-    """Sum over heads of cross-entropy; examples without a label for a head are ignored by that head."""
-    losses = []
-    for name, logits in zip(model.head_names, outputs, strict=True):
-        target = targets[name]
-        if (target != IGNORE).any():
-            losses.append(
-                torch.nn.functional.cross_entropy(
-                    logits,
-                    target,
-                    weight=weights.get(name),
-                    ignore_index=IGNORE,
-                    label_smoothing=label_smoothing,
-                )
-            )
-    return torch.stack(losses).sum()
 
 
 def batches_for(train: list[Example], config: TrainConfig, rng: random.Random) -> list[list[Example]]:
@@ -251,9 +220,11 @@ def _train_epoch(
         if config.max_steps is not None and state["steps"] >= config.max_steps:
             break
         with training_autocast(config.precision):
-            outputs = model(**encode(tokenizer, [e.text for e in batch], config.max_length))
+            pooled = model.pool(**encode(tokenizer, [e.text for e in batch], config.max_length))
             targets = _targets(batch, state["head_labels"])
-            loss = _step_loss(model, outputs, targets, state["weights"], config.label_smoothing)
+            loss = step_loss(model, model.classify(pooled), targets, state["weights"], config.label_smoothing)
+            if state["pseudo_oos"] is not None:
+                loss = with_pseudo_outliers(loss, model, pooled, targets, config, state)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         state["optimizer"].step()
@@ -300,6 +271,8 @@ def _setup(
         "steps": 0,
         "head_labels": head_labels,
         "weights": class_weights(train, head_labels, config.class_weighting),
+        "pseudo_oos": pseudo_outlier_index(config, head_labels),  # services/trainer/outliers.py
+        "generator": torch.Generator().manual_seed(config.seed),
         "writer": writer,
     }
     return model, tokenizer, state
@@ -361,7 +334,8 @@ def fine_tune(
     outcome = TrainOutcome(model, tokenizer, head_labels, few_shot=few_shot)
     outcome.precision = resolve_precision(config.precision)
     if outcome.few_shot["ran"] and not config.contrastive_end_to_end:  # heads on the frozen stage's encoder
-        outcome.best = evaluate(model, tokenizer, valid, head_labels, config) if valid else {}
+        kept = outcome.valid_outputs
+        outcome.best = evaluate(model, tokenizer, valid, head_labels, config, keep=kept) if valid else {}
         outcome.history.append({"epoch": 0, "stage": "contrastive", **outcome.best})
         if state["writer"] is not None:
             state["writer"].close()
@@ -371,15 +345,16 @@ def fine_tune(
     for epoch in range(1, config.epochs + 1):
         state["epoch"] = epoch
         train_loss = _train_epoch(model, tokenizer, train, config, state)
-        scores = evaluate(model, tokenizer, valid, head_labels, config) if valid else {}
+        outputs: dict[str, np.ndarray] = {}
+        scores = evaluate(model, tokenizer, valid, head_labels, config, keep=outputs) if valid else {}
         outcome.history.append({"epoch": epoch, "train_loss": train_loss, **scores})
         _log_epoch(state, epoch, train_loss, scores)
         out_of_steps = config.max_steps is not None and state["steps"] >= config.max_steps
-        if (scores and stopper.update(model, {"epoch": epoch, **scores})) or out_of_steps:
+        if (scores and stopper.update(model, {"epoch": epoch, **scores}, outputs)) or out_of_steps:
             break
     if stopper.best_state is not None:
         model.load_state_dict(stopper.best_state)
-        outcome.best = stopper.best_scores
+        outcome.best, outcome.valid_outputs = stopper.best_scores, stopper.best_outputs
     if state["writer"] is not None:
         state["writer"].close()
     model.eval()

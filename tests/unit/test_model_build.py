@@ -10,8 +10,9 @@ import torch
 
 from services.trainer.base_model import MINILM_ENCODER, locate
 from services.trainer.data import Example
+from services.trainer.losses import IGNORE, class_weights, step_loss
 from services.trainer.model import apply_freeze, build_classifier
-from services.trainer.train import IGNORE, _step_loss, class_weights, length_grouped_batches
+from services.trainer.train import length_grouped_batches
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +67,14 @@ def test_balanced_class_weights_follow_inverse_frequency() -> None:
 def test_missing_labels_are_masked_out_of_the_loss() -> None:
     heads = SimpleNamespace(head_names=["intent", "priority"])
     logits = (torch.tensor([[2.0, 0.0], [0.0, 2.0]]), torch.tensor([[5.0, -5.0], [9.0, -9.0]]))
-    masked = _step_loss(
+    masked = step_loss(
         heads, logits, {"intent": torch.tensor([0, 1]), "priority": torch.tensor([IGNORE, 1])}, {}
     )
     only_row_two = torch.nn.functional.cross_entropy(logits[1][1:], torch.tensor([1]))
     intent = torch.nn.functional.cross_entropy(logits[0], torch.tensor([0, 1]))
     assert torch.isclose(masked, intent + only_row_two)
     all_missing = {"intent": torch.tensor([0, 1]), "priority": torch.tensor([IGNORE, IGNORE])}
-    assert torch.isclose(_step_loss(heads, logits, all_missing, {}), intent)
+    assert torch.isclose(step_loss(heads, logits, all_missing, {}), intent)
 
 
 def test_length_grouped_batches_cover_everything_once_with_less_padding() -> None:
