@@ -195,19 +195,6 @@ def test_predictions_in_length_order_come_back_in_input_order() -> None:
             np.testing.assert_allclose(together[name][i], alone[name][0], atol=1e-4)
 
 
-def test_early_stopping_keeps_the_outputs_of_the_epoch_it_keeps() -> None:
-    import torch
-
-    from services.trainer.train import EarlyStopping
-
-    model, stopper = torch.nn.Linear(2, 2), EarlyStopping("loss", patience=2)
-    assert not stopper.update(model, {"loss": 1.0}, {"intent": np.ones(3)})
-    assert not stopper.update(model, {"loss": 2.0}, {"intent": np.zeros(3)})  # worse: the first stays
-    np.testing.assert_array_equal(stopper.best_outputs["intent"], np.ones(3))
-    assert not stopper.update(model, {"loss": 0.5}, {"intent": np.full(3, 7.0)})
-    np.testing.assert_array_equal(stopper.best_outputs["intent"], np.full(3, 7.0))
-
-
 def test_validation_outputs_kept_by_fine_tune_are_what_its_weights_give(tmp_path: Path) -> None:
     """Calibration, the rejection rule and the vocabulary-trim check read the validation outputs kept when
     the best epoch was scored instead of predicting again: they must be what the returned weights give."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -44,3 +45,12 @@ def test_higher_is_better_for_f1() -> None:
 def test_unknown_metric_is_refused() -> None:
     with pytest.raises(ValueError, match="early_stopping_metric"):
         TrainConfig(train_file=Path("x.csv"), early_stopping_metric="bleu")
+
+
+def test_the_validation_outputs_kept_are_the_kept_epochs() -> None:
+    stopper = EarlyStopping("loss", patience=2)
+    assert not stopper.update(_model(1.0), {"loss": 1.0}, {"intent": np.ones(3)})
+    assert not stopper.update(_model(2.0), {"loss": 2.0}, {"intent": np.zeros(3)})  # worse: the first stays
+    np.testing.assert_array_equal(stopper.best_outputs["intent"], np.ones(3))
+    assert not stopper.update(_model(3.0), {"loss": 0.5}, {"intent": np.full(3, 7.0)})
+    np.testing.assert_array_equal(stopper.best_outputs["intent"], np.full(3, 7.0))
