@@ -46,11 +46,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     registry = _registry(args)
-    int8 = args.serve == "int8"
+    precision, why = _precision(args.serve)
+    int8 = precision == "int8"
     result = run_training(
         config, registry=registry, cache_dir=get_settings().cache_dir, activate=args.activate and not int8
     )
     served = _serve_int8(registry, config, result.version, activate=args.activate) if int8 else None
+    if served is None and why:
+        served = {"version": result.version, "reason": why}
     summary = {
         "version": result.version,
         "bundle": str(result.bundle_dir),
@@ -62,6 +65,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _precision(serve: str) -> tuple[str, str | None]:
+    """`--serve`: fp32, int8, or auto — int8 (where its accuracy holds) unless onnxruntime here runs CUDA
+    (`services.trainer.served.cuda_available`). (the precision to try, why auto chose float32)"""
+    if serve != "auto":
+        return serve, None
+    from services.trainer.served import cuda_available
+
+    if cuda_available():
+        return "fp32", "auto: float32 serves (onnxruntime here runs CUDA; dynamic int8 runs on the CPU)"
+    return "int8", None
 
 
 def _serve_int8(registry: Any, config: Any, version: str, *, activate: bool) -> dict[str, Any]:
@@ -243,11 +258,12 @@ def _register_train(commands: argparse._SubParsersAction) -> None:  # type: igno
     p.add_argument("--activate", action="store_true", help="make the new version the active model")
     p.add_argument(
         "--serve",
-        choices=["fp32", "int8"],
-        default="fp32",
+        choices=["auto", "fp32", "int8"],
+        default="auto",
         help="int8: also publish the dynamic-int8 child and serve it (with --activate) where its accuracy "
-        "on the validation split is within 0.5 pt of float32 (2.9 ms less worker CPU per ticket); the "
-        "nightly retrain keeps serving int8. Default fp32",
+        "on the validation split is within 0.5 pt of float32 (2.9 ms less worker CPU per ticket), else "
+        "float32; the nightly retrain keeps serving int8. auto (default): as int8 where onnxruntime here "
+        "has no CUDA, else as fp32. fp32: the float32 model only",
     )
     p.add_argument("--registry", help="registry dir (default: HELPLOOP_MODEL_REGISTRY_DIR)")
     add_dataclass_flags(

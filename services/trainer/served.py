@@ -18,6 +18,15 @@ log = logging.getLogger(__name__)
 MAX_INT8_LOSS_PT = 0.5  # accuracy points the int8 child may lose against float32 and still serve
 
 
+def cuda_available() -> bool:
+    """Whether onnxruntime here runs CUDA (`helploop train --serve auto` then serves float32: a dynamic-int8
+    graph's quantizing and integer-matmul operators are CPU kernels, which a CUDA session would run apart
+    from the GPU, copying activations back and forth)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 @dataclass(frozen=True)
 class ServedChoice:
     version: str  # the version to activate: the int8 child or the float32 parent

@@ -130,3 +130,18 @@ def test_train_generator_flags_come_from_its_config_and_make_runs_recipe_parses(
     config = GeneratorTrainConfig(**given(args, GeneratorTrainConfig))
     assert (config.max_steps, config.train_layers, config.learning_rate) == (60, 8, 1e-4)
     assert (config.batch_size, config.vocabulary_keep_top) == (4, 12_000)  # unset: the defaults
+
+
+def test_serve_defaults_to_int8_on_a_cpu_and_to_float32_where_onnxruntime_runs_cuda(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from helploop.cli.training import _precision
+    from services.trainer import served
+
+    assert parse().serve == "auto" and parse("--serve", "fp32").serve == "fp32"
+    monkeypatch.setattr(served, "cuda_available", lambda: False)
+    assert _precision("auto") == ("int8", None)
+    monkeypatch.setattr(served, "cuda_available", lambda: True)
+    precision, why = _precision("auto")
+    assert precision == "fp32" and why is not None and "CUDA" in why
+    assert _precision("int8") == ("int8", None) and _precision("fp32") == ("fp32", None)  # asked: as asked
