@@ -1,6 +1,7 @@
-"""`helploop train --serve int8`: the new model's int8 child serves where it keeps the float32 model's
-accuracy — on the validation split, through the serving runtime, what the product returns (the rejection
-rule included) on the primary head. Otherwise the float32 model serves and the reason says why.
+"""`helploop train --serve int8` (and `auto`, the default, on a CPU): the new model's int8 child serves
+where it keeps the float32 model's accuracy — on the validation split, through the serving runtime, what the
+product returns (the rejection rule included) on the primary head. Otherwise the float32 model serves and
+the reason says why.
 
 int8 costs a worker 2.9 ms less CPU per ticket end to end (docs/benchmarks.md), and `make eval` measures the
 same difference on public sets (Banking77 +0.1 pt, CLINC150 +0.04 pt); the nightly retrain then keeps the
