@@ -19,7 +19,13 @@ import numpy as np
 from shared.metrics import INFERENCE_DURATION
 from shared.runtime.lexical import LexicalFeatures, LexicalHead
 from shared.runtime.long_text import LEGACY_POLICY, most_confident, read_windows, untruncated_tokenizer
-from shared.runtime.onnx_session import create_session, encoder_features, pad_encodings
+from shared.runtime.onnx_session import (
+    create_session,
+    encoder_features,
+    int8_on_cuda,
+    pad_encodings,
+    session_device,
+)
 from shared.runtime.ood import MAHALANOBIS, ClassGaussians
 from shared.runtime.scoring import in_scope_score, softmax
 
@@ -187,6 +193,13 @@ class OnnxClassifier:
         log.info(
             "loaded classifier %s in %.2fs (%s)", version, self.load_seconds, self.session.get_providers()
         )
+        if (parent := int8_on_cuda(self.bundle_dir, session_device(self.session))) is not None:
+            log.warning(
+                "classifier %s is dynamic int8 on CUDA, whose integer operators run on the CPU: activate %s "
+                "(float32), or train with `helploop train --serve fp32`",
+                version,
+                parent,
+            )
 
     @property
     def labels(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,19 @@ def run_bound(session: Any, feeds: dict[str, Any], outputs: dict[str, str]) -> l
 def session_device(session: Any) -> str:
     """Where the session computes: "cuda" when the CUDA provider came first, else "cpu"."""
     return "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+
+
+def int8_on_cuda(bundle_dir: Path, device: str) -> str | None:
+    """The float32 parent to serve instead when a dynamic-int8 bundle (`helploop train`'s default on a CPU
+    machine) is loaded on CUDA, where its quantizing and integer-matmul operators run on the CPU; else
+    None. The caller warns: the bundle still serves, slower than its parent would."""
+    manifest = Path(bundle_dir) / "manifest.json"
+    if device != "cuda" or not manifest.is_file():
+        return None
+    record = json.loads(manifest.read_text())
+    if not str(record.get("quantization") or "").startswith("int8"):
+        return None
+    return str(record.get("parent_version") or "its float32 parent")
 
 
 # graph input -> (attribute of a `tokenizers` Encoding, padding value)

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from shared.runtime.onnx_session import BRIEF_SPIN_US, create_session, default_intra_op_threads
+from shared.runtime.onnx_session import BRIEF_SPIN_US, create_session, default_intra_op_threads, int8_on_cuda
 
 
 def _identity_model(path: Path) -> Path:
@@ -62,3 +62,19 @@ def test_threads_spin_briefly_between_operators_unless_told_otherwise(tmp_path: 
     assert entry(decoder, "session.intra_op.spin_duration_us") is None
     asleep = create_session(model, intra_op_threads=2, spin_us=0)
     assert entry(asleep, "session.intra_op.allow_spinning") == "0"
+
+
+def test_an_int8_bundle_on_cuda_names_its_float32_parent(tmp_path: Path) -> None:
+    """`helploop train` serves int8 by default on a CPU; a GPU worker loading it hears what to serve."""
+    import json
+
+    manifest = {
+        "quantization": "int8-dynamic (onnxruntime, QInt8 weights per channel)",
+        "parent_version": "v1",
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert int8_on_cuda(tmp_path, "cuda") == "v1"
+    assert int8_on_cuda(tmp_path, "cpu") is None
+    (tmp_path / "manifest.json").write_text(json.dumps({"quantization": "fp16", "parent_version": "v1"}))
+    assert int8_on_cuda(tmp_path, "cuda") is None
+    assert int8_on_cuda(tmp_path / "missing", "cuda") is None
