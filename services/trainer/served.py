@@ -25,7 +25,9 @@ def cuda_available() -> bool:
     from the GPU, copying activations back and forth)."""
     import onnxruntime as ort
 
-    return "CUDAExecutionProvider" in ort.get_available_providers()
+    from shared.runtime.onnx_session import choose_providers
+
+    return choose_providers(ort.get_available_providers())[0] == "CUDAExecutionProvider"  # as a session would
 
 
 @dataclass(frozen=True)

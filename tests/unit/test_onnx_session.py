@@ -3,6 +3,7 @@ and how long their idle threads spin."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import onnx
@@ -66,8 +67,6 @@ def test_threads_spin_briefly_between_operators_unless_told_otherwise(tmp_path: 
 
 def test_an_int8_bundle_on_cuda_names_its_float32_parent(tmp_path: Path) -> None:
     """`helploop train` serves int8 by default on a CPU; a GPU worker loading it hears what to serve."""
-    import json
-
     manifest = {
         "quantization": "int8-dynamic (onnxruntime, QInt8 weights per channel)",
         "parent_version": "v1",
