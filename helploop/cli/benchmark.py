@@ -170,19 +170,19 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.baseline_only or args.shots or args.hold_out_intents:
         return _instead(args, config, test_file=splits["test"], registry=registry)
     started = time.perf_counter()
-    trained = run_training(config, registry=registry, cache_dir=get_settings().cache_dir)
+    cache_dir = get_settings().cache_dir
+    trained = run_training(config, registry=registry, cache_dir=cache_dir)
     train_minutes = (time.perf_counter() - started) / 60
     base = registry.manifest(trained.version)["base_model"]["name"]  # `auto` resolved
     out = Path(args.out) / args.name / (args.tag or base)
-    report = run_evaluation(registry=registry, model=trained.version, test_file=splits["test"], out_dir=out)
+    evaluation: dict[str, Any] = {"registry": registry, "test_file": splits["test"], "cache_dir": cache_dir}
+    report = run_evaluation(model=trained.version, out_dir=out, **evaluation)
     email = evaluate_wrapped(registry=registry, model=trained.version, test_file=splits["test"])
     (out / "email.json").write_text(json.dumps(email, indent=2))
     long_tickets = evaluate_long_tickets(registry, trained.version, splits["test"])
     (out / "long_tickets.json").write_text(json.dumps(long_tickets, indent=2))
     int8 = quantize_bundle(registry, trained.version)
-    int8_report = run_evaluation(
-        registry=registry, model=int8, test_file=splits["test"], out_dir=out / "int8", baseline=False
-    )
+    int8_report = run_evaluation(model=int8, out_dir=out / "int8", baseline=False, **evaluation)
     summary = {
         "dataset": args.name,
         "base_model": base,

@@ -109,6 +109,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         compare=args.compare,
         tfidf_baseline=not args.no_tfidf_baseline,
+        cache_dir=get_settings().cache_dir,
     )
     print((out / "report.md").read_text())
     print(f"report written to {out}/ (report.json, report.md, {len(report['plots'])} plots)")

@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from services.trainer.base_model import base_dir_here
 from services.trainer.baseline import run_baselines, side_by_side
 from services.trainer.data import load_examples
 from services.trainer.evaluate import evaluate_bundle, example_languages
@@ -40,6 +41,13 @@ def _comparison(
     return {"version": other, "heads": result["heads"], "accuracy_delta": delta, "latency": result["latency"]}
 
 
+def _base_dir(manifest: dict[str, Any], cache_dir: Path | None) -> str | None:
+    """The centroid baseline's encoder: the bundle's base, found again here where the directory the
+    manifest recorded is on another machine or in another virtual environment."""
+    base = base_dir_here(manifest.get("base_model") or {}, cache_dir=cache_dir)
+    return str(base) if base else None
+
+
 def run_evaluation(
     *,
     registry: Registry,
@@ -50,6 +58,7 @@ def run_evaluation(
     baseline: bool = True,
     compare: str | None = None,
     tfidf_baseline: bool = True,
+    cache_dir: Path | None = None,  # Settings.cache_dir: finds an e5 base again (`_base_dir`)
 ) -> dict[str, Any]:
     version = resolve_version(registry, model)
     manifest = registry.verify(version)
@@ -78,7 +87,7 @@ def run_evaluation(
         config=config,
         test=examples,
         languages=languages,
-        base_dir=manifest.get("base_model", {}).get("dir"),
+        base_dir=_base_dir(manifest, cache_dir),
         max_length=classifier.max_length,
         centroid=baseline,
         tfidf=tfidf_baseline,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shared.registry import sha256_file
 
@@ -100,6 +101,24 @@ def tokenizer_summary(model_dir: Path) -> str:
         return "unknown (no tokenizer.json)"
     model = json.loads(path.read_text(encoding="utf-8")).get("model", {})
     return f"{model.get('type', 'unknown')}, {len(model.get('vocab', []))} pieces"
+
+
+def base_dir_here(recorded: dict[str, Any], *, cache_dir: Path | None) -> Path | None:
+    """The directory of the base a bundle was trained from (its manifest's `base_model`), on this machine:
+    the one recorded where it still exists, else the pinned base of that name located again when its
+    weights are the recorded ones (a registry copied from the training machine, a virtual environment or
+    cache rebuilt elsewhere; e5 needs `cache_dir`), else None."""
+    directory = recorded.get("dir")
+    if directory and Path(directory).is_dir():
+        return Path(directory)
+    name = recorded.get("name")
+    if name != MINILM_L6 and (name != MULTILINGUAL_E5_SMALL or cache_dir is None):
+        return None
+    try:
+        base = resolve_base_model(name, cache_dir=cache_dir or Path("."))
+    except BaseModelError:
+        return None
+    return base.directory if base.weights_sha256 == recorded.get("weights_sha256") else None
 
 
 def resolve_base_model(choice: str, *, cache_dir: Path, languages: list[str] | None = None) -> BaseModel:

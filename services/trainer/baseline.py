@@ -142,7 +142,7 @@ def run_baselines(
 
     def build_centroid() -> dict[str, Any]:
         if not base_dir:
-            raise ValueError("the manifest names no base model")
+            raise ValueError("the manifest names no base model, or one not on this machine")
         result = centroid_baseline(base_dir, train(), test, max_length=max_length, languages=languages)
         return {**result, "train_split": split["description"]}
 

@@ -13,6 +13,7 @@ from services.trainer.base_model import (
     MULTILINGUAL_E5_SMALL,
     BaseModelError,
     auto_base_model,
+    base_dir_here,
     resolve_base_model,
 )
 from services.trainer.config import TrainConfig
@@ -36,6 +37,20 @@ def test_a_base_is_a_known_name_or_a_model_directory(tmp_path: Path) -> None:
         resolve_base_model("bert-base-chinese", cache_dir=tmp_path)
     local = resolve_base_model(str(minilm.directory), cache_dir=tmp_path)
     assert (local.name, local.package, local.weights_sha256) == ("local", None, None)
+
+
+def test_a_bundle_finds_its_base_again_where_the_recorded_directory_is_gone(tmp_path: Path) -> None:
+    """A registry copied from the training machine (or a cached test build) records the base's directory
+    in another virtual environment: the same pinned weights are found here, other weights are not."""
+    minilm = resolve_base_model(MINILM_L6, cache_dir=tmp_path).to_json()
+    assert base_dir_here(minilm, cache_dir=None) == Path(minilm["dir"])
+    moved = {**minilm, "dir": str(tmp_path / "elsewhere" / ".venv" / "model")}
+    assert base_dir_here(moved, cache_dir=None) == Path(minilm["dir"])
+    assert base_dir_here({**moved, "weights_sha256": "0" * 64}, cache_dir=None) is None
+    assert base_dir_here({**moved, "name": "local"}, cache_dir=None) is None
+    e5 = {"name": MULTILINGUAL_E5_SMALL, "dir": str(tmp_path / "gone"), "weights_sha256": "x"}
+    assert base_dir_here(e5, cache_dir=None) is None  # without the cache it is not converted again
+    assert base_dir_here({}, cache_dir=tmp_path) is None
 
 
 def test_retraining_a_parent_from_before_the_choice_keeps_its_base(tmp_path: Path) -> None:
