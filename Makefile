@@ -9,7 +9,7 @@ export HELPLOOP_DATASETS_DIR ?= ../shared/datasets
 # `make test` starts some 125 Python processes, each compiling the repository's modules again without them.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install run test fuzz chaos lint bench eval eval-bases eval-media k8s-rules screenshots translations clean
+.PHONY: install run test fuzz chaos lint bench eval eval-bases eval-media k8s-rules screenshots translations clean clean-test-cache
 
 install: $(STAMP)
 
@@ -102,3 +102,7 @@ k8s-rules: install
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
+
+# What the tests build and convert, shared by this machine's checkouts (tests/build_cache.py cache_root).
+clean-test-cache:
+	rm -rf "$${HELPLOOP_TEST_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/helploop/tests}"

@@ -6,9 +6,11 @@ the locked dependencies, or the fixture's own config and data (the entry's name)
 what this checkout would build (training is seeded; tests check properties of a bundle, never fixed
 numbers); an edit elsewhere (the gateway, the workers, the learning loop) keeps it.
 
-Kept in `var/cache/test-builds/<name>-<key>/` (removed by `make clean`; other keys of a name are pruned
-when one is built); `HELPLOOP_TEST_BUILD_CACHE=off` builds everything afresh in each run, as a fresh clone
-does."""
+Kept outside the checkout, in `<cache root>/test-builds/<name>-<key>/` (`cache_root`: like pip's cache,
+one per machine user, so every clone and worktree of this machine — CI's fresh clone of main included —
+reuses what another built; `make clean-test-cache` removes it). A build of a name unused for longest goes
+when a name holds more than `KEEP_PER_NAME` (checkouts at other commits keep theirs);
+`HELPLOOP_TEST_BUILD_CACHE=off` builds everything afresh in each run, as a brand-new machine does."""
 
 from __future__ import annotations
 
@@ -21,8 +23,23 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_CACHE = ROOT / "var" / "cache" / "test-builds"
+
+
+def cache_root() -> Path:
+    """What the tests build and convert, shared by this user's checkouts: `HELPLOOP_TEST_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/helploop/tests`, else `~/.cache/helploop/tests`."""
+    explicit = os.environ.get("HELPLOOP_TEST_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "helploop" / "tests"
+
+
+CACHE_ROOT = cache_root()  # also the converted base weights (tests/conftest.py MODEL_CACHE)
+BUILD_CACHE = CACHE_ROOT / "test-builds"
+KEEP_PER_NAME = 3  # builds kept of one name (a fixture): enough for a few checkouts at other commits
 PACKAGES = ("services", "shared")  # the repository's code: what a build may have imported
 DATA_DIRS = ("services/trainer", "shared/runtime")  # files other than Python a build may read
 PINNED = ("requirements-lock.txt", "pyproject.toml")
@@ -126,9 +143,20 @@ def record_sources(entry: Path, code: tuple[str, ...]) -> None:
     (entry / SOURCES_FILE).write_text(json.dumps(_sources(code), indent=1))
 
 
-def prune(name: str, keep: Path) -> None:
-    """Other builds of `name` (another config or dependency set) are removed."""
-    for old in BUILD_CACHE.glob(f"{name}-*"):
-        if old.is_dir() and old != keep:
-            shutil.rmtree(old, ignore_errors=True)
-            Path(f"{old}.lock").unlink(missing_ok=True)
+def touch(entry: Path, marker: str) -> None:
+    """Record a use: the marker's mtime orders the builds of a name for `prune`."""
+    (entry / marker).touch()
+
+
+def prune(name: str, keep: Path, marker: str) -> None:
+    """Builds of `name` beyond the `KEEP_PER_NAME` used most recently go, `keep` never, nor one another
+    test run holds the lock of (it is being built or copied)."""
+    others = [old for old in BUILD_CACHE.glob(f"{name}-*") if old.is_dir() and old != keep]
+    others.sort(key=lambda old: (old / marker).stat().st_mtime if (old / marker).is_file() else 0.0)
+    for old in others[: max(0, len(others) - (KEEP_PER_NAME - 1))]:
+        try:
+            with FileLock(f"{old}.lock", timeout=0):
+                shutil.rmtree(old, ignore_errors=True)
+        except Timeout:
+            continue
+        Path(f"{old}.lock").unlink(missing_ok=True)

@@ -28,7 +28,10 @@ ADMIN_API_KEY = "test-admin-key-0123456789abcdefghij"
 PG_URL = os.environ.get("HELPLOOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILT_MARKER = ".built"
-MODEL_CACHE = REPO_ROOT / "var" / "cache"  # converted base weights, kept across runs (Settings.cache_dir)
+MODEL_CACHE = build_cache.CACHE_ROOT  # converted base weights, kept across runs and checkouts
+# Settings.cache_dir of every in-process Settings and of the processes the tests start (tests/integration
+# passes it on explicitly): one copy of each converted base for all of this machine's checkouts
+os.environ["HELPLOOP_CACHE_DIR"] = str(MODEL_CACHE)
 
 
 # The longest test files (minutes each on 2 cores), started first so that parallel workers finish together.
@@ -221,7 +224,7 @@ def built_once(
     else:
         shared = tmp_path_factory.getbasetemp().parent / f"built-{name}"
     shared.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{shared}.lock"):
+    with FileLock(f"{shared}.lock"):  # held while copying too: another checkout's prune waits
         if not (
             build_cache.is_current(shared, BUILT_MARKER) if cached else (shared / BUILT_MARKER).is_file()
         ):
@@ -230,10 +233,11 @@ def built_once(
             build(shared)
             if cached:
                 build_cache.record_sources(shared, code)
-                build_cache.prune(name, keep=shared)
-            (shared / BUILT_MARKER).touch()
-    ignored = shutil.ignore_patterns(BUILT_MARKER, build_cache.SOURCES_FILE)
-    shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=ignored)
+        build_cache.touch(shared, BUILT_MARKER)
+        ignored = shutil.ignore_patterns(BUILT_MARKER, build_cache.SOURCES_FILE)
+        shutil.copytree(shared, mine, dirs_exist_ok=True, ignore=ignored)
+    if cached:
+        build_cache.prune(name, keep=shared, marker=BUILT_MARKER)
     return mine
 
 
@@ -292,10 +296,10 @@ def settings_overrides(**extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def encoder_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     """The product's knowledge-base encoder (multilingual-e5-small, w8, query:/passage: prefixes), active.
-    Exported once per checkout into var/cache/encoders (its version is the weights' sha256), then copied."""
+    Exported once per machine into MODEL_CACHE/encoders (its version is the weights' sha256), then copied."""
     from services.trainer.encoder_export import build_sentence_encoder
 
-    cache = REPO_ROOT / "var" / "cache"
+    cache = MODEL_CACHE
     built = Registry(cache / "encoders")
     cache.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{cache / 'encoders'}.lock"):  # parallel test workers: one exports, the others wait
@@ -315,7 +319,7 @@ def generator_registry(tmp_path_factory: pytest.TempPathFactory, worker_id: str)
     from services.trainer.generation.train import GeneratorTrainConfig
     from services.trainer.quantize import quantize_bundle
 
-    cache = REPO_ROOT / "var" / "cache"  # the GGUF conversion is keyed by the file's sha256: safe to share
+    cache = MODEL_CACHE  # the GGUF conversion is keyed by the file's sha256: safe to share
 
     def build(root: Path) -> None:
         config, registry = GeneratorTrainConfig(), Registry(root)

@@ -28,10 +28,10 @@ from services.trainer.base_model import BaseModelError
 from services.trainer.e5 import convert as e5_convert
 from services.trainer.e5.binfile import Q4_BLOCK, dequantize_q4_0
 from tests import build_cache
-from tests.conftest import REPO_ROOT
+from tests.conftest import MODEL_CACHE
 from tests.e5_texts import mixed_texts
 
-CACHE = REPO_ROOT / "var" / "cache"  # keyed by the file's sha256 and converter version: safe to share
+CACHE = MODEL_CACHE  # keyed by the file's sha256 and converter version: safe to share
 MIN_COSINE = 0.99
 MAX_TOKENS = 512  # e5.c windows longer texts; embeddings are compared on single-window texts
 SHIM = r"""
@@ -145,13 +145,14 @@ def cached_array(
 ) -> tuple[np.ndarray, bool]:
     """`compute()`, kept in the test build cache (tests/build_cache.py) under `parts` (files count by their
     sha256) and the locked dependencies: what it answers cannot change while they stay, so it runs once per
-    checkout and machine (each run with HELPLOOP_TEST_BUILD_CACHE=off). (the array, whether it ran now)"""
+    machine (each run with HELPLOOP_TEST_BUILD_CACHE=off). (the array, whether it ran now)"""
     entry = build_cache.cached_dir(name, *parts)
     if build_cache.enabled() and (entry / "embeddings.npy").is_file():
+        build_cache.touch(entry, "embeddings.npy")
         return np.load(entry / "embeddings.npy"), False
     out = compute()
     if build_cache.enabled():
-        build_cache.prune(name, keep=entry)
+        build_cache.prune(name, keep=entry, marker="embeddings.npy")
         entry.mkdir(parents=True, exist_ok=True)
         np.save(entry / "partial.npy", out)
         (entry / "partial.npy").replace(entry / "embeddings.npy")

@@ -63,7 +63,7 @@ def test_the_stage_pulls_same_intent_tickets_together_and_fits_the_heads(tiny_cs
 
     examples = load_examples(tiny_csv)
     texts, labels = [e.text for e in examples], [e.labels["intent"] for e in examples]
-    base = resolve_base_model("minilm-l6", cache_dir=Path("var/cache"))
+    base = resolve_base_model("minilm-l6", cache_dir=MODEL_CACHE)
     torch.manual_seed(0)
     model = build_classifier(str(base.directory), {"intent": len(set(labels))}, dropout=0.1)
     tokenizer = AutoTokenizer.from_pretrained(base.directory)

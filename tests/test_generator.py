@@ -43,10 +43,10 @@ from shared.registry import Registry
 from shared.runtime.encoder import SentenceEncoder
 from shared.runtime.generator import Generation, GenerationConfig, OnnxGenerator
 from shared.tickets.models import TriageResult
-from tests.conftest import REPO_ROOT, child_of
+from tests.conftest import MODEL_CACHE, child_of
 from tests.test_storage import stored_ticket
 
-CACHE = REPO_ROOT / "var" / "cache"
+CACHE = MODEL_CACHE
 
 
 def active(registry: Registry, cls: type) -> object:

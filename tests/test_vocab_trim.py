@@ -16,9 +16,9 @@ from services.trainer.e5 import multilingual_e5_dir
 from services.trainer.model import build_classifier
 from services.trainer.train import predict_outputs
 from services.trainer.vocab_trim import corpus_scripts, kept_ids, trim_vocabulary, trimmed_tokenizer_json
-from tests.conftest import REPO_ROOT
+from tests.conftest import MODEL_CACHE
 
-CACHE = REPO_ROOT / "var" / "cache"
+CACHE = MODEL_CACHE
 
 
 def test_kept_pieces_are_specials_singles_used_and_a_quota_per_script() -> None:

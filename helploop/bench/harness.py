@@ -44,6 +44,7 @@ class BenchEnv:
     def env(self) -> dict[str, str]:
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith("HELPLOOP_")},
+            **{k: v for k, v in os.environ.items() if k == "HELPLOOP_CACHE_DIR"},  # converted bases
             "HELPLOOP_ENV": "test",
             "HELPLOOP_DATABASE_URL": self.database_url,
             "HELPLOOP_REDIS_URL": self.redis_url,

@@ -16,7 +16,7 @@ from helploop.cli.run import stop_process_groups, wait_ready
 from shared.db import upgrade_database
 from shared.redis_server import free_port
 from shared.registry import Registry
-from tests.conftest import ADMIN_API_KEY, API_KEY, REPO_ROOT, WEBHOOK_SECRET
+from tests.conftest import ADMIN_API_KEY, API_KEY, MODEL_CACHE, REPO_ROOT, WEBHOOK_SECRET
 from tests.helpdesk_fake import RecordingHelpdesk
 from tests.helpdesk_requests import API_TOKEN, integrations_yaml
 
@@ -93,6 +93,7 @@ def base_env(
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("HELPLOOP_")},
         "HELPLOOP_ENV": "test",
+        "HELPLOOP_CACHE_DIR": str(MODEL_CACHE),
         "HELPLOOP_DATABASE_URL": database_url,
         "HELPLOOP_REDIS_URL": redis_url,
         "HELPLOOP_MODEL_REGISTRY_DIR": str(models.root),

@@ -29,9 +29,10 @@ from shared.media.speech import (
     whisper_model_dir,
 )
 from shared.registry import sha256_file
+from tests import build_cache
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_CACHE = REPO_ROOT / "var" / "cache"  # Settings.cache_dir: assembled once, kept across runs
+MODEL_CACHE = build_cache.CACHE_ROOT  # Settings.cache_dir: assembled once, kept across runs
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 HAVE_WEIGHTS = all(importlib.util.find_spec(module) is not None for module, _ in WHISPER_BASE.parts)
 HAVE_RUNTIME = importlib.util.find_spec("faster_whisper") is not None
