@@ -26,6 +26,7 @@ from shared.registry import Registry
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
 WEBHOOK_SECRET = "bench-webhook-secret-0123456789"
+KEPT_SETTINGS = ("HELPLOOP_CACHE_DIR",)  # passed on to the stack: where converted bases are kept
 
 
 @dataclass
@@ -43,8 +44,8 @@ class BenchEnv:
 
     def env(self) -> dict[str, str]:
         return {
-            **{k: v for k, v in os.environ.items() if not k.startswith("HELPLOOP_")},
-            **{k: v for k, v in os.environ.items() if k == "HELPLOOP_CACHE_DIR"},  # converted bases
+            # this process's environment less its HELPLOOP_* settings but KEPT_SETTINGS
+            **{k: v for k, v in os.environ.items() if not k.startswith("HELPLOOP_") or k in KEPT_SETTINGS},
             "HELPLOOP_ENV": "test",
             "HELPLOOP_DATABASE_URL": self.database_url,
             "HELPLOOP_REDIS_URL": self.redis_url,
