@@ -63,7 +63,10 @@ def _check_sections(sections: dict) -> None:
         assert [s["rate"] for s in setup["steps"]][:1] == [5] and setup["steps"][0]["errors"] == 0, setup
         assert setup["steps"][0]["sent"] >= 3
     reclassify = sections["reclassify"]
-    assert reclassify["batched"]["tickets"] == 40 and reclassify["one_task_per_ticket"]["tickets"] == 6
+    assert len(reclassify["variants"]) == 2, reclassify  # the active model and its int8 child
+    for variant in reclassify["variants"].values():
+        assert variant["batched"]["tickets"] == 40 and variant["one_task_per_ticket"]["tickets"] == 6
+    assert reclassify["variants"]["its int8 child (served by default on a CPU)"]["version"].endswith("-int8")
     (console,) = sections["console"]["runs"]  # SQLite; PostgreSQL only with --postgres-url
     assert console["tickets"] == 600 and len(console["pages"]) == 9
     assert all(page["median_ms"] > 0 for page in console["pages"].values())

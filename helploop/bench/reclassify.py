@@ -1,6 +1,7 @@
 """Reclassification throughput on a real worker: the same backlog as batched chunks (one task per 256
 tickets, length-sorted batches of 32 through onnxruntime) and as one task per ticket (chunk size 1: the
-same code path, no batching). Both on one worker process, one after the other, in the same run."""
+same code path, no batching). Both on one worker process, one after the other, in the same run: for the
+active model and for its int8 child (what `helploop train` serves on a CPU by default)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from shared.settings import load_settings
 from shared.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
+
+INT8_CHILD = "its int8 child (served by default on a CPU)"
 
 
 def store_backlog(
@@ -76,36 +79,47 @@ def _run_job(
     }
 
 
+def _variant(env: BenchEnv, version: str, *, t0: datetime, timeout: float) -> dict[str, Any]:
+    """`version` on the backlog one task per ticket (the second day's tickets), then in batched chunks (the
+    first day's), each under a fresh name so that every task does its work anew."""
+    single_version = clone_version(env.registry, version, f"{version}-bench-single")
+    batched_version = clone_version(env.registry, version, f"{version}-bench-batched")
+    day = timedelta(days=1)
+    single = _run_job(
+        env, since=t0 + day, until=t0 + 2 * day, version=single_version, chunk_size=1, timeout=timeout
+    )
+    batched = _run_job(
+        env, since=t0, until=t0 + day, version=batched_version, chunk_size=256, timeout=timeout
+    )
+    return {
+        "version": version,
+        "batched": batched,
+        "one_task_per_ticket": single,
+        "ratio": round(batched["tickets_per_s"] / single["tickets_per_s"], 2),
+    }
+
+
 def bench_reclassify(
-    env: BenchEnv, texts: list[str], *, single_tickets: int, timeout: float = 900
+    env: BenchEnv,
+    texts: list[str],
+    *,
+    single_tickets: int,
+    variants: dict[str, str] | None = None,
+    timeout: float = 900,
 ) -> dict[str, Any]:
-    """`texts` as the batched backlog; the first `single_tickets` of them again as one task each."""
+    """`texts` as the batched backlog; the first `single_tickets` of them again as one task each; for each
+    of `variants` (label → version; default: the active model), one after the other on one worker."""
     active = env.registry.active_version()
     assert active is not None
-    batched_version = clone_version(env.registry, active, f"{active}-bench-batched")
-    single_version = clone_version(env.registry, active, f"{active}-bench-single")
     t0 = datetime(2020, 1, 1, tzinfo=UTC)
     store_backlog(env.session_factory, texts, received_at=t0)
     store_backlog(env.session_factory, texts[:single_tickets], received_at=t0 + timedelta(days=1))
     worker = env.start_worker("batch")
     time.sleep(3)  # let the worker load its libraries before the clock starts
-    single = _run_job(
-        env,
-        since=t0 + timedelta(days=1),
-        until=t0 + timedelta(days=2),
-        version=single_version,
-        chunk_size=1,
-        timeout=timeout,
-    )
-    batched = _run_job(
-        env, since=t0, until=t0 + timedelta(days=1), version=batched_version, chunk_size=256, timeout=timeout
-    )
+    results = {
+        label: _variant(env, version, t0=t0, timeout=timeout)
+        for label, version in (variants or {"active model": active}).items()
+    }
     worker_rss = rss_mb(worker)
     env.stop_workers()
-    return {
-        "threads": env.threads,
-        "batched": batched,
-        "one_task_per_ticket": single,
-        "ratio": round(batched["tickets_per_s"] / single["tickets_per_s"], 2),
-        "worker_rss_mb": round(worker_rss, 1),
-    }
+    return {"threads": env.threads, "variants": results, "worker_rss_mb": round(worker_rss, 1)}

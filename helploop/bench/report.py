@@ -37,17 +37,22 @@ def machine() -> dict[str, Any]:
 
 def reclassify_table(result: dict[str, Any]) -> str:
     rows = [
-        "| path | tasks | tickets | seconds | tickets/s |",
-        "|---|---|---|---|---|",
+        "| model | path | tasks | tickets | seconds | tickets/s | batched / one per ticket |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name in ("one_task_per_ticket", "batched"):
-        r = result[name]
-        label = "one task per ticket" if name != "batched" else f"batched chunks of {r['chunk_size']}"
-        rows.append(f"| {label} | {r['tasks']} | {r['tickets']} | {r['seconds']} | {r['tickets_per_s']} |")
+    for label, variant in result["variants"].items():
+        for name in ("one_task_per_ticket", "batched"):
+            r = variant[name]
+            path = "one task per ticket" if name != "batched" else f"batched chunks of {r['chunk_size']}"
+            ratio = f"**{variant['ratio']}×**" if name == "batched" else ""
+            rows.append(
+                f"| {label} (`{variant['version']}`) | {path} | {r['tasks']} | {r['tickets']} "
+                f"| {r['seconds']} | {r['tickets_per_s']} | {ratio} |"
+            )
     rows.append("")
     rows.append(
-        f"Batched / one-per-ticket: **{result['ratio']}×** (worker: 1 process, {result['threads']} "
-        f"onnxruntime threads, RSS {result['worker_rss_mb']} MB after the run)."
+        f"Worker: 1 process, {result['threads']} onnxruntime threads, RSS {result['worker_rss_mb']} MB after "
+        "the run; the models one after the other on the same backlog."
     )
     return "\n".join(rows)
 

@@ -195,26 +195,35 @@ def _end_to_end(source, settings, threads: int, scratch: Path, scale: Scale):  #
     from helploop.bench.endtoend import bench_end_to_end
     from helploop.bench.harness import bench_env
     from helploop.bench.texts import short_texts
-    from services.trainer.derive import copy_derived
-    from services.trainer.quantize import quantize_bundle
 
     with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
-        active = env.registry.active_version()
-        int8 = copy_derived(source, env.registry, active, "int8") or quantize_bundle(env.registry, active)
+        int8 = _int8_child(source, env.registry)
         texts = short_texts(settings.datasets_dir, scale.endtoend_texts).texts
         return bench_end_to_end(env, texts, scale=scale, int8_version=int8)
 
 
+def _int8_child(source, registry) -> str:  # type: ignore[no-untyped-def]
+    """The active model's int8 child (`helploop export --quantize int8`, what `helploop train` serves by
+    default on a CPU) in the bench's `registry`: copied from `source` where built there, else made."""
+    from services.trainer.derive import copy_derived
+    from services.trainer.quantize import quantize_bundle
+
+    active = registry.active_version()
+    return copy_derived(source, registry, active, "int8") or quantize_bundle(registry, active)
+
+
 def _reclassify(args, source, settings, threads: int, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]
     from helploop.bench.harness import bench_env
-    from helploop.bench.reclassify import bench_reclassify
+    from helploop.bench.reclassify import INT8_CHILD, bench_reclassify
     from services.trainer.demo_data import generate_tickets
 
     backlog = scale.backlog or args.tickets
     single = scale.single_tickets or args.single_tickets
     with bench_env(scratch, source=source, redis_url=settings.redis_url, threads=threads) as env:
+        active, int8 = env.registry.active_version(), _int8_child(source, env.registry)
+        variants = {"active model": active, INT8_CHILD: int8}
         texts = [t.text for t in generate_tickets(per_intent=max(1, backlog // 14 + 1), seed=3)]
-        return bench_reclassify(env, texts[:backlog], single_tickets=single)
+        return bench_reclassify(env, texts[:backlog], single_tickets=single, variants=variants)
 
 
 def _console(args, settings, scratch: Path, scale: Scale):  # type: ignore[no-untyped-def]

@@ -51,21 +51,20 @@ def test_models_cli_lists_activates_rolls_back(
 
 
 def test_benchmark_results_are_json_and_a_markdown_table(tmp_path: Path) -> None:
-    result = {
-        "threads": 2,
-        "ratio": 2.1,
-        "worker_rss_mb": 500.0,
-        "batched": {"chunk_size": 256, "tasks": 4, "tickets": 1000, "seconds": 10.0, "tickets_per_s": 100.0},
-        "one_task_per_ticket": {
-            "chunk_size": 1,
-            "tasks": 100,
-            "tickets": 100,
-            "seconds": 2.1,
-            "tickets_per_s": 47.6,
-        },
-    }
+    def path(chunk_size: int, tasks: int, tickets: int, seconds: float, rate: float) -> dict:
+        return {"chunk_size": chunk_size, "tasks": tasks, "tickets": tickets, "seconds": seconds} | {
+            "tickets_per_s": rate
+        }
+
+    variant = {"version": "v1", "ratio": 2.1, "batched": path(256, 4, 1000, 10.0, 100.0)}
+    variant["one_task_per_ticket"] = path(1, 100, 100, 2.1, 47.6)
+    int8 = {**variant, "version": "v1-int8", "ratio": 3.4}
+    result = {"threads": 2, "worker_rss_mb": 500.0, "variants": {"active model": variant, "int8 child": int8}}
     json_path, md_path = write_results(tmp_path, {"reclassify": result})
-    assert json.loads(json_path.read_text())["sections"]["reclassify"]["ratio"] == 2.1
+    written = json.loads(json_path.read_text())["sections"]["reclassify"]
+    assert written["variants"]["int8 child"]["ratio"] == 3.4
     text = md_path.read_text()
-    assert "| batched chunks of 256 | 4 | 1000 | 10.0 | 100.0 |" in text and "**2.1×**" in text
+    assert "| active model (`v1`) | batched chunks of 256 | 4 | 1000 | 10.0 | 100.0 | **2.1×** |" in text
+    assert "| int8 child (`v1-int8`) | one task per ticket | 100 | 100 | 2.1 | 47.6 |  |" in text
+    assert "**3.4×**" in text
     assert (tmp_path / "latest.md").read_text() == text
