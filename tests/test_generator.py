@@ -274,16 +274,6 @@ def test_int8_generator_bundle_is_smaller_and_still_drafts(
     assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text
 
 
-def _vnni() -> bool:
-    """The CPU has VNNI (AVX-512 or AVX): MatMulNBits' int8-activation kernel then gave the same tokens for a
-    left-padded batch with and without the KV cache (Xeons, 2026-12-01); on an AVX2-only EPYC the cached and
-    uncached runs of that batch part at the third token (2026-12-02: the kernel's sums depend on how many
-    rows it multiplies, docs/benchmarks.md). The float32 generator's cache is checked exactly everywhere."""
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text() if cpuinfo.is_file() else ""
-    return "avx512_vnni" in flags or "avx_vnni" in flags
-
-
 def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float32(
     generator_registry: Registry, generator: OnnxGenerator
 ) -> None:
@@ -307,21 +297,7 @@ def test_w8_generator_bundle_holds_one_quarter_of_the_weights_and_follows_float3
     assert quantized.token_ids[:4] == reference.token_ids[:4], (quantized.text, reference.text)
     report = check_draft(quantized.text, ticket_text=PARITY_PROMPT, cited_articles=[])
     assert Flag.DEGENERATE not in report.flags and Flag.EMPTY not in report.flags, quantized.text
-    # the quantized graph's KV cache changes nothing: its own no-cache path gives the same tokens, for a
-    # left-padded batch and for one prompt at a time (what drafting serves). Not asserted: a prompt alone vs
-    # in a padded batch, nor cached vs not beyond ~12 tokens — MatMulNBits' int8-activation kernel gives
-    # results that depend on how many rows it multiplies, which flips a near-tie (docs/benchmarks.md).
-    short = build_prompt(ticket="Thanks, the kettle is great!", intent="praise", passages=[])
-    config = GenerationConfig(max_new_tokens=16)
-    if _vnni():  # on AVX2-only CPUs the int8-activation kernel parts cached from uncached in a padded batch
-        cached = w8.generate([PARITY_PROMPT, short], config)
-        uncached = w8.generate([PARITY_PROMPT, short], config, use_cache=False)
-        for with_cache, without in zip(cached, uncached, strict=True):
-            assert with_cache.token_ids == without.token_ids, (with_cache.token_ids, without.token_ids)
-    config = GenerationConfig(max_new_tokens=10)
-    for prompt in (PARITY_PROMPT, short):
-        alone, alone_uncached = (w8.generate([prompt], config, use_cache=c)[0] for c in (True, False))
-        assert alone.token_ids == alone_uncached.token_ids, (alone.text, alone_uncached.text)
+    # its KV cache against its own no-cache path, alone and in a padded batch: tests/test_generator_cache.py
 
 
 def test_io_bound_cache_and_the_fp16_decoder_give_the_same_tokens(

@@ -1,6 +1,7 @@
 """The generator's KV-cache layouts: bundles export the cache per layer (`past.{i}.key` …), and registries
 still hold bundles from before, whose graph stacks the whole cache into one `past_key_values` tensor.
-Both must decode the same tokens; the 4-bit decoder with its cache must follow its own no-cache path."""
+Both must decode the same tokens; the weight-only decoders with their cache must follow their own
+no-cache path."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from shared.registry import Registry
 from shared.runtime.generator import GenerationConfig, OnnxGenerator
 from tests.conftest import child_of
 
+# a greedy token the uncached logits do not rank first may trail the top by this much (a tie flipped by the
+# kernel's rounding: seen up to 0.14 in a padded batch); a cache bug trails by whole logits
+NEAR_TIE = 0.5
 PROMPTS = [PARITY_PROMPT, build_prompt(ticket="Thanks, the kettle is great!", intent="praise", passages=[])]
 
 
@@ -34,22 +38,25 @@ def test_a_bundle_with_the_stacked_cache_decodes_the_same_tokens(
         assert [g.token_ids for g in stacked.generate(prompts, config)] == expected
 
 
-@pytest.mark.parametrize("prompt", PROMPTS)
-def test_the_4bit_decoder_with_its_cache_follows_its_own_no_cache_path(
-    generator_registry: Registry, prompt: str
+@pytest.mark.parametrize("mode", ["w4", "w8"])
+@pytest.mark.parametrize("prompts", [PROMPTS[:1], PROMPTS[1:], PROMPTS], ids=["long", "short", "padded"])
+def test_a_quantized_decoder_with_its_cache_follows_its_own_no_cache_path(
+    generator_registry: Registry, mode: str, prompts: list[str]
 ) -> None:
-    """Every greedy token the w4 decoder picks with its cache is what the whole sequence read again without
-    a cache scores highest, or within a near-tie of it: MatMulNBits' int8-activation kernel rounds one
-    row differently from a whole sequence, so a tie can flip (docs/benchmarks.md). A cache read at the
-    wrong positions, or a layer's keys fed back as another's, misses by whole logits."""
-    version = child_of(generator_registry, generator_registry.active_version(), "w4")
-    assert "4-bit weights" in generator_registry.verify(version)["quantization"]
-    w4 = OnnxGenerator(generator_registry.bundle_dir(version), version=version)
-    tokens = w4.generate([prompt], GenerationConfig(max_new_tokens=16, repetition_penalty=1.0))[0].token_ids
-    prompt_ids, gaps = w4.encode(prompt), []
-    for count, token in enumerate(tokens):
-        ids = np.asarray([prompt_ids + tokens[:count]], dtype=np.int64)
-        positions = np.arange(ids.shape[1], dtype=np.int64)[None, :]
-        logits, _ = w4._step(ids, np.ones_like(ids), positions, w4._empty_cache(1))
-        gaps.append(float(logits[0].max() - logits[0, token]))
-    assert len(tokens) >= 8 and max(gaps) < 0.1 and gaps.count(0.0) >= len(gaps) - 2, gaps
+    """Every greedy token a weight-only decoder picks with its cache — alone, and in a left-padded batch —
+    is what its prompt and the tokens before, read again whole and alone without a cache, scores highest,
+    or within a near-tie of it: MatMulNBits' int8-activation kernel rounds one row differently from a
+    whole sequence (cached and uncached logits differ by 0.14–0.21 on average, measured), so a tie can
+    flip and exact tokens part after a few (docs/benchmarks.md). A cache read at the wrong positions, a
+    padded row's cache shifted, or a layer's keys fed back as another's, misses by whole logits."""
+    version = child_of(generator_registry, generator_registry.active_version(), mode)
+    quantized = OnnxGenerator(generator_registry.bundle_dir(version), version=version)
+    config = GenerationConfig(max_new_tokens=16, repetition_penalty=1.0)
+    for prompt, generation in zip(prompts, quantized.generate(prompts, config), strict=True):
+        tokens, prompt_ids, gaps = generation.token_ids, quantized.encode(prompt), []
+        for count, token in enumerate(tokens):
+            ids = np.asarray([prompt_ids + tokens[:count]], dtype=np.int64)
+            positions = np.arange(ids.shape[1], dtype=np.int64)[None, :]
+            logits, _ = quantized._step(ids, np.ones_like(ids), positions, quantized._empty_cache(1))
+            gaps.append(float(logits[0].max() - logits[0, token]))
+        assert len(tokens) >= 8 and max(gaps) < NEAR_TIE and gaps.count(0.0) >= len(gaps) - 2, gaps

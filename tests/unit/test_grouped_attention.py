@@ -1,4 +1,5 @@
-"""The export-time grouped-query attention equals transformers' eager attention (which repeats K/V)."""
+"""The export-time grouped-query attentions (broadcast, and ONNX `Attention` via SDPA) equal transformers'
+eager attention (which repeats K/V)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 
-def test_grouped_attention_matches_eager_attention_with_repeated_kv() -> None:
+@pytest.mark.parametrize("name", ["grouped_attention", "onnx_attention"])
+def test_grouped_attention_matches_eager_attention_with_repeated_kv(name: str) -> None:
     from transformers.models.llama.modeling_llama import eager_attention_forward
 
-    from services.trainer.generation.attention import grouped_attention
+    from services.trainer.generation import attention
+
+    grouped_attention = getattr(attention, name)
 
     torch.manual_seed(0)
     batch, heads, kv_heads, new, past, dim = 2, 9, 3, 4, 7, 16

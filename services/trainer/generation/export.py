@@ -73,8 +73,16 @@ def example_inputs(config: Any, *, batch: int = 2, past: int = 3, new: int = 4) 
     return input_ids, attention_mask, position_ids, cache
 
 
-def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> None:
-    from services.trainer.generation.attention import grouped_attention_for_export
+ATTENTIONS = ("onnx", "grouped", "repeated")  # generation/attention.py; the first is the default
+
+
+def export_decoder(model: Any, path: Path, *, attention: str = ATTENTIONS[0]) -> None:
+    from services.trainer.generation.attention import (
+        NAME,
+        ONNX_NAME,
+        ONNX_OPSET,
+        grouped_attention_for_export,
+    )
 
     model.eval()
     wrapper = DecoderWithCache(model)
@@ -88,7 +96,13 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
         "position_ids": {0: batch, 1: new},
         "past": [{0: batch, 2: past}] * (2 * wrapper.layers),
     }
-    switch = grouped_attention_for_export(model) if attention == "grouped" else contextlib.nullcontext()
+    names = {"grouped": NAME, "onnx": ONNX_NAME}
+    switch = (
+        grouped_attention_for_export(model, names[attention])
+        if attention in names
+        else contextlib.nullcontext()
+    )
+    opset = {"opset_version": ONNX_OPSET} if attention == "onnx" else {}
     with warnings.catch_warnings(), torch.no_grad(), switch:
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -99,6 +113,7 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
             input_names=BASE_INPUTS + cache_names("past", wrapper.layers),
             output_names=["logits", *cache_names("present", wrapper.layers)],
             verbose=False,
+            **opset,
         )
     # protobuf's 2 GiB limit: a larger graph (Qwen2.5-0.5B in float32) keeps its weights beside it
     parameters = sum(p.numel() for p in model.parameters())
@@ -106,7 +121,7 @@ def export_decoder(model: Any, path: Path, *, attention: str = "grouped") -> Non
 
 
 def generator_config(
-    model: Any, tokenizer: Any, *, attention: str = "grouped", languages: tuple[str, ...] = ("en",)
+    model: Any, tokenizer: Any, *, attention: str = ATTENTIONS[0], languages: tuple[str, ...] = ("en",)
 ) -> dict[str, Any]:
     config = model.config
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
@@ -121,7 +136,7 @@ def generator_config(
         "cache_dims": [2 * layers, shape[1], shape[3]],  # (2·layers, kv_heads, head_dim)
         "cache_layout": "per_layer",  # past.{i}.key/value in, present.{i}.key/value out
         "max_context": int(min(getattr(config, "max_position_embeddings", 2048), 2048)),
-        "attention": attention,  # "grouped": services/trainer/generation/attention.py
+        "attention": attention,  # ATTENTIONS: services/trainer/generation/attention.py
         "languages": list(languages),  # what its drafts are written in; other tickets get a template
         "prompt_language": True,  # its prompts name the reply's language (shared/drafting/prompt.py)
         "input_names": BASE_INPUTS + cache_names("past", layers),
@@ -134,17 +149,18 @@ def write_generator_bundle(
     tokenizer: Any,
     staging: Path,
     *,
-    attention: str = "grouped",
+    attention: str = ATTENTIONS[0],
     fine_tuned: bool = False,
     languages: list[str] | None = None,
 ) -> None:
-    """`attention`: "grouped" (fast, the default) or "repeated" (transformers' own); `fine_tuned`: trained
-    on replies (drafting never uses an untuned bundle's drafts); `languages`: what its drafts are written
-    in (tickets in other languages get the template)."""
+    """`attention`: "onnx" (ONNX's Attention operator, the default), "grouped" (broadcast over the
+    un-repeated cache) or "repeated" (transformers' own); `fine_tuned`: trained on replies (drafting
+    never uses an untuned bundle's drafts); `languages`: what its drafts are written in (tickets in other
+    languages get the template)."""
     import json
 
-    if attention not in ("grouped", "repeated"):
-        raise ValueError(f"attention must be 'grouped' or 'repeated', not {attention!r}")
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, not {attention!r}")
     export_decoder(model, staging / "decoder.onnx", attention=attention)
     tokenizer.save_pretrained(str(staging))
     config = {

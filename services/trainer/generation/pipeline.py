@@ -143,7 +143,7 @@ def build_generator(
     encoder: SentenceEncoder | None = None,
     base_dir: Path | None = None,
     activate: bool = True,
-    attention: str = "grouped",
+    attention: str = "onnx",
     manifest_extra: dict[str, Any] | None = None,
     base: str = DEFAULT_GENERATOR_BASE,
 ) -> str:
