@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from helploop.bench.generation import OURS, STACKED
+from helploop.bench.reclassify import INT8_CHILD
 from helploop.cli.main import main
 from shared.registry import Registry
 from tests.conftest import MODEL_CACHE
@@ -66,7 +67,7 @@ def _check_sections(sections: dict) -> None:
     assert len(reclassify["variants"]) == 2, reclassify  # the active model and its int8 child
     for variant in reclassify["variants"].values():
         assert variant["batched"]["tickets"] == 40 and variant["one_task_per_ticket"]["tickets"] == 6
-    assert reclassify["variants"]["its int8 child (served by default on a CPU)"]["version"].endswith("-int8")
+    assert reclassify["variants"][INT8_CHILD]["version"].endswith("-int8")
     (console,) = sections["console"]["runs"]  # SQLite; PostgreSQL only with --postgres-url
     assert console["tickets"] == 600 and len(console["pages"]) == 9
     assert all(page["median_ms"] > 0 for page in console["pages"].values())

@@ -50,6 +50,8 @@ def test_a_quantized_decoder_with_its_cache_follows_its_own_no_cache_path(
     flip and exact tokens part after a few (docs/benchmarks.md). A cache read at the wrong positions, a
     padded row's cache shifted, or a layer's keys fed back as another's, misses by whole logits."""
     version = child_of(generator_registry, generator_registry.active_version(), mode)
+    weights = {"w4": "4-bit weights", "w8": "int8 weights"}[mode]
+    assert generator_registry.verify(version)["quantization"].startswith(weights)
     quantized = OnnxGenerator(generator_registry.bundle_dir(version), version=version)
     config = GenerationConfig(max_new_tokens=16, repetition_penalty=1.0)
     for prompt, generation in zip(prompts, quantized.generate(prompts, config), strict=True):

@@ -9,7 +9,7 @@ long. Two ways round it, chosen by the bundle's `attention`:
   `RotaryEmbedding` and `RMSNormalization`: 973 nodes for SmolLM2 instead of 1,857, a decoding step
   onnxruntime runs with half the operator launches (docs/drafts.md, "ONNX attention").
 - "grouped": queries reshaped to (batch, kv_heads, group, q, dim) and multiplied by the un-repeated cache
-  through broadcasting, in plain opset-18 operators.
+  through broadcasting, in plain operators (the exporter's default opset).
 Same maths either way: the parity check compares greedy tokens with PyTorch's own attention.
 """
 
